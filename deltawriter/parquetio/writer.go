@@ -1,0 +1,388 @@
+package parquetio
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+)
+
+// Compression is the codec of data pages.
+type Compression int
+
+// Supported compression codecs.
+const (
+	CompressionZstd Compression = iota
+	CompressionSnappy
+	CompressionNone
+)
+
+// Defaults of the writer options.
+const (
+	DefaultRowGroupSize = 64 << 20
+	DefaultPageSize     = 1 << 20
+)
+
+// createdBy is the created_by of the files written; it keeps the
+// "<app> version <v>" form parquet-mr parses, so Spark does not log warnings.
+const createdBy = "sluice version 0.1.0"
+
+type options struct {
+	compression  Compression
+	rowGroupSize int64
+	pageSize     int
+}
+
+// Option configures a Writer.
+type Option func(*options)
+
+// WithCompression sets the compression codec (default zstd).
+func WithCompression(c Compression) Option { return func(o *options) { o.compression = c } }
+
+// WithRowGroupSize sets the target size in bytes of a row group, buffered in
+// memory until it is reached and then flushed (default 64 MiB).
+func WithRowGroupSize(bytes int64) Option { return func(o *options) { o.rowGroupSize = bytes } }
+
+// WithPageSize sets the target size in bytes of an uncompressed data page
+// (default 1 MiB).
+func WithPageSize(bytes int) Option { return func(o *options) { o.pageSize = bytes } }
+
+type createdByOption string
+
+func (c createdByOption) ConfigureWriter(cfg *parquet.WriterConfig) { cfg.CreatedBy = string(c) }
+
+// Writer writes one Parquet data file of a Delta table from Arrow records,
+// streaming row groups to the underlying io.Writer, and collects the file's
+// Delta statistics. It is not safe for concurrent use.
+type Writer struct {
+	schema  *deltalog.Schema
+	opts    options
+	pw      *parquet.Writer
+	cols    []*parquet.ColumnWriter
+	roots   []*node
+	leaves  []*leafPath // per leaf column
+	rows    int64
+	rgStart int64 // pw.Size() when the current row group began
+	rg      int   // index of the current row group
+	slots   []slot
+	next    []slot
+	vals    []parquet.Value
+	scratch []byte
+	err     error // sticky: a writer that failed cannot produce a valid file
+	closed  bool
+}
+
+// writeSliceRows bounds the rows shredded at once, so row groups can be cut
+// close to the target size even when records are large.
+const writeSliceRows = 16 << 10
+
+// rowsPerCall bounds the values passed to one ColumnWriter.WriteRowValues
+// call; parquet-go cuts pages only between calls.
+const valuesPerCall = 2048
+
+// NewWriter returns a Writer of a Parquet file with the given Delta schema.
+func NewWriter(w io.Writer, schema *deltalog.Schema, opts ...Option) (*Writer, error) {
+	o := options{compression: CompressionZstd, rowGroupSize: DefaultRowGroupSize, pageSize: DefaultPageSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.rowGroupSize <= 0 || o.pageSize <= 0 {
+		return nil, fmt.Errorf("parquetio: row group size and page size must be positive")
+	}
+	ps, err := parquetSchema(schema)
+	if err != nil {
+		return nil, err
+	}
+	var codec parquet.WriterOption
+	switch o.compression {
+	case CompressionZstd:
+		codec = parquet.Compression(&parquet.Zstd)
+	case CompressionSnappy:
+		codec = parquet.Compression(&parquet.Snappy)
+	case CompressionNone:
+		codec = parquet.Compression(&parquet.Uncompressed)
+	default:
+		return nil, fmt.Errorf("parquetio: unknown compression %d", o.compression)
+	}
+	cfg, err := parquet.NewWriterConfig(ps, codec, createdByOption(createdBy),
+		parquet.PageBufferSize(o.pageSize), parquet.DataPageVersion(1))
+	if err != nil {
+		return nil, fmt.Errorf("parquetio: writer config: %w", err)
+	}
+	wr := &Writer{schema: schema, opts: o, pw: parquet.NewWriter(w, cfg)}
+	wr.cols = wr.pw.ColumnWriters()
+	wr.roots = writerTree(schema.Fields)
+	var walk func(top int, n *node, nodes []*node, child []int)
+	walk = func(top int, n *node, nodes []*node, child []int) {
+		nodes = append(nodes[:len(nodes):len(nodes)], n)
+		if n.leaf >= 0 {
+			wr.leaves = append(wr.leaves, &leafPath{top: top, nodes: nodes, child: child})
+		}
+		for i, c := range n.children {
+			walk(top, c, nodes, append(child[:len(child):len(child)], i))
+		}
+	}
+	for i, r := range wr.roots {
+		walk(i, r, nil, nil)
+	}
+	if len(wr.leaves) != len(wr.cols) {
+		return nil, fmt.Errorf("parquetio: internal error: %d leaves, %d Parquet columns", len(wr.leaves), len(wr.cols))
+	}
+	return wr, nil
+}
+
+// BytesWritten returns the bytes flushed to the underlying writer so far plus
+// an estimate of the bytes buffered for the current row group (uncompressed
+// for the page being filled), so that callers can roll files at a target size.
+func (w *Writer) BytesWritten() int64 { return w.pw.Size() }
+
+// Write appends the rows of rec, whose columns must match the writer's schema
+// by position and type (Arrow nullability is not checked; nulls in a
+// non-nullable field are an error). After an error the Writer is unusable.
+func (w *Writer) Write(rec arrow.Record) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return fmt.Errorf("parquetio: write after Close")
+	}
+	if err := w.checkSchema(rec.Schema()); err != nil {
+		return err
+	}
+	n := int(rec.NumRows())
+	for off := 0; off < n; off += writeSliceRows {
+		end := min(n, off+writeSliceRows)
+		part := rec
+		if off != 0 || end != n {
+			part = rec.NewSlice(int64(off), int64(end))
+		}
+		err := w.writeRows(part)
+		if part != rec {
+			part.Release()
+		}
+		if err == nil && w.pw.Size()-w.rgStart >= w.opts.rowGroupSize {
+			if err = w.pw.Flush(); err != nil {
+				err = fmt.Errorf("parquetio: flush row group %d: %w", w.rg, err)
+			}
+			w.rgStart = w.pw.Size()
+			w.rg++
+		}
+		if err != nil {
+			w.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) checkSchema(s *arrow.Schema) error {
+	if s.NumFields() != len(w.schema.Fields) {
+		return fmt.Errorf("parquetio: record has %d columns, schema has %d", s.NumFields(), len(w.schema.Fields))
+	}
+	for i, f := range s.Fields() {
+		want := w.schema.Fields[i]
+		got, err := deltaType(f.Type, f.Name)
+		if err != nil {
+			return err
+		}
+		if f.Name != want.Name || !sameShape(got, want.Type) {
+			return fmt.Errorf("parquetio: record column %d is %s %s, schema has %s %s", i, f.Name, got, want.Name, want.Type)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) writeRows(rec arrow.Record) error {
+	n := int(rec.NumRows())
+	for leaf, lp := range w.leaves {
+		if err := w.shred(leaf, lp, rec.Column(lp.top), n); err != nil {
+			return fmt.Errorf("parquetio: row group %d: %w", w.rg, err)
+		}
+	}
+	w.rows += int64(n)
+	return nil
+}
+
+// leafPath is the path of nodes from a top-level column to a leaf; child[k]
+// is the index among nodes[k]'s children of nodes[k+1].
+type leafPath struct {
+	top   int
+	nodes []*node
+	child []int
+}
+
+// slot is one position of a column while it is shredded: a value at index
+// idx of the current array (def < 0), or a null or empty list that ends the
+// path early, with the definition level def.
+type slot struct {
+	idx int32
+	rep uint8
+	def int16
+}
+
+// shred computes the Dremel levels of one leaf column from the Arrow arrays
+// along its path, updates its statistics and writes its values.
+func (w *Writer) shred(leaf int, lp *leafPath, arr arrow.Array, n int) error {
+	path := lp.nodes
+	slots := w.slots[:0]
+	for i := range n {
+		slots = append(slots, slot{idx: int32(i), def: -1})
+	}
+	for k, nd := range path {
+		if arr.NullN() > 0 {
+			for k := range slots {
+				s := &slots[k]
+				if s.def < 0 && arr.IsNull(int(s.idx)) {
+					if !nd.nullable {
+						return fmt.Errorf("column %q: null in non-nullable field", nd.path)
+					}
+					s.def = int16(nd.def - 1)
+				}
+			}
+		}
+		if nd.acc != nil && nd.firstLf == leaf {
+			for _, s := range slots {
+				if s.def >= 0 {
+					nd.acc.nulls++
+				}
+			}
+		}
+		switch nd.typ.Name {
+		case deltalog.TypeStruct:
+			arr = arr.(*array.Struct).Field(lp.child[k])
+		case deltalog.TypeArray, deltalog.TypeMap:
+			ll := arr.(array.ListLike)
+			next := w.next[:0]
+			for _, s := range slots {
+				if s.def >= 0 {
+					next = append(next, s)
+					continue
+				}
+				start, end := ll.ValueOffsets(int(s.idx))
+				if start == end {
+					next = append(next, slot{rep: s.rep, def: int16(nd.def)})
+					continue
+				}
+				next = append(next, slot{idx: int32(start), rep: s.rep, def: -1})
+				for j := start + 1; j < end; j++ {
+					next = append(next, slot{idx: int32(j), rep: uint8(nd.rep), def: -1})
+				}
+			}
+			w.next, slots = slots, next
+			switch {
+			case nd.typ.Name == deltalog.TypeArray:
+				arr = ll.ListValues()
+			case lp.child[k] == 0:
+				arr = arr.(*array.Map).Keys()
+			default:
+				arr = arr.(*array.Map).Items()
+			}
+		}
+	}
+	w.slots = slots
+	nd := path[len(path)-1]
+	if nd.acc != nil {
+		nd.acc.add(arr, slots)
+	}
+	value, err := w.valueFunc(arr, nd.typ)
+	if err != nil {
+		return fmt.Errorf("column %q: %w", nd.path, err)
+	}
+	vals := w.vals[:0]
+	for _, s := range slots {
+		if s.def >= 0 {
+			vals = append(vals, parquet.Value{}.Level(int(s.rep), int(s.def), leaf))
+		} else {
+			vals = append(vals, value(int(s.idx)).Level(int(s.rep), nd.def, leaf))
+		}
+	}
+	w.vals = vals
+	// Write whole rows only: cut before a value starting a row (rep 0).
+	cw := w.cols[leaf]
+	for len(vals) > 0 {
+		end := min(len(vals), valuesPerCall)
+		for end < len(vals) && vals[end].RepetitionLevel() != 0 {
+			end++
+		}
+		if _, err := cw.WriteRowValues(vals[:end]); err != nil {
+			return fmt.Errorf("column %q: %w", nd.path, err)
+		}
+		vals = vals[end:]
+	}
+	return nil
+}
+
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// valueFunc returns the Parquet value at index i of a leaf array.
+func (w *Writer) valueFunc(arr arrow.Array, t *deltalog.Type) (func(i int) parquet.Value, error) {
+	switch a := arr.(type) {
+	case *array.Boolean:
+		return func(i int) parquet.Value { return parquet.BooleanValue(a.Value(i)) }, nil
+	case *array.Int8:
+		return func(i int) parquet.Value { return parquet.Int32Value(int32(a.Value(i))) }, nil
+	case *array.Int16:
+		return func(i int) parquet.Value { return parquet.Int32Value(int32(a.Value(i))) }, nil
+	case *array.Int32:
+		return func(i int) parquet.Value { return parquet.Int32Value(a.Value(i)) }, nil
+	case *array.Int64:
+		return func(i int) parquet.Value { return parquet.Int64Value(a.Value(i)) }, nil
+	case *array.Float32:
+		return func(i int) parquet.Value { return parquet.FloatValue(a.Value(i)) }, nil
+	case *array.Float64:
+		return func(i int) parquet.Value { return parquet.DoubleValue(a.Value(i)) }, nil
+	case *array.String:
+		return func(i int) parquet.Value { return parquet.ByteArrayValue(bytesOf(a.Value(i))) }, nil
+	case *array.Binary:
+		return func(i int) parquet.Value { return parquet.ByteArrayValue(a.Value(i)) }, nil
+	case *array.Date32:
+		return func(i int) parquet.Value { return parquet.Int32Value(int32(a.Value(i))) }, nil
+	case *array.Timestamp:
+		return func(i int) parquet.Value { return parquet.Int64Value(int64(a.Value(i))) }, nil
+	case *array.Decimal128:
+		switch {
+		case t.Precision <= 9:
+			return func(i int) parquet.Value { return parquet.Int32Value(int32(a.Value(i).LowBits())) }, nil
+		case t.Precision <= 18:
+			return func(i int) parquet.Value { return parquet.Int64Value(int64(a.Value(i).LowBits())) }, nil
+		}
+		// FIXED_LEN_BYTE_ARRAY: big-endian two's complement, the low size
+		// bytes of the 16-byte value. Values stay referenced until written,
+		// so each gets its own bytes.
+		size := decimalBytes(t.Precision)
+		if need := a.Len() * 16; cap(w.scratch) < need {
+			w.scratch = make([]byte, need)
+		}
+		buf := w.scratch[:a.Len()*16]
+		return func(i int) parquet.Value {
+			v, b := a.Value(i), buf[i*16:i*16+16]
+			binary.BigEndian.PutUint64(b[:8], uint64(v.HighBits()))
+			binary.BigEndian.PutUint64(b[8:], v.LowBits())
+			return parquet.FixedLenByteArrayValue(b[16-size:])
+		}, nil
+	}
+	return nil, fmt.Errorf("unsupported Arrow array %s for %s", arr.DataType(), t)
+}
+
+// Close flushes the last row group and the file footer, and returns the
+// file's Delta statistics. It does not close the underlying io.Writer.
+func (w *Writer) Close() (*deltalog.FileStats, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.closed {
+		return nil, fmt.Errorf("parquetio: Close called twice")
+	}
+	w.closed = true
+	if err := w.pw.Close(); err != nil {
+		w.err = fmt.Errorf("parquetio: close file (row group %d): %w", w.rg, err)
+		return nil, w.err
+	}
+	return fileStats(w.rows, w.roots), nil
+}
