@@ -27,51 +27,51 @@ type (
 		DomainMetadata *cpDomainMetadata `parquet:"domainMetadata,optional"`
 	}
 	cpTxn struct {
-		AppID       string `parquet:"appId,optional"`
-		Version     int64  `parquet:"version,optional"`
+		AppID       string `parquet:"appId"`
+		Version     int64  `parquet:"version"`
 		LastUpdated *int64 `parquet:"lastUpdated,optional"`
 	}
 	cpAdd struct {
-		Path             string             `parquet:"path,optional"`
-		PartitionValues  map[string]*string `parquet:"partitionValues,optional"`
-		Size             int64              `parquet:"size,optional"`
-		ModificationTime int64              `parquet:"modificationTime,optional"`
-		DataChange       bool               `parquet:"dataChange,optional"`
+		Path             string             `parquet:"path"`
+		PartitionValues  map[string]*string `parquet:"partitionValues"`
+		Size             int64              `parquet:"size"`
+		ModificationTime int64              `parquet:"modificationTime"`
+		DataChange       bool               `parquet:"dataChange"`
 		Tags             map[string]*string `parquet:"tags,optional"`
 		Stats            *string            `parquet:"stats,optional"`
 	}
 	cpRemove struct {
-		Path                 string             `parquet:"path,optional"`
+		Path                 string             `parquet:"path"`
 		DeletionTimestamp    *int64             `parquet:"deletionTimestamp,optional"`
-		DataChange           bool               `parquet:"dataChange,optional"`
+		DataChange           bool               `parquet:"dataChange"`
 		ExtendedFileMetadata *bool              `parquet:"extendedFileMetadata,optional"`
-		PartitionValues      map[string]*string `parquet:"partitionValues,optional"`
+		PartitionValues      map[string]*string `parquet:"partitionValues"`
 		Size                 *int64             `parquet:"size,optional"`
 	}
 	cpFormat struct {
-		Provider string             `parquet:"provider,optional"`
-		Options  map[string]*string `parquet:"options,optional"`
+		Provider string             `parquet:"provider"`
+		Options  map[string]*string `parquet:"options"`
 	}
 	cpMetadata struct {
-		ID               string             `parquet:"id,optional"`
+		ID               string             `parquet:"id"`
 		Name             *string            `parquet:"name,optional"`
 		Description      *string            `parquet:"description,optional"`
-		Format           cpFormat           `parquet:"format,optional"`
-		SchemaString     string             `parquet:"schemaString,optional"`
-		PartitionColumns []string           `parquet:"partitionColumns,optional,list"`
-		Configuration    map[string]*string `parquet:"configuration,optional"`
+		Format           cpFormat           `parquet:"format"`
+		SchemaString     string             `parquet:"schemaString"`
+		PartitionColumns []string           `parquet:"partitionColumns,list"`
+		Configuration    map[string]*string `parquet:"configuration"`
 		CreatedTime      *int64             `parquet:"createdTime,optional"`
 	}
 	cpProtocol struct {
-		MinReaderVersion int32    `parquet:"minReaderVersion,optional"`
-		MinWriterVersion int32    `parquet:"minWriterVersion,optional"`
+		MinReaderVersion int32    `parquet:"minReaderVersion"`
+		MinWriterVersion int32    `parquet:"minWriterVersion"`
 		ReaderFeatures   []string `parquet:"readerFeatures,optional,list"`
 		WriterFeatures   []string `parquet:"writerFeatures,optional,list"`
 	}
 	cpDomainMetadata struct {
-		Domain        string `parquet:"domain,optional"`
-		Configuration string `parquet:"configuration,optional"`
-		Removed       bool   `parquet:"removed,optional"`
+		Domain        string `parquet:"domain"`
+		Configuration string `parquet:"configuration"`
+		Removed       bool   `parquet:"removed"`
 	}
 )
 

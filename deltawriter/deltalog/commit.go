@@ -166,6 +166,12 @@ func encodeCommit(actions []Action, op Operation, readVersion int64) ([]byte, er
 		if err := a.validate(); err != nil {
 			return nil, fmt.Errorf("action %d: %w", i, err)
 		}
+		if a.Add != nil && a.Add.PartitionValues == nil {
+			// The protocol requires the map, even when empty.
+			add := *a.Add
+			add.PartitionValues = map[string]*string{}
+			a.Add = &add
+		}
 		if err := enc.Encode(a); err != nil {
 			return nil, fmt.Errorf("encode action %d: %w", i, err)
 		}

@@ -1,9 +1,12 @@
 package deltalog
 
 import (
+	"bytes"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/parquet-go/parquet-go"
 	"os"
 	"path/filepath"
 	"sync"
@@ -283,5 +286,63 @@ func TestParseInterval(t *testing.T) {
 		if _, err := ParseInterval(bad); err == nil {
 			t.Errorf("ParseInterval(%q): no error", bad)
 		}
+	}
+}
+
+// Regression: parquet-go writes the zero value of an optional non-pointer
+// field as null, which made delta-rs reject our checkpoints (dataChange=false,
+// txn version 0, empty partitionValues came out null).
+func TestCheckpointKeepsZeroValues(t *testing.T) {
+	st := newStore(t)
+	snap := createTable(t, st, nil)
+	ctx := context.Background()
+	if _, err := Commit(ctx, st, snap, []Action{addAction("a.parquet"), {Txn: &Txn{AppID: "app", Version: 0}}}, Operation{Name: "WRITE"}); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := Load(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCheckpoint(ctx, st, snap); err != nil {
+		t.Fatal(err)
+	}
+	b, err := objstore.ReadAll(ctx, st, CheckpointKey(snap.Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := parquet.NewReader(f)
+	rows := make([]parquet.Row, 16)
+	n, _ := r.ReadRows(rows)
+	required := map[string][]string{
+		"add":      {"path", "partitionValues", "size", "modificationTime", "dataChange"},
+		"txn":      {"appId", "version"},
+		"metaData": {"id", "format", "schemaString", "partitionColumns", "configuration"},
+		"protocol": {"minReaderVersion", "minWriterVersion"},
+	}
+	seen := map[string]bool{}
+	for _, row := range rows[:n] {
+		var v any
+		if err := f.Schema().Reconstruct(&v, row); err != nil {
+			t.Fatal(err)
+		}
+		for action, fields := range required {
+			m, ok := v.(map[string]any)[action].(map[string]any)
+			if !ok {
+				continue
+			}
+			seen[action] = true
+			for _, field := range fields {
+				if m[field] == nil {
+					t.Errorf("checkpoint %s.%s is null", action, field)
+				}
+			}
+		}
+	}
+	if len(seen) != len(required) {
+		t.Fatalf("checkpoint rows cover %v, want all of %v", seen, required)
 	}
 }

@@ -454,3 +454,83 @@ func VersionAtTimestamp(ctx context.Context, st objstore.Store, t time.Time) (in
 	}
 	return found, nil
 }
+
+// SupportedWriterFeatures are the table features (protocol writer version 7)
+// this package honours when it writes. Some are supported only while unused
+// (see CheckWritable).
+var SupportedWriterFeatures = []string{
+	"appendOnly", "invariants", "checkConstraints", "changeDataFeed", "generatedColumns",
+	"columnMapping", "identityColumns", "timestampNtz", "domainMetadata", "vacuumProtocolCheck",
+}
+
+// CheckWritable returns an *UnsupportedFeatureError when writing to the table
+// could break a guarantee it declares: a writer feature we do not implement,
+// or one in use that we would have to enforce (invariants, CHECK constraints,
+// generated or identity columns, column mapping).
+func CheckWritable(p *Protocol, m *Metadata, schema *Schema) error {
+	if err := CheckReadable(p, m); err != nil {
+		return err
+	}
+	if p.MinWriterVersion > 7 {
+		return &UnsupportedFeatureError{Feature: fmt.Sprintf("writerVersion%d", p.MinWriterVersion), Writer: true}
+	}
+	if p.MinWriterVersion == 7 {
+		for _, f := range p.WriterFeatures {
+			if !slices.Contains(SupportedWriterFeatures, f) {
+				return &UnsupportedFeatureError{Feature: f, Writer: true}
+			}
+		}
+	}
+	for k := range m.Configuration {
+		if strings.HasPrefix(k, "delta.constraints.") {
+			return &UnsupportedFeatureError{Feature: "checkConstraints", Writer: true}
+		}
+	}
+	var bad string
+	walkTypes(schema, nil, func(f *Field) {
+		for _, key := range []string{"delta.invariants", "delta.generationExpression", "delta.identity.start", "delta.columnMapping.id"} {
+			if _, ok := f.Metadata[key]; ok && bad == "" {
+				bad = map[string]string{
+					"delta.invariants": "invariants", "delta.generationExpression": "generatedColumns",
+					"delta.identity.start": "identityColumns", "delta.columnMapping.id": "columnMapping",
+				}[key]
+			}
+		}
+	})
+	if bad != "" {
+		return &UnsupportedFeatureError{Feature: bad, Writer: true}
+	}
+	return nil
+}
+
+// walkTypes calls visitType for t and every type nested in it, and
+// visitField for every struct field, depth first. Either may be nil.
+func walkTypes(t *Type, visitType func(*Type), visitField func(*Field)) {
+	if t == nil {
+		return
+	}
+	if visitType != nil {
+		visitType(t)
+	}
+	for i := range t.Fields {
+		if visitField != nil {
+			visitField(&t.Fields[i])
+		}
+		walkTypes(t.Fields[i].Type, visitType, visitField)
+	}
+	walkTypes(t.Element, visitType, visitField)
+	walkTypes(t.Key, visitType, visitField)
+	walkTypes(t.Value, visitType, visitField)
+}
+
+// ProtocolFor returns the lowest protocol that supports schema: (1, 2), or
+// (3, 7) with the timestampNtz feature when a timestamp_ntz column exists.
+func ProtocolFor(schema *Schema) Protocol {
+	ntz := false
+	walkTypes(schema, func(t *Type) { ntz = ntz || t.Name == TypeTimestampNTZ }, nil)
+	if ntz {
+		return Protocol{MinReaderVersion: 3, MinWriterVersion: 7,
+			ReaderFeatures: []string{"timestampNtz"}, WriterFeatures: []string{"timestampNtz"}}
+	}
+	return Protocol{MinReaderVersion: 1, MinWriterVersion: 2}
+}

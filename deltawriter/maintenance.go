@@ -1,0 +1,274 @@
+package deltawriter
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deltawriter/parquetio"
+)
+
+// OptimizeOptions tune Optimize.
+type OptimizeOptions struct {
+	// TargetFileSize is the size of the files to produce; files smaller than
+	// it are compacted (default: the table's target file size).
+	TargetFileSize int64
+}
+
+// OptimizeResult reports what OPTIMIZE did.
+type OptimizeResult struct {
+	Version      int64 // the committed version, or the unchanged one when nothing was compacted
+	FilesRemoved int
+	FilesAdded   int
+	BytesRemoved int64
+	BytesAdded   int64
+	Partitions   int // partitions compacted
+}
+
+// Optimize bin-packs the small files (smaller than the target file size) of
+// each partition into files of about the target size, and commits the
+// rewrite as removes and adds with dataChange=false, so streaming readers of
+// changes skip it. Files that a concurrent commit removed make it fail with
+// a deltalog.ConflictError; appends in the meantime are fine.
+func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult, error) {
+	target := o.TargetFileSize
+	if target <= 0 {
+		target = t.cfg.targetFileSize
+	}
+	snap, err := t.Snapshot(ctx)
+	if err != nil {
+		return OptimizeResult{}, err
+	}
+	res := OptimizeResult{Version: snap.Version}
+	byPart := map[string][]*deltalog.Add{}
+	for _, a := range snap.Files() {
+		if a.DeletionVector != nil {
+			return res, fmt.Errorf("optimize %s: %w", t.URI(), &deltalog.UnsupportedFeatureError{Feature: "deletionVectors", Writer: true})
+		}
+		if a.Size < target {
+			dir := partitionDir(snap.Metadata.PartitionColumns, a.PartitionValues)
+			byPart[dir] = append(byPart[dir], a)
+		}
+	}
+	dirs := make([]string, 0, len(byPart))
+	for d := range byPart {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	w, err := t.newBatchWriter(ctx, snap, target)
+	if err != nil {
+		return res, err
+	}
+	defer w.Abort()
+	var removed []*deltalog.Add
+	for _, dir := range dirs {
+		for _, bin := range binPack(byPart[dir], target) {
+			if len(bin) < 2 {
+				continue
+			}
+			for _, a := range bin {
+				if err := t.copyFile(ctx, w, snap, a); err != nil {
+					return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
+				}
+				removed = append(removed, a)
+				res.BytesRemoved += a.Size
+			}
+			// One output file per bin.
+			if err := w.finishPartition(bin[0].PartitionValues); err != nil {
+				return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
+			}
+			res.Partitions++
+		}
+	}
+	if len(removed) == 0 {
+		return res, nil
+	}
+	adds, err := w.Close()
+	if err != nil {
+		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
+	}
+	now := t.cfg.now().UnixMilli()
+	acts := make([]deltalog.Action, 0, len(removed)+len(adds))
+	for _, a := range removed {
+		size := a.Size
+		ext := true
+		acts = append(acts, deltalog.Action{Remove: &deltalog.Remove{
+			Path: a.Path, DeletionTimestamp: &now, DataChange: false, ExtendedFileMetadata: &ext,
+			PartitionValues: a.PartitionValues, Size: &size, Stats: a.Stats, Tags: a.Tags,
+		}})
+	}
+	for i := range adds {
+		adds[i].DataChange = false
+		acts = append(acts, deltalog.Action{Add: &adds[i]})
+		res.BytesAdded += adds[i].Size
+	}
+	v, err := t.Commit(ctx, snap, acts, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]any{
+		"predicate": "[]", "targetFileSize": target,
+	}})
+	if err != nil {
+		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
+	}
+	res.Version, res.FilesRemoved, res.FilesAdded = v, len(removed), len(adds)
+	return res, nil
+}
+
+// binPack groups files (in path order) into bins whose sizes add up to at
+// most target.
+func binPack(files []*deltalog.Add, target int64) [][]*deltalog.Add {
+	var bins [][]*deltalog.Add
+	var cur []*deltalog.Add
+	var size int64
+	for _, f := range files {
+		if len(cur) > 0 && size+f.Size > target {
+			bins = append(bins, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, f)
+		size += f.Size
+	}
+	if len(cur) > 0 {
+		bins = append(bins, cur)
+	}
+	return bins
+}
+
+// copyFile reads a data file and writes its rows to w's file of the same
+// partition.
+func (t *Table) copyFile(ctx context.Context, w *BatchWriter, snap *deltalog.Snapshot, a *deltalog.Add) error {
+	key, err := KeyForPath(a.Path)
+	if err != nil {
+		return err
+	}
+	b, err := objstore.ReadAll(ctx, t.store, key)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return parquetio.ReadFile(bytes.NewReader(b), int64(len(b)), w.dataSchema, memory.DefaultAllocator, func(rec arrow.Record) error {
+		return w.writePartition(a.PartitionValues, rec)
+	})
+}
+
+// finishPartition completes the open file of a partition, if any.
+func (w *BatchWriter) finishPartition(pv map[string]*string) error {
+	dir := partitionDir(w.partCols, pv)
+	f := w.open[dir]
+	if f == nil {
+		return nil
+	}
+	delete(w.open, dir)
+	return w.fail(w.finishFile(f))
+}
+
+// VacuumOptions tune Vacuum.
+type VacuumOptions struct {
+	// Retain is how long unreferenced files are kept (default: the table's
+	// delta.deletedFileRetentionDuration, 7 days unless set).
+	Retain time.Duration
+	// DryRun lists what would be deleted without deleting it.
+	DryRun bool
+	// Force allows a retention shorter than the table's: readers of older
+	// versions and writers with files not yet committed may then lose files.
+	Force bool
+}
+
+// VacuumResult reports what VACUUM deleted (or would delete).
+type VacuumResult struct {
+	Files  []string // object keys, sorted
+	Bytes  int64
+	DryRun bool
+}
+
+// ErrRetentionTooShort is returned when Vacuum is asked for a retention
+// shorter than the table's without Force.
+var ErrRetentionTooShort = errors.New("retention shorter than the table's delta.deletedFileRetentionDuration")
+
+// Vacuum deletes the files in the table's directory that no version within
+// the retention period references and that are older than the retention:
+// removed files whose tombstones expired and orphans of failed writes. It
+// never deletes a live file, nor anything under _delta_log/ or other
+// directories whose names start with '_' or '.'.
+func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, error) {
+	snap, err := t.Snapshot(ctx)
+	if err != nil {
+		return VacuumResult{}, err
+	}
+	tableRetain := deltalog.TombstoneRetention(&snap.Metadata)
+	retain := o.Retain
+	if retain == 0 && !o.Force {
+		retain = tableRetain
+	}
+	if retain < 0 {
+		return VacuumResult{}, fmt.Errorf("vacuum %s: negative retention %s", t.URI(), retain)
+	}
+	if retain < tableRetain && !o.Force {
+		return VacuumResult{}, fmt.Errorf("vacuum %s: --retain %s: %w (%s); pass --force if no reader needs older versions and no writer is running",
+			t.URI(), retain, ErrRetentionTooShort, tableRetain)
+	}
+	cutoff := t.cfg.now().Add(-retain)
+	keep := map[string]bool{}
+	for _, a := range snap.Files() {
+		if k, err := KeyForPath(a.Path); err == nil {
+			keep[k] = true
+		}
+	}
+	for _, r := range snap.Tombstones() {
+		if r.DeletionTimestamp == nil || time.UnixMilli(*r.DeletionTimestamp).After(cutoff) {
+			if k, err := KeyForPath(r.Path); err == nil {
+				keep[k] = true
+			}
+		}
+	}
+	objs, err := t.store.List(ctx, "", "")
+	if err != nil {
+		return VacuumResult{}, fmt.Errorf("vacuum %s: list: %w", t.URI(), err)
+	}
+	res := VacuumResult{DryRun: o.DryRun}
+	for _, obj := range objs {
+		if hiddenKey(obj.Key, snap.Metadata.PartitionColumns) || keep[obj.Key] || !obj.ModTime.Before(cutoff) {
+			continue
+		}
+		res.Files = append(res.Files, obj.Key)
+		res.Bytes += obj.Size
+	}
+	if o.DryRun {
+		return res, nil
+	}
+	for _, k := range res.Files {
+		if err := t.store.Delete(ctx, k); err != nil {
+			return res, fmt.Errorf("vacuum %s: delete %s: %w", t.URI(), k, err)
+		}
+	}
+	t.logger.Info("vacuum", "deleted", len(res.Files), "bytes", res.Bytes, "retain", retain)
+	return res, nil
+}
+
+// hiddenKey reports whether a key lies under a directory (or is a file) that
+// Delta treats as hidden: a name starting with '_' or '.', unless it is a
+// partition directory such as "_p=1".
+func hiddenKey(key string, partCols []string) bool {
+	parts := strings.Split(key, "/")
+	for _, p := range parts {
+		if !strings.HasPrefix(p, "_") && !strings.HasPrefix(p, ".") {
+			continue
+		}
+		isPartDir := false
+		for _, c := range partCols {
+			if strings.HasPrefix(p, c+"=") {
+				isPartDir = true
+			}
+		}
+		if !isPartDir {
+			return true
+		}
+	}
+	return false
+}
