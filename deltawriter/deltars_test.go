@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -17,35 +14,6 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
 )
-
-// oracle is what delta-rs reports about a table.
-type oracle struct {
-	Error            string           `json:"error"`
-	Version          int64            `json:"version"`
-	NumFiles         int              `json:"numFiles"`
-	NumRecords       int64            `json:"numRecords"`
-	Schema           *deltalog.Schema `json:"schema"`
-	PartitionColumns []string         `json:"partitionColumns"`
-	Txns             map[string]int64 `json:"txns"`
-	Rows             []any            `json:"rows"`
-}
-
-// readWithDeltaRs runs the delta-rs oracle on uri.
-func readWithDeltaRs(t *testing.T, uri string, env []string, args ...string) oracle {
-	t.Helper()
-	py := testenv.Python(t)
-	cmd := exec.Command(py, append([]string{"testdata/deltars_read.py", uri}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("delta-rs oracle on %s: %v\n%s", uri, err, out)
-	}
-	var o oracle
-	if err := json.Unmarshal(out, &o); err != nil {
-		t.Fatalf("delta-rs oracle output: %v\n%.2000s", err, out)
-	}
-	return o
-}
 
 // testStore is a table location for the test matrix.
 type testStore struct {
@@ -84,12 +52,8 @@ func minioStore() testStore {
 			}
 			return st
 		},
-		uri: func(st objstore.Store) string { return st.URI() },
-		pyEnv: func(t *testing.T) []string {
-			env := testenv.MinIO(t)
-			return []string{"AWS_ENDPOINT_URL=" + env.Endpoint, "AWS_ACCESS_KEY_ID=" + env.AccessKey,
-				"AWS_SECRET_ACCESS_KEY=" + env.SecretKey, "AWS_REGION=" + env.Region}
-		},
+		uri:   func(st objstore.Store) string { return st.URI() },
+		pyEnv: func(t *testing.T) []string { return testenv.MinIO(t).AWSEnv() },
 	}
 }
 
@@ -138,15 +102,16 @@ func TestDeltaRsReadsWhatWeWrite(t *testing.T) {
 				}
 				check := func(stage string, snap *deltalog.Snapshot) {
 					t.Helper()
-					o := readWithDeltaRs(t, store.uri(st), store.pyEnv(t), "--rows", "--txn", "q-0")
+					o := testenv.DeltaRs(t, store.pyEnv(t), []string{store.uri(st)}, "--rows", "--txn", "q-0")[0]
 					if o.Error != "" {
 						t.Fatalf("%s: delta-rs failed: %s", stage, o.Error)
 					}
 					if o.Version != snap.Version || o.NumFiles != snap.NumFiles() {
 						t.Fatalf("%s: delta-rs sees version %d with %d files, we wrote %d with %d", stage, o.Version, o.NumFiles, snap.Version, snap.NumFiles())
 					}
-					if !o.Schema.Equal(schema) {
-						t.Fatalf("%s: delta-rs schema %s, want %s", stage, o.Schema, schema)
+					var rsSchema deltalog.Schema
+					if err := json.Unmarshal(o.Schema, &rsSchema); err != nil || !rsSchema.Equal(schema) {
+						t.Fatalf("%s: delta-rs schema %s (%v), want %s", stage, o.Schema, err, schema)
 					}
 					if !reflect.DeepEqual(o.PartitionColumns, snap.Metadata.PartitionColumns) {
 						t.Fatalf("%s: partition columns %v, want %v", stage, o.PartitionColumns, snap.Metadata.PartitionColumns)
@@ -185,20 +150,11 @@ func TestDeltaRsReadsWhatWeWrite(t *testing.T) {
 				check("after optimize", snap)
 
 				// Time travel: delta-rs at version 5 sees the first five appends.
-				o := readWithDeltaRs(t, store.uri(st), store.pyEnv(t), "--version", "5")
+				o := testenv.DeltaRs(t, store.pyEnv(t), []string{store.uri(st)}, "--version", "5")[0]
 				if o.Version != 5 || o.NumRecords != 5*300 {
 					t.Fatalf("version 5: delta-rs sees version %d with %d records, want 1500 (%s)", o.Version, o.NumRecords, o.Error)
 				}
 			})
 		}
 	}
-}
-
-func TestMain(m *testing.M) {
-	// The oracle script is addressed relative to the package directory.
-	if _, err := os.Stat("testdata/deltars_read.py"); err != nil && !strings.Contains(os.Args[0], "deltawriter") {
-		fmt.Fprintln(os.Stderr, "run from the deltawriter package directory")
-		os.Exit(2)
-	}
-	os.Exit(m.Run())
 }

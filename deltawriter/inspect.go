@@ -3,6 +3,7 @@ package deltawriter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/parquet-go/parquet-go"
@@ -88,6 +89,9 @@ func (t *Table) footerNumRows(ctx context.Context, a *deltalog.Add) (int64, erro
 	size := a.Size
 	if size <= 0 {
 		info, err := t.store.Stat(ctx, key)
+		if errors.Is(err, objstore.ErrNotExist) {
+			return 0, fmt.Errorf("data file %s is in the log but missing from storage: %w", key, err)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("data file %s: %w", key, err)
 		}
@@ -95,6 +99,9 @@ func (t *Table) footerNumRows(ctx context.Context, a *deltalog.Add) (int64, erro
 	}
 	f, err := parquet.OpenFile(objstore.NewReaderAt(ctx, t.store, key, size), size,
 		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if errors.Is(err, objstore.ErrNotExist) {
+		return 0, fmt.Errorf("data file %s is in the log but missing from storage: %w", key, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("data file %s: %w", key, err)
 	}

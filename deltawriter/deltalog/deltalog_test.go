@@ -9,6 +9,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -344,5 +345,72 @@ func TestCheckpointKeepsZeroValues(t *testing.T) {
 	}
 	if len(seen) != len(required) {
 		t.Fatalf("checkpoint rows cover %v, want all of %v", seen, required)
+	}
+}
+
+const goldenDir = "../../../shared/testdata/delta-golden"
+
+// Spark records how many files its checkpoints hold; a snapshot loaded from
+// that checkpoint must see as many. This covers the V2 checkpoint tables
+// delta-rs cannot read.
+func TestGoldenCheckpointsMatchSparkCounts(t *testing.T) {
+	ents, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatalf("golden tables: %v", err)
+	}
+	checked := 0
+	for _, e := range ents {
+		st, err := objstore.NewLocal(filepath.Join(goldenDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := readLastCheckpoint(context.Background(), st)
+		if lc == nil || lc.NumOfAddFiles == 0 {
+			continue
+		}
+		snap, err := Load(context.Background(), st, AtVersion(lc.Version))
+		var unsupported *UnsupportedFeatureError
+		if errors.As(err, &unsupported) {
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", e.Name(), err)
+			continue
+		}
+		if snap.CheckpointVersion != lc.Version || int64(snap.NumFiles()) != lc.NumOfAddFiles {
+			t.Errorf("%s: version %d from checkpoint %d has %d files; Spark's _last_checkpoint says checkpoint %d with %d",
+				e.Name(), snap.Version, snap.CheckpointVersion, snap.NumFiles(), lc.Version, lc.NumOfAddFiles)
+		}
+		checked++
+	}
+	if checked < 5 {
+		t.Fatalf("only %d golden checkpoints checked", checked)
+	}
+}
+
+// Golden tables that need features Sluice does not implement fail with the
+// typed error naming the feature, never with a misread.
+func TestGoldenUnsupportedFeatures(t *testing.T) {
+	for table, feature := range map[string]string{
+		"dv-partitioned-with-checkpoint":     "deletionVectors",
+		"table-with-columnmapping-mode-name": "columnMapping",
+		"table-with-columnmapping-mode-id":   "columnMapping",
+		"spark-variant-checkpoint":           "variantType-preview",
+		"type-widening":                      "typeWidening-preview",
+		"deltalog-invalid-protocol-version":  "readerVersion99",
+	} {
+		st, err := objstore.NewLocal(filepath.Join(goldenDir, table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(context.Background(), st)
+		var unsupported *UnsupportedFeatureError
+		if !errors.As(err, &unsupported) || unsupported.Feature != feature {
+			t.Errorf("%s: got %v, want unsupported reader feature %s", table, err, feature)
+		}
+	}
+	st, _ := objstore.NewLocal(filepath.Join(goldenDir, "versions-not-contiguous"))
+	if _, err := Load(context.Background(), st); err == nil || !strings.Contains(err.Error(), "version 1 is missing") {
+		t.Errorf("versions-not-contiguous: got %v", err)
 	}
 }

@@ -18,9 +18,11 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 )
 
@@ -50,6 +52,10 @@ const (
 	// EnvS3ForcePathStyle, when "true", makes the store address buckets as
 	// https://host/bucket/key (needed by MinIO and most S3-compatible servers).
 	EnvS3ForcePathStyle = "AWS_S3_FORCE_PATH_STYLE"
+	// EnvRoleARN names a role to assume. With AWS_WEB_IDENTITY_TOKEN_FILE the
+	// SDK assumes it by web identity; without, NewS3 assumes it with STS
+	// AssumeRole using the other credentials of the default chain.
+	EnvRoleARN = "AWS_ROLE_ARN"
 )
 
 // writeIDMeta is the user-metadata key carrying a random id per PutIfAbsent
@@ -79,6 +85,7 @@ type s3Config struct {
 	region      string
 	pathStyle   *bool
 	creds       aws.CredentialsProvider
+	roleARN     string
 	awsConfig   *aws.Config
 	sse         SSEMode
 	kmsKeyID    string
@@ -122,6 +129,19 @@ func WithStaticCredentials(accessKeyID, secretAccessKey, sessionToken string) S3
 			return errors.New("S3 static credentials: access key id and secret access key must both be set")
 		}
 		c.creds = credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, sessionToken)
+		return nil
+	}
+}
+
+// WithAssumeRole assumes roleARN with STS AssumeRole, signing that call
+// with the otherwise configured credentials. The STS endpoint comes from the
+// configuration (AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or AWS's own).
+func WithAssumeRole(roleARN string) S3Option {
+	return func(c *s3Config) error {
+		if roleARN == "" {
+			return errors.New("S3 assume role: empty role ARN")
+		}
+		c.roleARN = roleARN
 		return nil
 	}
 }
@@ -189,8 +209,8 @@ func WithMaxAttempts(n int) S3Option {
 
 // NewS3 returns a store rooted at prefix in bucket. Without options it uses
 // the SDK's default configuration chain: AWS_* environment variables, the
-// shared config and credentials files, web identity tokens and AssumeRole
-// (AWS_ROLE_ARN), and AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for the
+// shared config and credentials files (including role_arn profiles), web
+// identity tokens, AWS_ROLE_ARN (see EnvRoleARN), and AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for the
 // endpoint; AWS_S3_FORCE_PATH_STYLE=true selects path-style addressing.
 // Objects are encrypted with SSE-S3 unless WithSSE says otherwise.
 //
@@ -243,6 +263,10 @@ func NewS3(ctx context.Context, bucket, prefix string, opts ...S3Option) (*S3, e
 		if err != nil {
 			return nil, fmt.Errorf("S3 store %s: load AWS configuration: %w", uri, err)
 		}
+		// The SDK uses AWS_ROLE_ARN only with a web identity token.
+		if arn := os.Getenv(EnvRoleARN); c.roleARN == "" && arn != "" && os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") == "" {
+			c.roleARN = arn
+		}
 	}
 	if c.region != "" {
 		cfg.Region = c.region
@@ -260,6 +284,11 @@ func NewS3(ctx context.Context, bucket, prefix string, opts ...S3Option) (*S3, e
 		cfg.RetryMaxAttempts = c.maxAttempts
 	case cfg.RetryMaxAttempts == 0:
 		cfg.RetryMaxAttempts = DefaultS3MaxAttempts
+	}
+	if c.roleARN != "" {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), c.roleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "sluice"
+		}))
 	}
 
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {

@@ -1,9 +1,11 @@
-"""Oracle reader: reads a Delta table with delta-rs (the `deltalake` package)
-and prints one JSON object: version, numFiles, numRecords, schema,
-partitionColumns, txns (for the app ids given) and, with --rows, the rows in a
-canonical form (see canonical()) that the Go tests produce too.
+"""Oracle reader: reads Delta tables with delta-rs (the `deltalake` package)
+and prints, for each URI, one JSON object: version, numFiles, numRecords,
+schema, partitionColumns, txns (for the app ids given) and, with --rows, the
+rows in a canonical form (see canonical()) that the Go tests produce too
+(deploy/testenv.CanonicalRows). A table delta-rs cannot read gives
+{"error": "..."}. With one URI the object is printed; with several, a list.
 
-Usage: deltars_read.py URI [--version N] [--rows] [--txn APPID ...]
+Usage: deltars_read.py URI... [--version N] [--rows] [--txn APPID ...]
 S3 settings come from the AWS_* environment variables.
 """
 import argparse
@@ -44,22 +46,15 @@ def canonical(v):
     raise TypeError(f"no canonical form for {type(v)}")
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("uri")
-    ap.add_argument("--version", type=int)
-    ap.add_argument("--rows", action="store_true")
-    ap.add_argument("--txn", nargs="*", default=[])
-    a = ap.parse_args()
+def read(uri, a):
     opts = {}
-    if a.uri.startswith("s3://"):
+    if uri.startswith("s3://"):
         for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"):
             if os.environ.get(k):
                 opts[k] = os.environ[k]
         opts["AWS_ALLOW_HTTP"] = "true"
-        opts["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
     try:
-        dt = DeltaTable(a.uri, version=a.version, storage_options=opts)
+        dt = DeltaTable(uri, version=a.version, storage_options=opts)
         table = dt.to_pyarrow_table()
         out = {
             "version": dt.version(),
@@ -71,8 +66,20 @@ def main():
         }
         if a.rows:
             out["rows"] = [canonical(r) for r in table.to_pylist()]
-    except Exception as e:  # reported, not raised: the caller compares errors
+    except BaseException as e:  # reported, not raised: the caller compares errors
         out = {"error": f"{type(e).__name__}: {e}"}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("uris", nargs="+")
+    ap.add_argument("--version", type=int)
+    ap.add_argument("--rows", action="store_true")
+    ap.add_argument("--txn", nargs="*", default=[])
+    a = ap.parse_args()
+    results = [read(uri, a) for uri in a.uris]
+    out = results[0] if len(results) == 1 else results
     sys.stdout.write(json.dumps(out, sort_keys=True))
     sys.stdout.flush()
     # delta-rs can abort at interpreter shutdown; leave before it does.
