@@ -170,6 +170,11 @@ install_venv() {
 	if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
 		return
 	fi
+	if [[ -f $stamp ]]; then
+		# Requirements changed: start clean so dropped packages go too.
+		log "$REQUIREMENTS changed; recreating $VENV"
+		rm -rf "$VENV"
+	fi
 	if [[ ! -x $VENV/bin/python ]]; then
 		log "creating Python venv in $VENV"
 		rm -rf "$VENV"
