@@ -149,6 +149,9 @@ func TestDeltaRsReadsWhatWeWrite(t *testing.T) {
 				}
 				check("after optimize", snap)
 
+				if s3st, ok := st.(*objstore.S3); ok {
+					assertAllEncrypted(t, testenv.MinIO(t), s3st.Bucket())
+				}
 				// Time travel: delta-rs at version 5 sees the first five appends.
 				o := testenv.DeltaRs(t, store.pyEnv(t), []string{store.uri(st)}, "--version", "5")[0]
 				if o.Version != 5 || o.NumRecords != 5*300 {
