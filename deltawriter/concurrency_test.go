@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -234,6 +235,16 @@ func TestCrashBeforeCommit(t *testing.T) {
 			rec.Release()
 			w2.Abort()
 
+			// And, on local disk, a writer killed mid-upload: its hidden
+			// temporary file is all that remains.
+			var staleTemp string
+			if l, ok := st.(*objstore.Local); ok {
+				staleTemp = filepath.Join(l.Root(), ".sluice-tmp-killed-writer")
+				if err := os.WriteFile(staleTemp, []byte("PAR1 partial"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+
 			after, err := tbl.Inspect(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -256,8 +267,8 @@ func TestCrashBeforeCommit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Files) != 0 {
-				t.Fatalf("vacuum within the retention would delete %v", res.Files)
+			if len(res.Files) != 0 || len(res.StaleTemp) != 0 {
+				t.Fatalf("vacuum within the retention would delete %v and %v", res.Files, res.StaleTemp)
 			}
 			if _, err := tbl.Vacuum(ctx, VacuumOptions{Retain: time.Hour}); !errors.Is(err, ErrRetentionTooShort) {
 				t.Fatalf("vacuum --retain 1h without --force: got %v", err)
@@ -276,6 +287,11 @@ func TestCrashBeforeCommit(t *testing.T) {
 			}
 			if !deleted[orphanKey] || len(res.Files) != 4 { // 1 orphan + 3 compacted files
 				t.Fatalf("vacuum deleted %v, want the orphan %s and the 3 compacted files", res.Files, orphanKey)
+			}
+			if staleTemp != "" {
+				if _, err := os.Stat(staleTemp); !errors.Is(err, os.ErrNotExist) || len(res.StaleTemp) != 1 {
+					t.Fatalf("stale temporary file not removed (%v): %v", res.StaleTemp, err)
+				}
 			}
 			final, err := tbl.Snapshot(ctx)
 			if err != nil {
@@ -324,4 +340,3 @@ func assertAllEncrypted(t *testing.T, env *testenv.S3Env, bucket string) {
 	}
 	t.Logf("%d objects, all server-side encrypted", n)
 }
-

@@ -182,9 +182,10 @@ type VacuumOptions struct {
 
 // VacuumResult reports what VACUUM deleted (or would delete).
 type VacuumResult struct {
-	Files  []string // object keys, sorted
-	Bytes  int64
-	DryRun bool
+	Files     []string // object keys of unreferenced data files, sorted
+	Bytes     int64    // their total size
+	StaleTemp []string // temporary files of uploads that never finished (local disk)
+	DryRun    bool
 }
 
 // ErrRetentionTooShort is returned when Vacuum is asked for a retention
@@ -239,6 +240,17 @@ func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, erro
 		res.Files = append(res.Files, obj.Key)
 		res.Bytes += obj.Size
 	}
+	// A local writer killed mid-upload leaves a hidden temporary file that
+	// listings do not show; the store sweeps those itself.
+	if sw, ok := t.store.(interface {
+		RemoveStaleTemp(ctx context.Context, cutoff time.Time, dryRun bool) ([]string, error)
+	}); ok {
+		tmp, err := sw.RemoveStaleTemp(ctx, cutoff, o.DryRun)
+		if err != nil {
+			return res, fmt.Errorf("vacuum %s: %w", t.URI(), err)
+		}
+		res.StaleTemp = tmp
+	}
 	if o.DryRun {
 		return res, nil
 	}
@@ -247,7 +259,7 @@ func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, erro
 			return res, fmt.Errorf("vacuum %s: delete %s: %w", t.URI(), k, err)
 		}
 	}
-	t.logger.Info("vacuum", "deleted", len(res.Files), "bytes", res.Bytes, "retain", retain)
+	t.logger.Info("vacuum", "deleted", len(res.Files), "bytes", res.Bytes, "staleTemp", len(res.StaleTemp), "retain", retain)
 	return res, nil
 }
 

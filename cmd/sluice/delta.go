@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -227,9 +226,6 @@ Usage: sluice delta vacuum URI [--retain 168h] [--dry-run] [--force]
 		return err
 	}
 	res, err := t.Vacuum(ctx, deltawriter.VacuumOptions{Retain: *retain, DryRun: *dry, Force: *force})
-	if errors.Is(err, deltawriter.ErrRetentionTooShort) {
-		return err
-	}
 	if err != nil {
 		return err
 	}
@@ -240,7 +236,12 @@ Usage: sluice delta vacuum URI [--retain 168h] [--dry-run] [--force]
 			fmt.Fprintln(stdout, f)
 		}
 	}
-	fmt.Fprintf(stdout, "%s %d files (%s)\n", verb, len(res.Files), humanBytes(res.Bytes))
+	for _, f := range res.StaleTemp {
+		if res.DryRun {
+			fmt.Fprintln(stdout, f)
+		}
+	}
+	fmt.Fprintf(stdout, "%s %d files (%s) and %d temporary files of unfinished uploads\n", verb, len(res.Files), humanBytes(res.Bytes), len(res.StaleTemp))
 	return nil
 }
 

@@ -422,3 +422,39 @@ func mapFSErr(err error) error {
 	}
 	return err
 }
+
+// RemoveStaleTemp deletes the temporary files of uploads that never finished
+// (a writer killed mid-Put) and were last modified before cutoff, and returns
+// their paths relative to the root. With dryRun it only lists them.
+func (l *Local) RemoveStaleTemp(ctx context.Context, cutoff time.Time, dryRun bool) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.ModTime().Before(cutoff) {
+			return nil
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		out = append(out, filepath.ToSlash(rel))
+		if dryRun {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("remove stale temporary files in %s: %w", l.URI(), err)
+	}
+	sort.Strings(out)
+	return out, nil
+}
