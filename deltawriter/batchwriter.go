@@ -11,10 +11,9 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-	"github.com/apache/arrow/go/v17/arrow/compute"
-	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/google/uuid"
 
+	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
@@ -213,13 +212,8 @@ func (w *BatchWriter) writeTo(pv map[string]*string, cols []arrow.Array, rows []
 		}
 		nrows = int64(cols[0].Len())
 	} else {
-		bld := array.NewInt64Builder(memory.DefaultAllocator)
-		bld.AppendValues(rows, nil)
-		idx := bld.NewArray()
-		bld.Release()
-		defer idx.Release()
 		for k, i := range w.dataIdx {
-			taken, err := takeRows(w.ctx, cols[i], idx, rows)
+			taken, err := arrowutil.TakeRows(w.ctx, cols[i], rows)
 			if err != nil {
 				for _, d := range data[:k] {
 					d.Release()
@@ -336,6 +330,16 @@ func (w *BatchWriter) Close() ([]deltalog.Add, error) {
 	return w.adds, nil
 }
 
+// Size estimates the bytes written so far: completed files plus what the
+// open files have flushed and buffered.
+func (w *BatchWriter) Size() int64 {
+	n := w.stats.Bytes
+	for _, f := range w.open {
+		n += f.pw.BytesWritten()
+	}
+	return n
+}
+
 // Stats reports what was written so far.
 func (w *BatchWriter) Stats() WriteStats { return w.stats }
 
@@ -388,44 +392,4 @@ func AppendActions(adds []deltalog.Add, txns []deltalog.Txn, nowMillis int64) []
 		acts = append(acts, deltalog.Action{Add: &adds[i]})
 	}
 	return acts
-}
-
-// takeRows selects rows of arr. Arrow's take kernel lacks some nested types
-// (maps), so those are assembled from slices of consecutive rows.
-func takeRows(ctx context.Context, arr, idx arrow.Array, rows []int64) (arrow.Array, error) {
-	if arr.DataType().ID() != arrow.MAP && !hasMap(arr.DataType()) {
-		return compute.TakeArray(ctx, arr, idx)
-	}
-	var parts []arrow.Array
-	for start := 0; start < len(rows); {
-		end := start + 1
-		for end < len(rows) && rows[end] == rows[end-1]+1 {
-			end++
-		}
-		parts = append(parts, array.NewSlice(arr, rows[start], rows[end-1]+1))
-		start = end
-	}
-	defer func() {
-		for _, p := range parts {
-			p.Release()
-		}
-	}()
-	return array.Concatenate(parts, memory.DefaultAllocator)
-}
-
-// hasMap reports whether t contains a map type.
-func hasMap(t arrow.DataType) bool {
-	switch dt := t.(type) {
-	case *arrow.MapType:
-		return true
-	case *arrow.ListType:
-		return hasMap(dt.Elem())
-	case *arrow.StructType:
-		for _, f := range dt.Fields() {
-			if hasMap(f.Type) {
-				return true
-			}
-		}
-	}
-	return false
 }
