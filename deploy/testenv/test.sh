@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: starts the real components the integration
-# tests use on loopback (no Docker), runs `go test`, and stops them again.
+# tests use on loopback (no Docker), runs `go test`, and stops them again:
+# a MinIO server, an Apache Kafka broker (KRaft, one node that is broker and
+# controller) and a Python venv. Needs go, java 17+ and mvn on PATH.
 #
 # Usage: deploy/testenv/test.sh [go test flags] [packages]
 #
@@ -17,11 +19,19 @@
 #   bin/minio  MinIO built with `go install` (first time ~5 min on 2 cores)
 #   venv/      Python venv from deploy/testenv/requirements.txt, reinstalled
 #              when that file changes (its hash is kept in the venv)
-#   logs/      the last run's component logs
+#   kafka-VERSION/libs/   the broker's jars, copied from ~/.m2 by
+#              `mvn dependency:copy-dependencies` on deploy/testenv/kafka/pom.xml
+#              (first time ~1 min with an empty ~/.m2), redone when the pom
+#              changes (its hash is kept in kafka-VERSION/pom.sha256)
+#   kafka-VERSION/kafka.jsa   JVM class archive the first broker run dumps,
+#              making later starts faster
+#   logs/      the last run's component logs (minio.log, kafka.log, kafka.out)
 #
 # Exported to the tests (read them through the Go package deploy/testenv):
 #   SLUICE_TEST_S3_ENDPOINT, SLUICE_TEST_S3_ACCESS_KEY, SLUICE_TEST_S3_SECRET_KEY,
 #   SLUICE_TEST_S3_REGION, SLUICE_TEST_KMS_KEY_ID, SLUICE_TEST_MINIO_PID,
+#   SLUICE_TEST_KAFKA_BROKERS (127.0.0.1:PORT, PLAINTEXT; topics are not
+#   auto-created), SLUICE_TEST_KAFKA_PID,
 #   SLUICE_TEST_PYTHON
 #
 # Each component is a pair of functions, ensure_X (install, cached) and
@@ -88,7 +98,7 @@ install_minio() {
 	fi
 	log "building MinIO $MINIO_VERSION into $CACHE/bin (takes ~5 minutes the first time)"
 	mkdir -p "$CACHE/bin"
-	(cd "$CACHE" && GOBIN=$CACHE/bin GOFLAGS= go install "$MINIO_MODULE@$MINIO_VERSION") ||
+	(cd "$CACHE" && GOBIN=$CACHE/bin GOFLAGS='' go install "$MINIO_MODULE@$MINIO_VERSION") ||
 		die "go install $MINIO_MODULE@$MINIO_VERSION failed (it needs the Go module proxy)"
 	echo "$MINIO_VERSION" >"$stamp"
 }
@@ -191,6 +201,204 @@ ensure_venv() {
 	export SLUICE_TEST_PYTHON=$VENV/bin/python
 }
 
+# --- Kafka -------------------------------------------------------------------
+
+KAFKA_POM=$ROOT/deploy/testenv/kafka/pom.xml
+KAFKA_VERSION=$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$KAFKA_POM")
+KAFKA_LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
+# AppCDS archive of the classes the broker loads, dumped by the first run's
+# JVM at exit and mapped by later ones: it halves the broker's start time.
+KAFKA_CDS=$CACHE/kafka-$KAFKA_VERSION/kafka.jsa
+# Small heap and a quick-to-start JIT: the broker serves test traffic only, on
+# a 2-core machine.
+KAFKA_JVM_OPTS=(-Xms64m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+	-XX:-UsePerfData -Djava.awt.headless=true)
+
+install_kafka() {
+	local want stamp=$CACHE/kafka-$KAFKA_VERSION/pom.sha256
+	want=$(sha256sum "$KAFKA_POM" | cut -d' ' -f1)
+	if [[ -f $stamp && $(cat "$stamp") == "$want" && -d $KAFKA_LIBS ]]; then
+		return
+	fi
+	command -v mvn >/dev/null || die "mvn is not on PATH (Kafka's jars come from Maven Central)"
+	log "fetching Kafka $KAFKA_VERSION jars into $KAFKA_LIBS"
+	# Start clean so jars dropped from the pom go too; the stamp is written
+	# last, so an interrupted copy is redone next time.
+	rm -rf "$KAFKA_LIBS" "$stamp" "$KAFKA_CDS"
+	mvn -q -B -f "$KAFKA_POM" dependency:copy-dependencies \
+		-DoutputDirectory="$KAFKA_LIBS" -DincludeScope=runtime >&2 ||
+		die "mvn dependency:copy-dependencies for $KAFKA_POM failed (it needs Maven Central)"
+	echo "$want" >"$stamp"
+}
+
+ensure_kafka() {
+	[[ -n $KAFKA_VERSION ]] || die "no <kafka.version> in $KAFKA_POM"
+	command -v java >/dev/null || die "java is not on PATH (the Kafka broker needs Java 17+)"
+	with_lock kafka-install install_kafka
+}
+
+# kafka_java_cmd sets KAFKA_JAVA to the command that runs a Kafka main class
+# with the cached jars and the run's log4j2 configuration. (An array, not a
+# function: started in the background, a function would run in a subshell
+# and $! would not be the JVM's pid.)
+kafka_java_cmd() {
+	KAFKA_JAVA=(java "${KAFKA_JVM_OPTS[@]}"
+		-Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties"
+		-cp "$KAFKA_LIBS/*")
+	# With -Xshare:auto (the default) a stale or unreadable archive only
+	# costs a warning, which stop_kafka uses to drop it.
+	if [[ -f $KAFKA_CDS ]]; then
+		KAFKA_JAVA+=(-XX:SharedArchiveFile="$KAFKA_CDS")
+	fi
+}
+
+# kafka_api_versions PORT sends an ApiVersions v0 request to the broker and
+# succeeds if it answers with error code 0 (the request handlers are up).
+kafka_api_versions() {
+	local fd reply
+	# (The braces keep 2>/dev/null from applying to the whole script.)
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+	# size 24 | api_key 18 | api_version 0 | correlation_id 0x5a1c | client_id "sluice-testenv"
+	printf '\x00\x00\x00\x18\x00\x12\x00\x00\x00\x00\x5a\x1c\x00\x0esluice-testenv' >&"$fd" || {
+		exec {fd}>&-
+		return 1
+	}
+	# The reply starts: size (4 bytes) | correlation_id (4) | error_code (2).
+	reply=$(timeout 5 head -c 10 <&"$fd" | od -An -tx1 | tr -d ' \n') || true
+	exec {fd}>&-
+	[[ ${reply:8:12} == 00005a1c0000 ]]
+}
+
+write_kafka_config() {
+	local port=$1 cport=$2
+	cat >"$KAFKA_DIR/server.properties" <<-EOF
+		# Written by deploy/testenv/test.sh: one KRaft node, broker and controller.
+		process.roles=broker,controller
+		node.id=1
+		controller.quorum.voters=1@127.0.0.1:$cport
+		controller.listener.names=CONTROLLER
+		listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+		advertised.listeners=PLAINTEXT://127.0.0.1:$port
+		inter.broker.listener.name=PLAINTEXT
+		listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+		log.dirs=$KAFKA_DIR/data
+		num.partitions=4
+		auto.create.topics.enable=false
+		offsets.topic.replication.factor=1
+		offsets.topic.num.partitions=4
+		transaction.state.log.replication.factor=1
+		transaction.state.log.min.isr=1
+		transaction.state.log.num.partitions=4
+		share.coordinator.state.topic.replication.factor=1
+		share.coordinator.state.topic.min.isr=1
+		group.initial.rebalance.delay.ms=0
+		delete.topic.enable=true
+		# Small segments so tests can exercise rolling and retention cheaply.
+		log.segment.bytes=8388608
+		log.retention.check.interval.ms=10000
+		num.network.threads=2
+		num.io.threads=4
+		num.recovery.threads.per.data.dir=1
+	EOF
+	cat >"$KAFKA_DIR/log4j2.properties" <<-EOF
+		status = warn
+		appender.file.type = File
+		appender.file.name = file
+		appender.file.fileName = $KAFKA_DIR/kafka.log
+		appender.file.layout.type = PatternLayout
+		appender.file.layout.pattern = [%d] %p %m (%c)%n
+		rootLogger.level = INFO
+		rootLogger.appenderRef.file.ref = file
+		logger.state.name = state.change.logger
+		logger.state.level = WARN
+	EOF
+}
+
+start_kafka() {
+	KAFKA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-kafka.XXXXXX")
+	on_cleanup stop_kafka
+	local port cport cluster attempt i t0
+	t0=$(date +%s%N)
+	kafka_java_cmd
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		cport=$(free_port)
+		while [[ $cport == "$port" ]]; do cport=$(free_port); done
+		rm -rf "$KAFKA_DIR/data" "$KAFKA_DIR/kafka.log"
+		write_kafka_config "$port" "$cport"
+		# A cluster id is 16 random bytes, base64url without padding.
+		cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+		"${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster" \
+			-c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/format.out" 2>&1 || {
+			cat "$KAFKA_DIR/format.out" >&2
+			die "formatting Kafka's storage failed (is java 17+ on PATH?)"
+		}
+		local cds=()
+		if [[ ! -f $KAFKA_CDS ]]; then
+			cds=(-XX:ArchiveClassesAtExit="$KAFKA_DIR/kafka.jsa")
+		fi
+		"${KAFKA_JAVA[@]}" "${cds[@]}" kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/kafka.out" 2>&1 &
+		KAFKA_PID=$!
+		for ((i = 0; i < 600; i++)); do
+			if ! kill -0 "$KAFKA_PID" 2>/dev/null; then
+				break
+			fi
+			if grep -q 'Kafka Server started' "$KAFKA_DIR/kafka.log" 2>/dev/null && kafka_api_versions "$port"; then
+				export SLUICE_TEST_KAFKA_BROKERS="127.0.0.1:$port"
+				export SLUICE_TEST_KAFKA_PID=$KAFKA_PID
+				log "Kafka $KAFKA_VERSION ready at $SLUICE_TEST_KAFKA_BROKERS (pid $KAFKA_PID, $((($(date +%s%N) - t0) / 1000000)) ms; log $KAFKA_DIR/kafka.log)"
+				return
+			fi
+			sleep 0.1
+		done
+		log "Kafka did not become ready (attempt $attempt); log:"
+		tail -n 20 "$KAFKA_DIR/kafka.out" "$KAFKA_DIR/kafka.log" >&2 || true
+		kill_kafka
+	done
+	die "could not start Kafka; see the log above"
+}
+
+kill_kafka() {
+	[[ -n ${KAFKA_PID:-} ]] || return 0
+	# A test may have paused it.
+	kill -CONT "$KAFKA_PID" 2>/dev/null || true
+	kill -TERM "$KAFKA_PID" 2>/dev/null || true
+	local i
+	# A controlled shutdown takes ~2 s; give it 15.
+	for ((i = 0; i < 75; i++)); do
+		kill -0 "$KAFKA_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$KAFKA_PID" 2>/dev/null; then
+		log "Kafka (pid $KAFKA_PID) ignored SIGTERM for 15 s; killing it"
+		kill -KILL "$KAFKA_PID" 2>/dev/null || true
+	fi
+	wait "$KAFKA_PID" 2>/dev/null || true
+	KAFKA_PID=
+	# Keep a class archive the JVM dumped at exit (see KAFKA_CDS); drop one
+	# the JVM could not use.
+	if [[ -s $KAFKA_DIR/kafka.jsa && ! -f $KAFKA_CDS ]]; then
+		if ! { cp "$KAFKA_DIR/kafka.jsa" "$KAFKA_CDS.tmp.$$" && mv -f "$KAFKA_CDS.tmp.$$" "$KAFKA_CDS"; }; then
+			rm -f "$KAFKA_CDS.tmp.$$"
+		fi
+	elif grep -qiE '\[cds[^]]*\].*(unable|error|mismatch|fail)' "$KAFKA_DIR/kafka.out" 2>/dev/null; then
+		log "dropping Kafka's class archive $KAFKA_CDS, which the JVM did not accept"
+		rm -f "$KAFKA_CDS"
+	fi
+	rm -f "$KAFKA_DIR/kafka.jsa"
+}
+
+stop_kafka() {
+	kill_kafka
+	if [[ -n ${KAFKA_DIR:-} ]]; then
+		mkdir -p "$CACHE/logs"
+		cp "$KAFKA_DIR/kafka.log" "$CACHE/logs/kafka.log" 2>/dev/null || true
+		cp "$KAFKA_DIR/kafka.out" "$CACHE/logs/kafka.out" 2>/dev/null || true
+		rm -rf "$KAFKA_DIR"
+		KAFKA_DIR=
+	fi
+}
+
 # --- tests -------------------------------------------------------------------
 
 run_go_tests() {
@@ -225,7 +433,9 @@ main() {
 	command -v go >/dev/null || die "go is not on PATH"
 	ensure_venv
 	ensure_minio
+	ensure_kafka
 	start_minio
+	start_kafka
 	run_go_tests "$@"
 }
 
