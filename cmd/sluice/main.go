@@ -28,6 +28,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"worker", "run one pipeline worker: a Kafka topic into a Delta table, exactly once", runWorker},
 		{"delta", "inspect and maintain Delta tables (inspect, optimize, vacuum, checkpoint)", runDelta},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "sluice", version)

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/sluice-io/sluice/ingest"
+)
+
+const workerUsage = `Run one pipeline worker: consume a Kafka topic into a Delta table, exactly once.
+
+Usage: sluice worker --spec FILE [--log-level info] [--metrics-addr HOST:PORT]
+
+The spec (YAML) names the source topic, how values decode into columns, an
+optional filter and computed columns, the table, the dead-letter table and the
+flush policy. Several workers with the same spec share the partitions of the
+topic through the consumer group. Offsets live in the table (as Delta txn
+actions), so a worker can be killed at any moment and restarted.
+
+Example spec:
+
+  query: orders-eu
+  source:
+    brokers: ["kafka-1:9092"]
+    topic: orders
+    start: earliest            # earliest | latest | 2024-05-01T00:00:00Z
+  decode:
+    format: json
+    columns:
+      - {name: id, type: BIGINT, nullable: false}
+      - {name: amount, type: "DECIMAL(12,2)"}
+      - {name: placed_at, type: TIMESTAMP, path: meta.placed_at}
+      - {name: kafka_offset, meta: offset}
+  sink:
+    table: s3://lake/sales/orders_eu
+    partitionBy: []
+  flush:
+    interval: 10s              # max latency
+    maxRows: 1000000
+    memoryLimit: 256MiB
+  metrics:
+    addr: 127.0.0.1:9464       # /metrics and /healthz
+`
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("worker", workerUsage, stderr)
+	specPath := fs.String("spec", "", "pipeline spec file (YAML)")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz here (overrides the spec)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *specPath == "" || len(pos) > 0 {
+		fmt.Fprintln(stderr, "sluice worker: --spec FILE is required and no arguments are taken (see --help)")
+		return errUsage
+	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	spec, err := ingest.LoadSpec(*specPath)
+	if err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		spec.Metrics.Addr = *metricsAddr
+	}
+	w, err := ingest.NewWorker(ctx, spec, ingest.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// newLogger returns a JSON slog logger at the given level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,361 @@
+// Package ingest runs pipeline workers: one Kafka topic into one Delta
+// table, exactly once, with bounded memory and dead letters.
+//
+// A worker is configured by a Spec (what the SQL front end compiles to) and
+// runs as its own process: `sluice worker --spec FILE`.
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/ingest/decode"
+	"github.com/sluice-io/sluice/ingest/transform"
+)
+
+// Spec describes one pipeline: source, decoding, transform, sink, flush
+// policy, dead letters and metrics.
+type Spec struct {
+	// Query is the query id: it names the consumer group and the txn
+	// application ids (<query>-<partition>) that hold the Kafka offsets.
+	Query      string          `yaml:"query" json:"query"`
+	Source     SourceSpec      `yaml:"source" json:"source"`
+	Decode     DecodeSpec      `yaml:"decode" json:"decode"`
+	Transform  *transform.Spec `yaml:"transform,omitempty" json:"transform,omitempty"`
+	Sink       SinkSpec        `yaml:"sink" json:"sink"`
+	DeadLetter DeadLetterSpec  `yaml:"deadLetter" json:"deadLetter"`
+	Flush      FlushSpec       `yaml:"flush" json:"flush"`
+	Metrics    MetricsSpec     `yaml:"metrics" json:"metrics"`
+}
+
+// SourceSpec is the Kafka side.
+type SourceSpec struct {
+	Brokers []string `yaml:"brokers" json:"brokers"`
+	Topic   string   `yaml:"topic" json:"topic"`
+	// Group is the consumer group (default "sluice-<query>"). Several
+	// workers of one query share it and split the partitions.
+	Group string `yaml:"group" json:"group"`
+	// Start is where a new table starts reading: "earliest" (default),
+	// "latest", or an RFC 3339 timestamp.
+	Start string    `yaml:"start" json:"start"`
+	TLS   *TLSSpec  `yaml:"tls,omitempty" json:"tls,omitempty"`
+	SASL  *SASLSpec `yaml:"sasl,omitempty" json:"sasl,omitempty"`
+}
+
+// TLSSpec configures TLS to the brokers.
+type TLSSpec struct {
+	CAFile             string `yaml:"caFile" json:"caFile"`
+	CertFile           string `yaml:"certFile" json:"certFile"`
+	KeyFile            string `yaml:"keyFile" json:"keyFile"`
+	ServerName         string `yaml:"serverName" json:"serverName"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" json:"insecureSkipVerify"`
+}
+
+// SASLSpec configures SASL authentication. Password is a secret reference:
+// "env:NAME" or "file:PATH", never the secret itself.
+type SASLSpec struct {
+	Mechanism string `yaml:"mechanism" json:"mechanism"` // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM
+	Username  string `yaml:"username" json:"username"`
+	Password  string `yaml:"password" json:"password"`
+}
+
+// DecodeSpec says how record values become rows.
+type DecodeSpec struct {
+	Format         string       `yaml:"format" json:"format"` // json (default), raw, avro
+	SchemaRegistry string       `yaml:"schemaRegistry" json:"schemaRegistry"`
+	Columns        []ColumnSpec `yaml:"columns" json:"columns"`
+}
+
+// ColumnSpec declares one decoded column.
+type ColumnSpec struct {
+	Name     string `yaml:"name" json:"name"`
+	Type     string `yaml:"type" json:"type"` // DDL type: BIGINT, DECIMAL(10,2), ARRAY<STRING>, ...
+	Nullable *bool  `yaml:"nullable" json:"nullable"`
+	// Path is a dotted path into the value (default: the name).
+	Path string `yaml:"path" json:"path"`
+	// Meta fills the column from Kafka metadata: topic, partition, offset,
+	// timestamp, key or headers.
+	Meta string `yaml:"meta" json:"meta"`
+}
+
+// SinkSpec is the Delta table side.
+type SinkSpec struct {
+	Table          string            `yaml:"table" json:"table"` // URI
+	PartitionBy    []string          `yaml:"partitionBy" json:"partitionBy"`
+	TargetFileSize ByteSize          `yaml:"targetFileSize" json:"targetFileSize"`
+	Configuration  map[string]string `yaml:"configuration" json:"configuration"`
+}
+
+// DeadLetterSpec says where undecodable or untransformable records go.
+type DeadLetterSpec struct {
+	// Table is the dead-letter table URI (default: the sink URI with
+	// "_dead_letters" appended to its last path element).
+	Table string `yaml:"table" json:"table"`
+	// Topic, if set, also receives each dead letter (value as-is, with
+	// headers sluice-error, sluice-topic, sluice-partition, sluice-offset).
+	Topic string `yaml:"topic" json:"topic"`
+}
+
+// FlushSpec is the flush policy: a Delta commit happens when any limit is hit.
+type FlushSpec struct {
+	Interval Duration `yaml:"interval" json:"interval"` // max latency, default 10s, at least 1s
+	MaxRows  int64    `yaml:"maxRows" json:"maxRows"`   // default 1,000,000
+	// MaxBytes bounds the Parquet bytes of one commit (default: the
+	// target file size).
+	MaxBytes ByteSize `yaml:"maxBytes" json:"maxBytes"`
+	// MemoryLimit caps the worker's buffered data; fetching pauses at the
+	// cap (default 256 MiB).
+	MemoryLimit ByteSize `yaml:"memoryLimit" json:"memoryLimit"`
+}
+
+// MetricsSpec configures the worker's HTTP endpoint (/metrics, /healthz).
+type MetricsSpec struct {
+	Addr string `yaml:"addr" json:"addr"` // e.g. 127.0.0.1:9464; empty disables
+}
+
+// Duration is a time.Duration that reads "10s" from YAML/JSON.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: invalid duration %q (want e.g. 10s, 500ms, 1m)", n.Line, s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// ByteSize is a size that reads "128MiB" (or a plain number) from YAML.
+type ByteSize int64
+
+// UnmarshalYAML parses sizes such as 512, 64KiB, 128MiB, 1GiB, 10MB.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*b = ByteSize(v)
+	return nil
+}
+
+// ParseByteSize parses sizes such as 512, 64KiB, 128MiB, 1GiB, 10MB.
+func ParseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscanf(t, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != t {
+		return 0, fmt.Errorf("invalid size %q (want e.g. 128MiB, 64KiB, 1GiB or a number of bytes)", s)
+	}
+	return n * mult, nil
+}
+
+// Defaults of the flush policy.
+const (
+	DefaultFlushInterval = 10 * time.Second
+	DefaultMaxRows       = 1_000_000
+	DefaultMemoryLimit   = 256 << 20
+	MinFlushInterval     = time.Second
+)
+
+// LoadSpec reads a YAML (or JSON) spec file, applies defaults and validates
+// it. Errors name the field (and line, for syntax errors).
+func LoadSpec(path string) (*Spec, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read pipeline spec: %w", err)
+	}
+	s, err := ParseSpec(b)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline spec %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseSpec parses, defaults and validates a spec.
+func ParseSpec(b []byte) (*Spec, error) {
+	var s Spec
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	s.applyDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func (s *Spec) applyDefaults() {
+	if s.Source.Group == "" && s.Query != "" {
+		s.Source.Group = "sluice-" + s.Query
+	}
+	if s.Source.Start == "" {
+		s.Source.Start = "earliest"
+	}
+	if s.Decode.Format == "" {
+		s.Decode.Format = "json"
+	}
+	if s.Sink.TargetFileSize == 0 {
+		s.Sink.TargetFileSize = 128 << 20
+	}
+	if s.Flush.Interval.Duration == 0 {
+		s.Flush.Interval.Duration = DefaultFlushInterval
+	}
+	if s.Flush.MaxRows == 0 {
+		s.Flush.MaxRows = DefaultMaxRows
+	}
+	if s.Flush.MaxBytes == 0 {
+		s.Flush.MaxBytes = s.Sink.TargetFileSize
+	}
+	if s.Flush.MemoryLimit == 0 {
+		s.Flush.MemoryLimit = DefaultMemoryLimit
+	}
+	if s.DeadLetter.Table == "" && s.Sink.Table != "" {
+		s.DeadLetter.Table = strings.TrimRight(s.Sink.Table, "/") + "_dead_letters"
+	}
+}
+
+// Validate checks the spec; the error names the field and the fix.
+func (s *Spec) Validate() error {
+	var errs []string
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, field+": "+fmt.Sprintf(format, args...))
+	}
+	if s.Query == "" || strings.ContainsAny(s.Query, " /\\\t\n") {
+		bad("query", "required, without spaces or slashes (it names the consumer group and txn ids)")
+	}
+	if len(s.Source.Brokers) == 0 {
+		bad("source.brokers", "at least one host:port is required")
+	}
+	if s.Source.Topic == "" {
+		bad("source.topic", "required")
+	}
+	switch s.Source.Start {
+	case "earliest", "latest":
+	default:
+		if _, err := time.Parse(time.RFC3339Nano, s.Source.Start); err != nil {
+			bad("source.start", "%q is not earliest, latest or an RFC 3339 time", s.Source.Start)
+		}
+	}
+	if sa := s.Source.SASL; sa != nil {
+		switch strings.ToUpper(sa.Mechanism) {
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+			if sa.Username == "" {
+				bad("source.sasl.username", "required for %s", sa.Mechanism)
+			}
+			if !strings.HasPrefix(sa.Password, "env:") && !strings.HasPrefix(sa.Password, "file:") {
+				bad("source.sasl.password", "must be a secret reference env:NAME or file:PATH, not the secret itself")
+			}
+		case "AWS_MSK_IAM":
+		default:
+			bad("source.sasl.mechanism", "%q is not PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", sa.Mechanism)
+		}
+	}
+	switch s.Decode.Format {
+	case "json", "raw", "avro":
+	default:
+		bad("decode.format", "%q is not json, raw or avro", s.Decode.Format)
+	}
+	if s.Decode.Format == "avro" && s.Decode.SchemaRegistry == "" {
+		bad("decode.schemaRegistry", "required for format avro")
+	}
+	if len(s.Decode.Columns) == 0 {
+		bad("decode.columns", "at least one column is required")
+	}
+	seen := map[string]bool{}
+	for i, c := range s.Decode.Columns {
+		f := fmt.Sprintf("decode.columns[%d]", i)
+		if c.Name == "" {
+			bad(f+".name", "required")
+		}
+		if seen[strings.ToLower(c.Name)] {
+			bad(f+".name", "duplicate column %q", c.Name)
+		}
+		seen[strings.ToLower(c.Name)] = true
+		if c.Meta == "" {
+			if _, err := deltalog.ParseType(c.Type); err != nil {
+				bad(f+".type", "%v", err)
+			}
+		} else if _, ok := metaTypes[c.Meta]; !ok {
+			bad(f+".meta", "%q is not one of topic, partition, offset, timestamp, key, headers", c.Meta)
+		}
+	}
+	if s.Sink.Table == "" {
+		bad("sink.table", "required (a path, file:///path or s3://bucket/prefix)")
+	}
+	if s.Flush.Interval.Duration < MinFlushInterval {
+		bad("flush.interval", "%s is below the minimum of 1s", s.Flush.Interval.Duration)
+	}
+	if s.Flush.MaxRows < 0 {
+		bad("flush.maxRows", "must be positive")
+	}
+	if s.Flush.MemoryLimit < 16<<20 {
+		bad("flush.memoryLimit", "must be at least 16MiB")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid pipeline spec:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// metaTypes are the Delta types of the Kafka metadata pseudo-columns.
+var metaTypes = map[string]*deltalog.Type{
+	decode.MetaTopic:     deltalog.Primitive(deltalog.TypeString),
+	decode.MetaPartition: deltalog.Primitive(deltalog.TypeInteger),
+	decode.MetaOffset:    deltalog.Primitive(deltalog.TypeLong),
+	decode.MetaTimestamp: deltalog.Primitive(deltalog.TypeTimestamp),
+	decode.MetaKey:       deltalog.Primitive(deltalog.TypeBinary),
+	decode.MetaHeaders:   deltalog.Map(deltalog.Primitive(deltalog.TypeString), deltalog.Primitive(deltalog.TypeBinary), true),
+}
+
+// DecodeColumns converts the column specs for the decoders.
+func (s *Spec) DecodeColumns() ([]decode.Column, error) {
+	out := make([]decode.Column, 0, len(s.Decode.Columns))
+	for _, c := range s.Decode.Columns {
+		col := decode.Column{Name: c.Name, Nullable: c.Nullable == nil || *c.Nullable, Meta: c.Meta}
+		if c.Meta != "" {
+			col.Type = metaTypes[c.Meta]
+			col.Nullable = c.Meta == decode.MetaKey || c.Meta == decode.MetaHeaders || (c.Nullable != nil && *c.Nullable)
+		} else {
+			t, err := deltalog.ParseType(c.Type)
+			if err != nil {
+				return nil, fmt.Errorf("column %q: %w", c.Name, err)
+			}
+			col.Type = t
+			if c.Path != "" {
+				col.Path = strings.Split(c.Path, ".")
+			}
+		}
+		out = append(out, col)
+	}
+	return out, nil
+}
