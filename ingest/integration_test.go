@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/deltawriter"
@@ -220,7 +221,7 @@ func (e *e2e) verify(poisonEvery, internalEvery int) {
 		if !keep[key] {
 			e.t.Fatalf("key %s in the table but should not be (filtered or poison)", key)
 		}
-		if row["kafka_topic"] != e.topic || fmt.Sprint(row["id"]) != strings.TrimPrefix(key, "k") {
+		if id, _ := row["id"].(float64); row["kafka_topic"] != e.topic || fmt.Sprintf("k%.0f", id) != key {
 			e.t.Fatalf("row %v: wrong metadata or id", row)
 		}
 		if row["customer"] == "internal" {
@@ -370,4 +371,78 @@ func (e *e2e) countRows() int64 {
 		return 0 // not created yet
 	}
 	return info.NumRecords
+}
+
+// rss returns a process's resident set size in bytes.
+func rss(t testing.TB, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:")), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestBoundedMemoryWhenStorageStalls pauses the object store (SIGSTOP)
+// while the producer keeps going: the worker's RSS stays under its
+// configured memory limit, and once storage continues every record lands
+// exactly once.
+func TestBoundedMemoryWhenStorageStalls(t *testing.T) {
+	const limit = 96 << 20
+	e := newE2E(t, 4, fmt.Sprintf("flush:\n  interval: 1s\n  memoryLimit: %d\n", limit))
+	e.s3 = testenv.PrivateMinIO(t)
+	c := e.s3.Client()
+	e.bucket = "stall"
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: &e.bucket}); err != nil {
+		t.Fatal(err)
+	}
+	old := e.table
+	e.table = "s3://stall/warehouse/orders"
+	b, _ := os.ReadFile(e.spec)
+	os.WriteFile(e.spec, []byte(strings.Replace(string(b), old, e.table, 1)), 0o600)
+
+	w := e.worker()
+	e.produce(2000, 0, 0)
+	keep, _ := e.expected(0, 0)
+	e.waitCaughtUp([]*exec.Cmd{w}, len(keep), 60*time.Second)
+
+	syscall.Kill(e.s3.PID, syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(e.s3.PID, syscall.SIGCONT)
+		}
+	}()
+	// Produce more than the worker's whole memory budget while storage is
+	// stopped; sample the worker's RSS all the while and for a while after.
+	var peak int64
+	sample := func() {
+		if r := rss(t, w.Process.Pid); r > peak {
+			peak = r
+		}
+	}
+	for i := 0; i < 120; i++ { // 120 x 5000 records of ~200 bytes: ~120 MB
+		e.produce(5000, 0, 0)
+		sample()
+	}
+	for i := 0; i < 25; i++ {
+		sample()
+		time.Sleep(200 * time.Millisecond)
+	}
+	syscall.Kill(e.s3.PID, syscall.SIGCONT)
+	stopped = false
+	keep, _ = e.expected(0, 0)
+	t.Logf("produced %d records while storage was stopped; worker peak RSS %d MiB (limit %d MiB)", len(keep), peak>>20, limit>>20)
+	if peak > limit {
+		t.Fatalf("worker RSS peaked at %d MiB, over its %d MiB limit", peak>>20, limit>>20)
+	}
+	e.waitCaughtUp([]*exec.Cmd{w}, len(keep), 180*time.Second)
+	e.stop(w)
+	e.verify(0, 0)
 }

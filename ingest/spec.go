@@ -109,8 +109,10 @@ type FlushSpec struct {
 	// MaxBytes bounds the Parquet bytes of one commit (default: the
 	// target file size).
 	MaxBytes ByteSize `yaml:"maxBytes" json:"maxBytes"`
-	// MemoryLimit caps the worker's buffered data; fetching pauses at the
-	// cap (default 256 MiB).
+	// MemoryLimit is the worker's memory budget (default 256 MiB): buffers
+	// are sized from it, a flush starts when buffered data reaches half of
+	// it, fetching stops while a flush is blocked on storage, and `sluice
+	// worker` sets the Go runtime's memory limit to 80% of it.
 	MemoryLimit ByteSize `yaml:"memoryLimit" json:"memoryLimit"`
 }
 

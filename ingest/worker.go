@@ -146,7 +146,11 @@ func openTable(ctx context.Context, uri string, spec *Spec, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	return deltawriter.New(st, deltawriter.WithTargetFileSize(int64(spec.Sink.TargetFileSize)), deltawriter.WithLogger(log)), nil
+	// A row group is buffered whole per open file: keep it a fraction of
+	// the worker's memory budget.
+	rowGroup := min(max(int64(spec.Flush.MemoryLimit)/8, 4<<20), parquetio.DefaultRowGroupSize)
+	return deltawriter.New(st, deltawriter.WithTargetFileSize(int64(spec.Sink.TargetFileSize)),
+		deltawriter.WithRowGroupSize(rowGroup), deltawriter.WithLogger(log)), nil
 }
 
 // prepareTable creates the table with schema want, or checks that want can
@@ -209,10 +213,11 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
-		// Memory: the client buffers at most one fetch per broker until polled.
-		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/4, 64<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/8, 16<<20))),
-		kgo.MaxConcurrentFetches(2),
+		// Memory: the client buffers at most one fetch per broker until
+		// polled, and polling stops while a flush blocks on storage.
+		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/8, 64<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/16, 16<<20))),
+		kgo.MaxConcurrentFetches(1),
 	}
 	if s.TLS != nil {
 		cfg, err := tlsConfig(s.TLS)

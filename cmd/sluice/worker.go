@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 
 	"github.com/sluice-io/sluice/ingest"
 )
@@ -67,6 +69,11 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *metricsAddr != "" {
 		spec.Metrics.Addr = *metricsAddr
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The garbage collector works to keep the whole process within the
+		// spec's memory budget; buffers are sized from it too.
+		debug.SetMemoryLimit(int64(spec.Flush.MemoryLimit) * 8 / 10)
 	}
 	w, err := ingest.NewWorker(ctx, spec, ingest.WithLogger(logger))
 	if err != nil {

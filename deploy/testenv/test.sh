@@ -30,6 +30,7 @@
 # Exported to the tests (read them through the Go package deploy/testenv):
 #   SLUICE_TEST_S3_ENDPOINT, SLUICE_TEST_S3_ACCESS_KEY, SLUICE_TEST_S3_SECRET_KEY,
 #   SLUICE_TEST_S3_REGION, SLUICE_TEST_KMS_KEY_ID, SLUICE_TEST_MINIO_PID,
+#   SLUICE_TEST_MINIO_BIN,
 #   SLUICE_TEST_KAFKA_BROKERS (127.0.0.1:PORT, PLAINTEXT; topics are not
 #   auto-created), SLUICE_TEST_KAFKA_PID,
 #   SLUICE_TEST_PYTHON
@@ -134,6 +135,8 @@ start_minio() {
 				export SLUICE_TEST_S3_REGION=us-east-1
 				export SLUICE_TEST_KMS_KEY_ID=sluice-test-key
 				export SLUICE_TEST_MINIO_PID=$MINIO_PID
+				# Tests that must pause storage start a private server from it.
+				export SLUICE_TEST_MINIO_BIN=$MINIO_BIN
 				log "MinIO ready at $SLUICE_TEST_S3_ENDPOINT (pid $MINIO_PID)"
 				return
 			fi

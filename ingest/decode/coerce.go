@@ -44,6 +44,9 @@ type JSONOption = Option
 type options struct {
 	epoch         EpochUnit
 	roundDecimals bool
+	// Registry-backed decoders only (registry.go).
+	registryTimeout time.Duration
+	schemaCacheSize int
 }
 
 // WithEpochUnit sets the unit of numeric timestamps (and of timestamps given
