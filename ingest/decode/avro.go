@@ -103,11 +103,11 @@ func (a *avroRows) stageRow(m *Message, row []val, s *stager) (err error) {
 	if err == nil && a.in.pos != len(payload) {
 		err = &avroDataError{fmt.Sprintf("%d bytes left after the record (wrong schema?)", len(payload)-a.in.pos)}
 	}
-	var de *avroDataError
-	if errors.As(err, &de) {
-		return &SchemaIDError{ID: id, Err: fmt.Errorf("invalid Avro payload: %s", de.msg)}
-	}
 	if err != nil {
+		var de *avroDataError
+		if errors.As(err, &de) {
+			return &SchemaIDError{ID: id, Err: fmt.Errorf("invalid Avro payload: %s", de.msg)}
+		}
 		return err
 	}
 	for _, i := range a.d.plan.valueCols {

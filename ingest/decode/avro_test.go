@@ -90,7 +90,7 @@ func orderRecord(withNulls bool) map[string]any {
 		"tod":      45296789 * time.Millisecond,
 		"amount":   big.NewRat(-1234, 100),
 		"big":      bigV,
-		"skipped": []any{map[string]any{"a": map[string]any{"string": "x"}, "b": nil, "c": map[string]any{"t.S": map[string]any{"x": 1.5}}}},
+		"skipped":  []any{map[string]any{"a": map[string]any{"string": "x"}, "b": nil, "c": map[string]any{"t.S": map[string]any{"x": 1.5}}}},
 		"customer": map[string]any{"t.Customer": map[string]any{"id": int64(42), "email": map[string]any{"string": "a@b.c"}, "level": "NEW"}},
 		"tags":     []any{"x", "y"},
 		"attrs":    map[string]any{"k": map[string]any{"long": int64(1)}},
