@@ -54,6 +54,7 @@ type Worker struct {
 	cl       *kgo.Client
 	kopts    []kgo.Opt
 	ready    atomic.Bool
+	maddr    atomic.Pointer[string] // where /metrics is served, once it is
 
 	mu      sync.Mutex      // guards everything below; held while processing a poll or flushing
 	base    map[int32]int64 // table txn version per assigned partition (-1: none)
@@ -764,6 +765,15 @@ func (w *Worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 	}
 }
 
+// MetricsAddr returns the address /metrics and /healthz are served on, or
+// "" until Run has started serving them.
+func (w *Worker) MetricsAddr() string {
+	if a := w.maddr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
+
 func (w *Worker) appID(p int32) string { return fmt.Sprintf("%s-%d", w.spec.Query, p) }
 
 func partitionOf(appID string) int32 {
@@ -789,6 +799,8 @@ func (w *Worker) serveMetrics(addr string) (func(), error) {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
+	a := ln.Addr().String()
+	w.maddr.Store(&a)
 	w.log.Info("metrics endpoint", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
 }

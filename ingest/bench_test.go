@@ -1,0 +1,132 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/deltawriter"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deploy/testenv"
+)
+
+// benchRecord is a ~200-byte, 10-field JSON event.
+func benchRecord(i int) []byte {
+	return fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","event":"%s","amount":%d.%02d,"qty":%d,"ok":%t,"ts":"2024-05-01T12:%02d:%02d.%03dZ","country":"%s","device":"%s","session":"s-%012x"}`,
+		i, i%100000, []string{"click", "view", "purchase", "scroll"}[i%4], i%1000, i%100, i%10, i%3 == 0,
+		i%60, i%60, i%1000, []string{"DE", "FR", "US", "JP", "BR"}[i%5], []string{"ios", "android", "web"}[i%3], i*7919)
+}
+
+const benchColumns = `
+    - {name: id, type: BIGINT, nullable: false}
+    - {name: user, type: STRING}
+    - {name: event, type: STRING}
+    - {name: amount, type: DOUBLE}
+    - {name: qty, type: INT}
+    - {name: ok, type: BOOLEAN}
+    - {name: ts, type: TIMESTAMP}
+    - {name: country, type: STRING}
+    - {name: device, type: STRING}
+    - {name: session, type: STRING}`
+
+// cpuTime is this process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss << 10
+}
+
+// BenchmarkIngestJSON measures the whole path — real Kafka broker, JSON
+// decode, Parquet, MinIO, Delta commits — against a consume-only baseline
+// (franz-go reading the same topic and discarding) in the same run.
+// Run: deploy/testenv/test.sh -run '^$' -bench IngestJSON -benchtime 1x ./ingest/
+func BenchmarkIngestJSON(b *testing.B) {
+	n := 1_000_000
+	if s := os.Getenv("SLUICE_BENCH_RECORDS"); s != "" {
+		fmt.Sscanf(s, "%d", &n)
+	}
+	k := testenv.Kafka(b)
+	s3env := testenv.MinIO(b)
+	topic := k.NewTopic(b, 4)
+	prod := k.Client(b, kgo.ProducerLinger(10*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20))
+	var payload int64
+	const chunk = 20000
+	for i := 0; i < n; i += chunk {
+		recs := make([]*kgo.Record, 0, chunk)
+		for j := i; j < min(i+chunk, n); j++ {
+			v := benchRecord(j)
+			payload += int64(len(v))
+			recs = append(recs, &kgo.Record{Topic: topic, Value: v})
+		}
+		if err := prod.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mb := float64(payload) / 1e6
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		// Baseline: consume everything and discard it.
+		cl := k.Client(b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		cpu0, t0 := cpuTime(), time.Now()
+		for got := 0; got < n; {
+			got += cl.PollFetches(context.Background()).NumRecords()
+		}
+		baseWall, baseCPU := time.Since(t0), cpuTime()-cpu0
+		cl.Close()
+
+		// Sluice: the worker until the table holds every record.
+		bucket := s3env.NewBucket(b)
+		spec, err := ParseSpec([]byte(fmt.Sprintf("query: bench%d\nsource:\n  brokers: [%q]\n  topic: %s\ndecode:\n  columns:%s\nsink:\n  table: s3://%s/bench\nflush:\n  interval: 5s\n",
+			it, k.Brokers[0], topic, benchColumns, bucket)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, kv := range [][2]string{{"AWS_ENDPOINT_URL", s3env.Endpoint}, {"AWS_ACCESS_KEY_ID", s3env.AccessKey},
+			{"AWS_SECRET_ACCESS_KEY", s3env.SecretKey}, {"AWS_REGION", s3env.Region}, {"AWS_S3_FORCE_PATH_STYLE", "true"}} {
+			b.Setenv(kv[0], kv[1])
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		w, err := NewWorker(ctx, spec, WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := objstore.Open(ctx, spec.Sink.Table)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tbl := deltawriter.New(st)
+		done := make(chan error, 1)
+		cpu0, t0 = cpuTime(), time.Now()
+		go func() { done <- w.Run(ctx) }()
+		for {
+			time.Sleep(250 * time.Millisecond)
+			if info, err := tbl.Inspect(ctx); err == nil && info.NumRecords >= int64(n) {
+				break
+			}
+		}
+		ingWall, ingCPU := time.Since(t0), cpuTime()-cpu0
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(mb/baseWall.Seconds(), "consume_MB/s")
+		b.ReportMetric(mb/ingWall.Seconds(), "ingest_MB/s")
+		b.ReportMetric(float64(n)/ingWall.Seconds(), "ingest_records/s")
+		b.ReportMetric(mb/ingCPU.Seconds(), "ingest_MB/cpu-s")
+		b.ReportMetric(mb/baseCPU.Seconds(), "consume_MB/cpu-s")
+		b.ReportMetric(ingWall.Seconds()/baseWall.Seconds(), "ingest/consume_time")
+		b.ReportMetric(float64(peakRSS())/(1<<20), "peak_RSS_MiB")
+	}
+}

@@ -1,0 +1,223 @@
+package ingest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+)
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// runUntil runs a worker for spec until cond holds, then stops it.
+func runUntil(t *testing.T, spec *Spec, cond func(w *Worker) bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := NewWorker(ctx, spec, WithLogger(quietLogger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitFor(t, "the worker", 30*time.Second, func() bool { return cond(w) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// selfSigned returns a TLS server config for 127.0.0.1 and the CA PEM.
+func selfSigned(t *testing.T) (*tls.Config, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfake"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}}, certPEM
+}
+
+// TestWorkerTLSAndSASL consumes over TLS with each SASL mechanism, the
+// password given as a secret reference.
+func TestWorkerTLSAndSASL(t *testing.T) {
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			tlsCfg, caPEM := selfSigned(t)
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"), kfake.TLS(tlsCfg),
+				kfake.EnableSASL(), kfake.Superuser(mech, "sluice", "s3cret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			pool := x509.NewCertPool()
+			pool.AppendCertsFromPEM(caPEM)
+			t.Setenv("TEST_KAFKA_PASSWORD", "s3cret")
+			m, err := saslMechanism(&SASLSpec{Mechanism: mech, Username: "sluice", Password: "env:TEST_KAFKA_PASSWORD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.DialTLSConfig(&tls.Config{RootCAs: pool}), kgo.SASL(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prod.Close()
+			good := produce(t, prod, "orders", 0, 200, 0)
+			dir := t.TempDir()
+			ca := filepath.Join(dir, "ca.pem")
+			os.WriteFile(ca, caPEM, 0o600)
+			spec := testSpec(t, c.ListenAddrs(), "orders", dir)
+			spec.Source.TLS = &TLSSpec{CAFile: ca}
+			spec.Source.SASL = &SASLSpec{Mechanism: mech, Username: "sluice", Password: "env:TEST_KAFKA_PASSWORD"}
+			if err := spec.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			runUntil(t, spec, func(*Worker) bool { ids, _ := tableIDs(t, spec.Sink.Table); return len(ids) == good })
+		})
+	}
+	// A password written into the spec in clear is refused.
+	s := testSpec(t, []string{"127.0.0.1:1"}, "orders", t.TempDir())
+	s.Source.SASL = &SASLSpec{Mechanism: "PLAIN", Username: "u", Password: "hunter2"}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "source.sasl.password") {
+		t.Fatalf("clear-text password: got %v", err)
+	}
+}
+
+// TestSchemaEvolution: a new nullable column is added to the table on the
+// next commit; incompatible changes fail naming the column.
+func TestSchemaEvolution(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	defer prod.Close()
+	dir := t.TempDir()
+	spec := testSpec(t, c.ListenAddrs(), "orders", dir)
+	good := produce(t, prod, "orders", 0, 100, 0)
+	runUntil(t, spec, func(*Worker) bool { ids, _ := tableIDs(t, spec.Sink.Table); return len(ids) == good })
+
+	// v2 adds a nullable column.
+	spec.Decode.Columns = append(spec.Decode.Columns, ColumnSpec{Name: "note", Type: "STRING"})
+	good += produce(t, prod, "orders", 100, 100, 0)
+	runUntil(t, spec, func(*Worker) bool { ids, _ := tableIDs(t, spec.Sink.Table); return len(ids) == good })
+	_, snap := tableIDs(t, spec.Sink.Table)
+	if f := snap.Schema.FieldByName("note"); f == nil || !f.Nullable || f.Type.Name != deltalog.TypeString {
+		t.Fatalf("table schema after evolution: %s", snap.Schema)
+	}
+
+	for _, tc := range []struct {
+		name string
+		edit func(*Spec)
+		want string
+	}{
+		{"type change", func(s *Spec) { s.Decode.Columns[1].Type = "BIGINT" }, `column "name" has type string in the table but the pipeline produces long`},
+		{"dropped NOT NULL column", func(s *Spec) { s.Decode.Columns = s.Decode.Columns[1:] }, `column "id" is NOT NULL in the table but the pipeline no longer produces it`},
+		{"new NOT NULL column", func(s *Spec) {
+			f := false
+			s.Decode.Columns = append(s.Decode.Columns, ColumnSpec{Name: "required_new", Type: "INT", Nullable: &f})
+		}, `new column "required_new" must be nullable`},
+	} {
+		s := *spec
+		s.Decode.Columns = append([]ColumnSpec(nil), spec.Decode.Columns...)
+		tc.edit(&s)
+		_, err := NewWorker(context.Background(), &s, WithLogger(quietLogger))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestMetricsAndHealth scrapes a running worker's Prometheus endpoint.
+func TestMetricsAndHealth(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	defer prod.Close()
+	good := produce(t, prod, "orders", 0, 300, 10)
+	spec := testSpec(t, c.ListenAddrs(), "orders", t.TempDir())
+	spec.Metrics.Addr = "127.0.0.1:0"
+	var body string
+	runUntil(t, spec, func(w *Worker) bool {
+		addr := w.MetricsAddr()
+		if addr == "" {
+			return false
+		}
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return false
+		}
+		resp.Body.Close()
+		resp, err = http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return metric(body, `sluice_ingest_records_written_total{query="q1"}`) == float64(good)
+	})
+	for name, want := range map[string]float64{
+		`sluice_ingest_records_in_total{query="q1"}`:                           300,
+		`sluice_ingest_records_dead_lettered_total{query="q1",stage="decode"}`: float64(300 - good),
+	} {
+		if got := metric(body, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	for _, name := range []string{"sluice_ingest_consumer_lag", "sluice_ingest_committed_offset", "sluice_ingest_commit_seconds_bucket", "sluice_ingest_files_written_total", "sluice_ingest_bytes_written_total"} {
+		if !strings.Contains(body, name) {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+}
+
+// metric returns the value of one sample in Prometheus text format.
+func metric(body, name string) float64 {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
