@@ -67,9 +67,19 @@ type SASLSpec struct {
 
 // DecodeSpec says how record values become rows.
 type DecodeSpec struct {
-	Format         string       `yaml:"format" json:"format"` // json (default), raw, avro
-	SchemaRegistry string       `yaml:"schemaRegistry" json:"schemaRegistry"`
-	Columns        []ColumnSpec `yaml:"columns" json:"columns"`
+	// Format is json (default), raw, or a Schema Registry format: avro,
+	// protobuf, jsonschema (Confluent framing: magic byte and schema id).
+	Format         string              `yaml:"format" json:"format"`
+	SchemaRegistry *SchemaRegistrySpec `yaml:"schemaRegistry,omitempty" json:"schemaRegistry,omitempty"`
+	Columns        []ColumnSpec        `yaml:"columns" json:"columns"`
+}
+
+// SchemaRegistrySpec locates a Confluent-compatible Schema Registry.
+type SchemaRegistrySpec struct {
+	URL      string `yaml:"url" json:"url"` // one URL, or several separated by commas
+	Username string `yaml:"username" json:"username"`
+	Password string `yaml:"password" json:"password"` // env:NAME or file:PATH
+	CAFile   string `yaml:"caFile" json:"caFile"`
 }
 
 // ColumnSpec declares one decoded column.
@@ -283,12 +293,16 @@ func (s *Spec) Validate() error {
 		}
 	}
 	switch s.Decode.Format {
-	case "json", "raw", "avro":
+	case "json", "raw":
+	case decode.FormatAvro, decode.FormatProtobuf, decode.FormatJSONSchema:
+		switch r := s.Decode.SchemaRegistry; {
+		case r == nil || r.URL == "":
+			bad("decode.schemaRegistry.url", "required for format %s", s.Decode.Format)
+		case r.Password != "" && !strings.HasPrefix(r.Password, "env:") && !strings.HasPrefix(r.Password, "file:"):
+			bad("decode.schemaRegistry.password", "must be a secret reference env:NAME or file:PATH, not the secret itself")
+		}
 	default:
-		bad("decode.format", "%q is not json, raw or avro", s.Decode.Format)
-	}
-	if s.Decode.Format == "avro" && s.Decode.SchemaRegistry == "" {
-		bad("decode.schemaRegistry", "required for format avro")
+		bad("decode.format", "%q is not json, raw, avro, protobuf or jsonschema", s.Decode.Format)
 	}
 	if len(s.Decode.Columns) == 0 {
 		bad("decode.columns", "at least one column is required")

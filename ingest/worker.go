@@ -106,6 +106,8 @@ func NewWorker(ctx context.Context, spec *Spec, opts ...Option) (*Worker, error)
 		w.dec, err = decode.NewJSON(cols)
 	case "raw":
 		w.dec, err = decode.NewRaw(cols, "")
+	case decode.FormatAvro, decode.FormatProtobuf, decode.FormatJSONSchema:
+		w.dec, err = newRegistryDecoder(spec.Decode, cols)
 	default:
 		err = fmt.Errorf("decode.format %q is not supported yet", spec.Decode.Format)
 	}
@@ -140,6 +142,24 @@ func NewWorker(ctx context.Context, spec *Spec, opts ...Option) (*Worker, error)
 		return nil, err
 	}
 	return w, nil
+}
+
+// newRegistryDecoder builds a decoder whose schemas come from a Schema
+// Registry; the registry password is resolved from its reference here.
+func newRegistryDecoder(d DecodeSpec, cols []decode.Column) (decode.Decoder, error) {
+	r := d.SchemaRegistry
+	var opts []decode.RegistryOption
+	if r.Username != "" {
+		pass, err := ResolveSecret(r.Password)
+		if err != nil {
+			return nil, fmt.Errorf("decode.schemaRegistry.password: %w", err)
+		}
+		opts = append(opts, decode.WithBasicAuth(r.Username, pass))
+	}
+	if r.CAFile != "" {
+		opts = append(opts, decode.WithTLSCAFile(r.CAFile))
+	}
+	return decode.NewFromRegistry(d.Format, cols, r.URL, opts...)
 }
 
 func openTable(ctx context.Context, uri string, spec *Spec, log *slog.Logger) (*deltawriter.Table, error) {

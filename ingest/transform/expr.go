@@ -91,7 +91,8 @@ func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
 		if len(args) != 1 {
 			return nil, fmt.Errorf("NOT takes 1 argument, got %d", len(args))
 		}
-		return newCallEval("invert", args)
+		// Arrow Go registers no "invert" kernel: NOT x is x XOR true (null stays null).
+		return newCallEval("xor", []Evaluator{args[0], &literalEval{sc: scalar.NewBooleanScalar(true)}})
 	case "is_null", "is_not_null":
 		if len(args) != 1 {
 			return nil, fmt.Errorf("%s takes 1 argument, got %d", strings.ToUpper(op), len(args))
