@@ -88,7 +88,7 @@ func BenchmarkIngestJSON(b *testing.B) {
 
 		// Sluice: the worker until the table holds every record.
 		bucket := s3env.NewBucket(b)
-		spec, err := ParseSpec([]byte(fmt.Sprintf("query: bench%d\nsource:\n  brokers: [%q]\n  topic: %s\ndecode:\n  columns:%s\nsink:\n  table: s3://%s/bench\nflush:\n  interval: 5s\n",
+		spec, err := ParseSpec([]byte(fmt.Sprintf("query: bench%d\nsource:\n  brokers: [%q]\n  topic: %s\ndecode:\n  columns:%s\nsink:\n  table: s3://%s/bench\nflush:\n  interval: 1s\n  maxRows: 200000\n",
 			it, k.Brokers[0], topic, benchColumns, bucket)))
 		if err != nil {
 			b.Fatal(err)

@@ -32,7 +32,14 @@ type deadLetters struct {
 	b     *array.RecordBuilder
 	n     int
 	size  int64
-	msgs  []decode.Message // kept for the dead-letter topic
+	msgs  []deadMessage // kept for the dead-letter topic
+}
+
+// deadMessage is a dead letter to re-publish on the dead-letter topic.
+type deadMessage struct {
+	msg   decode.Message
+	stage string
+	err   string
 }
 
 func newDeadLetters(query string, schema *arrow.Schema) *deadLetters {
@@ -59,7 +66,9 @@ func (d *deadLetters) add(m *decode.Message, stage string, err error, keepForTop
 	d.n++
 	d.size += int64(len(m.Key) + len(m.Value) + len(err.Error()) + 64)
 	if keepForTopic {
-		d.msgs = append(d.msgs, *m)
+		c := *m
+		c.Headers = append([]decode.Header(nil), m.Headers...) // the caller reuses m
+		d.msgs = append(d.msgs, deadMessage{msg: c, stage: stage, err: err.Error()})
 	}
 }
 

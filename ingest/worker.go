@@ -60,6 +60,7 @@ type Worker struct {
 	base    map[int32]int64 // table txn version per assigned partition (-1: none)
 	dlqBase map[int32]int64 // dead-letter table txn version per partition
 	win     *window
+	msg     decode.Message // reused for every record
 }
 
 // window is the data of the next commit.
@@ -433,57 +434,77 @@ func (w *Worker) startWindow(ctx context.Context) error {
 func (w *Worker) process(ctx context.Context, fetches kgo.Fetches) error {
 	var err error
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if err != nil || len(p.Records) == 0 {
-			return
-		}
-		if w.win == nil {
-			if err = w.startWindow(ctx); err != nil {
-				return
-			}
-		}
-		last := p.Records[len(p.Records)-1]
-		w.metrics.Lag.WithLabelValues(partitionLabel(p.Partition)).Set(float64(max(p.HighWatermark-last.Offset-1, 0)))
-		for _, r := range p.Records {
-			if err = w.add(ctx, r); err != nil {
-				return
-			}
+		if err == nil && len(p.Records) > 0 {
+			err = w.processPartition(ctx, p)
 		}
 	})
 	return err
 }
 
-func (w *Worker) add(ctx context.Context, r *kgo.Record) error {
-	win := w.win
-	base, assigned := w.base[r.Partition]
-	if !assigned || r.Offset <= base {
-		return nil // revoked meanwhile, or already in the table
+// processPartition adds one partition's records; bookkeeping is per batch,
+// the per-record loop only decodes.
+func (w *Worker) processPartition(ctx context.Context, p kgo.FetchTopicPartition) error {
+	base, assigned := w.base[p.Partition]
+	if !assigned {
+		return nil // revoked meanwhile
 	}
+	recs := p.Records
+	for len(recs) > 0 && recs[0].Offset <= base {
+		recs = recs[1:] // already in the table
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if w.win == nil {
+		if err := w.startWindow(ctx); err != nil {
+			return err
+		}
+	}
+	win := w.win
 	if win.started.IsZero() {
 		win.started = time.Now()
 	}
-	if _, ok := win.first[r.Partition]; !ok {
-		win.first[r.Partition] = r.Offset
+	if _, ok := win.first[p.Partition]; !ok {
+		win.first[p.Partition] = recs[0].Offset
 	}
-	win.last[r.Partition] = r.Offset
-	w.metrics.RecordsIn.Inc()
-	w.metrics.BytesIn.Add(float64(len(r.Key) + len(r.Value)))
-	m := message(r)
-	if err := win.batch.Add(&m); err != nil {
-		w.deadLetter(&m, "decode", err)
-		return nil
+	last := recs[len(recs)-1]
+	w.metrics.Lag.WithLabelValues(partitionLabel(p.Partition)).Set(float64(max(p.HighWatermark-last.Offset-1, 0)))
+	var bytesIn int
+	m := &w.msg
+	for _, r := range recs {
+		bytesIn += len(r.Key) + len(r.Value)
+		setMessage(m, r)
+		// Mark progress before anything can fail, so a dead-lettered
+		// record's offset is committed with the window.
+		win.last[p.Partition] = r.Offset
+		if err := win.batch.Add(m); err != nil {
+			w.deadLetter(m, "decode", err)
+			continue
+		}
+		win.src = append(win.src, r)
+		if win.batch.Len() >= batchRows {
+			if err := w.drain(ctx); err != nil {
+				return err
+			}
+		}
 	}
-	win.src = append(win.src, r)
-	if win.batch.Len() >= batchRows {
-		return w.drain(ctx)
-	}
+	w.metrics.RecordsIn.Add(float64(len(recs)))
+	w.metrics.BytesIn.Add(float64(bytesIn))
 	return nil
 }
 
-func message(r *kgo.Record) decode.Message {
-	m := decode.Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Key: r.Key, Value: r.Value}
+// setMessage fills m from r, reusing m's header slice.
+func setMessage(m *decode.Message, r *kgo.Record) {
+	*m = decode.Message{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp,
+		Key: r.Key, Value: r.Value, Headers: m.Headers[:0]}
 	for _, h := range r.Headers {
 		m.Headers = append(m.Headers, decode.Header{Key: h.Key, Value: h.Value})
 	}
+}
+
+func message(r *kgo.Record) decode.Message {
+	var m decode.Message
+	setMessage(&m, r)
 	return m
 }
 
@@ -592,6 +613,9 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 		txns = append(txns, deltalog.Txn{AppID: w.appID(p), Version: off, LastUpdated: &now})
 	}
 	if win.dead.n > 0 {
+		if err := w.publishDeadLetters(ctx, win.dead.msgs); err != nil {
+			return fmt.Errorf("dead-letter topic %s: %w", w.spec.DeadLetter.Topic, err)
+		}
 		if err := w.commitDeadLetters(ctx, txns); err != nil {
 			return fmt.Errorf("dead letters: %w", err)
 		}
@@ -662,6 +686,32 @@ func (w *Worker) commitDeadLetters(ctx context.Context, txns []deltalog.Txn) err
 		w.dlqBase[p] = max(w.dlqBase[p], t.Version)
 	}
 	return nil
+}
+
+// publishDeadLetters re-publishes dead letters to the dead-letter topic, if
+// one is configured: the original key, value and headers, plus
+// sluice-error, sluice-stage, sluice-topic, sluice-partition and
+// sluice-offset headers. A window retried after a failure publishes again:
+// the topic is at-least-once, the dead-letter table exactly-once.
+func (w *Worker) publishDeadLetters(ctx context.Context, msgs []deadMessage) error {
+	if w.spec.DeadLetter.Topic == "" || len(msgs) == 0 {
+		return nil
+	}
+	recs := make([]*kgo.Record, len(msgs))
+	for i, d := range msgs {
+		r := &kgo.Record{Topic: w.spec.DeadLetter.Topic, Key: d.msg.Key, Value: d.msg.Value}
+		for _, h := range d.msg.Headers {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+		}
+		r.Headers = append(r.Headers,
+			kgo.RecordHeader{Key: "sluice-error", Value: []byte(d.err)},
+			kgo.RecordHeader{Key: "sluice-stage", Value: []byte(d.stage)},
+			kgo.RecordHeader{Key: "sluice-topic", Value: []byte(d.msg.Topic)},
+			kgo.RecordHeader{Key: "sluice-partition", Value: []byte(fmt.Sprint(d.msg.Partition))},
+			kgo.RecordHeader{Key: "sluice-offset", Value: []byte(fmt.Sprint(d.msg.Offset))})
+		recs[i] = r
+	}
+	return w.cl.ProduceSync(ctx, recs...).FirstErr()
 }
 
 // commitGroupOffsets records progress in the consumer group for monitoring

@@ -125,7 +125,7 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 // TestWorkerExactlyOnceKfake: records in, restart in the middle, every good
 // record exactly once in the table, every bad one in the dead-letter table.
 func TestWorkerExactlyOnceKfake(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "orders"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "orders"), kfake.SeedTopics(1, "orders-dlq"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +137,7 @@ func TestWorkerExactlyOnceKfake(t *testing.T) {
 	defer prod.Close()
 	dir := t.TempDir()
 	spec := testSpec(t, c.ListenAddrs(), "orders", dir)
+	spec.DeadLetter.Topic = "orders-dlq"
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	run := func(until func() bool) {
@@ -200,5 +201,30 @@ func TestWorkerExactlyOnceKfake(t *testing.T) {
 		if e == "" {
 			t.Fatal("dead letter without a reason")
 		}
+	}
+	// And each was re-published on the dead-letter topic with its reason.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("orders-dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	topicDead := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for topicDead < len(dead) {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("dead-letter topic has %d records, want %d", topicDead, len(dead))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			topicDead++
+			h := map[string]string{}
+			for _, kv := range r.Headers {
+				h[kv.Key] = string(kv.Value)
+			}
+			if h["sluice-error"] == "" || h["sluice-stage"] != "decode" || h["sluice-topic"] != "orders" || h["sluice-offset"] == "" {
+				t.Fatalf("dead-letter topic record headers %v", h)
+			}
+		})
 	}
 }
