@@ -221,3 +221,59 @@ func metric(body, name string) float64 {
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
 }
+
+// TestStartPosition: a new table starts at the earliest offset, the end of
+// the topic, or the first record at or after a timestamp.
+func TestStartPosition(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		start string
+		want  int // of 100 old records (timestamps t0+i min) and 50 new ones
+	}{
+		{"earliest", 150},
+		{"latest", 50},
+		{t0.Add(60 * time.Minute).Format(time.RFC3339), 40 + 50},
+	} {
+		t.Run(tc.start, func(t *testing.T) {
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+			defer prod.Close()
+			var old []*kgo.Record
+			for i := 0; i < 100; i++ {
+				old = append(old, &kgo.Record{Topic: "orders", Timestamp: t0.Add(time.Duration(i) * time.Minute),
+					Value: []byte(`{"id": ` + strconv.Itoa(i) + `}`)})
+			}
+			if err := prod.ProduceSync(context.Background(), old...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			spec := testSpec(t, c.ListenAddrs(), "orders", t.TempDir())
+			spec.Source.Start = tc.start
+			ctx, cancel := context.WithCancel(context.Background())
+			w, err := NewWorker(ctx, spec, WithLogger(quietLogger))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			waitFor(t, "assignment", 20*time.Second, func() bool { return w.ready.Load() })
+			time.Sleep(500 * time.Millisecond) // the "latest" offset is resolved at assignment
+			produce(t, prod, "orders", 1000, 50, 0)
+			waitFor(t, "the table", 20*time.Second, func() bool {
+				ids, _ := tableIDs(t, spec.Sink.Table)
+				return len(ids) >= tc.want
+			})
+			time.Sleep(1500 * time.Millisecond) // nothing more arrives
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if ids, _ := tableIDs(t, spec.Sink.Table); len(ids) != tc.want {
+				t.Fatalf("start %s: %d rows, want %d", tc.start, len(ids), tc.want)
+			}
+		})
+	}
+}
