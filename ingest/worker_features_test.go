@@ -277,3 +277,34 @@ func TestStartPosition(t *testing.T) {
 		})
 	}
 }
+
+// AWS MSK IAM cannot run against a local broker; check the wiring: the
+// mechanism signs the first SASL message with the credentials of the
+// standard AWS chain (here the environment).
+func TestMSKIAMMechanism(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	m, err := saslMechanism(&SASLSpec{Mechanism: "AWS_MSK_IAM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Name() != "AWS_MSK_IAM" {
+		t.Fatalf("mechanism %s", m.Name())
+	}
+	_, first, err := m.Authenticate(context.Background(), "b-1.msk.eu-west-1.amazonaws.com:9098")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(first)
+	for _, want := range []string{`"action":"kafka-cluster:Connect"`, "AKIDEXAMPLE", `"x-amz-signature"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("first SASL message lacks %s: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "secret-example") {
+		t.Fatal("the secret key itself is in the SASL message")
+	}
+}
