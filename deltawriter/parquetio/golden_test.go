@@ -297,8 +297,10 @@ func BenchmarkWrite(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
+	var out countingWriter
 	for range b.N {
-		w, err := NewWriter(io.Discard, s)
+		out = 0
+		w, err := NewWriter(&out, s)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -312,6 +314,15 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(out), "file-bytes")
+}
+
+// countingWriter discards what is written and counts its bytes.
+type countingWriter int64
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
 
 func decimalFromInt(v int64) decimal128.Num { return decimal128.FromI64(v) }

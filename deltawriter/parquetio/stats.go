@@ -1,7 +1,9 @@
 package parquetio
 
 import (
+	"cmp"
 	"encoding/json"
+	"iter"
 	"math"
 	"strings"
 	"time"
@@ -98,66 +100,194 @@ func (a *statAcc) addDecimal(v decimal128.Num) {
 	}
 }
 
-// live calls f with the index of every slot holding a value.
-func live[T any](slots []slot, get func(int) T, f func(T)) {
-	for _, s := range slots {
-		if s.def < 0 {
-			f(get(int(s.idx)))
+// liveSlots yields the array index of every slot holding a value.
+func liveSlots(slots []slot) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for _, s := range slots {
+			if s.def < 0 && !yield(int(s.idx)) {
+				return
+			}
 		}
 	}
 }
 
-// add folds the values of the live slots of a leaf array into the min/max.
-func (a *statAcc) add(arr arrow.Array, slots []slot) {
+// validIndexes yields the index of every non-null entry of arr.
+func validIndexes(arr arrow.Array) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i := range arr.Len() {
+			if arr.IsValid(i) && !yield(i) {
+				return
+			}
+		}
+	}
+}
+
+// live calls f with the value at every index idx yields.
+func live[T any](idx iter.Seq[int], get func(int) T, f func(T)) {
+	for i := range idx {
+		f(get(i))
+	}
+}
+
+// add folds the values at the indexes idx yields of a leaf array into the
+// min/max.
+func (a *statAcc) add(arr arrow.Array, idx iter.Seq[int]) {
 	if a.kind == statNone {
 		return
 	}
 	switch x := arr.(type) {
 	case *array.Int8:
-		live(slots, x.Value, func(v int8) { a.addInt(int64(v)) })
+		live(idx, x.Value, func(v int8) { a.addInt(int64(v)) })
 	case *array.Int16:
-		live(slots, x.Value, func(v int16) { a.addInt(int64(v)) })
+		live(idx, x.Value, func(v int16) { a.addInt(int64(v)) })
 	case *array.Int32:
-		live(slots, x.Value, func(v int32) { a.addInt(int64(v)) })
+		live(idx, x.Value, func(v int32) { a.addInt(int64(v)) })
 	case *array.Int64:
-		live(slots, x.Value, a.addInt)
+		live(idx, x.Value, a.addInt)
 	case *array.Date32:
-		live(slots, x.Value, func(v arrow.Date32) { a.addInt(int64(v)) })
+		live(idx, x.Value, func(v arrow.Date32) { a.addInt(int64(v)) })
 	case *array.Timestamp:
-		live(slots, x.Value, func(v arrow.Timestamp) { a.addInt(int64(v)) })
+		live(idx, x.Value, func(v arrow.Timestamp) { a.addInt(int64(v)) })
 	case *array.Float32:
-		live(slots, x.Value, func(v float32) { a.addFloat(float64(v)) })
+		live(idx, x.Value, func(v float32) { a.addFloat(float64(v)) })
 	case *array.Float64:
-		live(slots, x.Value, a.addFloat)
+		live(idx, x.Value, a.addFloat)
 	case *array.Decimal128:
-		live(slots, x.Value, a.addDecimal)
+		live(idx, x.Value, a.addDecimal)
 	case *array.String:
-		// Find the batch's bounds by index, then copy them once: the
-		// array's strings alias its buffers.
-		lo, hi := -1, -1
-		for _, s := range slots {
-			if s.def >= 0 {
-				continue
-			}
-			i := int(s.idx)
-			if lo < 0 || x.Value(i) < x.Value(lo) {
-				lo = i
-			}
-			if hi < 0 || x.Value(i) > x.Value(hi) {
-				hi = i
-			}
+		var b strBounds
+		for i := range idx {
+			b.add(x.Value(i))
 		}
-		if lo < 0 {
-			return
-		}
-		if v := x.Value(lo); !a.has || v < a.minS {
-			a.minS = strings.Clone(v)
-		}
-		if v := x.Value(hi); !a.has || v > a.maxS {
-			a.maxS = strings.Clone(v)
-		}
-		a.has = true
+		a.addStrings(b)
 	}
+}
+
+// strBounds are the least and greatest of strings seen, which alias the
+// buffers of an Arrow array.
+type strBounds struct {
+	lo, hi string
+	ok     bool
+}
+
+func (b *strBounds) add(v string) {
+	switch {
+	case !b.ok:
+		b.lo, b.hi, b.ok = v, v, true
+	case v < b.lo:
+		b.lo = v
+	case v > b.hi:
+		b.hi = v
+	}
+}
+
+// addStrings folds the bounds of a batch into the min/max, copying them: the
+// batch's strings alias its buffers.
+func (a *statAcc) addStrings(b strBounds) {
+	if !b.ok {
+		return
+	}
+	if !a.has || b.lo < a.minS {
+		a.minS = strings.Clone(b.lo)
+	}
+	if !a.has || b.hi > a.maxS {
+		a.maxS = strings.Clone(b.hi)
+	}
+	a.has = true
+}
+
+// addAll folds every non-null value of a leaf array into the min/max, as
+// add over validIndexes(arr) does; numbers go through typed loops over the
+// Arrow value buffer.
+func (a *statAcc) addAll(arr arrow.Array) {
+	if a.kind == statNone {
+		return
+	}
+	switch x := arr.(type) {
+	case *array.Int8:
+		fold(x.Int8Values(), arr, func(v int8) { a.addInt(int64(v)) })
+	case *array.Int16:
+		fold(x.Int16Values(), arr, func(v int16) { a.addInt(int64(v)) })
+	case *array.Int32:
+		fold(x.Int32Values(), arr, func(v int32) { a.addInt(int64(v)) })
+	case *array.Int64:
+		fold(x.Int64Values(), arr, a.addInt)
+	case *array.Date32:
+		fold(x.Date32Values(), arr, func(v arrow.Date32) { a.addInt(int64(v)) })
+	case *array.Timestamp:
+		fold(x.TimestampValues(), arr, func(v arrow.Timestamp) { a.addInt(int64(v)) })
+	case *array.Float32:
+		fold(x.Float32Values(), arr, func(v float32) { a.addFloat(float64(v)) })
+	case *array.Float64:
+		fold(x.Float64Values(), arr, a.addFloat)
+	case *array.String:
+		var b strBounds
+		for i := range x.Len() {
+			if x.IsValid(i) {
+				b.add(x.Value(i))
+			}
+		}
+		a.addStrings(b)
+	default:
+		a.add(arr, validIndexes(arr))
+	}
+}
+
+// fold passes the least and greatest values of vals, the value buffer of
+// arr, to f; nulls and NaNs are skipped.
+func fold[T cmp.Ordered](vals []T, arr arrow.Array, f func(T)) {
+	if lo, hi, ok := minMax(vals, arr); ok {
+		f(lo)
+		f(hi)
+	}
+}
+
+// minMax returns the least and greatest of the values of vals that are not
+// null in arr (whose value buffer vals is) and not NaN; ok is false if there
+// is none.
+func minMax[T cmp.Ordered](vals []T, arr arrow.Array) (lo, hi T, ok bool) {
+	if len(vals) != arr.Len() {
+		return lo, hi, false
+	}
+	hasNulls := arr.NullN() > 0
+	i := 0
+	for ; i < len(vals); i++ {
+		if v := vals[i]; v == v && !(hasNulls && arr.IsNull(i)) {
+			break
+		}
+	}
+	if i == len(vals) {
+		return lo, hi, false
+	}
+	lo, hi = vals[i], vals[i]
+	if !hasNulls {
+		// A NaN is neither less nor greater, so it changes neither bound.
+		for _, v := range vals[i+1:] {
+			lo, hi = min2(lo, v), max2(hi, v)
+		}
+		return lo, hi, true
+	}
+	for j := i + 1; j < len(vals); j++ {
+		if !arr.IsNull(j) {
+			lo, hi = min2(lo, vals[j]), max2(hi, vals[j])
+		}
+	}
+	return lo, hi, true
+}
+
+// min2 and max2 are min and max that keep the bound when v is NaN.
+func min2[T cmp.Ordered](lo, v T) T {
+	if v < lo {
+		return v
+	}
+	return lo
+}
+
+func max2[T cmp.Ordered](hi, v T) T {
+	if v > hi {
+		return v
+	}
+	return hi
 }
 
 // floorDiv and ceilDiv divide rounding toward minus and plus infinity.
