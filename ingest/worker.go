@@ -371,6 +371,21 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		w.mu.Lock()
 		err := w.process(ctx, fetches)
+		if err != nil && !errors.Is(err, errFatal) {
+			// Writing the window failed (storage down, table unreadable):
+			// drop it and re-read its records from Kafka after a pause.
+			w.metrics.FlushErrors.Inc()
+			w.log.Error("writing the window failed; re-reading it from Kafka", "err", err)
+			w.abortWindow(ctx)
+			err = nil
+			w.mu.Unlock()
+			w.cl.AllowRebalance()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
 		if err == nil && w.flushDue() {
 			err = w.flush(ctx, "policy")
 		}
