@@ -1,0 +1,390 @@
+package sqlparse
+
+import "github.com/sluice-io/sluice/deltawriter/deltalog"
+
+// Node is implemented by every AST node. Nodes embed Pos, where they start
+// in the source (binary expressions also record OpPos, their operator).
+type Node interface {
+	// Position is where the node starts in the source.
+	Position() Pos
+}
+
+// Statement is one parsed SQL statement. String renders it as canonical
+// SQL, which parses back to a statement with the same String.
+type Statement interface {
+	Node
+	String() string
+	stmt()
+}
+
+// ObjectKind names a kind of catalog object, in upper case as written in
+// SQL (DATABASE, SCHEMA, STREAM, TABLE, ...).
+type ObjectKind string
+
+// The kinds of catalog object.
+const (
+	KindDatabase  ObjectKind = "DATABASE"
+	KindSchema    ObjectKind = "SCHEMA"
+	KindStream    ObjectKind = "STREAM"
+	KindTable     ObjectKind = "TABLE"
+	KindStore     ObjectKind = "STORE"
+	KindShare     ObjectKind = "SHARE"
+	KindRecipient ObjectKind = "RECIPIENT"
+	KindUser      ObjectKind = "USER"
+	KindRole      ObjectKind = "ROLE"
+	KindQuery     ObjectKind = "QUERY"
+)
+
+// Ident is an identifier. Quoted records that it was written "quoted" or
+// `quoted`; Name is the identifier without quotes, as written (no case
+// folding is applied).
+type Ident struct {
+	Pos
+	Name   string
+	Quoted bool
+}
+
+// Name is a possibly qualified name such as db.schema.table.
+type Name struct {
+	Pos
+	Parts []*Ident
+}
+
+// Property is one 'key' = value pair of a WITH (...) clause. Value is a
+// *Literal (string, number or boolean) or a *ColumnRef of one part (a bare
+// identifier, as in 'timestamp' = ts).
+type Property struct {
+	Pos
+	Key   string
+	Value Expr
+}
+
+// TypeName is a DDL type such as BIGINT or STRUCT<a INT>. Text is the
+// canonical rendering (deltalog.FormatType) and Type the parsed type.
+type TypeName struct {
+	Pos
+	Text string
+	Type *deltalog.Type `dump:"-"`
+}
+
+// CreateObject is CREATE <kind> [IF NOT EXISTS] name [WITH (...)] for the
+// kinds that have no other clauses: DATABASE, SCHEMA, STORE, USER, ROLE,
+// SHARE and RECIPIENT. With is used by STORE and RECIPIENT only.
+type CreateObject struct {
+	Pos
+	Kind        ObjectKind
+	IfNotExists bool
+	Name        *Name
+	With        []*Property
+}
+
+// Drop is DROP <kind> [IF EXISTS] name [CASCADE | PURGE]. Cascade applies to
+// DATABASE and SCHEMA, Purge to TABLE.
+type Drop struct {
+	Pos
+	Kind     ObjectKind
+	IfExists bool
+	Name     *Name
+	Cascade  bool
+	Purge    bool
+}
+
+// ColumnDef is one column of CREATE STREAM: name TYPE [NOT NULL].
+type ColumnDef struct {
+	Pos
+	Name    *Ident
+	Type    *TypeName
+	NotNull bool
+}
+
+// CreateStream is CREATE STREAM [IF NOT EXISTS] name [(columns)] [WITH (...)].
+type CreateStream struct {
+	Pos
+	IfNotExists bool
+	Name        *Name
+	Columns     []*ColumnDef
+	With        []*Property
+}
+
+// CreateTable is CREATE TABLE [IF NOT EXISTS] name, either derived from a
+// stream (WITH (...) AS SELECT ...: Query is set) or registering an existing
+// Delta table (LOCATION 'uri' [WITH (...)]: Location is set).
+type CreateTable struct {
+	Pos
+	IfNotExists bool
+	Name        *Name
+	Location    *Literal
+	With        []*Property
+	Query       *Select
+}
+
+// Select is SELECT items FROM source [WHERE expr].
+type Select struct {
+	Pos
+	Items []*SelectItem
+	From  *Name
+	Where Expr
+}
+
+// SelectItem is one item of a SELECT list: an expression with an optional
+// alias, or a *Star.
+type SelectItem struct {
+	Pos
+	Expr  Expr
+	Alias *Ident
+}
+
+// Show is SHOW <What> [IN name]; What is the plural keyword (DATABASES,
+// SCHEMAS, STREAMS, TABLES, QUERIES, STORES, SHARES, RECIPIENTS, ROLES,
+// USERS). In is set for SCHEMAS, STREAMS and TABLES only.
+type Show struct {
+	Pos
+	What string
+	In   *Name
+}
+
+// ShowGrants is SHOW GRANTS [ON <kind> name | TO ROLE|USER|RECIPIENT name].
+// At most one of On and To is set.
+type ShowGrants struct {
+	Pos
+	OnKind ObjectKind
+	On     *Name
+	ToKind ObjectKind
+	To     *Ident
+}
+
+// Describe is DESCRIBE [<kind>] name; Kind is "" when not given.
+type Describe struct {
+	Pos
+	Kind ObjectKind
+	Name *Name
+}
+
+// QueryControl is PAUSE, RESUME or TERMINATE QUERY id.
+type QueryControl struct {
+	Pos
+	Action string
+	Query  *Ident
+}
+
+// RotateToken is ALTER USER u ROTATE TOKEN or ALTER RECIPIENT r ROTATE TOKEN
+// [WITH (...)] (With is used by RECIPIENT only).
+type RotateToken struct {
+	Pos
+	Kind ObjectKind
+	Name *Ident
+	With []*Property
+}
+
+// GrantRole is GRANT ROLE r TO ROLE|USER x, or with Revoke, REVOKE ROLE r
+// FROM ROLE|USER x.
+type GrantRole struct {
+	Pos
+	Revoke      bool
+	Role        *Ident
+	GranteeKind ObjectKind
+	Grantee     *Ident
+}
+
+// Privilege names a privilege: USAGE, CREATE, SELECT, INSERT, OWNERSHIP or ALL.
+type Privilege string
+
+// The privileges.
+const (
+	PrivUsage     Privilege = "USAGE"
+	PrivCreate    Privilege = "CREATE"
+	PrivSelect    Privilege = "SELECT"
+	PrivInsert    Privilege = "INSERT"
+	PrivOwnership Privilege = "OWNERSHIP"
+	PrivAll       Privilege = "ALL"
+)
+
+// GrantPrivileges is GRANT privs ON <kind> name TO ROLE|RECIPIENT r, or
+// with Revoke, REVOKE ... FROM. RECIPIENT grantees are only granted SELECT
+// on a SHARE.
+type GrantPrivileges struct {
+	Pos
+	Revoke      bool
+	Privileges  []Privilege
+	OnKind      ObjectKind
+	On          *Name
+	GranteeKind ObjectKind
+	Grantee     *Ident
+}
+
+// AlterShare is ALTER SHARE s ADD TABLE t [AS schema.name] [WITH HISTORY]
+// or ALTER SHARE s REMOVE TABLE t. Action is "ADD" or "REMOVE".
+type AlterShare struct {
+	Pos
+	Share       *Ident
+	Action      string
+	Table       *Name
+	As          *Name
+	WithHistory bool
+}
+
+func (*CreateObject) stmt()    {}
+func (*Drop) stmt()            {}
+func (*CreateStream) stmt()    {}
+func (*CreateTable) stmt()     {}
+func (*Show) stmt()            {}
+func (*ShowGrants) stmt()      {}
+func (*Describe) stmt()        {}
+func (*QueryControl) stmt()    {}
+func (*RotateToken) stmt()     {}
+func (*GrantRole) stmt()       {}
+func (*GrantPrivileges) stmt() {}
+func (*AlterShare) stmt()      {}
+
+// Expr is an expression. String renders it as canonical SQL, with the
+// parentheses that precedence requires and no others.
+type Expr interface {
+	Node
+	String() string
+	expr()
+}
+
+// LiteralKind classifies literals.
+type LiteralKind string
+
+// The kinds of literal.
+const (
+	LitNumber    LiteralKind = "NUMBER"
+	LitString    LiteralKind = "STRING"
+	LitBool      LiteralKind = "BOOLEAN"
+	LitNull      LiteralKind = "NULL"
+	LitDate      LiteralKind = "DATE"
+	LitTimestamp LiteralKind = "TIMESTAMP"
+	LitInterval  LiteralKind = "INTERVAL"
+)
+
+// Literal is a constant. Value is the number as written, the decoded
+// string, "TRUE" or "FALSE", "" for NULL, or the quoted text of DATE,
+// TIMESTAMP and INTERVAL literals; Unit is the unit of an INTERVAL
+// (YEAR, MONTH, DAY, HOUR, MINUTE, SECOND), if given.
+type Literal struct {
+	Pos
+	Kind  LiteralKind
+	Value string
+	Unit  string
+}
+
+// ColumnRef is a column reference, possibly qualified (s.x.col) or naming
+// a struct field (col.field): the parser cannot tell them apart.
+type ColumnRef struct {
+	Pos
+	Parts []*Ident
+}
+
+// Star is * (all columns) or q.* in a SELECT list, or the * of f(*).
+type Star struct {
+	Pos
+	Qualifier []*Ident
+}
+
+// Unary is NOT x, -x or +x; Op is "NOT", "-" or "+".
+type Unary struct {
+	Pos
+	Op string
+	X  Expr
+}
+
+// Binary is x op y, with Op one of OR AND = <> != < <= > >= || + - * / %.
+type Binary struct {
+	Pos
+	OpPos Pos
+	Op    string
+	X, Y  Expr
+}
+
+// IsNull is x IS [NOT] NULL.
+type IsNull struct {
+	Pos
+	X   Expr
+	Not bool
+}
+
+// In is x [NOT] IN (list).
+type In struct {
+	Pos
+	X    Expr
+	Not  bool
+	List []Expr
+}
+
+// Between is x [NOT] BETWEEN lo AND hi.
+type Between struct {
+	Pos
+	X      Expr
+	Not    bool
+	Lo, Hi Expr
+}
+
+// Like is x [NOT] LIKE pattern.
+type Like struct {
+	Pos
+	X       Expr
+	Not     bool
+	Pattern Expr
+}
+
+// When is one WHEN cond THEN result arm of a CASE.
+type When struct {
+	Pos
+	Cond   Expr
+	Result Expr
+}
+
+// Case is CASE [operand] WHEN ... THEN ... [ELSE else] END. With an
+// operand (a simple CASE), each When.Cond is compared to it.
+type Case struct {
+	Pos
+	Operand Expr
+	Whens   []*When
+	Else    Expr
+}
+
+// Cast is CAST(x AS type).
+type Cast struct {
+	Pos
+	X    Expr
+	Type *TypeName
+}
+
+// FuncCall is name(args), or name(*) (Args holds one *Star). Function
+// names are not checked: any identifier can be called.
+type FuncCall struct {
+	Pos
+	Name *Ident
+	Args []Expr
+}
+
+// FieldAccess is x.field where x is not a plain column reference (for
+// example f(x).a or m['k'].b).
+type FieldAccess struct {
+	Pos
+	X     Expr
+	Field *Ident
+}
+
+// Subscript is x[index]: a map key or an array index.
+type Subscript struct {
+	Pos
+	X     Expr
+	Index Expr
+}
+
+func (*Literal) expr()     {}
+func (*ColumnRef) expr()   {}
+func (*Star) expr()        {}
+func (*Unary) expr()       {}
+func (*Binary) expr()      {}
+func (*IsNull) expr()      {}
+func (*In) expr()          {}
+func (*Between) expr()     {}
+func (*Like) expr()        {}
+func (*Case) expr()        {}
+func (*Cast) expr()        {}
+func (*FuncCall) expr()    {}
+func (*FieldAccess) expr() {}
+func (*Subscript) expr()   {}

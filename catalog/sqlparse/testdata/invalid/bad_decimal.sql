@@ -1,0 +1,1 @@
+CREATE STREAM s (price DECIMAL(40, 2))

@@ -1,0 +1,1 @@
+CREATE STREAM s WITH ('topic' = 't', 'value.format' = 'xml')

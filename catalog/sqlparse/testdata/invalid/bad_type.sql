@@ -1,0 +1,4 @@
+CREATE STREAM s (
+  id BIGINTEGER,
+  name STRING
+)

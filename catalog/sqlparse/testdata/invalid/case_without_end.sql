@@ -1,0 +1,1 @@
+CREATE TABLE d.s.t AS SELECT CASE WHEN a THEN 'x' FROM d.s.x

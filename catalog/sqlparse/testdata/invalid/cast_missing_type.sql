@@ -1,0 +1,1 @@
+CREATE TABLE d.s.t AS SELECT CAST(a AS) FROM d.s.x

@@ -1,0 +1,4 @@
+CREATE STORE k WITH (
+  'type' = 'kafka',
+  'sasl.password' = 'hunter2'
+)

@@ -1,0 +1,1 @@
+CREATE STREAM s WITH ('topic' = 'a', 'topic' = 'b')

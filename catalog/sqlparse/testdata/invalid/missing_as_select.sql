@@ -1,0 +1,1 @@
+CREATE TABLE d.s.t SELECT * FROM d.s.x

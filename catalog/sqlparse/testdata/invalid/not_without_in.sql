@@ -1,0 +1,1 @@
+CREATE TABLE d.s.t AS SELECT * FROM d.s.x WHERE a NOT 3

@@ -1,0 +1,1 @@
+CREATE STREAM d.s.x (from STRING)

@@ -1,0 +1,1 @@
+CREATE TABLE d.s.select AS SELECT * FROM d.s.x

@@ -1,0 +1,1 @@
+ALTER SHARE s ADD d.s.t

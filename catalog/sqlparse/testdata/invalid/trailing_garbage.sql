@@ -1,0 +1,1 @@
+DROP TABLE d.s.t PURGE now

@@ -1,0 +1,2 @@
+SHOW TABLES; /* never closed
+SHOW STREAMS

@@ -1,0 +1,1 @@
+CREATE STORE k WITH ('type' = 'kafka)

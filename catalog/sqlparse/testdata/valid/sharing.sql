@@ -1,0 +1,17 @@
+CREATE SHARE partners;
+ALTER SHARE partners ADD TABLE sales.orders.paid;
+ALTER SHARE partners ADD TABLE sales.orders.paid AS orders.paid WITH HISTORY;
+ALTER SHARE partners ADD TABLE sales.orders.big WITH HISTORY;
+ALTER SHARE partners REMOVE TABLE sales.orders.paid;
+CREATE RECIPIENT acme;
+CREATE RECIPIENT globex WITH ('token.ttl' = '30d');
+ALTER RECIPIENT acme ROTATE TOKEN;
+ALTER RECIPIENT acme ROTATE TOKEN WITH ('grace' = '1h');
+GRANT SELECT ON SHARE partners TO RECIPIENT acme;
+REVOKE SELECT ON SHARE partners FROM RECIPIENT acme;
+SHOW SHARES;
+SHOW RECIPIENTS;
+SHOW GRANTS ON SHARE partners;
+DESCRIBE SHARE partners;
+DROP RECIPIENT acme;
+DROP SHARE partners
