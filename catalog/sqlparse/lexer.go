@@ -77,12 +77,15 @@ type lexer struct {
 	off       int
 	line      int
 	lineStart int
+	colOff    int // a byte offset on the current line ...
+	col       int // ... and its column, so columns are counted once
+	lastEnd   *Pos
 }
 
 // tokenize returns the tokens of src, ending with a tokEOF token, or with a
 // tokError token at the first lexical error.
 func tokenize(src string) []token {
-	lx := &lexer{src: src, line: 1}
+	lx := &lexer{src: src, line: 1, col: 1}
 	var toks []token
 	for {
 		t := lx.next()
@@ -96,7 +99,12 @@ func tokenize(src string) []token {
 // pos returns the position of byte offset off, which must not be before
 // the start of the current line.
 func (lx *lexer) pos(off int) Pos {
-	return Pos{Line: lx.line, Col: utf8.RuneCountInString(lx.src[lx.lineStart:off]) + 1, Offset: off}
+	if lx.colOff < lx.lineStart || lx.colOff > off {
+		lx.colOff, lx.col = lx.lineStart, 1
+	}
+	lx.col += utf8.RuneCountInString(lx.src[lx.colOff:off])
+	lx.colOff = off
+	return Pos{Line: lx.line, Col: lx.col, Offset: off}
 }
 
 // advance moves to offset end, keeping track of lines.
@@ -156,6 +164,9 @@ func (lx *lexer) next() token {
 	start := lx.off
 	p := lx.pos(start)
 	if start >= len(lx.src) {
+		if lx.lastEnd != nil { // point just past the last token, not at trailing space
+			p = *lx.lastEnd
+		}
 		return token{Kind: tokEOF, Pos: p, End: start}
 	}
 	c := lx.src[start]
@@ -207,6 +218,8 @@ func (lx *lexer) next() token {
 		val = text
 	}
 	lx.advance(end)
+	endPos := lx.pos(end)
+	lx.lastEnd = &endPos
 	return token{Kind: kind, Text: text, Val: val, Pos: p, End: end}
 }
 

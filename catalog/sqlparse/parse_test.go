@@ -240,3 +240,36 @@ func dumpValue(b *strings.Builder, v reflect.Value, indent string, noPos bool) {
 		b.WriteString(v.String())
 	}
 }
+
+// TestParseOne checks the single-statement entry point and ParseExpr.
+func TestParseOne(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{"SHOW TABLES;", "SHOW TABLES"},
+		{"  -- nothing\n", "line 2:1: expected a statement, found end of input"},
+		{"SHOW TABLES; SHOW STREAMS", "line 1:14: expected one statement, found a second one"},
+	} {
+		s, err := ParseOne(c.src)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = s.String()
+		}
+		if got != c.want {
+			t.Errorf("ParseOne(%q) = %q, want %q", c.src, got, c.want)
+		}
+	}
+	e, err := ParseExpr("NOT a = 1 OR b || 'x' LIKE 'y%' AND -c[0].d * 2 BETWEEN 1 AND 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.String(), "NOT a = 1 OR b || 'x' LIKE 'y%' AND -c[0].d * 2 BETWEEN 1 AND 3"; got != want {
+		t.Errorf("ParseExpr: %s, want %s", got, want)
+	}
+	if b, ok := e.(*Binary); !ok || b.Op != "OR" || b.OpPos != (Pos{Line: 1, Col: 11, Offset: 10}) {
+		t.Errorf("ParseExpr: top node %#v, want OR at 1:11", e)
+	}
+	if _, err := ParseExpr("a b"); err == nil || err.Error() != "line 1:3: expected end of expression after 'a', found 'b'" {
+		t.Errorf("ParseExpr(\"a b\") error = %v", err)
+	}
+}

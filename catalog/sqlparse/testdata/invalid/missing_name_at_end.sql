@@ -1,0 +1,4 @@
+SHOW TABLES;
+CREATE DATABASE
+
+-- comment
