@@ -1,0 +1,219 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// PrincipalKind says what kind of party a Principal is.
+type PrincipalKind string
+
+// The kinds of principal.
+const (
+	// PrincipalUser is a person or service account of the provider.
+	PrincipalUser PrincipalKind = "user"
+	// PrincipalRecipient is the consumer side of a share.
+	PrincipalRecipient PrincipalKind = "recipient"
+	// PrincipalWorker is one of Sluice's own workers (ingest, compaction).
+	PrincipalWorker PrincipalKind = "worker"
+)
+
+// Principal is the party asking for an action.
+type Principal struct {
+	// Kind is user, recipient or worker.
+	Kind PrincipalKind
+	// Name identifies the principal within its kind.
+	Name string
+	// Roles are the principal's effective roles, already expanded through
+	// role-of-role grants (see ExpandRoles).
+	Roles []string
+}
+
+// Action is what the principal wants to do to the last node of a path. It is
+// also the name of the privilege that allows it.
+type Action string
+
+// The actions, and the SQL statements that map to them (the statement is
+// checked on the path given).
+const (
+	// ActionUsage: USE DATABASE/SCHEMA, and the privilege every ancestor of a
+	// target needs.
+	ActionUsage Action = "USAGE"
+	// ActionCreate: CREATE <kind> <name>. The path ends at the object to be
+	// created; the privilege is checked on its parent.
+	ActionCreate Action = "CREATE"
+	// ActionSelect: SELECT, subscribing to a stream, reading a share.
+	ActionSelect Action = "SELECT"
+	// ActionInsert: INSERT, COPY INTO, a pipeline writing into a table.
+	ActionInsert Action = "INSERT"
+	// ActionOwnership: GRANT OWNERSHIP (transfer). OWNERSHIP held covers every
+	// other privilege on the node and its descendants.
+	ActionOwnership Action = "OWNERSHIP"
+	// ActionDrop: DROP <kind> <name>.
+	ActionDrop Action = "DROP"
+	// ActionAlter: ALTER <kind> <name> (rename, set properties, schema changes).
+	ActionAlter Action = "ALTER"
+	// ActionDescribe: DESCRIBE and SHOW of the node's metadata.
+	ActionDescribe Action = "DESCRIBE"
+	// ActionMonitor: SHOW QUERIES, metrics and lag of a node's queries.
+	ActionMonitor Action = "MONITOR"
+	// ActionOperate: PAUSE, RESUME and TERMINATE QUERY.
+	ActionOperate Action = "OPERATE"
+	// ActionGrant: GRANT and REVOKE of privileges (other than OWNERSHIP) on the node.
+	ActionGrant Action = "GRANT"
+)
+
+// PrivilegeAll is the privilege that, granted, stands for every action but
+// OWNERSHIP. It is not an Action.
+const PrivilegeAll = "ALL"
+
+// Actions lists every valid Action.
+var Actions = []Action{ActionUsage, ActionCreate, ActionSelect, ActionInsert, ActionOwnership, ActionDrop, ActionAlter, ActionDescribe, ActionMonitor, ActionOperate, ActionGrant}
+
+// Valid reports whether a is one of Actions.
+func (a Action) Valid() bool { return slices.Contains(Actions, a) }
+
+// NodeKind is the kind of a catalog object.
+type NodeKind string
+
+// The kinds of catalog node.
+const (
+	NodeDatabase  NodeKind = "database"  // NodeDatabase is a top-level namespace.
+	NodeSchema    NodeKind = "schema"    // NodeSchema lives in a database.
+	NodeStream    NodeKind = "stream"    // NodeStream is a relation in a schema.
+	NodeTable     NodeKind = "table"     // NodeTable is a relation in a schema.
+	NodeStore     NodeKind = "store"     // NodeStore is an object store location.
+	NodeShare     NodeKind = "share"     // NodeShare is a set of relations shared with recipients.
+	NodeQuery     NodeKind = "query"     // NodeQuery is a running (persistent) query.
+	NodeUser      NodeKind = "user"      // NodeUser is a user, as the object of an action.
+	NodeRole      NodeKind = "role"      // NodeRole is a role, as the object of an action.
+	NodeRecipient NodeKind = "recipient" // NodeRecipient is a share recipient, as the object of an action.
+)
+
+// NodeKinds lists every valid NodeKind.
+var NodeKinds = []NodeKind{NodeDatabase, NodeSchema, NodeStream, NodeTable, NodeStore, NodeShare, NodeQuery, NodeUser, NodeRole, NodeRecipient}
+
+// Valid reports whether k is one of NodeKinds.
+func (k NodeKind) Valid() bool { return slices.Contains(NodeKinds, k) }
+
+// Grant is one privilege granted to one role on a node.
+type Grant struct {
+	// Role is the grantee.
+	Role string
+	// Privilege is an Action's name or PrivilegeAll.
+	Privilege string
+}
+
+// Node is one catalog object on a path, with the grants made on it.
+type Node struct {
+	// Kind is the object's kind.
+	Kind NodeKind
+	// Name is the object's own name, not qualified: "orders", not
+	// "sales.eu.orders". The policy sees the qualified name as "fqn".
+	Name string
+	// Grants are the privileges granted on this node (not its ancestors).
+	// A caller may pass only the grants to the principal's roles; by default
+	// the Engine drops the others itself (see WithAllGrants).
+	Grants []Grant
+}
+
+// Request asks whether a principal may perform an action on the last node of
+// a path.
+type Request struct {
+	// Principal is who asks.
+	Principal Principal
+	// Action is what they want to do.
+	Action Action
+	// Path runs from the root to the target: [database sales, schema eu,
+	// table orders]. For CREATE it ends at the object to be created.
+	Path []Node
+}
+
+// ErrInvalidRequest is wrapped by the error of a Request that cannot be
+// decided; such a request is denied.
+var ErrInvalidRequest = errors.New("invalid authorization request")
+
+// Validate checks that r is well formed: a known principal kind with a name,
+// a known action, and a non-empty path of known kinds with names.
+func (r Request) Validate() error {
+	switch r.Principal.Kind {
+	case PrincipalUser, PrincipalRecipient, PrincipalWorker:
+	default:
+		return fmt.Errorf("%w: unknown principal kind %q", ErrInvalidRequest, r.Principal.Kind)
+	}
+	if r.Principal.Name == "" {
+		return fmt.Errorf("%w: principal has no name", ErrInvalidRequest)
+	}
+	if !r.Action.Valid() {
+		return fmt.Errorf("%w: unknown action %q", ErrInvalidRequest, r.Action)
+	}
+	if len(r.Path) == 0 {
+		return fmt.Errorf("%w: empty path", ErrInvalidRequest)
+	}
+	for i, n := range r.Path {
+		if !n.Kind.Valid() {
+			return fmt.Errorf("%w: path[%d]: unknown node kind %q", ErrInvalidRequest, i, n.Kind)
+		}
+		if n.Name == "" {
+			return fmt.Errorf("%w: path[%d]: %s has no name", ErrInvalidRequest, i, n.Kind)
+		}
+	}
+	return nil
+}
+
+// QualifiedNames returns, for each node of path, its dotted qualified name:
+// "sales", "sales.eu", "sales.eu.orders". A name that holds a dot, a double
+// quote or a space is double-quoted, with inner quotes doubled, as in SQL.
+func QualifiedNames(path []Node) []string {
+	out := make([]string, len(path))
+	var b strings.Builder
+	for i, n := range path {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(quoteIdent(n.Name))
+		out[i] = b.String()
+	}
+	return out
+}
+
+func quoteIdent(s string) string {
+	if s != "" && !strings.ContainsAny(s, ". \"\t\n") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// ExpandRoles returns the effective roles of a principal that was granted
+// the roles direct: direct and, transitively, every role granted to one of
+// them. graph maps a role to the roles granted to it (GRANT ROLE r TO ROLE
+// k gives graph[k] containing r). Cycles are harmless. The result is sorted
+// and has no duplicates.
+func ExpandRoles(graph map[string][]string, direct []string) []string {
+	seen := make(map[string]bool, len(direct))
+	queue := make([]string, 0, len(direct))
+	for _, r := range direct {
+		if !seen[r] {
+			seen[r] = true
+			queue = append(queue, r)
+		}
+	}
+	for len(queue) > 0 {
+		r := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		for _, g := range graph[r] {
+			if !seen[g] {
+				seen[g] = true
+				queue = append(queue, g)
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for r := range seen {
+		out = append(out, r)
+	}
+	slices.Sort(out)
+	return out
+}

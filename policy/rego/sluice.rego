@@ -1,0 +1,156 @@
+# Sluice's default authorization policy.
+#
+# Input (built by package policy from a policy.Request):
+#
+#   {
+#     "principal": {"kind": "user", "name": "alice", "roles": ["analyst", ...]},
+#     "action":    "SELECT",
+#     "path": [
+#       {"kind": "database", "name": "sales",  "fqn": "sales",           "grants": [{"role": "analyst", "privilege": "USAGE"}]},
+#       {"kind": "schema",   "name": "eu",     "fqn": "sales.eu",        "grants": []},
+#       {"kind": "table",    "name": "orders", "fqn": "sales.eu.orders", "grants": [{"role": "analyst", "privilege": "SELECT"}]}
+#     ]
+#   }
+#
+# principal.roles are the effective roles (already expanded through
+# role-of-role grants). The query is data.sluice.authz.decision, an object
+# {"allow": bool, "reason": string}.
+#
+# Rules, in prose:
+#   - deny by default;
+#   - the admin role may do anything (operator deny rules still apply);
+#   - an action on the target node needs USAGE on every ancestor of the target
+#     and the action's privilege on the target; every check is made per node;
+#   - a privilege granted on a node covers all its descendants, except USAGE,
+#     which covers only the node it is granted on;
+#   - OWNERSHIP covers every privilege, ALL every privilege but OWNERSHIP;
+#   - CREATE: the path ends at the object to be created, and CREATE is needed
+#     on its parent (top-level objects only by admin);
+#   - operators add rules to the "deny" set in this package to forbid what the
+#     rules above allow; each deny message becomes the reason.
+package sluice.authz
+
+# The principal's effective roles, as a set.
+roles := {r | some r in input.principal.roles}
+
+is_admin if "admin" in roles
+
+# Index in input.path of the node the action is checked on. For CREATE the
+# last node is the object to be created, and the check is on its parent.
+target := count(input.path) - 2 if {
+	input.action == "CREATE"
+} else := count(input.path) - 1
+
+# covering[p]: the privileges whose grant on a node satisfies p there.
+# OWNERSHIP covers everything, ALL everything but OWNERSHIP. (Literal
+# constants: a comprehension would be evaluated again for every query.)
+covering := {
+	"USAGE": {"USAGE", "OWNERSHIP", "ALL"},
+	"CREATE": {"CREATE", "OWNERSHIP", "ALL"},
+	"SELECT": {"SELECT", "OWNERSHIP", "ALL"},
+	"INSERT": {"INSERT", "OWNERSHIP", "ALL"},
+	"DROP": {"DROP", "OWNERSHIP", "ALL"},
+	"ALTER": {"ALTER", "OWNERSHIP", "ALL"},
+	"DESCRIBE": {"DESCRIBE", "OWNERSHIP", "ALL"},
+	"MONITOR": {"MONITOR", "OWNERSHIP", "ALL"},
+	"OPERATE": {"OPERATE", "OWNERSHIP", "ALL"},
+	"GRANT": {"GRANT", "OWNERSHIP", "ALL"},
+	"OWNERSHIP": {"OWNERSHIP"},
+}
+
+# inherited_covering[p]: the privileges whose grant on an ancestor satisfies
+# p on a node. A USAGE grant covers only its own node (USAGE on a database
+# does not open its schemas); OWNERSHIP and ALL, which cover USAGE, inherit
+# like every other privilege.
+inherited_covering := {
+	"USAGE": {"OWNERSHIP", "ALL"},
+	"CREATE": {"CREATE", "OWNERSHIP", "ALL"},
+	"SELECT": {"SELECT", "OWNERSHIP", "ALL"},
+	"INSERT": {"INSERT", "OWNERSHIP", "ALL"},
+	"DROP": {"DROP", "OWNERSHIP", "ALL"},
+	"ALTER": {"ALTER", "OWNERSHIP", "ALL"},
+	"DESCRIBE": {"DESCRIBE", "OWNERSHIP", "ALL"},
+	"MONITOR": {"MONITOR", "OWNERSHIP", "ALL"},
+	"OPERATE": {"OPERATE", "OWNERSHIP", "ALL"},
+	"GRANT": {"GRANT", "OWNERSHIP", "ALL"},
+	"OWNERSHIP": {"OWNERSHIP"},
+}
+
+# granted[j]: the privileges granted to one of the principal's roles on
+# path node j itself.
+granted := [{g.privilege | some g in node.grants; g.role in roles} | some node in input.path]
+
+# strong: the path nodes on which the principal holds OWNERSHIP or ALL,
+# which cover USAGE on every descendant.
+strong := {j | some j, s in granted; count(s & {"OWNERSHIP", "ALL"}) > 0}
+
+# inherited: the privileges granted to the principal's roles on the
+# ancestors of the target.
+inherited := {p | some j, s in granted; j < target; some p in s}
+
+# missing: indexes of the path nodes whose check fails. There is one check
+# per node up to the target: USAGE on each ancestor of the target, the
+# action on the target. (The checks are written without user functions,
+# which cost far more per call than comprehensions over a short path.)
+missing contains i if {
+	some i, s in granted
+	i < target
+	count(s & covering.USAGE) == 0
+	count({j | some j in strong; j < i}) == 0
+}
+
+missing contains target if {
+	target >= 0
+	a := input.action
+	count(granted[target] & covering[a]) == 0
+	count(inherited & inherited_covering[a]) == 0
+}
+
+# An action the policy does not know is never allowed.
+missing contains target if not covering[input.action]
+
+# Operators extend this set from their own modules; see docs/policy.md.
+deny contains msg if {
+	false
+	msg := ""
+}
+
+default base_allow := false
+
+base_allow if is_admin
+
+base_allow if {
+	target >= 0
+	count(missing) == 0
+}
+
+default allow := false
+
+allow if {
+	base_allow
+	count(deny) == 0
+}
+
+label(i) := sprintf("%s %s", [input.path[i].kind, input.path[i].fqn])
+
+# The reason names the privilege and node of the first failed check;
+# " (or an ancestor)" says that a grant on an ancestor would have done too.
+scope(i, p) := " (or an ancestor)" if {
+	i > 0
+	p != "USAGE"
+} else := ""
+
+reason := "" if {
+	allow
+} else := concat("; ", deny) if {
+	count(deny) > 0
+} else := msg if {
+	target < 0
+	msg := sprintf("missing CREATE: creating top-level %s needs the admin role", [label(count(input.path) - 1)])
+} else := msg if {
+	i := min(missing)
+	p := {true: input.action, false: "USAGE"}[i == target]
+	msg := sprintf("missing %s on %s%s", [p, label(i), scope(i, p)])
+} else := "denied by policy"
+
+decision := {"allow": allow, "reason": reason}
