@@ -25,13 +25,13 @@ type Spec struct {
 	// Query is the query id: it names the consumer group and the txn
 	// application ids (<query>-<partition>) that hold the Kafka offsets.
 	Query      string          `yaml:"query" json:"query"`
-	Source     SourceSpec      `yaml:"source" json:"source"`
-	Decode     DecodeSpec      `yaml:"decode" json:"decode"`
+	Source     SourceSpec      `yaml:"source,omitempty" json:"source"`
+	Decode     DecodeSpec      `yaml:"decode,omitempty" json:"decode"`
 	Transform  *transform.Spec `yaml:"transform,omitempty" json:"transform,omitempty"`
-	Sink       SinkSpec        `yaml:"sink" json:"sink"`
-	DeadLetter DeadLetterSpec  `yaml:"deadLetter" json:"deadLetter"`
-	Flush      FlushSpec       `yaml:"flush" json:"flush"`
-	Metrics    MetricsSpec     `yaml:"metrics" json:"metrics"`
+	Sink       SinkSpec        `yaml:"sink,omitempty" json:"sink"`
+	DeadLetter DeadLetterSpec  `yaml:"deadLetter,omitempty" json:"deadLetter"`
+	Flush      FlushSpec       `yaml:"flush,omitempty" json:"flush"`
+	Metrics    MetricsSpec     `yaml:"metrics,omitempty" json:"metrics"`
 }
 
 // SourceSpec is the Kafka side.
@@ -40,29 +40,29 @@ type SourceSpec struct {
 	Topic   string   `yaml:"topic" json:"topic"`
 	// Group is the consumer group (default "sluice-<query>"). Several
 	// workers of one query share it and split the partitions.
-	Group string `yaml:"group" json:"group"`
+	Group string `yaml:"group,omitempty" json:"group"`
 	// Start is where a new table starts reading: "earliest" (default),
 	// "latest", or an RFC 3339 timestamp.
-	Start string    `yaml:"start" json:"start"`
+	Start string    `yaml:"start,omitempty" json:"start"`
 	TLS   *TLSSpec  `yaml:"tls,omitempty" json:"tls,omitempty"`
 	SASL  *SASLSpec `yaml:"sasl,omitempty" json:"sasl,omitempty"`
 }
 
 // TLSSpec configures TLS to the brokers.
 type TLSSpec struct {
-	CAFile             string `yaml:"caFile" json:"caFile"`
-	CertFile           string `yaml:"certFile" json:"certFile"`
-	KeyFile            string `yaml:"keyFile" json:"keyFile"`
-	ServerName         string `yaml:"serverName" json:"serverName"`
-	InsecureSkipVerify bool   `yaml:"insecureSkipVerify" json:"insecureSkipVerify"`
+	CAFile             string `yaml:"caFile,omitempty" json:"caFile"`
+	CertFile           string `yaml:"certFile,omitempty" json:"certFile"`
+	KeyFile            string `yaml:"keyFile,omitempty" json:"keyFile"`
+	ServerName         string `yaml:"serverName,omitempty" json:"serverName"`
+	InsecureSkipVerify bool   `yaml:"insecureSkipVerify,omitempty" json:"insecureSkipVerify"`
 }
 
 // SASLSpec configures SASL authentication. Password is a secret reference:
 // "env:NAME" or "file:PATH", never the secret itself.
 type SASLSpec struct {
 	Mechanism string `yaml:"mechanism" json:"mechanism"` // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, AWS_MSK_IAM
-	Username  string `yaml:"username" json:"username"`
-	Password  string `yaml:"password" json:"password"`
+	Username  string `yaml:"username,omitempty" json:"username"`
+	Password  string `yaml:"password,omitempty" json:"password"`
 }
 
 // DecodeSpec says how record values become rows.
@@ -77,29 +77,32 @@ type DecodeSpec struct {
 // SchemaRegistrySpec locates a Confluent-compatible Schema Registry.
 type SchemaRegistrySpec struct {
 	URL      string `yaml:"url" json:"url"` // one URL, or several separated by commas
-	Username string `yaml:"username" json:"username"`
-	Password string `yaml:"password" json:"password"` // env:NAME or file:PATH
-	CAFile   string `yaml:"caFile" json:"caFile"`
+	Username string `yaml:"username,omitempty" json:"username"`
+	Password string `yaml:"password,omitempty" json:"password"` // env:NAME or file:PATH
+	CAFile   string `yaml:"caFile,omitempty" json:"caFile"`
 }
 
 // ColumnSpec declares one decoded column.
 type ColumnSpec struct {
 	Name     string `yaml:"name" json:"name"`
-	Type     string `yaml:"type" json:"type"` // DDL type: BIGINT, DECIMAL(10,2), ARRAY<STRING>, ...
-	Nullable *bool  `yaml:"nullable" json:"nullable"`
+	Type     string `yaml:"type,omitempty" json:"type"` // DDL type: BIGINT, DECIMAL(10,2), ARRAY<STRING>, ...
+	Nullable *bool  `yaml:"nullable,omitempty" json:"nullable"`
 	// Path is a dotted path into the value (default: the name).
-	Path string `yaml:"path" json:"path"`
+	Path string `yaml:"path,omitempty" json:"path"`
 	// Meta fills the column from Kafka metadata: topic, partition, offset,
 	// timestamp, key or headers.
-	Meta string `yaml:"meta" json:"meta"`
+	Meta string `yaml:"meta,omitempty" json:"meta"`
 }
 
 // SinkSpec is the Delta table side.
 type SinkSpec struct {
 	Table          string            `yaml:"table" json:"table"` // URI
-	PartitionBy    []string          `yaml:"partitionBy" json:"partitionBy"`
-	TargetFileSize ByteSize          `yaml:"targetFileSize" json:"targetFileSize"`
-	Configuration  map[string]string `yaml:"configuration" json:"configuration"`
+	PartitionBy    []string          `yaml:"partitionBy,omitempty" json:"partitionBy"`
+	TargetFileSize ByteSize          `yaml:"targetFileSize,omitempty" json:"targetFileSize"`
+	Configuration  map[string]string `yaml:"configuration,omitempty" json:"configuration"`
+	// KMSKey, if set, encrypts the table's objects on S3 with SSE-KMS and
+	// this key id (otherwise SLUICE_S3_SSE / SLUICE_S3_KMS_KEY_ID apply).
+	KMSKey string `yaml:"kmsKey,omitempty" json:"kmsKey"`
 }
 
 // DeadLetterSpec says where undecodable or untransformable records go.
@@ -109,26 +112,26 @@ type DeadLetterSpec struct {
 	Table string `yaml:"table" json:"table"`
 	// Topic, if set, also receives each dead letter (value as-is, with
 	// headers sluice-error, sluice-topic, sluice-partition, sluice-offset).
-	Topic string `yaml:"topic" json:"topic"`
+	Topic string `yaml:"topic,omitempty" json:"topic"`
 }
 
 // FlushSpec is the flush policy: a Delta commit happens when any limit is hit.
 type FlushSpec struct {
-	Interval Duration `yaml:"interval" json:"interval"` // max latency, default 10s, at least 1s
-	MaxRows  int64    `yaml:"maxRows" json:"maxRows"`   // default 1,000,000
+	Interval Duration `yaml:"interval,omitempty" json:"interval"` // max latency, default 10s, at least 1s
+	MaxRows  int64    `yaml:"maxRows,omitempty" json:"maxRows"`   // default 1,000,000
 	// MaxBytes bounds the Parquet bytes of one commit (default: the
 	// target file size).
-	MaxBytes ByteSize `yaml:"maxBytes" json:"maxBytes"`
+	MaxBytes ByteSize `yaml:"maxBytes,omitempty" json:"maxBytes"`
 	// MemoryLimit is the worker's memory budget (default 256 MiB): buffers
 	// are sized from it, a flush starts when buffered data reaches half of
 	// it, fetching stops while a flush is blocked on storage, and `sluice
 	// worker` sets the Go runtime's memory limit to 80% of it.
-	MemoryLimit ByteSize `yaml:"memoryLimit" json:"memoryLimit"`
+	MemoryLimit ByteSize `yaml:"memoryLimit,omitempty" json:"memoryLimit"`
 }
 
 // MetricsSpec configures the worker's HTTP endpoint (/metrics, /healthz).
 type MetricsSpec struct {
-	Addr string `yaml:"addr" json:"addr"` // e.g. 127.0.0.1:9464; empty disables
+	Addr string `yaml:"addr,omitempty" json:"addr"` // e.g. 127.0.0.1:9464; empty disables
 }
 
 // Duration is a time.Duration that reads "10s" from YAML/JSON.
@@ -219,14 +222,15 @@ func ParseSpec(b []byte) (*Spec, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	s.applyDefaults()
+	s.ApplyDefaults()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return &s, nil
 }
 
-func (s *Spec) applyDefaults() {
+// ApplyDefaults fills the fields left empty with their defaults.
+func (s *Spec) ApplyDefaults() {
 	if s.Source.Group == "" && s.Query != "" {
 		s.Source.Group = "sluice-" + s.Query
 	}

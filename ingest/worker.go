@@ -164,7 +164,11 @@ func newRegistryDecoder(d DecodeSpec, cols []decode.Column) (decode.Decoder, err
 }
 
 func openTable(ctx context.Context, uri string, spec *Spec, log *slog.Logger) (*deltawriter.Table, error) {
-	st, err := objstore.Open(ctx, uri)
+	var opts []objstore.OpenOption
+	if spec.Sink.KMSKey != "" {
+		opts = append(opts, objstore.WithS3Options(objstore.WithSSE(objstore.SSEModeKMS, spec.Sink.KMSKey)))
+	}
+	st, err := objstore.Open(ctx, uri, opts...)
 	if err != nil {
 		return nil, err
 	}
