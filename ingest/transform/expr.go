@@ -26,8 +26,8 @@ type Expr struct {
 	Null    bool   `yaml:"null,omitempty" json:"null,omitempty"`
 	// Type is the literal's type, or the target type of a cast.
 	Type string `yaml:"type,omitempty" json:"type,omitempty"`
-	// Op applies an operator to Args: = != < <= > >= + - * / and or not
-	// is_null is_not_null in cast.
+	// Op applies an operator or function to Args; see doc.go for the list,
+	// the argument layouts and the NULL semantics.
 	Op   string  `yaml:"op,omitempty" json:"op,omitempty"`
 	Args []*Expr `yaml:"args,omitempty" json:"args,omitempty"`
 }
@@ -38,17 +38,92 @@ type Evaluator interface {
 	Type() arrow.DataType
 	// Nullable reports whether the result can hold nulls.
 	Nullable() bool
-	// Eval returns one value per row of rec (the caller releases it).
-	Eval(ctx context.Context, rec arrow.Record) (arrow.Array, error)
+	// Eval returns one value per row of b.Rec (the caller releases it).
+	// A row it cannot compute (division by zero, a value a cast cannot
+	// convert) is reported with b.Fail and is null in the result; a
+	// non-nil error fails the whole batch.
+	Eval(ctx context.Context, b *Batch) (arrow.Array, error)
 }
 
+// String renders the expression as SQL, for error messages.
+func (e *Expr) String() string {
+	switch {
+	case e == nil:
+		return "<nil>"
+	case e.Column != "":
+		return e.Column
+	case e.Op == "" && e.Null:
+		return "NULL"
+	case e.Op == "":
+		if t := strings.ToUpper(e.Type); t == "STRING" || strings.HasPrefix(t, "DATE") || strings.HasPrefix(t, "TIMESTAMP") {
+			return "'" + strings.ReplaceAll(e.Literal, "'", "''") + "'"
+		}
+		return e.Literal
+	}
+	args := make([]string, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = a.String()
+	}
+	op := strings.ToLower(e.Op)
+	switch {
+	case op == "neg" && len(args) == 1:
+		return "(-" + args[0] + ")"
+	case op == "not" && len(args) == 1:
+		return "(NOT " + args[0] + ")"
+	case op == "is_null" && len(args) == 1:
+		return "(" + args[0] + " IS NULL)"
+	case op == "is_not_null" && len(args) == 1:
+		return "(" + args[0] + " IS NOT NULL)"
+	case op == "cast" && len(args) == 1:
+		return "CAST(" + args[0] + " AS " + e.Type + ")"
+	case op == "between" && len(args) == 3:
+		return "(" + args[0] + " BETWEEN " + args[1] + " AND " + args[2] + ")"
+	case op == "in" && len(args) > 0:
+		return "(" + args[0] + " IN (" + strings.Join(args[1:], ", ") + "))"
+	case op == "like" && len(args) >= 2:
+		s := "(" + args[0] + " LIKE " + args[1]
+		if len(args) == 3 {
+			s += " ESCAPE " + args[2]
+		}
+		return s + ")"
+	case op == "case":
+		var sb strings.Builder
+		sb.WriteString("CASE")
+		for i := 0; i+1 < len(args); i += 2 {
+			sb.WriteString(" WHEN " + args[i] + " THEN " + args[i+1])
+		}
+		if len(args)%2 == 1 {
+			sb.WriteString(" ELSE " + args[len(args)-1])
+		}
+		return sb.String() + " END"
+	}
+	if _, ok := binaryFuncs[op]; ok && len(args) == 2 {
+		return "(" + args[0] + " " + strings.ToUpper(e.Op) + " " + args[1] + ")"
+	}
+	if strings.Contains("+-*/%||", op) && len(args) == 2 {
+		return "(" + strings.Join(args, " "+op+" ") + ")"
+	}
+	return op + "(" + strings.Join(args, ", ") + ")"
+}
+
+// binaryFuncs are the operators evaluated by an Arrow compute function once
+// both sides have a common type.
 var binaryFuncs = map[string]string{
-	"=": "equal", "!=": "not_equal", "<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
-	"+": "add", "-": "subtract", "*": "multiply", "/": "divide",
+	"=": "equal", "!=": "not_equal", "<>": "not_equal", "<": "less", "<=": "less_equal", ">": "greater", ">=": "greater_equal",
 	"and": "and_kleene", "or": "or_kleene",
 }
 
-// Compile type-checks the expression against schema.
+// compileFunc builds the evaluator of an operator or function from its
+// compiled arguments. e is the whole expression (for options such as the
+// CAST type, and for error messages).
+type compileFunc func(e *Expr, args []Evaluator) (Evaluator, error)
+
+// funcs holds every operator and function beyond the comparisons; it is
+// filled by init functions in the files that implement them.
+var funcs = map[string]compileFunc{}
+
+// Compile type-checks the expression against schema. Mixed numeric types
+// are made to agree by explicit casts inserted here (see coerce.go).
 func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
 	if e == nil {
 		return nil, fmt.Errorf("missing expression")
@@ -84,31 +159,114 @@ func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
 		if len(args) != 2 {
 			return nil, fmt.Errorf("operator %s takes 2 arguments, got %d", e.Op, len(args))
 		}
-		return newCallEval(fn, args)
+		if op == "and" || op == "or" {
+			if err := wantBool(op, args); err != nil {
+				return nil, err
+			}
+			return newCallEval(fn, args)
+		}
+		return compileCompare(fn, e, args)
 	}
-	switch op {
-	case "not":
-		if len(args) != 1 {
-			return nil, fmt.Errorf("NOT takes 1 argument, got %d", len(args))
+	if op == "||" {
+		op = "concat"
+	}
+	if f, ok := funcs[op]; ok {
+		return f(e, args)
+	}
+	return nil, fmt.Errorf("unsupported operator %q", e.Op)
+}
+
+func init() {
+	funcs["not"] = func(e *Expr, args []Evaluator) (Evaluator, error) {
+		if err := wantArgs("NOT", args, 1, 1); err != nil {
+			return nil, err
+		}
+		if err := wantBool("NOT", args); err != nil {
+			return nil, err
 		}
 		// Arrow Go registers no "invert" kernel: NOT x is x XOR true (null stays null).
 		return newCallEval("xor", []Evaluator{args[0], &literalEval{sc: scalar.NewBooleanScalar(true)}})
-	case "is_null", "is_not_null":
-		if len(args) != 1 {
-			return nil, fmt.Errorf("%s takes 1 argument, got %d", strings.ToUpper(op), len(args))
+	}
+	nullTest := func(e *Expr, args []Evaluator) (Evaluator, error) {
+		op := strings.ToLower(e.Op)
+		if err := wantArgs(strings.ToUpper(op), args, 1, 1); err != nil {
+			return nil, err
 		}
 		return &nullTestEval{arg: args[0], want: op == "is_null"}, nil
-	case "cast":
-		if len(args) != 1 {
-			return nil, fmt.Errorf("CAST takes 1 argument, got %d", len(args))
-		}
-		dt, err := arrowType(e.Type)
-		if err != nil {
-			return nil, fmt.Errorf("CAST: %w", err)
-		}
-		return &castEval{arg: args[0], to: dt}, nil
 	}
-	return nil, fmt.Errorf("unsupported operator %q", e.Op)
+	funcs["is_null"] = nullTest
+	funcs["is_not_null"] = nullTest
+}
+
+// wantArgs checks the number of arguments of fn.
+func wantArgs(fn string, args []Evaluator, lo, hi int) error {
+	switch {
+	case lo == hi && len(args) != lo:
+		return fmt.Errorf("%s takes %d argument%s, got %d", fn, lo, plural(lo), len(args))
+	case len(args) < lo:
+		return fmt.Errorf("%s takes at least %d argument%s, got %d", fn, lo, plural(lo), len(args))
+	case hi >= 0 && len(args) > hi:
+		return fmt.Errorf("%s takes at most %d argument%s, got %d", fn, hi, plural(hi), len(args))
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// wantBool checks that every argument of fn is boolean.
+func wantBool(fn string, args []Evaluator) error {
+	for i, a := range args {
+		if a.Type().ID() != arrow.BOOL {
+			return argTypeErr(fn, i, "boolean", a)
+		}
+	}
+	return nil
+}
+
+// argTypeErr is the compile error for argument i (0-based) of fn.
+func argTypeErr(fn string, i int, want string, a Evaluator) error {
+	return fmt.Errorf("%s: argument %d must be %s, got %s", fn, i+1, want, sqlType(a.Type()))
+}
+
+// sqlType names an Arrow type as the SQL type it stands for.
+func sqlType(t arrow.DataType) string {
+	switch dt := t.(type) {
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("decimal(%d,%d)", dt.Precision, dt.Scale)
+	case *arrow.TimestampType:
+		if dt.TimeZone == "" {
+			return "timestamp_ntz"
+		}
+		return "timestamp"
+	}
+	switch t.ID() {
+	case arrow.BOOL:
+		return "boolean"
+	case arrow.INT8:
+		return "tinyint"
+	case arrow.INT16:
+		return "smallint"
+	case arrow.INT32:
+		return "int"
+	case arrow.INT64:
+		return "bigint"
+	case arrow.FLOAT32:
+		return "float"
+	case arrow.FLOAT64:
+		return "double"
+	case arrow.STRING:
+		return "string"
+	case arrow.BINARY:
+		return "binary"
+	case arrow.DATE32:
+		return "date"
+	}
+	return t.String()
 }
 
 // arrowType maps a DDL type to the Arrow type Sluice writes it as.
@@ -132,8 +290,8 @@ type columnEval struct {
 
 func (c *columnEval) Type() arrow.DataType { return c.typ }
 func (c *columnEval) Nullable() bool       { return c.nullable }
-func (c *columnEval) Eval(_ context.Context, rec arrow.Record) (arrow.Array, error) {
-	a := rec.Column(c.idx)
+func (c *columnEval) Eval(_ context.Context, b *Batch) (arrow.Array, error) {
+	a := b.Rec.Column(c.idx)
 	a.Retain()
 	return a, nil
 }
@@ -160,8 +318,8 @@ func compileLiteral(e *Expr) (Evaluator, error) {
 
 func (l *literalEval) Type() arrow.DataType { return l.sc.DataType() }
 func (l *literalEval) Nullable() bool       { return !l.sc.IsValid() }
-func (l *literalEval) Eval(_ context.Context, rec arrow.Record) (arrow.Array, error) {
-	return scalar.MakeArrayFromScalar(l.sc, int(rec.NumRows()), memory.DefaultAllocator)
+func (l *literalEval) Eval(_ context.Context, b *Batch) (arrow.Array, error) {
+	return scalar.MakeArrayFromScalar(l.sc, int(b.Rec.NumRows()), memory.DefaultAllocator)
 }
 
 // callEval calls an Arrow compute function on its arguments' values.
@@ -200,10 +358,10 @@ func (c *callEval) Nullable() bool {
 	}
 	return false
 }
-func (c *callEval) Eval(ctx context.Context, rec arrow.Record) (arrow.Array, error) {
+func (c *callEval) Eval(ctx context.Context, b *Batch) (arrow.Array, error) {
 	ds := make([]compute.Datum, len(c.args))
 	for i, a := range c.args {
-		arr, err := a.Eval(ctx, rec)
+		arr, err := a.Eval(ctx, b)
 		if err != nil {
 			return nil, err
 		}
@@ -225,33 +383,17 @@ type nullTestEval struct {
 
 func (n *nullTestEval) Type() arrow.DataType { return arrow.FixedWidthTypes.Boolean }
 func (n *nullTestEval) Nullable() bool       { return false }
-func (n *nullTestEval) Eval(ctx context.Context, rec arrow.Record) (arrow.Array, error) {
-	a, err := n.arg.Eval(ctx, rec)
+func (n *nullTestEval) Eval(ctx context.Context, b *Batch) (arrow.Array, error) {
+	a, err := n.arg.Eval(ctx, b)
 	if err != nil {
 		return nil, err
 	}
 	defer a.Release()
-	b := array.NewBooleanBuilder(memory.DefaultAllocator)
-	defer b.Release()
-	b.Reserve(a.Len())
+	bb := array.NewBooleanBuilder(memory.DefaultAllocator)
+	defer bb.Release()
+	bb.Reserve(a.Len())
 	for i := 0; i < a.Len(); i++ {
-		b.UnsafeAppend(a.IsNull(i) == n.want)
+		bb.UnsafeAppend(a.IsNull(i) == n.want)
 	}
-	return b.NewArray(), nil
-}
-
-type castEval struct {
-	arg Evaluator
-	to  arrow.DataType
-}
-
-func (c *castEval) Type() arrow.DataType { return c.to }
-func (c *castEval) Nullable() bool       { return true }
-func (c *castEval) Eval(ctx context.Context, rec arrow.Record) (arrow.Array, error) {
-	a, err := c.arg.Eval(ctx, rec)
-	if err != nil {
-		return nil, err
-	}
-	defer a.Release()
-	return compute.CastArray(ctx, a, compute.SafeCastOptions(c.to))
+	return bb.NewArray(), nil
 }

@@ -4,7 +4,10 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -23,7 +26,9 @@ type Transform interface {
 	Apply(ctx context.Context, rec arrow.Record) (arrow.Record, []RowError, error)
 }
 
-// RowError is a row that could not be transformed.
+// RowError is a row that could not be transformed. Err names the filter or
+// column and the expression that failed, e.g.
+// `column "ratio": (a / b): division by zero`.
 type RowError struct {
 	Row int // index in the input record
 	Err error
@@ -60,6 +65,7 @@ type compiled struct {
 	filter Evaluator
 	cols   []Evaluator
 	out    *arrow.Schema
+	now    func() time.Time // the clock for Batch.Now; nil is time.Now
 }
 
 // Compile type-checks spec against the input schema and returns the
@@ -109,24 +115,42 @@ func Compile(in *arrow.Schema, spec *Spec) (Transform, error) {
 
 func (c *compiled) OutputSchema() *arrow.Schema { return c.out }
 
+// Apply evaluates the filter, then the select list over the rows that pass.
+// Rows an evaluator cannot compute (Batch.Fail) are left out of the output
+// and returned as RowErrors, indexed in rec and sorted by row; a row that
+// fails in several places gets one RowError joining the causes.
 func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, []RowError, error) {
+	now := time.Now()
+	if c.now != nil {
+		now = c.now()
+	}
 	in := rec
 	in.Retain()
 	defer func() { in.Release() }()
+	failed := map[int][]error{}
+	var rows []int64 // rows of rec in in, when the filter dropped some
 	if c.filter != nil {
-		mask, err := c.filter.Eval(ctx, in)
+		b := &Batch{Rec: in, Now: now, ctx: ctx}
+		mask, err := c.filter.Eval(ctx, b)
 		if err != nil {
 			return nil, nil, fmt.Errorf("filter: %w", err)
 		}
-		b := mask.(*array.Boolean)
-		rows := make([]int64, 0, b.Len())
-		for i := 0; i < b.Len(); i++ {
-			if b.IsValid(i) && b.Value(i) {
-				rows = append(rows, int64(i))
+		for _, f := range b.failed {
+			failed[f.Row] = append(failed[f.Row], fmt.Errorf("filter: %w", f.Err))
+		}
+		keep := mask.(*array.Boolean)
+		rows = make([]int64, 0, keep.Len())
+		for i := 0; i < keep.Len(); i++ {
+			if keep.IsValid(i) && keep.Value(i) {
+				if _, bad := failed[i]; !bad {
+					rows = append(rows, int64(i))
+				}
 			}
 		}
 		mask.Release()
-		if len(rows) != int(in.NumRows()) {
+		if len(rows) == int(in.NumRows()) {
+			rows = nil
+		} else {
 			sel, err := arrowutil.TakeRecord(ctx, in, rows)
 			if err != nil {
 				return nil, nil, fmt.Errorf("filter: %w", err)
@@ -135,20 +159,108 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 			in = sel
 		}
 	}
+	b := &Batch{Rec: in, Now: now, ctx: ctx}
 	cols := make([]arrow.Array, len(c.cols))
-	for i, ev := range c.cols {
-		a, err := ev.Eval(ctx, in)
-		if err != nil {
-			for _, done := range cols[:i] {
-				done.Release()
+	defer func() {
+		for _, a := range cols {
+			if a != nil {
+				a.Release()
 			}
+		}
+	}()
+	var colFailed []int64 // rows of in that failed in some column
+	for i, ev := range c.cols {
+		mark := len(b.failed)
+		a, err := ev.Eval(ctx, b)
+		if err != nil {
 			return nil, nil, fmt.Errorf("column %q: %w", c.out.Field(i).Name, err)
 		}
 		cols[i] = a
+		for _, f := range b.failed[mark:] {
+			r := f.Row
+			if rows != nil {
+				r = int(rows[r])
+			}
+			if _, seen := failed[r]; !seen {
+				colFailed = append(colFailed, int64(f.Row))
+			}
+			failed[r] = append(failed[r], fmt.Errorf("column %q: %w", c.out.Field(i).Name, f.Err))
+		}
 	}
-	out := array.NewRecord(c.out, cols, in.NumRows())
-	for _, a := range cols {
-		a.Release()
+	n := in.NumRows()
+	if len(colFailed) > 0 {
+		keep := keepRows(int(n), colFailed)
+		for i, a := range cols {
+			t, err := arrowutil.TakeRows(ctx, a, keep)
+			if err != nil {
+				return nil, nil, fmt.Errorf("column %q: dropping failed rows: %w", c.out.Field(i).Name, err)
+			}
+			a.Release()
+			cols[i] = t
+		}
+		n = int64(len(keep))
 	}
-	return out, nil, nil
+	var rowErrs []RowError
+	for r, errs := range failed {
+		rowErrs = append(rowErrs, RowError{Row: r, Err: errors.Join(errs...)})
+	}
+	sort.Slice(rowErrs, func(i, j int) bool { return rowErrs[i].Row < rowErrs[j].Row })
+	return array.NewRecord(c.out, cols, n), rowErrs, nil
+}
+
+// keepRows returns the rows of [0, n) not in drop.
+func keepRows(n int, drop []int64) []int64 {
+	bad := make(map[int64]bool, len(drop))
+	for _, r := range drop {
+		bad[r] = true
+	}
+	keep := make([]int64, 0, n-len(bad))
+	for r := int64(0); r < int64(n); r++ {
+		if !bad[r] {
+			keep = append(keep, r)
+		}
+	}
+	return keep
+}
+
+// Batch is the state of one evaluation: the record, the processing time
+// that current_timestamp returns for every row of it, and the rows that
+// evaluators could not compute.
+type Batch struct {
+	// Rec is the record being evaluated.
+	Rec arrow.Record
+	// Now is the batch's processing time (when Apply started).
+	Now    time.Time
+	ctx    context.Context // for Arrow kernels called inside evaluators
+	failed []RowError
+}
+
+// context returns the context of the evaluation.
+func (b *Batch) context() context.Context {
+	if b.ctx == nil {
+		return context.Background()
+	}
+	return b.ctx
+}
+
+// Fail records that row of Rec cannot be computed by the expression named
+// expr; the evaluator must leave the row null in its result. Apply drops
+// the row and returns it as a RowError.
+func (b *Batch) Fail(row int, expr string, err error) {
+	b.failed = append(b.failed, RowError{Row: row, Err: fmt.Errorf("%s: %w", expr, err)})
+}
+
+// mark returns the position to pass to keepFailures.
+func (b *Batch) mark() int { return len(b.failed) }
+
+// keepFailures drops the failures recorded since mark for rows where used
+// is false: a CASE branch or an IF arm not taken by a row must not fail it.
+func (b *Batch) keepFailures(mark int, used func(row int) bool) {
+	kept := b.failed[:mark]
+	for _, f := range b.failed[mark:] {
+		if used(f.Row) {
+			kept = append(kept, f)
+		}
+	}
+	b.failed = kept
 }
