@@ -1,0 +1,488 @@
+// Package plan compiles a CREATE TABLE ... AS SELECT over a stream into the
+// pipeline spec a worker runs, type-checking it against the stream's columns.
+//
+// It knows the SQL AST and the ingest spec, not the catalog's storage: the
+// caller describes the stream, its store and the target table.
+package plan
+
+import (
+	"fmt"
+
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/deltawriter/parquetio"
+	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/ingest/decode"
+	"github.com/sluice-io/sluice/ingest/transform"
+)
+
+// Column is one declared column of a stream.
+type Column struct {
+	Name     string
+	Type     *deltalog.Type
+	Nullable bool
+}
+
+// Stream describes the source: its columns and its WITH properties
+// ('topic', 'value.format', 'starting.position', ...), and its store's
+// properties ('bootstrap.servers', 'security.protocol', 'sasl.*',
+// 'schema.registry.url', 'ssl.*').
+type Stream struct {
+	Name       string
+	Columns    []Column
+	Props      map[string]string
+	StoreProps map[string]string
+}
+
+// Table describes the target: its location and WITH properties
+// ('partitioned.by', 'flush.interval', 'target.file.size', 'kms.key').
+type Table struct {
+	Name     string
+	Location string
+	Props    map[string]string
+}
+
+// MetaColumns are the Kafka metadata pseudo-columns every query can select.
+var MetaColumns = map[string]string{
+	"kafka_topic": decode.MetaTopic, "kafka_partition": decode.MetaPartition, "kafka_offset": decode.MetaOffset,
+	"kafka_timestamp": decode.MetaTimestamp, "kafka_key": decode.MetaKey, "kafka_headers": decode.MetaHeaders,
+}
+
+// Plan is a compiled query.
+type Plan struct {
+	Spec   *ingest.Spec     // what the worker runs
+	Schema *deltalog.Schema // the target table's schema
+}
+
+// errAt is a semantic error at a node, rendered like a parse error so the
+// CLI and API can show a caret under it.
+func errAt(n sqlparse.Node, format string, args ...any) error {
+	p := n.Position()
+	return &sqlparse.ParseError{Line: p.Line, Col: p.Col, Offset: p.Offset, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Compile compiles sel (the query of CREATE TABLE table AS sel) over src
+// into the worker spec for query id.
+func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, error) {
+	cols := map[string]Column{}
+	for _, c := range src.Columns {
+		cols[strings.ToLower(c.Name)] = c
+	}
+	c := &compiler{stream: src, cols: cols, used: map[string]bool{}, streamName: strings.ToLower(src.Name)}
+
+	var selects []transform.SelectItem
+	names := map[string]bool{}
+	add := func(n sqlparse.Node, name string, e *transform.Expr) error {
+		if names[strings.ToLower(name)] {
+			return errAt(n, "duplicate output column %q: give one of them another name with AS", name)
+		}
+		names[strings.ToLower(name)] = true
+		selects = append(selects, transform.SelectItem{Name: name, Expr: e})
+		return nil
+	}
+	for _, it := range sel.Items {
+		if _, ok := it.Expr.(*sqlparse.Star); ok {
+			for _, col := range src.Columns {
+				c.used[strings.ToLower(col.Name)] = true
+				if err := add(it, col.Name, &transform.Expr{Column: col.Name}); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		e, err := c.expr(it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		name := ""
+		switch {
+		case it.Alias != nil:
+			name = it.Alias.Name
+		case e.Column != "":
+			name = e.Column
+		default:
+			return nil, errAt(it, "expression %s needs a name: add AS <column name>", it.Expr)
+		}
+		if err := add(it, name, e); err != nil {
+			return nil, err
+		}
+	}
+	var filter *transform.Expr
+	if sel.Where != nil {
+		f, err := c.expr(sel.Where)
+		if err != nil {
+			return nil, err
+		}
+		filter = f
+	}
+
+	spec := &ingest.Spec{Query: id}
+	if err := c.source(&spec.Source, &spec.Decode); err != nil {
+		return nil, err
+	}
+	// Type-check against the decoded columns.
+	dec, err := c.decodeSchema(spec.Decode.Columns)
+	if err != nil {
+		return nil, err
+	}
+	ts := &transform.Spec{Filter: filter, Select: selects}
+	if filter != nil {
+		if _, err := transform.Compile(dec, &transform.Spec{Filter: filter}); err != nil {
+			return nil, errAt(sel.Where, "WHERE: %v", err)
+		}
+	}
+	for i, s := range selects {
+		if _, err := transform.Compile(dec, &transform.Spec{Select: []transform.SelectItem{s}}); err != nil {
+			return nil, errAt(itemNode(sel, s.Name, i), "%v", err)
+		}
+	}
+	xf, err := transform.Compile(dec, ts)
+	if err != nil {
+		return nil, errAt(sel, "%v", err)
+	}
+	schema, err := parquetio.DeltaSchema(xf.OutputSchema())
+	if err != nil {
+		return nil, errAt(sel, "%v", err)
+	}
+	spec.Transform = ts
+	if err := c.sink(spec, tbl, schema); err != nil {
+		return nil, errAt(sel, "%v", err)
+	}
+	return &Plan{Spec: spec, Schema: schema}, nil
+}
+
+// itemNode finds the SELECT item that produced output column name (for
+// error positions; a * expands to several columns).
+func itemNode(sel *sqlparse.Select, name string, i int) sqlparse.Node {
+	for _, it := range sel.Items {
+		if it.Alias != nil && strings.EqualFold(it.Alias.Name, name) {
+			return it
+		}
+		if ref, ok := it.Expr.(*sqlparse.ColumnRef); ok && strings.EqualFold(ref.Parts[len(ref.Parts)-1].Name, name) {
+			return it
+		}
+	}
+	return sel.Items[min(i, len(sel.Items)-1)]
+}
+
+type compiler struct {
+	stream     Stream
+	streamName string
+	cols       map[string]Column
+	used       map[string]bool // referenced columns, lower-case
+}
+
+// binaryOps maps SQL operators to transform ops.
+var binaryOps = map[string]string{
+	"OR": "or", "AND": "and", "=": "=", "<>": "!=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
+	"||": "concat", "+": "+", "-": "-", "*": "*", "/": "/", "%": "%",
+}
+
+func (c *compiler) expr(e sqlparse.Expr) (*transform.Expr, error) {
+	switch x := e.(type) {
+	case *sqlparse.ColumnRef:
+		return c.column(x)
+	case *sqlparse.Literal:
+		return literal(x)
+	case *sqlparse.Unary:
+		arg, err := c.expr(x.X)
+		if err != nil {
+			return nil, err
+		}
+		switch x.Op {
+		case "NOT":
+			return op("not", arg), nil
+		case "-":
+			return op("neg", arg), nil
+		}
+		return arg, nil
+	case *sqlparse.Binary:
+		l, err := c.expr(x.X)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.expr(x.Y)
+		if err != nil {
+			return nil, err
+		}
+		return op(binaryOps[x.Op], l, r), nil
+	case *sqlparse.IsNull:
+		arg, err := c.expr(x.X)
+		if err != nil {
+			return nil, err
+		}
+		if x.Not {
+			return op("is_not_null", arg), nil
+		}
+		return op("is_null", arg), nil
+	case *sqlparse.In:
+		args, err := c.exprs(append([]sqlparse.Expr{x.X}, x.List...))
+		if err != nil {
+			return nil, err
+		}
+		return negate(x.Not, op("in", args...)), nil
+	case *sqlparse.Between:
+		args, err := c.exprs([]sqlparse.Expr{x.X, x.Lo, x.Hi})
+		if err != nil {
+			return nil, err
+		}
+		return negate(x.Not, op("between", args...)), nil
+	case *sqlparse.Like:
+		args, err := c.exprs([]sqlparse.Expr{x.X, x.Pattern})
+		if err != nil {
+			return nil, err
+		}
+		return negate(x.Not, op("like", args...)), nil
+	case *sqlparse.Case:
+		// Searched CASE: args = when1, then1, ..., [else].
+		var args []*transform.Expr
+		for _, w := range x.Whens {
+			cond := w.Cond
+			if x.Operand != nil {
+				cond = &sqlparse.Binary{Pos: w.Pos, Op: "=", X: x.Operand, Y: w.Cond}
+			}
+			pair, err := c.exprs([]sqlparse.Expr{cond, w.Result})
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, pair...)
+		}
+		if x.Else != nil {
+			el, err := c.expr(x.Else)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, el)
+		}
+		return op("case", args...), nil
+	case *sqlparse.Cast:
+		arg, err := c.expr(x.X)
+		if err != nil {
+			return nil, err
+		}
+		return &transform.Expr{Op: "cast", Type: x.Type.Text, Args: []*transform.Expr{arg}}, nil
+	case *sqlparse.FuncCall:
+		for _, a := range x.Args {
+			if _, star := a.(*sqlparse.Star); star {
+				return nil, errAt(a, "%s(*) is not supported: aggregate functions need windows, which streaming tables do not have yet", x.Name.Name)
+			}
+		}
+		args, err := c.exprs(x.Args)
+		if err != nil {
+			return nil, err
+		}
+		return op(strings.ToLower(x.Name.Name), args...), nil
+	}
+	return nil, errAt(e, "%s is not supported in streaming queries yet", e)
+}
+
+func (c *compiler) exprs(es []sqlparse.Expr) ([]*transform.Expr, error) {
+	out := make([]*transform.Expr, len(es))
+	for i, e := range es {
+		x, err := c.expr(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+func op(name string, args ...*transform.Expr) *transform.Expr {
+	return &transform.Expr{Op: name, Args: args}
+}
+
+func negate(not bool, e *transform.Expr) *transform.Expr {
+	if not {
+		return op("not", e)
+	}
+	return e
+}
+
+// column resolves a column reference: col, or stream.col / db.s.stream.col.
+func (c *compiler) column(x *sqlparse.ColumnRef) (*transform.Expr, error) {
+	parts := make([]string, len(x.Parts))
+	for i, p := range x.Parts {
+		parts[i] = p.Name
+	}
+	name := parts[len(parts)-1]
+	if len(parts) > 1 {
+		qual := strings.ToLower(strings.Join(parts[:len(parts)-1], "."))
+		if !strings.HasSuffix(c.streamName, qual) {
+			return nil, errAt(x, "column %s: struct field access is not supported yet, and %q does not name the stream %s", strings.Join(parts, "."), qual, c.stream.Name)
+		}
+	}
+	l := strings.ToLower(name)
+	if col, ok := c.cols[l]; ok {
+		c.used[l] = true
+		return &transform.Expr{Column: col.Name}, nil
+	}
+	if _, ok := MetaColumns[l]; ok {
+		c.used[l] = true
+		return &transform.Expr{Column: l}, nil
+	}
+	known := make([]string, 0, len(c.cols))
+	for _, col := range c.stream.Columns {
+		known = append(known, col.Name)
+	}
+	return nil, errAt(x, "unknown column %q in stream %s (columns: %s; Kafka metadata: kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, kafka_key, kafka_headers)",
+		name, c.stream.Name, strings.Join(known, ", "))
+}
+
+func literal(l *sqlparse.Literal) (*transform.Expr, error) {
+	switch l.Kind {
+	case sqlparse.LitNumber:
+		if _, err := strconv.ParseInt(l.Value, 10, 64); err == nil {
+			return &transform.Expr{Literal: l.Value, Type: "BIGINT"}, nil
+		}
+		if strings.ContainsAny(l.Value, "eE") {
+			return &transform.Expr{Literal: l.Value, Type: "DOUBLE"}, nil
+		}
+		// An exact decimal literal keeps its digits.
+		digits := strings.TrimLeft(strings.Replace(strings.TrimPrefix(l.Value, "-"), ".", "", 1), "0")
+		scale := 0
+		if i := strings.IndexByte(l.Value, '.'); i >= 0 {
+			scale = len(l.Value) - i - 1
+		}
+		prec := max(len(digits), scale, 1)
+		if prec > 38 {
+			return &transform.Expr{Literal: l.Value, Type: "DOUBLE"}, nil
+		}
+		return &transform.Expr{Literal: l.Value, Type: fmt.Sprintf("DECIMAL(%d,%d)", prec, scale)}, nil
+	case sqlparse.LitString:
+		return &transform.Expr{Literal: l.Value, Type: "STRING"}, nil
+	case sqlparse.LitBool:
+		return &transform.Expr{Literal: strings.ToLower(l.Value), Type: "BOOLEAN"}, nil
+	case sqlparse.LitNull:
+		return &transform.Expr{Null: true, Type: "STRING"}, nil
+	case sqlparse.LitDate:
+		return &transform.Expr{Literal: l.Value, Type: "DATE"}, nil
+	case sqlparse.LitTimestamp:
+		return &transform.Expr{Literal: l.Value, Type: "TIMESTAMP"}, nil
+	}
+	return nil, errAt(l, "%s literals are not supported in streaming queries yet", l.Kind)
+}
+
+// decodeColumns are the stream's columns plus the metadata pseudo-columns
+// the query uses.
+func (c *compiler) decodeColumns() []ingest.ColumnSpec {
+	var out []ingest.ColumnSpec
+	for _, col := range c.stream.Columns {
+		nullable := col.Nullable
+		out = append(out, ingest.ColumnSpec{Name: col.Name, Type: deltalog.FormatType(col.Type), Nullable: &nullable})
+	}
+	var metas []string
+	for name := range MetaColumns {
+		if c.used[name] {
+			metas = append(metas, name)
+		}
+	}
+	sort.Strings(metas)
+	for _, m := range metas {
+		out = append(out, ingest.ColumnSpec{Name: m, Meta: MetaColumns[m]})
+	}
+	return out
+}
+
+func (c *compiler) decodeSchema(specCols []ingest.ColumnSpec) (*arrow.Schema, error) {
+	s := &ingest.Spec{Decode: ingest.DecodeSpec{Columns: specCols}}
+	cols, err := s.DecodeColumns()
+	if err != nil {
+		return nil, err
+	}
+	fields := make([]deltalog.Field, len(cols))
+	for i, col := range cols {
+		fields[i] = deltalog.Field{Name: col.Name, Type: col.Type, Nullable: col.Nullable}
+	}
+	return parquetio.ArrowSchema(deltalog.Struct(fields...))
+}
+
+// source fills the Kafka side from the stream's and its store's properties.
+func (c *compiler) source(src *ingest.SourceSpec, dec *ingest.DecodeSpec) error {
+	sp, st := c.stream.Props, c.stream.StoreProps
+	src.Topic = sp["topic"]
+	if src.Topic == "" {
+		return fmt.Errorf("stream %s has no 'topic' property", c.stream.Name)
+	}
+	for _, b := range strings.Split(st["bootstrap.servers"], ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			src.Brokers = append(src.Brokers, b)
+		}
+	}
+	if len(src.Brokers) == 0 {
+		return fmt.Errorf("the store of stream %s has no 'bootstrap.servers'", c.stream.Name)
+	}
+	switch pos := strings.ToLower(sp["starting.position"]); pos {
+	case "", "earliest":
+		src.Start = "earliest"
+	case "latest":
+		src.Start = "latest"
+	default:
+		if _, err := time.Parse(time.RFC3339Nano, sp["starting.position"]); err != nil {
+			return fmt.Errorf("stream %s: 'starting.position' %q is not earliest, latest or an RFC 3339 time", c.stream.Name, sp["starting.position"])
+		}
+		src.Start = sp["starting.position"]
+	}
+	switch proto := strings.ToUpper(st["security.protocol"]); proto {
+	case "", "PLAINTEXT":
+	case "SSL", "SASL_SSL", "SASL_PLAINTEXT":
+		if proto != "SASL_PLAINTEXT" {
+			src.TLS = &ingest.TLSSpec{CAFile: st["ssl.ca.location"], CertFile: st["ssl.certificate.location"], KeyFile: st["ssl.key.location"]}
+		}
+		if strings.HasPrefix(proto, "SASL") {
+			src.SASL = &ingest.SASLSpec{Mechanism: st["sasl.mechanism"], Username: st["sasl.username"], Password: st["sasl.password"]}
+		}
+	default:
+		return fmt.Errorf("store of stream %s: 'security.protocol' %q is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", c.stream.Name, proto)
+	}
+	dec.Format = strings.ToLower(sp["value.format"])
+	if dec.Format == "" {
+		dec.Format = "json"
+	}
+	if u := st["schema.registry.url"]; u != "" {
+		dec.SchemaRegistry = &ingest.SchemaRegistrySpec{URL: u, Username: st["schema.registry.username"], Password: st["schema.registry.password"]}
+	}
+	dec.Columns = c.decodeColumns()
+	return nil
+}
+
+// sink fills the table side and the flush policy from the table's properties.
+func (c *compiler) sink(spec *ingest.Spec, tbl Table, schema *deltalog.Schema) error {
+	spec.Sink.Table = tbl.Location
+	p := tbl.Props
+	if v := p["partitioned.by"]; v != "" {
+		for _, col := range strings.Split(v, ",") {
+			col = strings.TrimSpace(col)
+			if schema.FieldByName(col) == nil {
+				return fmt.Errorf("'partitioned.by': %q is not a column of the query", col)
+			}
+			spec.Sink.PartitionBy = append(spec.Sink.PartitionBy, col)
+		}
+	}
+	if v := p["flush.interval"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("'flush.interval' %q: want a duration such as 10s or 1m", v)
+		}
+		spec.Flush.Interval.Duration = d
+	}
+	if v := p["target.file.size"]; v != "" {
+		n, err := ingest.ParseByteSize(v)
+		if err != nil {
+			return fmt.Errorf("'target.file.size': %w", err)
+		}
+		spec.Sink.TargetFileSize = ingest.ByteSize(n)
+	}
+	if v := p["kms.key"]; v != "" {
+		spec.Sink.KMSKey = v
+	}
+	spec.ApplyDefaults()
+	return spec.Validate()
+}

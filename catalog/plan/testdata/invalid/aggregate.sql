@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT count(*) AS n FROM sales.eu.orders;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id, amount * 2 FROM sales.eu.orders;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT payments.id FROM sales.eu.orders;

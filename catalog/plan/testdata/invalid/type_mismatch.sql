@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id, customer + 1 AS x FROM sales.eu.orders;

@@ -1,0 +1,2 @@
+CREATE TABLE sales.eu.t AS
+SELECT id, custmer FROM sales.eu.orders;

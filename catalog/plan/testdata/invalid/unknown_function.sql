@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id, frobnicate(customer) AS f FROM sales.eu.orders;

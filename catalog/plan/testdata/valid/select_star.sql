@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.orders_copy AS SELECT * FROM sales.eu.orders;
