@@ -25,8 +25,31 @@ func init() {
 		if err != nil {
 			return nil, fmt.Errorf("CAST: %w", err)
 		}
+		if err := checkCast(args[0].Type(), dt); err != nil {
+			return nil, err
+		}
 		return &castEval{arg: args[0], to: dt, name: e.String()}, nil
 	}
+}
+
+// checkCast reports whether values of type from can be cast to to: by the
+// conversions done here, or else by an Arrow cast kernel.
+func checkCast(from, to arrow.DataType) error {
+	switch {
+	case arrow.TypeEqual(from, to), isNumeric(from) && isNumeric(to), isDecimal(from) && isString(to),
+		from.ID() == arrow.TIMESTAMP && to.ID() == arrow.TIMESTAMP:
+		return nil
+	case isString(from) && (isNumeric(to) || isTemporal(to) || to.ID() == arrow.BOOL):
+		return nil
+	}
+	empty := array.MakeArrayOfNull(memory.DefaultAllocator, from, 0)
+	defer empty.Release()
+	out, err := arrowCast(context.Background(), empty, to)
+	if err != nil {
+		return fmt.Errorf("CAST: cannot cast %s to %s", sqlType(from), sqlType(to))
+	}
+	out.Release()
+	return nil
 }
 
 // castEval converts its argument to another type. A value that cannot be
@@ -61,7 +84,21 @@ func (c *castEval) Eval(ctx context.Context, b *Batch) (arrow.Array, error) {
 	if out := castNumeric(b, c.name, a, c.to); out != nil {
 		return out, nil
 	}
-	out, err := compute.CastArray(ctx, a, compute.SafeCastOptions(c.to))
+	if from, ok := a.DataType().(*arrow.TimestampType); ok {
+		if to, ok := c.to.(*arrow.TimestampType); ok && from.Unit == to.Unit {
+			// timestamp <-> timestamp_ntz: the same UTC wall clock values.
+			d := array.NewData(c.to, a.Len(), a.Data().Buffers(), nil, a.NullN(), a.Data().Offset())
+			defer d.Release()
+			return array.MakeFromData(d), nil
+		}
+	}
+	if d, ok := a.(*array.Decimal128); ok && isString(c.to) {
+		scale := d.DataType().(*arrow.Decimal128Type).Scale
+		return mapStringRows(b, c.name, d.Len(), d.Len()*8, validBits(d), func(i int) (string, bool, error) {
+			return d.Value(i).ToString(scale), true, nil
+		}), nil
+	}
+	out, err := arrowCast(ctx, a, c.to)
 	if err == nil {
 		return out, nil
 	}
@@ -78,11 +115,21 @@ func (c *castEval) Eval(ctx context.Context, b *Batch) (arrow.Array, error) {
 	}
 	clean := withNulls(a, rows)
 	defer clean.Release()
-	out, err = compute.CastArray(ctx, clean, compute.SafeCastOptions(c.to))
+	out, err = arrowCast(ctx, clean, c.to)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
 	return out, nil
+}
+
+// arrowCast is Arrow's safe cast, with a kernel panic turned into an error.
+func arrowCast(ctx context.Context, a arrow.Array, to arrow.DataType) (out arrow.Array, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("cast %s to %s: %v", sqlType(a.DataType()), sqlType(to), r)
+		}
+	}()
+	return compute.CastArray(ctx, a, compute.SafeCastOptions(to))
 }
 
 type badRow struct {
@@ -93,7 +140,7 @@ type badRow struct {
 // failingRows finds the rows of a (at offset base) that Arrow cannot cast,
 // bisecting so that k bad rows cost O(k log n) cast calls.
 func failingRows(ctx context.Context, a arrow.Array, to arrow.DataType, base int) ([]badRow, error) {
-	out, err := compute.CastArray(ctx, a, compute.SafeCastOptions(to))
+	out, err := arrowCast(ctx, a, to)
 	if err == nil {
 		out.Release()
 		return nil, nil

@@ -167,6 +167,13 @@ func choose(ctx context.Context, typ arrow.DataType, branches []arrow.Array, pic
 		branches[same].Retain()
 		return branches[same], nil
 	}
+	rows := make([]int64, n)
+	for i := range rows {
+		rows[i] = int64(i)
+	}
+	if out, ok := gather(typ, branches, pick, rows); ok {
+		return out, nil
+	}
 	cat, err := array.Concatenate(branches, memory.DefaultAllocator)
 	if err != nil {
 		return nil, fmt.Errorf("combining branches: %w", err)

@@ -257,7 +257,7 @@ func compileConcat(e *Expr, args []Evaluator) (Evaluator, error) {
 	}
 	for i, a := range args {
 		if !isString(a.Type()) {
-			if a.Type().ID() == arrow.MAP || a.Type().ID() == arrow.LIST || a.Type().ID() == arrow.STRUCT {
+			if err := checkCast(a.Type(), arrow.BinaryTypes.String); err != nil {
 				return nil, argTypeErr("concat", i, "a string or scalar", a)
 			}
 			args[i] = &castEval{arg: a, to: arrow.BinaryTypes.String, name: fmt.Sprintf("concat: CAST(argument %d AS STRING)", i+1)}

@@ -1,5 +1,3 @@
-// Package transform filters rows and computes columns over Arrow batches.
-// It is the target the SQL compiler compiles WHERE and SELECT lists into.
 package transform
 
 import (
@@ -11,8 +9,6 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
-
-	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 )
 
 // Transform filters and computes columns over record batches.
@@ -151,7 +147,7 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 		if len(rows) == int(in.NumRows()) {
 			rows = nil
 		} else {
-			sel, err := arrowutil.TakeRecord(ctx, in, rows)
+			sel, err := takeRecord(ctx, in, rows)
 			if err != nil {
 				return nil, nil, fmt.Errorf("filter: %w", err)
 			}
@@ -191,7 +187,7 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 	if len(colFailed) > 0 {
 		keep := keepRows(int(n), colFailed)
 		for i, a := range cols {
-			t, err := arrowutil.TakeRows(ctx, a, keep)
+			t, err := takeRows(ctx, a, keep)
 			if err != nil {
 				return nil, nil, fmt.Errorf("column %q: dropping failed rows: %w", c.out.Field(i).Name, err)
 			}
