@@ -128,7 +128,8 @@ func compileArith(e *Expr, args []Evaluator) (Evaluator, error) {
 		}
 	}
 	name := e.String()
-	f := &funcEval{name: name, args: args, typ: typ, nullable: true}
+	// Failed rows never reach the output, so only null inputs make nulls.
+	f := &funcEval{name: name, args: args, typ: typ, nullable: anyNullable(args)}
 	switch typ.ID() {
 	case arrow.INT32:
 		f.run = intArith[int32](op)
@@ -138,9 +139,6 @@ func compileArith(e *Expr, args []Evaluator) (Evaluator, error) {
 		f.run = floatArith(op)
 	default:
 		f.run = decimalArith(op, typ.(*arrow.Decimal128Type))
-	}
-	if op != "/" && op != "%" && isFloat(typ) {
-		f.nullable = anyNullable(args)
 	}
 	return f, nil
 }

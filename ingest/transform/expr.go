@@ -218,14 +218,28 @@ func plural(n int) string {
 	return "s"
 }
 
-// wantBool checks that every argument of fn is boolean.
+// wantBool checks that every argument of fn is boolean; a NULL literal
+// (of any type) becomes a boolean NULL in place.
 func wantBool(fn string, args []Evaluator) error {
 	for i, a := range args {
+		if n, ok := nullAs(a, arrow.FixedWidthTypes.Boolean); ok {
+			args[i] = n
+			continue
+		}
 		if a.Type().ID() != arrow.BOOL {
 			return argTypeErr(fn, i, "boolean", a)
 		}
 	}
 	return nil
+}
+
+// nullAs returns a NULL literal of type t if ev is a NULL literal: the SQL
+// front end types a bare NULL as string, and it must fit anywhere.
+func nullAs(ev Evaluator, t arrow.DataType) (Evaluator, bool) {
+	if l, ok := ev.(*literalEval); ok && !l.sc.IsValid() {
+		return &literalEval{sc: scalar.MakeNullScalar(t)}, true
+	}
+	return nil, false
 }
 
 // argTypeErr is the compile error for argument i (0-based) of fn.

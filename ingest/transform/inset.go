@@ -49,7 +49,7 @@ func newInSet(name string, args []Evaluator, typ arrow.DataType) Evaluator {
 	default:
 		return nil
 	}
-	return &funcEval{name: name, args: args[:1], typ: arrow.FixedWidthTypes.Boolean, nullable: true, run: run}
+	return &funcEval{name: name, args: args[:1], typ: arrow.FixedWidthTypes.Boolean, nullable: hasNullConst(consts) || args[0].Nullable(), run: run}
 }
 
 // inSetRun builds the kernel of IN over a set of fixed-width constants.
@@ -89,4 +89,14 @@ func setResult(n int, x arrow.Array, hasNull bool, match func(i int) bool) arrow
 		}
 	}
 	return newBool(n, bits, valid)
+}
+
+// hasNullConst reports whether some constant is NULL.
+func hasNullConst(consts []scalar.Scalar) bool {
+	for _, sc := range consts {
+		if !sc.IsValid() {
+			return true
+		}
+	}
+	return false
 }

@@ -64,7 +64,7 @@ func floatFunc(fn string, f func(x, y float64) (float64, error)) compileFunc {
 		if err != nil {
 			return nil, err
 		}
-		return &funcEval{name: e.String(), args: args, typ: arrow.PrimitiveTypes.Float64, nullable: true,
+		return &funcEval{name: e.String(), args: args, typ: arrow.PrimitiveTypes.Float64, nullable: anyNullable(args),
 			run: func(b *Batch, name string, n int, arrs []arrow.Array) (arrow.Array, error) {
 				x := values[float64](arrs[0])
 				y := x
@@ -116,7 +116,7 @@ func compileRound(fn string, e *Expr, args []Evaluator) (Evaluator, error) {
 	}
 	x := args[0]
 	t := x.Type()
-	f := &funcEval{name: e.String(), args: args[:1], typ: t, nullable: true}
+	f := &funcEval{name: e.String(), args: args[:1], typ: t, nullable: x.Nullable()}
 	switch {
 	case isInt(t):
 		if digits >= 0 || fn != "round" {

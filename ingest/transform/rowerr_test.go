@@ -2,6 +2,7 @@ package transform
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -131,11 +132,33 @@ func TestCompileErrorsSQL(t *testing.T) {
 		{op("between", col("s"), col("i32"), col("i64")), "between: cannot combine string with int"},
 		{op("split_part", col("s"), str(","), col("f64")), "split_part: argument 3 must be an integer, got double"},
 		{cast(col("b"), "DATE"), "CAST: cannot cast boolean to date"},
+		{op("date_add", col("dt"), i32("1"), str("hour")), "date_add: cannot add hours to a date"},
+		{op("date_add", col("ts"), col("f64")), "date_add: argument 2 must be an integer, got double"},
 	} {
 		_, err := Compile(sqlSchema, &Spec{Select: []SelectItem{{Name: "v", Expr: tt.e}}})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: got %v, want %q", tt.e, err, tt.want)
 		}
+	}
+}
+
+func TestOutputNullability(t *testing.T) {
+	xf, err := Compile(inSchema, &Spec{Select: []SelectItem{
+		{Name: "a", Expr: op("/", col("id"), i64("0"))},         // fails rows, never null
+		{Name: "b", Expr: op("upper", col("country"))},          // nullable input
+		{Name: "c", Expr: op("coalesce", col("qty"), i32("0"))}, // a non-null fallback
+		{Name: "d", Expr: op("case", op(">", col("id"), i64("1")), str("x"))},
+		{Name: "e", Expr: op("in", col("id"), i64("1"), null("STRING"))},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []bool
+	for _, f := range xf.OutputSchema().Fields() {
+		got = append(got, f.Nullable)
+	}
+	if fmt.Sprint(got) != "[false true false true true]" {
+		t.Fatalf("nullable %v", got)
 	}
 }
 

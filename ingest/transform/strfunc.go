@@ -148,7 +148,12 @@ func checkSig(fn string, args []Evaluator, min int, kinds string) ([]Evaluator, 
 		return nil, err
 	}
 	out := make([]Evaluator, len(args))
+	kindType := map[byte]arrow.DataType{'s': arrow.BinaryTypes.String, 'i': arrow.PrimitiveTypes.Int64,
+		'd': arrow.PrimitiveTypes.Float64, 't': &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}}
 	for i, a := range args {
+		if n, ok := nullAs(a, kindType[kinds[i]]); ok {
+			a = n
+		}
 		var err error
 		t := a.Type()
 		switch kinds[i] {
@@ -185,7 +190,7 @@ func checkSig(fn string, args []Evaluator, min int, kinds string) ([]Evaluator, 
 // the bigint ones in ints, both indexed by argument position (nil where the
 // argument is of the other kind).
 func stringFunc(e *Expr, args []Evaluator, f func(s []*array.String, ints [][]int64, i int) (string, bool, error)) Evaluator {
-	return &funcEval{name: e.String(), args: args, typ: arrow.BinaryTypes.String, nullable: true,
+	return &funcEval{name: e.String(), args: args, typ: arrow.BinaryTypes.String, nullable: anyNullable(args),
 		run: func(b *Batch, name string, n int, arrs []arrow.Array) (arrow.Array, error) {
 			strs := make([]*array.String, len(arrs))
 			ints := make([][]int64, len(arrs))

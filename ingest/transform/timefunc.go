@@ -2,7 +2,9 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -26,6 +28,8 @@ import (
 //	to_timestamp(s[, fmt])  string → timestamp (text without a zone is
 //	to_timestamp(ms)        UTC); an integer is milliseconds since the epoch
 //	format_timestamp(x, fmt) timestamp or date → string
+//	date_add(x, n[, unit])  n units (default day; year, month, week, day,
+//	                        hour, minute, second) later; see compileDateAdd
 //	current_timestamp()     the batch's processing time: the instant
 //	                        Apply started, the same for every row of the
 //	                        batch (so a batch re-read after a failure gets
@@ -50,6 +54,7 @@ func init() {
 		return compileParseTime("to_timestamp", e, args, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
 	}
 	funcs["format_timestamp"] = compileFormatTimestamp
+	funcs["date_add"] = compileDateAdd
 	funcs["current_timestamp"] = func(e *Expr, args []Evaluator) (Evaluator, error) {
 		if err := wantArgs("current_timestamp", args, 0, 0); err != nil {
 			return nil, err
@@ -348,7 +353,7 @@ func compileParseTime(fn string, e *Expr, args []Evaluator, to arrow.DataType) (
 		t, err := time.Parse(layout, s)
 		return t.UTC(), err
 	}
-	return &funcEval{name: e.String(), args: args[:1], typ: to, nullable: true,
+	return &funcEval{name: e.String(), args: args[:1], typ: to, nullable: x.Nullable(),
 		run: func(b *Batch, name string, n int, arrs []arrow.Array) (arrow.Array, error) {
 			s := arrs[0].(*array.String)
 			valid := validBits(s)
@@ -407,4 +412,96 @@ func (n nowEval) Eval(_ context.Context, b *Batch) (arrow.Array, error) {
 		out[i] = now
 	}
 	return newFixed(n.Type(), out, nil), nil
+}
+
+var addUnits = map[string]bool{"year": true, "month": true, "week": true, "day": true, "hour": true, "minute": true, "second": true}
+
+// compileDateAdd: date_add(x, n[, unit]) adds n units (default day) to a
+// timestamp or date, keeping x's type. Adding months or years keeps the
+// day of the month, clamped to the month's last day (2024-01-31 + 1 month
+// = 2024-02-29). A date only takes year, month, week and day. A result
+// out of range fails the row.
+func compileDateAdd(e *Expr, args []Evaluator) (Evaluator, error) {
+	if err := wantArgs("date_add", args, 2, 3); err != nil {
+		return nil, err
+	}
+	x := args[0]
+	if !isTemporal(x.Type()) {
+		return nil, argTypeErr("date_add", 0, "a timestamp or date", x)
+	}
+	if !isInt(args[1].Type()) {
+		return nil, argTypeErr("date_add", 1, "an integer", args[1])
+	}
+	n, _ := implicitCast("date_add", 1, args[1], arrow.PrimitiveTypes.Int64)
+	unit := "day"
+	if len(args) == 3 {
+		var err error
+		if unit, err = unitArg("date_add", args, 2, addUnits); err != nil {
+			return nil, err
+		}
+	}
+	isDate := x.Type().ID() == arrow.DATE32
+	step := map[string]int64{"week": 7 * usPerDay, "day": usPerDay, "hour": 3600 * usPerSecond, "minute": 60 * usPerSecond, "second": usPerSecond}[unit]
+	if isDate && step != 0 && step%usPerDay != 0 {
+		return nil, fmt.Errorf("date_add: cannot add %ss to a date", unit)
+	}
+	t := x.Type()
+	return &funcEval{name: e.String(), args: []Evaluator{x, n}, typ: t, nullable: anyNullable(args[:2]),
+		run: func(b *Batch, name string, rows int, arrs []arrow.Array) (arrow.Array, error) {
+			us, ns := temporalMicros(arrs[0]), values[int64](arrs[1])
+			add := func(i int) (int64, error) {
+				if step == 0 {
+					return addMonths(us[i], ns[i], unit == "year")
+				}
+				d := ns[i] * step
+				r := us[i] + d
+				if d/step != ns[i] || (d > 0 && r < us[i]) || (d < 0 && r > us[i]) {
+					return 0, errors.New("timestamp out of range")
+				}
+				return r, nil
+			}
+			valid := validAnd(rows, arrs...)
+			if isDate {
+				return mapRows(b, name, t, rows, valid, func(i int) (arrow.Date32, bool, error) {
+					v, err := add(i)
+					days := floorDiv(v, usPerDay)
+					if err == nil && (days < math.MinInt32 || days > math.MaxInt32) {
+						err = errors.New("date out of range")
+					}
+					return arrow.Date32(days), err == nil, err
+				}), nil
+			}
+			return mapRows(b, name, t, rows, valid, func(i int) (arrow.Timestamp, bool, error) {
+				v, err := add(i)
+				return arrow.Timestamp(v), err == nil, err
+			}), nil
+		}}, nil
+}
+
+// addMonths adds n months (n years) to a timestamp, clamping the day.
+func addMonths(v, n int64, years bool) (int64, error) {
+	if years {
+		if n > 1<<40 || n < -(1<<40) {
+			return 0, errors.New("timestamp out of range")
+		}
+		n *= 12
+	}
+	if n > 1<<44 || n < -(1<<44) {
+		return 0, errors.New("timestamp out of range")
+	}
+	days := floorDiv(v, usPerDay)
+	tod := v - days*usPerDay
+	y, m, d := civil(days)
+	total := y*12 + m - 1 + n
+	y, m = floorDiv(total, 12), total-floorDiv(total, 12)*12+1
+	if last := daysFromCivil(y, m+1, 1) - daysFromCivil(y, m, 1); m < 12 && d > last {
+		d = last
+	} else if m == 12 && d > 31 {
+		d = 31
+	}
+	nd := daysFromCivil(y, m, d)
+	if nd > math.MaxInt64/usPerDay-1 || nd < math.MinInt64/usPerDay+1 {
+		return 0, errors.New("timestamp out of range")
+	}
+	return nd*usPerDay + tod, nil
 }
