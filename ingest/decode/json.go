@@ -11,7 +11,10 @@ import (
 )
 
 // jsonDecoder decodes JSON objects, one per message value.
-type jsonDecoder struct{ plan *plan }
+type jsonDecoder struct {
+	plan *plan
+	fast *fastPlan // nil: the scanner cannot serve these columns
+}
 
 // NewJSON returns a Decoder for JSON object values. Each column without
 // Meta takes the value at its Path (object keys, matched exactly; an absent
@@ -39,7 +42,7 @@ func NewJSON(cols []Column, opts ...JSONOption) (Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jsonDecoder{plan: p}, nil
+	return &jsonDecoder{plan: p, fast: newFastPlan(p)}, nil
 }
 
 // Schema is the Arrow schema of the rows.
@@ -47,18 +50,50 @@ func (d *jsonDecoder) Schema() *arrow.Schema { return d.plan.schema }
 
 // NewBatch starts an empty batch.
 func (d *jsonDecoder) NewBatch(mem memory.Allocator) Batch {
-	return newBatch(d.plan, mem, &jsonRows{plan: d.plan})
+	return newBatch(d.plan, mem, newJSONRows(d.plan, d.fast))
 }
 
-// jsonRows stages JSON values with a parser reused across messages.
+// jsonRows stages JSON values: with the scanner (jsonscan.go) where it can,
+// else with a fastjson parser reused across messages.
 type jsonRows struct {
 	plan *plan
 	p    fastjson.Parser
+	sc   *scanner // nil if the columns have no fast plan
+}
+
+func newJSONRows(p *plan, fp *fastPlan) *jsonRows {
+	j := &jsonRows{plan: p}
+	if fp != nil {
+		j.sc = &scanner{fp: fp, plan: p, seen: make([]uint32, fp.slots)}
+	}
+	return j
 }
 
 var errNotObject = errors.New("value is not a JSON object")
 
 func (j *jsonRows) stageRow(m *Message, row []val, s *stager) error {
+	if sc := j.sc; sc != nil {
+		if sc.rest > 0 {
+			sc.rest--
+		} else {
+			sc.s = s
+			if sc.row(m.Value, row) {
+				sc.misses = 0
+				return nil
+			}
+			// The reference decides: it stages the row or says why not.
+			s.reset()
+			if sc.misses++; sc.misses >= missLimit {
+				sc.misses, sc.rest = 0, missRest
+			}
+		}
+	}
+	return j.slowRow(m, row, s)
+}
+
+// slowRow stages a row through a fastjson tree: the reference for the
+// scanner, and the path for every row the scanner does not serve.
+func (j *jsonRows) slowRow(m *Message, row []val, s *stager) error {
 	root, err := j.p.ParseBytes(m.Value)
 	if err != nil {
 		return fmt.Errorf("invalid JSON: %w", err)

@@ -12,6 +12,7 @@ import (
 // the header is stripped and the JSON converts as NewJSON's does.
 type jsonSchemaDecoder struct {
 	plan  *plan
+	fast  *fastPlan
 	reg   Registry
 	known *idCache[struct{}]
 }
@@ -29,7 +30,7 @@ func NewJSONSchema(cols []Column, reg Registry, opts ...Option) (Decoder, error)
 	if err != nil {
 		return nil, err
 	}
-	d := &jsonSchemaDecoder{plan: p, reg: reg}
+	d := &jsonSchemaDecoder{plan: p, fast: newFastPlan(p), reg: reg}
 	d.known = newIDCache(&p.opts, func(ctx context.Context, id int) (struct{}, error) {
 		_, err := fetchSchema(ctx, reg, id, sr.TypeJSON)
 		return struct{}{}, err
@@ -42,13 +43,13 @@ func (d *jsonSchemaDecoder) Schema() *arrow.Schema { return d.plan.schema }
 
 // NewBatch starts an empty batch.
 func (d *jsonSchemaDecoder) NewBatch(mem memory.Allocator) Batch {
-	return newBatch(d.plan, mem, &jsonSchemaRows{d: d, json: jsonRows{plan: d.plan}})
+	return newBatch(d.plan, mem, &jsonSchemaRows{d: d, json: newJSONRows(d.plan, d.fast)})
 }
 
 // jsonSchemaRows strips the header and hands the JSON to jsonRows.
 type jsonSchemaRows struct {
 	d    *jsonSchemaDecoder
-	json jsonRows
+	json *jsonRows
 	msg  Message
 }
 

@@ -298,14 +298,20 @@ type dateTime struct {
 // also with 't' or ' ' for 'T', 'z' for 'Z', or a date alone (midnight).
 // Fraction digits past microseconds are truncated.
 func parseDateTime(b []byte) (dateTime, bool) {
-	var t dateTime
 	if len(b) < 10 {
-		return t, false
+		return dateTime{}, false
 	}
 	days, ok := parseDate(b)
 	if !ok {
-		return t, false
+		return dateTime{}, false
 	}
+	return parseClock(b, days)
+}
+
+// parseClock parses the rest of an RFC 3339 date-time after its date, b[:10],
+// which is days since the epoch (see parseDateTime).
+func parseClock(b []byte, days int64) (dateTime, bool) {
+	var t dateTime
 	t.micros = days * 86400e6
 	if len(b) == 10 {
 		return t, true
