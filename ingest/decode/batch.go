@@ -102,7 +102,8 @@ type rowSource interface {
 type batch struct {
 	plan *plan
 	src  rowSource
-	rb   *array.RecordBuilder
+	rb   *array.RecordBuilder // for nested columns
+	flat []*flatCol           // per column; nil for nested columns
 	st   stager
 	row  []val
 	n    int
@@ -110,8 +111,12 @@ type batch struct {
 }
 
 func newBatch(p *plan, mem memory.Allocator, src rowSource) *batch {
-	return &batch{plan: p, src: src, rb: array.NewRecordBuilder(mem, p.schema),
-		st: stager{opts: &p.opts}, row: make([]val, len(p.cols))}
+	b := &batch{plan: p, src: src, rb: array.NewRecordBuilder(mem, p.schema),
+		st: stager{opts: &p.opts}, row: make([]val, len(p.cols)), flat: make([]*flatCol, len(p.cols))}
+	for i, n := range p.nodes {
+		b.flat[i] = newFlatCol(n, p.schema.Field(i).Type)
+	}
+	return b
 }
 
 // Add decodes m into one row; see Batch.
@@ -130,7 +135,11 @@ func (b *batch) Add(m *Message) error {
 	}
 	size := 0
 	for i, v := range b.row {
-		size += b.st.appendVal(b.rb.Field(i), b.plan.nodes[i], v)
+		if f := b.flat[i]; f != nil {
+			size += f.add(v)
+		} else {
+			size += b.st.appendVal(b.rb.Field(i), b.plan.nodes[i], v)
+		}
 	}
 	b.size += int64(size)
 	b.n++
@@ -143,10 +152,28 @@ func (b *batch) Len() int { return b.n }
 // SizeBytes estimates the bytes the rows hold in the builders.
 func (b *batch) SizeBytes() int64 { return b.size }
 
-// Build returns the rows as a record and resets the batch.
+// Build returns the rows as a record and resets the batch. The columns
+// are then sized for as many rows (and string bytes) as this record has, so
+// the next batch of a similar size does not grow them step by step (growing
+// by doubling would reach at least that capacity anyway).
 func (b *batch) Build() arrow.Record {
+	rows := b.n
 	b.n, b.size = 0, 0
-	return b.rb.NewRecord()
+	cols := make([]arrow.Array, len(b.flat))
+	for i, f := range b.flat {
+		if f != nil {
+			cols[i] = f.array()
+			continue
+		}
+		bld := b.rb.Field(i)
+		cols[i] = bld.NewArray()
+		bld.Reserve(rows)
+	}
+	rec := array.NewRecord(b.plan.schema, cols, int64(rows))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
 }
 
 // Release frees the batch's buffers.

@@ -1,0 +1,130 @@
+package decode
+
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// A flatCol holds the rows of one top-level column of a non-nested type in
+// plain Go slices laid out as Arrow buffers (validity bitmap, values, and
+// for strings and binaries offsets and data), and turns them into an array
+// when the batch builds its record. Appending to an Arrow builder costs a
+// capacity check, a type assertion and, for strings, an indirect offset
+// call per value; here a value is one append to a slice. The array is the
+// one the builder would make: same type, length, null count and validity
+// bitmap, same values where valid (null slots hold zeros). Its buffers are
+// Go memory, as with the default allocator, rather than the batch's
+// allocator's; nested columns still use the builders.
+type flatCol struct {
+	kind  kind
+	dt    arrow.DataType
+	n     int    // rows
+	nulls int    // null rows
+	valid []byte // validity bitmap
+	vals  []byte // fixed-width values; booleans as a bitmap; offsets for strings and binaries
+	data  []byte // string and binary bytes
+}
+
+// newFlatCol returns a flatCol for a top-level column of node n and Arrow
+// type dt, or nil for the nested types.
+func newFlatCol(n *node, dt arrow.DataType) *flatCol {
+	if int(n.kind) >= len(flatTypes) || flatTypes[n.kind] != dt.ID() {
+		return nil // nested, or a layout flatCol does not make
+	}
+	c := &flatCol{kind: n.kind, dt: dt}
+	c.reset(0, 0)
+	return c
+}
+
+// reset empties c for the next batch, with room for rows rows and dataLen
+// bytes of string or binary data.
+func (c *flatCol) reset(rows, dataLen int) {
+	c.n, c.nulls = 0, 0
+	c.valid = make([]byte, 0, (rows+7)/8)
+	switch c.kind {
+	case kString, kBinary:
+		c.vals = binary.NativeEndian.AppendUint32(make([]byte, 0, 4*(rows+1)), 0)
+		c.data = make([]byte, 0, dataLen)
+	case kBool:
+		c.vals = make([]byte, 0, (rows+7)/8)
+	default:
+		c.vals = make([]byte, 0, rows*flatSizes[c.kind])
+	}
+}
+
+// flatTypes are the Arrow types whose layout flatCol makes for each kind.
+var flatTypes = [...]arrow.Type{kBool: arrow.BOOL, kInt8: arrow.INT8, kInt16: arrow.INT16, kInt32: arrow.INT32,
+	kInt64: arrow.INT64, kFloat32: arrow.FLOAT32, kFloat64: arrow.FLOAT64, kString: arrow.STRING, kBinary: arrow.BINARY,
+	kDate: arrow.DATE32, kTimestamp: arrow.TIMESTAMP, kTimestampNTZ: arrow.TIMESTAMP, kDecimal: arrow.DECIMAL128}
+
+// flatSizes are the bytes a value of each fixed-width kind takes.
+var flatSizes = [...]int{kBool: 1, kInt8: 1, kInt16: 2, kInt32: 4, kInt64: 8, kFloat32: 4, kFloat64: 8,
+	kDate: 4, kTimestamp: 8, kTimestampNTZ: 8, kDecimal: 16}
+
+// add appends a staged value and returns the bytes appendVal would count
+// for it (SizeBytes' estimate).
+func (c *flatCol) add(v val) int {
+	i := c.n
+	c.n++
+	if i%8 == 0 {
+		c.valid = append(c.valid, 0)
+		if c.kind == kBool {
+			c.vals = append(c.vals, 0)
+		}
+	}
+	ne := binary.NativeEndian
+	if v.null {
+		c.nulls++
+		switch c.kind {
+		case kBool:
+		case kString, kBinary:
+			c.vals = ne.AppendUint32(c.vals, uint32(len(c.data)))
+		default:
+			c.vals = append(c.vals, zeros[:flatSizes[c.kind]]...)
+		}
+		return 1
+	}
+	c.valid[i/8] |= 1 << (i % 8)
+	switch c.kind {
+	case kBool:
+		if v.i != 0 {
+			c.vals[i/8] |= 1 << (i % 8)
+		}
+	case kInt8:
+		c.vals = append(c.vals, byte(v.i))
+	case kInt16:
+		c.vals = ne.AppendUint16(c.vals, uint16(v.i))
+	case kInt32, kDate:
+		c.vals = ne.AppendUint32(c.vals, uint32(v.i))
+	case kFloat32:
+		c.vals = ne.AppendUint32(c.vals, math.Float32bits(float32(math.Float64frombits(uint64(v.i)))))
+	case kDecimal:
+		c.vals = ne.AppendUint64(ne.AppendUint64(c.vals, uint64(v.i)), uint64(v.hi))
+	case kString, kBinary:
+		c.data = append(c.data, v.b...)
+		c.vals = ne.AppendUint32(c.vals, uint32(len(c.data)))
+		return 4 + len(v.b)
+	default: // kInt64, kFloat64 (v.i holds the bits), kTimestamp, kTimestampNTZ
+		c.vals = ne.AppendUint64(c.vals, uint64(v.i))
+	}
+	return flatSizes[c.kind]
+}
+
+var zeros [16]byte
+
+// array returns the rows as an array (the caller releases it) and empties
+// c, sized for a batch like this one.
+func (c *flatCol) array() arrow.Array {
+	bufs := []*memory.Buffer{memory.NewBufferBytes(c.valid), memory.NewBufferBytes(c.vals)}
+	if c.kind == kString || c.kind == kBinary {
+		bufs = append(bufs, memory.NewBufferBytes(c.data))
+	}
+	data := array.NewData(c.dt, c.n, bufs, nil, c.nulls, 0)
+	defer data.Release()
+	c.reset(c.n, len(c.data))
+	return array.MakeFromData(data)
+}
