@@ -125,6 +125,11 @@ func BenchmarkIngestJSON(b *testing.B) {
 		}
 		tbl := deltawriter.New(st)
 		done := make(chan error, 1)
+		// SLUICE_BENCH_MEMLIMIT=1 applies the memory limit `sluice worker`
+		// sets (80% of the spec's budget); by default the GC runs free.
+		if os.Getenv("SLUICE_BENCH_MEMLIMIT") != "" {
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(spec.Flush.MemoryLimit) * 8 / 10))
+		}
 		runtime.GC()
 		debug.FreeOSMemory()
 		resetPeakRSS()
