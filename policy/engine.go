@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -82,6 +83,7 @@ type config struct {
 	sink      Sink
 	now       func() time.Time
 	allGrants bool
+	cacheSize int
 }
 
 // WithModules adds Rego modules to the policy. Modules in package
@@ -127,6 +129,18 @@ func WithAllGrants() Option {
 	return func(c *config) { c.allGrants = true }
 }
 
+// WithDecisionCache sets how many decisions the Engine caches (an LRU;
+// DefaultCacheSize by default); 0 turns the cache off. A decision is cached
+// under a hash of the whole policy input (principal, roles, action, path,
+// grants passed), in a cache that belongs to the compiled policy (Reload
+// starts an empty one), so a cached decision is always the one the policy
+// would make again. Policies that call a nondeterministic builtin
+// (time.now_ns, http.send, ...) are never cached. Every decision, cached
+// or not, is audited.
+func WithDecisionCache(size int) Option {
+	return func(c *config) { c.cacheSize = max(size, 0) }
+}
+
 // Decision is the outcome of Engine.Decide.
 type Decision struct {
 	// Allow is true only when the policy allowed the request.
@@ -150,13 +164,14 @@ type Engine struct {
 type prepared struct {
 	query    rego.PreparedEvalQuery
 	revision string
+	cache    *decisionCache // nil: not cached
 }
 
 // New compiles the policy (the default one plus any modules from the
 // options) and prepares its query once. A policy that fails to compile
 // returns OPA's error, which cites file:line:column.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
-	e := &Engine{cfg: config{sink: discard{}, now: time.Now}}
+	e := &Engine{cfg: config{sink: discard{}, now: time.Now, cacheSize: DefaultCacheSize}}
 	for _, o := range opts {
 		o(&e.cfg)
 	}
@@ -205,8 +220,26 @@ func (e *Engine) Reload(ctx context.Context, mods ...Module) error {
 	if err != nil {
 		return fmt.Errorf("policy: compile: %w", err)
 	}
-	e.state.Store(&prepared{query: pq, revision: revision(all)})
+	st := &prepared{query: pq, revision: revision(all)}
+	if e.cfg.cacheSize > 0 && deterministic(all) {
+		st.cache = newDecisionCache(e.cfg.cacheSize)
+	}
+	e.state.Store(st)
 	return nil
+}
+
+// deterministic reports whether mods call no nondeterministic builtin, so
+// that their decisions may be cached.
+func deterministic(mods []Module) bool {
+	parsed := make([]*ast.Module, 0, len(mods))
+	for _, m := range mods {
+		pm, err := ast.ParseModuleWithOpts(m.Name, m.Source, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return false
+		}
+		parsed = append(parsed, pm)
+	}
+	return !nondeterministic(parsed)
 }
 
 // Revision returns the hash of the policy modules in force.
@@ -242,7 +275,18 @@ func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 		}
 	}
 	if err == nil {
-		d.Allow, d.Reason, err = st.eval(ctx, e.input(r, names))
+		if st.cache == nil {
+			d.Allow, d.Reason, err = st.eval(ctx, e.input(r, names))
+		} else {
+			k := e.key(r)
+			var hit bool
+			if d.Allow, d.Reason, hit = st.cache.get(k); !hit {
+				d.Allow, d.Reason, err = st.eval(ctx, e.input(r, names))
+				if err == nil {
+					st.cache.put(k, d.Allow, d.Reason)
+				}
+			}
+		}
 	}
 	if err != nil {
 		d.Allow = false
@@ -266,13 +310,16 @@ func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	return d, err
 }
 
+// noMetrics spares each evaluation a fresh metrics registry.
+var noMetrics = metrics.NoOp()
+
 // ErrNoDecision is wrapped by the error of a policy that gave no decision
 // object for a request (it left data.sluice.authz.decision undefined or
 // malformed).
 var ErrNoDecision = errors.New("policy gave no decision")
 
 func (p *prepared) eval(ctx context.Context, input ast.Value) (bool, string, error) {
-	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(noMetrics))
 	if err != nil {
 		return false, "", fmt.Errorf("policy: evaluate: %w", err)
 	}
@@ -296,47 +343,68 @@ func (p *prepared) eval(ctx context.Context, input ast.Value) (bool, string, err
 
 // Keys of the input objects, made once: OPA does not modify input terms.
 var (
-	keyPrincipal = ast.StringTerm("principal")
-	keyAction    = ast.StringTerm("action")
-	keyPath      = ast.StringTerm("path")
-	keyKind      = ast.StringTerm("kind")
-	keyName      = ast.StringTerm("name")
-	keyRoles     = ast.StringTerm("roles")
-	keyFQN       = ast.StringTerm("fqn")
-	keyGrants    = ast.StringTerm("grants")
-	keyRole      = ast.StringTerm("role")
-	keyPrivilege = ast.StringTerm("privilege")
+	keyPrincipal  = ast.StringTerm("principal")
+	keyAction     = ast.StringTerm("action")
+	keyPath       = ast.StringTerm("path")
+	keyKind       = ast.StringTerm("kind")
+	keyName       = ast.StringTerm("name")
+	keyRoles      = ast.StringTerm("roles")
+	keyFQN        = ast.StringTerm("fqn")
+	keyGrants     = ast.StringTerm("grants")
+	keyRole       = ast.StringTerm("role")
+	keyPrivilege  = ast.StringTerm("privilege")
+	keyPrivileges = ast.StringTerm("privileges")
 )
 
+// privTerms interns the terms of the known privilege names, so building a
+// node's privilege set allocates only the set.
+var privTerms = func() map[string]*ast.Term {
+	m := make(map[string]*ast.Term, len(Actions)+1)
+	for _, a := range Actions {
+		m[string(a)] = ast.StringTerm(string(a))
+	}
+	m[PrivilegeAll] = ast.StringTerm(PrivilegeAll)
+	return m
+}()
+
+func privTerm(p string) *ast.Term {
+	if t := privTerms[p]; t != nil {
+		return t
+	}
+	return ast.StringTerm(p)
+}
+
 // input builds the policy input as an OPA value, with no JSON round trip.
-// Unless WithAllGrants, only grants to the principal's roles are kept.
+// Each node carries "privileges", the set of privileges granted on it to
+// one of the principal's roles (computed here, so the policy does not loop
+// over grants), and "grants": unless WithAllGrants, only those to the
+// principal's roles.
 func (e *Engine) input(r Request, names []string) ast.Value {
 	roles := make([]*ast.Term, len(r.Principal.Roles))
 	for i, role := range r.Principal.Roles {
 		roles[i] = ast.StringTerm(role)
 	}
-	var held map[string]*ast.Term
-	if !e.cfg.allGrants {
-		held = make(map[string]*ast.Term, len(roles))
-		for i, role := range r.Principal.Roles {
-			held[role] = roles[i]
-		}
-	}
+	held := roleFilter(r.Principal.Roles)
 	path := make([]*ast.Term, len(r.Path))
+	var privs []*ast.Term
 	for i, n := range r.Path {
 		grants := make([]*ast.Term, 0, min(len(n.Grants), 8))
+		privs = privs[:0]
 		for _, g := range n.Grants {
+			ri := held(g.Role)
 			var role *ast.Term
-			if held != nil {
-				if role = held[g.Role]; role == nil {
-					continue
-				}
-			} else {
+			switch {
+			case ri >= 0:
+				role = roles[ri]
+				privs = append(privs, privTerm(g.Privilege))
+			case e.cfg.allGrants:
 				role = ast.StringTerm(g.Role)
+			default:
+				continue
 			}
 			grants = append(grants, ast.ObjectTerm(
 				[2]*ast.Term{keyRole, role},
-				[2]*ast.Term{keyPrivilege, ast.StringTerm(g.Privilege)},
+				[2]*ast.Term{keyPrivilege, privTerm(g.Privilege)},
 			))
 		}
 		path[i] = ast.ObjectTerm(
@@ -344,6 +412,7 @@ func (e *Engine) input(r Request, names []string) ast.Value {
 			[2]*ast.Term{keyName, ast.StringTerm(n.Name)},
 			[2]*ast.Term{keyFQN, ast.StringTerm(names[i])},
 			[2]*ast.Term{keyGrants, ast.ArrayTerm(grants...)},
+			[2]*ast.Term{keyPrivileges, ast.SetTerm(privs...)},
 		)
 	}
 	return ast.NewObject(

@@ -6,11 +6,15 @@
 #     "principal": {"kind": "user", "name": "alice", "roles": ["analyst", ...]},
 #     "action":    "SELECT",
 #     "path": [
-#       {"kind": "database", "name": "sales",  "fqn": "sales",           "grants": [{"role": "analyst", "privilege": "USAGE"}]},
-#       {"kind": "schema",   "name": "eu",     "fqn": "sales.eu",        "grants": []},
-#       {"kind": "table",    "name": "orders", "fqn": "sales.eu.orders", "grants": [{"role": "analyst", "privilege": "SELECT"}]}
+#       {"kind": "database", "name": "sales",  "fqn": "sales",           "grants": [{"role": "analyst", "privilege": "USAGE"}],  "privileges": {"USAGE"}},
+#       {"kind": "schema",   "name": "eu",     "fqn": "sales.eu",        "grants": [],                                         "privileges": set()},
+#       {"kind": "table",    "name": "orders", "fqn": "sales.eu.orders", "grants": [{"role": "analyst", "privilege": "SELECT"}], "privileges": {"SELECT"}}
 #     ]
 #   }
+#
+# privileges is the set of privileges granted on the node to one of the
+# principal's roles, computed by the engine from the node's grants (the
+# rules below read it, not grants, so they never loop over grants).
 #
 # principal.roles are the effective roles (already expanded through
 # role-of-role grants). The query is data.sluice.authz.decision, an object
@@ -30,10 +34,10 @@
 #     rules above allow; each deny message becomes the reason.
 package sluice.authz
 
-# The principal's effective roles, as a set.
+# The principal's effective roles, as a set (for extensions).
 roles := {r | some r in input.principal.roles}
 
-is_admin if "admin" in roles
+is_admin if "admin" in input.principal.roles
 
 # Index in input.path of the node the action is checked on. For CREATE the
 # last node is the object to be created, and the check is on its parent.
@@ -77,33 +81,64 @@ inherited_covering := {
 }
 
 # granted[j]: the privileges granted to one of the principal's roles on
-# path node j itself.
-granted := [{g.privilege | some g in node.grants; g.role in roles} | some node in input.path]
+# path node j itself. The engine computes them from the grants (whatever
+# WithAllGrants says) and passes them as the set input.path[j].privileges,
+# so no rule below loops over grants. (Kept for extensions; the rules below
+# read input.path[j].privileges directly.)
+granted := [n.privileges | some n in input.path]
 
 # strong: the path nodes on which the principal holds OWNERSHIP or ALL,
 # which cover USAGE on every descendant.
-strong := {j | some j, s in granted; count(s & {"OWNERSHIP", "ALL"}) > 0}
+strong contains j if {
+	some j, n in input.path
+	n.privileges.OWNERSHIP
+}
 
-# inherited: the privileges granted to the principal's roles on the
-# ancestors of the target.
-inherited := {p | some j, s in granted; j < target; some p in s}
+strong contains j if {
+	some j, n in input.path
+	n.privileges.ALL
+}
 
 # missing: indexes of the path nodes whose check fails. There is one check
 # per node up to the target: USAGE on each ancestor of the target, the
-# action on the target. (The checks are written without user functions,
-# which cost far more per call than comprehensions over a short path.)
+# action on the target. Each check is a few set-membership tests: no
+# comprehension, no user function (both cost far more per call).
 missing contains i if {
-	some i, s in granted
+	some i, n in input.path
 	i < target
-	count(s & covering.USAGE) == 0
-	count({j | some j in strong; j < i}) == 0
+	not n.privileges.USAGE
+	not n.privileges.OWNERSHIP
+	not n.privileges.ALL
+	not below_strong[i]
 }
 
 missing contains target if {
 	target >= 0
-	a := input.action
-	count(granted[target] & covering[a]) == 0
-	count(inherited & inherited_covering[a]) == 0
+	covering[input.action]
+	not held_on_target
+	not held_on_ancestor
+}
+
+# below_strong: the path nodes with OWNERSHIP or ALL held on a strict
+# ancestor.
+below_strong contains i if {
+	some j in strong
+	some i, _ in input.path
+	j < i
+}
+
+# held_on_target: a privilege covering the action is held on the target.
+held_on_target if {
+	some p in input.path[target].privileges
+	covering[input.action][p]
+}
+
+# held_on_ancestor: a privilege covering the action is held on an ancestor.
+held_on_ancestor if {
+	some j, n in input.path
+	j < target
+	some p in n.privileges
+	inherited_covering[input.action][p]
 }
 
 # An action the policy does not know is never allowed.
@@ -135,6 +170,7 @@ label(i) := sprintf("%s %s", [input.path[i].kind, input.path[i].fqn])
 
 # The reason names the privilege and node of the first failed check;
 # " (or an ancestor)" says that a grant on an ancestor would have done too.
+# (label and scope are kept for extensions; reason inlines them.)
 scope(i, p) := " (or an ancestor)" if {
 	i > 0
 	p != "USAGE"
@@ -148,9 +184,19 @@ reason := "" if {
 	target < 0
 	msg := sprintf("missing CREATE: creating top-level %s needs the admin role", [label(count(input.path) - 1)])
 } else := msg if {
-	i := min(missing)
-	p := {true: input.action, false: "USAGE"}[i == target]
-	msg := sprintf("missing %s on %s%s", [p, label(i), scope(i, p)])
+	min(missing) == target
+	n := input.path[target]
+	msg := sprintf("missing %s on %s %s%s", [input.action, n.kind, n.fqn, ancestor_note])
+} else := msg if {
+	n := input.path[min(missing)]
+	msg := sprintf("missing USAGE on %s %s", [n.kind, n.fqn])
 } else := "denied by policy"
+
+# ancestor_note: a grant on an ancestor would have satisfied the failed
+# check on the target (USAGE is not inherited).
+ancestor_note := " (or an ancestor)" if {
+	target > 0
+	input.action != "USAGE"
+} else := ""
 
 decision := {"allow": allow, "reason": reason}
