@@ -298,6 +298,25 @@ func parseDecimal(s string, prec, scale int32) (decimal128.Num, error) {
 			return decimal128.Num{}, fmt.Errorf("unexpected %q", r)
 		}
 	}
+	mantissa := s
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mantissa = s[:i]
+	}
+	if !strings.ContainsAny(mantissa, "0123456789") {
+		return decimal128.Num{}, errors.New("no digits")
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		// Bound the exponent: FromString materialises 10^exp.
+		exp, err := strconv.Atoi(s[i+1:])
+		switch {
+		case err != nil:
+			return decimal128.Num{}, errors.New("bad exponent")
+		case exp > 100:
+			return decimal128.Num{}, errors.New("out of range")
+		case exp < -100:
+			return decimal128.Num{}, nil // rounds to zero at any scale
+		}
+	}
 	v, err := decimal128.FromString(s, prec, scale)
 	if err != nil {
 		return v, errors.New("out of range")

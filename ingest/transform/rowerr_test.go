@@ -142,6 +142,46 @@ func TestCompileErrorsSQL(t *testing.T) {
 	}
 }
 
+func TestApplyConcurrently(t *testing.T) {
+	rec := benchRecord(5000)
+	defer rec.Release()
+	xf, err := Compile(sqlSchema, &Spec{
+		Filter: op("like", col("s"), col("s")),
+		Select: []SelectItem{
+			{Name: "a", Expr: op("json_value", col("j"), str("$.a.id"))},
+			{Name: "b", Expr: op("case", col("b"), op("/", i64("7"), op("%", col("i64"), i64("3"))), i64("0"))},
+			{Name: "c", Expr: op("greatest", col("f64"), col("d"))},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := -1
+	done := make(chan int)
+	for g := 0; g < 4; g++ {
+		go func() {
+			n := 0
+			for i := 0; i < 5; i++ {
+				out, rowErrs, err := xf.Apply(context.Background(), rec)
+				if err != nil {
+					t.Error(err)
+					break
+				}
+				n = int(out.NumRows())*1000 + len(rowErrs)
+				out.Release()
+			}
+			done <- n
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		n := <-done
+		if want >= 0 && n != want {
+			t.Errorf("goroutines disagree: %d vs %d", n, want)
+		}
+		want = n
+	}
+}
+
 func TestOutputNullability(t *testing.T) {
 	xf, err := Compile(inSchema, &Spec{Select: []SelectItem{
 		{Name: "a", Expr: op("/", col("id"), i64("0"))},         // fails rows, never null

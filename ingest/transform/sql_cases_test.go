@@ -227,6 +227,8 @@ func TestCasts(t *testing.T) {
 		{"string to double", cast(col("txt"), "DOUBLE"), "[12 (null) 7]", []int{1, 4}, "is not a valid double"},
 		{"string to boolean", cast(op("if", col("b"), str("Yes"), str("nah")), "BOOLEAN"), "[true true]", []int{1, 2, 4}, `"nah" is not a valid boolean`},
 		{"string to decimal", cast(col("txt"), "DECIMAL(4,1)"), "[12.0 (null) 7.0]", []int{1, 4}, "is not a valid decimal(4,1)"},
+		{"string to decimal exponents", cast(op("concat", col("txt"), str("e-200")), "DECIMAL(4,1)"), "[0.0 (null)]", []int{1, 3, 4}, "decimal(4,1)"},
+		{"string to decimal huge exponent", cast(op("concat", col("txt"), str("e9999999999")), "DECIMAL(4,1)"), "[(null)]", []int{0, 1, 3, 4}, "decimal(4,1)"},
 		{"string to decimal overflow", cast(op("concat", col("txt"), str("000")), "DECIMAL(4,1)"), "[(null) 0.0]", []int{0, 1, 3}, "decimal(4,1)"},
 		{"string to date", fts(cast(op("concat", str("2024-01-"), col("txt")), "DATE")), `["2024-01-12 00:00:00.000000" (null)]`, []int{1, 3, 4}, "is not a valid date"},
 		{"string to timestamp", fts(cast(op("concat", str("2024-03-01 10:"), col("txt"), str(":00")), "TIMESTAMP")), `["2024-03-01 10:12:00.000000" (null)]`, []int{1, 3, 4}, "is not a valid timestamp"},

@@ -198,10 +198,27 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 	}
 	var rowErrs []RowError
 	for r, errs := range failed {
-		rowErrs = append(rowErrs, RowError{Row: r, Err: errors.Join(errs...)})
+		rowErrs = append(rowErrs, RowError{Row: r, Err: joinDistinct(errs)})
 	}
 	sort.Slice(rowErrs, func(i, j int) bool { return rowErrs[i].Row < rowErrs[j].Row })
 	return array.NewRecord(c.out, cols, n), rowErrs, nil
+}
+
+// joinDistinct joins errors, leaving out repeats of the same message (an
+// argument evaluated twice fails twice).
+func joinDistinct(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	seen := map[string]bool{}
+	var out []error
+	for _, e := range errs {
+		if !seen[e.Error()] {
+			seen[e.Error()] = true
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
 }
 
 // keepRows returns the rows of [0, n) not in drop.
