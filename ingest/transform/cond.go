@@ -58,6 +58,9 @@ func newCase(fn, name string, args []Evaluator) (Evaluator, error) {
 	var results []Evaluator
 	for i := 0; i < len(args); i++ {
 		if i%2 == 0 && i+1 < len(args) {
+			if n, ok := nullAs(args[i], arrow.FixedWidthTypes.Boolean); ok {
+				args[i] = n // WHEN NULL: never taken
+			}
 			if args[i].Type().ID() != arrow.BOOL {
 				return nil, argTypeErr(fn, i, "boolean", args[i])
 			}

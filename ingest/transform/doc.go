@@ -28,7 +28,7 @@
 // substring replace concat split_part starts_with ends_with contains; math
 // (mathfunc.go) abs round floor ceil sqrt power ln exp greatest least;
 // date/time (timefunc.go) date_trunc extract to_date to_timestamp
-// current_timestamp format_timestamp; JSON (json.go) json_value
+// current_timestamp format_timestamp date_add; JSON (json.go) json_value
 // json_query. Arguments are type-checked at compile time, with errors such
 // as "substring: argument 2 must be an integer, got string". Arguments
 // documented as constants (units, formats, JSON paths, LIKE escapes,

@@ -96,6 +96,7 @@ func TestConditionals(t *testing.T) {
 		{"case branch not taken does not fail", op("case", op("=", col("i32"), i32("0")), i32("0"), op("/", i32("100"), col("i32"))), "[100 -14 (null) 0 0]", nil, ""},
 		{"case branch taken fails", op("case", op("=", col("i32"), i32("1")), i32("0"), op("/", i32("100"), col("i32"))), "[0 -14 (null) 0]", []int{4}, "division by zero"},
 		{"case results widen", op("case", col("b"), col("i32"), col("f64")), "[1 -2.5 (null) 2.147483647e+09 2.25]", nil, ""},
+		{"when NULL is never taken", op("case", null("STRING"), i32("1"), i32("2")), "[2 2 2 2 2]", nil, ""},
 		{"if", op("if", col("b"), col("s"), str("no")), `["Hello" "no" "no" "" "no"]`, nil, ""},
 		{"coalesce widens", op("coalesce", col("i32"), col("i64"), i32("99")), "[1 -7 99 2147483647 0]", nil, ""},
 		{"coalesce is lazy", op("coalesce", col("i64"), op("/", i64("100"), col("i32"))), "[10 3 (null) -9223372036854775808 0]", nil, ""},
