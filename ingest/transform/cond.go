@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/bitutil"
 	"github.com/apache/arrow/go/v17/arrow/compute"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 )
 
 // Conditional operators: CASE, IF, COALESCE, NULLIF, GREATEST, LEAST, IN
@@ -71,6 +73,9 @@ func newCase(fn, name string, args []Evaluator) (Evaluator, error) {
 	}
 	results, typ, err := unify(fn, results)
 	if err != nil {
+		return nil, err
+	}
+	if err := wantChoosable(fn, typ); err != nil {
 		return nil, err
 	}
 	c.thens, c.typ = results, typ
@@ -149,6 +154,15 @@ func (c *caseEval) branch(ctx context.Context, b *Batch, k, taken int, pick []in
 	return nil
 }
 
+// wantChoosable rejects result types choose cannot assemble: Arrow's
+// take has no kernel for maps.
+func wantChoosable(fn string, typ arrow.DataType) error {
+	if arrowutil.HasMap(typ) {
+		return fmt.Errorf("%s: %s results are not supported", fn, sqlType(typ))
+	}
+	return nil
+}
+
 // choose returns, per row i, row i of branches[pick[i]] (null where
 // pick[i] < 0). All branches have typ and len(pick) rows.
 func choose(ctx context.Context, typ arrow.DataType, branches []arrow.Array, pick []int32) (arrow.Array, error) {
@@ -202,6 +216,9 @@ func compileCoalesce(e *Expr, args []Evaluator) (Evaluator, error) {
 	}
 	args, typ, err := unify("coalesce", args)
 	if err != nil {
+		return nil, err
+	}
+	if err := wantChoosable("coalesce", typ); err != nil {
 		return nil, err
 	}
 	return &coalesceEval{args: args, typ: typ}, nil
