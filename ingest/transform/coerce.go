@@ -149,7 +149,13 @@ func implicitCast(fn string, i int, ev Evaluator, to arrow.DataType) (Evaluator,
 			}
 			return &literalEval{sc: sc}, nil
 		}
-		if sc, err := l.sc.CastTo(to); err == nil {
+		// Arrow's scalar CastTo does not rescale integers into decimals
+		// (100 -> decimal(12,2) came out as 1.00): fold those by parsing.
+		if to.ID() == arrow.DECIMAL128 {
+			if sc, err := scalar.ParseScalar(to, l.sc.String()); err == nil {
+				return &literalEval{sc: sc}, nil
+			}
+		} else if sc, err := l.sc.CastTo(to); err == nil {
 			return &literalEval{sc: sc}, nil
 		}
 	}

@@ -305,6 +305,13 @@ func compileNullIf(e *Expr, args []Evaluator) (Evaluator, error) {
 
 // callArrays calls an Arrow compute function on arrays.
 func callArrays(ctx context.Context, fn string, arrs ...arrow.Array) (arrow.Array, error) {
+	if _, cmp := compareOutcomes[fn]; cmp && len(arrs) == 2 {
+		x, okx := arrs[0].(*array.Decimal128)
+		y, oky := arrs[1].(*array.Decimal128)
+		if okx && oky {
+			return compareDecimals(fn, x, y), nil
+		}
+	}
 	ds := make([]compute.Datum, len(arrs))
 	for i, a := range arrs {
 		ds[i] = compute.NewDatum(a)

@@ -373,21 +373,16 @@ func (c *callEval) Nullable() bool {
 	return false
 }
 func (c *callEval) Eval(ctx context.Context, b *Batch) (arrow.Array, error) {
-	ds := make([]compute.Datum, len(c.args))
+	arrs := make([]arrow.Array, len(c.args))
 	for i, a := range c.args {
 		arr, err := a.Eval(ctx, b)
 		if err != nil {
 			return nil, err
 		}
 		defer arr.Release()
-		ds[i] = compute.NewDatum(arr)
+		arrs[i] = arr
 	}
-	out, err := compute.CallFunction(ctx, c.fn, nil, ds...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.fn, err)
-	}
-	defer out.Release()
-	return out.(*compute.ArrayDatum).MakeArray(), nil
+	return callArrays(ctx, c.fn, arrs...)
 }
 
 type nullTestEval struct {
