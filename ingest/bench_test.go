@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,10 +136,20 @@ func BenchmarkIngestJSON(b *testing.B) {
 		resetPeakRSS()
 		cpu0, t0 = cpuTime(), time.Now()
 		go func() { done <- w.Run(ctx) }()
+		heapDumped := false
 		for {
 			time.Sleep(250 * time.Millisecond)
-			if info, err := tbl.Inspect(ctx); err == nil && info.NumRecords >= int64(n) {
+			info, err := tbl.Inspect(ctx)
+			if err == nil && info.NumRecords >= int64(n) {
 				break
+			}
+			if p := os.Getenv("SLUICE_BENCH_HEAPPROFILE"); p != "" && !heapDumped && err == nil && info.NumRecords >= int64(n)/2 {
+				// A heap profile mid-ingest shows what the live memory is.
+				if f, err := os.Create(p); err == nil {
+					pprof.WriteHeapProfile(f)
+					f.Close()
+				}
+				heapDumped = true
 			}
 		}
 		ingWall, ingCPU := time.Since(t0), cpuTime()-cpu0

@@ -240,9 +240,12 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
 		// Memory: the client buffers at most one fetch per broker until
-		// polled, and polling stops while a flush blocks on storage.
-		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/8, 64<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/16, 16<<20))),
+		// polled, and polling stops while a flush blocks on storage. A
+		// fetch grows several times in memory (decompressed batches plus a
+		// ~180-byte Record per record: 32 MiB fetched held ~240 MiB), so
+		// it gets 1/32 of the budget.
+		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/32, 16<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/64, 8<<20))),
 		kgo.MaxConcurrentFetches(1),
 	}
 	if s.TLS != nil {
