@@ -210,11 +210,7 @@ func (t *Tx) DropRole(name string) error {
 
 // SetOwner transfers the object kind path to role.
 func (t *Tx) SetOwner(kind ObjectKind, path, role string) error {
-	o, display, err := t.resolveObject(kind, path)
-	if err != nil {
-		return err
-	}
-	ro, err := t.mustFind(KindRole, "", role, role)
+	o, display, ro, err := t.objectAndRole(kind, path, role)
 	if err != nil {
 		return err
 	}
@@ -484,11 +480,7 @@ func (t *Tx) Grant(p Privilege, kind ObjectKind, path, role string) (Grant, erro
 
 // Revoke revokes privilege p on the object kind path from role.
 func (t *Tx) Revoke(p Privilege, kind ObjectKind, path, role string) error {
-	o, display, err := t.resolveObject(kind, path)
-	if err != nil {
-		return err
-	}
-	ro, err := t.mustFind(KindRole, "", role, role)
+	o, display, ro, err := t.objectAndRole(kind, path, role)
 	if err != nil {
 		return err
 	}
@@ -548,4 +540,16 @@ func (t *Tx) grants(where string, args ...any) ([]Grant, error) {
 		out = append(out, g)
 	}
 	return out, rows.Err()
+}
+
+// objectAndRole resolves the object kind path and the role a grant,
+// revoke or ownership change is about.
+func (t *Tx) objectAndRole(kind ObjectKind, path, role string) (o *objRow, display string, ro *objRow, err error) {
+	if o, display, err = t.resolveObject(kind, path); err != nil {
+		return nil, "", nil, err
+	}
+	if ro, err = t.mustFind(KindRole, "", role, role); err != nil {
+		return nil, "", nil, err
+	}
+	return o, display, ro, nil
 }
