@@ -1,0 +1,420 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/exec"
+)
+
+type env struct {
+	cat  *catalog.Catalog
+	sink *policy.MemorySink
+	ex   *exec.Executor
+}
+
+// newEnv opens a real SQLite catalog with users root (admin), alice and
+// bob, and the default policy auditing to memory.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		for _, u := range []string{"root", "alice", "bob"} {
+			if _, _, err := tx.CreateUser(catalog.User{Name: u}); err != nil {
+				return err
+			}
+		}
+		_, err := tx.GrantRole(catalog.AdminRole, "root")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &policy.MemorySink{}
+	pol, err := policy.New(ctx, policy.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol)}
+}
+
+func user(name string) exec.Principal {
+	return exec.Principal{Kind: policy.PrincipalUser, Name: name}
+}
+
+// audit renders the events recorded since index from as "principal action
+// path allow|deny".
+func (e *env) audit(from int) []string {
+	var out []string
+	for _, ev := range e.sink.Events()[from:] {
+		verdict := "deny"
+		if ev.Allow {
+			verdict = "allow"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s %s", ev.Principal, ev.Action, ev.Path, verdict))
+	}
+	return out
+}
+
+func messages(rs []exec.Result) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Message
+	}
+	return out
+}
+
+// TestScenario runs one script after another against one catalog; each
+// step asserts its messages, the error, and the exact audit events.
+func TestScenario(t *testing.T) {
+	e := newEnv(t)
+	steps := []struct {
+		name   string
+		who    string
+		sql    string
+		want   []string // messages of the committed statements
+		rows   [][]string
+		denied string // exact reason of a *DeniedError
+		errIs  error  // class of a catalog error
+		audit  []string
+	}{
+		{
+			name:  "admin creates a database and a schema",
+			who:   "root",
+			sql:   "CREATE DATABASE sales; CREATE SCHEMA sales.eu",
+			want:  []string{"database sales created", "schema sales.eu created"},
+			audit: []string{"user:root CREATE sales allow", "user:root CREATE sales.eu allow"},
+		},
+		{
+			name:   "only admin creates top-level objects",
+			who:    "alice",
+			sql:    "CREATE DATABASE mine",
+			denied: "missing CREATE: creating top-level database mine needs the admin role",
+			audit:  []string{"user:alice CREATE mine deny"},
+		},
+		{
+			name:   "user without grants is denied",
+			who:    "alice",
+			sql:    "SHOW SCHEMAS IN sales",
+			denied: "missing USAGE on database sales",
+			audit:  []string{"user:alice USAGE sales deny"},
+		},
+		{
+			name:   "the check comes before existence",
+			who:    "alice",
+			sql:    "DROP DATABASE IF EXISTS nothere",
+			denied: "missing DROP on database nothere",
+			audit:  []string{"user:alice DROP nothere deny"},
+		},
+		{
+			name: "admin sets up a role of a role",
+			who:  "root",
+			sql: `CREATE ROLE analyst; CREATE ROLE reader;
+				GRANT ROLE reader TO ROLE analyst; GRANT ROLE analyst TO USER alice;
+				GRANT USAGE ON DATABASE sales TO ROLE reader`,
+			want: []string{"role analyst created", "role reader created",
+				"role reader granted to role analyst", "role analyst granted to user alice",
+				"USAGE on database sales granted to role reader"},
+			audit: []string{"user:root CREATE analyst allow", "user:root CREATE reader allow",
+				"user:root GRANT reader allow", "user:root GRANT analyst allow",
+				"user:root GRANT sales allow"},
+		},
+		{
+			name:  "USAGE through a role of a role allows, and does not open the schemas",
+			who:   "alice",
+			sql:   "SHOW SCHEMAS IN sales",
+			want:  []string{"0 schemas"},
+			rows:  [][]string{},
+			audit: []string{"user:alice USAGE sales allow", "user:alice USAGE sales.eu deny"},
+		},
+		{
+			name:   "GRANT on a schema needs GRANT there or on its database",
+			who:    "alice",
+			sql:    "GRANT USAGE ON SCHEMA sales.eu TO ROLE analyst",
+			denied: "missing GRANT on schema sales.eu (or an ancestor)",
+			audit:  []string{"user:alice GRANT sales.eu deny"},
+		},
+		{
+			name:  "admin grants ALL on the database",
+			who:   "root",
+			sql:   "GRANT ALL ON DATABASE sales TO ROLE reader",
+			want:  []string{"ALL on database sales granted to role reader"},
+			audit: []string{"user:root GRANT sales allow"},
+		},
+		{
+			name: "ALL on the database is inherited by its schemas",
+			who:  "alice",
+			sql:  "SHOW SCHEMAS IN sales; GRANT USAGE ON SCHEMA sales.eu TO ROLE analyst",
+			want: []string{"1 schemas", "USAGE on schema sales.eu granted to role analyst"},
+			audit: []string{"user:alice USAGE sales allow", "user:alice USAGE sales.eu allow",
+				"user:alice GRANT sales.eu allow"},
+		},
+		{
+			name:  "admin revokes ALL",
+			who:   "root",
+			sql:   "REVOKE ALL ON DATABASE sales FROM ROLE reader",
+			want:  []string{"ALL on database sales revoked from role reader"},
+			audit: []string{"user:root GRANT sales allow"},
+		},
+		{
+			name:   "REVOKE takes the inherited privilege away",
+			who:    "alice",
+			sql:    "GRANT USAGE ON SCHEMA sales.eu TO ROLE analyst",
+			denied: "missing GRANT on schema sales.eu (or an ancestor)",
+			audit:  []string{"user:alice GRANT sales.eu deny"},
+		},
+		{
+			name:   "a denial stops the script after the committed statements",
+			who:    "alice",
+			sql:    "SHOW DATABASES; DROP SCHEMA sales.eu; SHOW DATABASES",
+			want:   []string{"1 databases"},
+			denied: "missing DROP on schema sales.eu (or an ancestor)",
+			audit:  []string{"user:alice USAGE sales allow", "user:alice DROP sales.eu deny"},
+		},
+		{
+			name:  "bob sees no database",
+			who:   "bob",
+			sql:   "SHOW DATABASES",
+			want:  []string{"0 databases"},
+			rows:  [][]string{},
+			audit: []string{"user:bob USAGE sales deny"},
+		},
+		{
+			name:  "SHOW GRANTS of one's own roles needs no decision",
+			who:   "alice",
+			sql:   "SHOW GRANTS",
+			want:  []string{"2 grants"},
+			rows:  [][]string{{"USAGE", "schema", "sales.eu", "analyst"}, {"USAGE", "database", "sales", "reader"}},
+			audit: nil,
+		},
+		{
+			name:   "SHOW GRANTS of another user is checked",
+			who:    "bob",
+			sql:    "SHOW GRANTS TO USER alice",
+			denied: "missing DESCRIBE on user alice",
+			audit:  []string{"user:bob DESCRIBE alice deny"},
+		},
+		{
+			name:  "IF NOT EXISTS and IF EXISTS skip",
+			who:   "root",
+			sql:   "CREATE DATABASE IF NOT EXISTS sales; DROP SCHEMA IF EXISTS sales.nope; CREATE SCHEMA IF NOT EXISTS sales.us",
+			want:  []string{"database sales already exists, skipped", "schema sales.nope does not exist, skipped", "schema sales.us created"},
+			audit: []string{"user:root CREATE sales allow", "user:root DROP sales.nope allow", "user:root CREATE sales.us allow"},
+		},
+		{
+			name:  "a database with schemas needs CASCADE",
+			who:   "root",
+			sql:   "CREATE DATABASE scratch; CREATE SCHEMA scratch.tmp; DROP DATABASE scratch",
+			want:  []string{"database scratch created", "schema scratch.tmp created"},
+			errIs: catalog.ErrNotEmpty,
+			audit: []string{"user:root CREATE scratch allow", "user:root CREATE scratch.tmp allow", "user:root DROP scratch allow"},
+		},
+		{
+			name:  "CASCADE drops it",
+			who:   "root",
+			sql:   "DROP DATABASE scratch CASCADE",
+			want:  []string{"database scratch dropped"},
+			audit: []string{"user:root DROP scratch allow"},
+		},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			from := len(e.sink.Events())
+			res, err := e.ex.Execute(context.Background(), user(st.who), st.sql)
+			var denied *exec.DeniedError
+			switch {
+			case st.denied != "":
+				if !errors.As(err, &denied) {
+					t.Fatalf("err = %v, want *DeniedError", err)
+				}
+				if denied.Reason != st.denied {
+					t.Errorf("reason = %q, want %q", denied.Reason, st.denied)
+				}
+			case st.errIs != nil:
+				if !errors.Is(err, st.errIs) {
+					t.Fatalf("err = %v, want %v", err, st.errIs)
+				}
+			case err != nil:
+				t.Fatalf("err = %v", err)
+			}
+			if got := messages(res); !slices.Equal(got, st.want) {
+				t.Errorf("messages = %q, want %q", got, st.want)
+			}
+			if st.rows != nil {
+				if got := projectRows(res[len(res)-1]); !slices.EqualFunc(got, st.rows, slices.Equal) {
+					t.Errorf("rows = %q, want %q", got, st.rows)
+				}
+			}
+			if got := e.audit(from); !slices.Equal(got, st.audit) {
+				t.Errorf("audit =\n  %q\nwant\n  %q", got, st.audit)
+			}
+		})
+	}
+}
+
+// projectRows drops the columns that vary between runs (owner, created).
+func projectRows(r exec.Result) [][]string {
+	out := [][]string{}
+	for _, row := range r.Rows {
+		var keep []string
+		for i, c := range r.Columns {
+			if c != "created" && c != "owner" {
+				keep = append(keep, row[i])
+			}
+		}
+		out = append(out, keep)
+	}
+	return out
+}
+
+// TestFailingStatementRollsBackAlone: the statements before a failing one
+// stay committed, the failing one leaves nothing (its first privilege was
+// granted before its second failed), the ones after it do not run.
+func TestFailingStatementRollsBackAlone(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.ex.Execute(ctx, user("root"), "CREATE DATABASE sales; CREATE ROLE analyst"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.ex.Execute(ctx, user("root"), `CREATE SCHEMA sales.eu;
+		GRANT USAGE, SELECT ON DATABASE sales TO ROLE analyst;
+		CREATE SCHEMA sales.us`)
+	if !errors.Is(err, catalog.ErrInvalid) {
+		t.Fatalf("err = %v, want catalog.ErrInvalid", err)
+	}
+	if got, want := messages(res), []string{"schema sales.eu created"}; !slices.Equal(got, want) {
+		t.Errorf("messages = %q, want %q", got, want)
+	}
+	err = e.cat.View(ctx, func(tx *catalog.Tx) error {
+		if _, err := tx.GetSchema("sales", "eu"); err != nil {
+			t.Errorf("earlier statement not committed: %v", err)
+		}
+		if _, err := tx.GetSchema("sales", "us"); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("later statement ran: %v", err)
+		}
+		gs, err := tx.GrantsOn(catalog.KindDatabase, "sales")
+		if err != nil {
+			return err
+		}
+		if len(gs) != 0 {
+			t.Errorf("failing statement left grants: %+v", gs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParseErrorRunsNothing(t *testing.T) {
+	e := newEnv(t)
+	res, err := e.ex.Execute(context.Background(), user("root"), "CREATE DATABASE sales;\nCREATE TABLE ;")
+	var pe *sqlparse.ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %T %v, want *sqlparse.ParseError", err, err)
+	}
+	if pe.Line != 2 || pe.Col != 14 || !strings.HasPrefix(pe.Error(), "line 2:14: ") {
+		t.Errorf("position = %d:%d (%v), want 2:14", pe.Line, pe.Col, pe)
+	}
+	if len(res) != 0 || len(e.sink.Events()) != 0 {
+		t.Errorf("results %v, %d decisions: want none", res, len(e.sink.Events()))
+	}
+	e.mustNotExist(t, "sales")
+}
+
+func TestUnsupportedRunsNothing(t *testing.T) {
+	e := newEnv(t)
+	for _, sql := range []string{
+		"CREATE DATABASE sales; SHOW TABLES",
+		"CREATE DATABASE sales; CREATE STORE s WITH ('type' = 's3')",
+		"CREATE DATABASE sales; GRANT SELECT ON SHARE s TO RECIPIENT r",
+	} {
+		_, err := e.ex.Execute(context.Background(), user("root"), sql)
+		var ue *exec.UnsupportedError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "not supported by this server yet") {
+			t.Errorf("%s: err = %v, want *UnsupportedError", sql, err)
+		}
+	}
+	e.mustNotExist(t, "sales")
+}
+
+func (e *env) mustNotExist(t *testing.T, db string) {
+	t.Helper()
+	err := e.cat.View(context.Background(), func(tx *catalog.Tx) error {
+		_, err := tx.GetDatabase(db)
+		return err
+	})
+	if !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("database %s: %v, want not found", db, err)
+	}
+}
+
+func TestCreateUserShowsTokenOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.ex.Execute(ctx, user("root"), "CREATE USER carol; CREATE USER IF NOT EXISTS carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	if !slices.Equal(r.Columns, []string{"user", "token"}) || len(r.Rows) != 1 || r.Rows[0][0] != "carol" {
+		t.Fatalf("result = %+v", r)
+	}
+	if !strings.Contains(r.Message, "shown this once") {
+		t.Errorf("message %q does not say the token is shown once", r.Message)
+	}
+	u, err := e.cat.AuthenticateUser(ctx, r.Rows[0][1])
+	if err != nil || u.Name != "carol" {
+		t.Errorf("token does not authenticate carol: %v, %v", u.Name, err)
+	}
+	if res[1].Message != "user carol already exists, skipped" || res[1].Rows != nil {
+		t.Errorf("second result = %+v", res[1])
+	}
+	if _, err := e.ex.Execute(ctx, user("alice"), "CREATE USER mallory"); err == nil {
+		t.Error("alice created a user")
+	}
+}
+
+func TestGrantOwnershipTransfers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, err := e.ex.Execute(ctx, user("root"), `CREATE DATABASE sales; CREATE SCHEMA sales.eu; CREATE ROLE eng;
+		GRANT ROLE eng TO USER bob; GRANT OWNERSHIP ON SCHEMA sales.eu TO ROLE eng; GRANT USAGE ON DATABASE sales TO ROLE eng`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner may drop its schema, and only that.
+	res, err := e.ex.Execute(ctx, user("bob"), "DROP SCHEMA sales.eu")
+	if err != nil || res[0].Message != "schema sales.eu dropped" {
+		t.Fatalf("owner drop: %v %v", res, err)
+	}
+	_, err = e.ex.Execute(ctx, user("bob"), "DROP DATABASE sales")
+	var denied *exec.DeniedError
+	if !errors.As(err, &denied) || denied.Reason != "missing DROP on database sales" {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := e.ex.Execute(ctx, user("root"), "REVOKE OWNERSHIP ON DATABASE sales FROM ROLE eng"); !errors.Is(err, catalog.ErrInvalid) {
+		t.Errorf("REVOKE OWNERSHIP: %v, want ErrInvalid", err)
+	}
+}
+
+func TestOnlyUsers(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.ex.Execute(context.Background(), exec.Principal{Kind: policy.PrincipalRecipient, Name: "r"}, "SHOW DATABASES")
+	if err == nil {
+		t.Error("a recipient ran a statement")
+	}
+}

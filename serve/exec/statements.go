@@ -1,0 +1,528 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/policy"
+)
+
+// run is one statement being executed inside its catalog transaction.
+type run struct {
+	e           *Executor
+	ctx         context.Context
+	tx          *catalog.Tx
+	who         Principal
+	stmt        sqlparse.Statement
+	roles       []string // effective roles, loaded on first use
+	rolesLoaded bool
+}
+
+func (r *run) exec() (Result, error) {
+	switch s := r.stmt.(type) {
+	case *sqlparse.CreateObject:
+		return r.create(s)
+	case *sqlparse.Drop:
+		return r.drop(s)
+	case *sqlparse.Show:
+		if s.What == "DATABASES" {
+			return r.showDatabases()
+		}
+		return r.showSchemas(s)
+	case *sqlparse.ShowGrants:
+		return r.showGrants(s)
+	case *sqlparse.GrantRole:
+		return r.grantRole(s)
+	case *sqlparse.GrantPrivileges:
+		return r.grantPrivileges(s)
+	}
+	return Result{}, &UnsupportedError{Statement: r.stmt.String()}
+}
+
+// ---- names and paths ----
+
+// kindOf maps a SQL object kind to the catalog's.
+func kindOf(k sqlparse.ObjectKind) catalog.ObjectKind {
+	return catalog.ObjectKind(strings.ToLower(string(k)))
+}
+
+// levels are the kinds of the nodes on the path to an object of a kind.
+func levels(k catalog.ObjectKind) []catalog.ObjectKind {
+	if k == catalog.KindSchema {
+		return []catalog.ObjectKind{catalog.KindDatabase, catalog.KindSchema}
+	}
+	return []catalog.ObjectKind{k}
+}
+
+func invalid(format string, args ...any) error {
+	return &catalog.Error{Class: catalog.ErrInvalid, Msg: fmt.Sprintf(format, args...)}
+}
+
+// parts returns the parts of the name of an object of kind k, checked: as
+// many as its path has (a schema must be qualified with its database), each
+// a valid catalog name.
+func parts(k catalog.ObjectKind, n *sqlparse.Name) ([]string, error) {
+	lv := levels(k)
+	if len(n.Parts) != len(lv) {
+		return nil, invalid("%s name %s must be qualified as %s", k, n, shape(lv))
+	}
+	out := make([]string, len(n.Parts))
+	for i, p := range n.Parts {
+		if err := catalog.ValidateName(lv[i], p.Name); err != nil {
+			return nil, err
+		}
+		out[i] = p.Name
+	}
+	return out, nil
+}
+
+func shape(lv []catalog.ObjectKind) string {
+	s := make([]string, len(lv))
+	for i, k := range lv {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ".")
+}
+
+// path resolves the object kind k at parts to the policy's path, root first,
+// with the grants on each node and its owner as an OWNERSHIP grant. Missing
+// nodes (the object or its parents do not exist) are given bare, so the
+// policy decides before existence is revealed.
+func (r *run) path(k catalog.ObjectKind, parts []string) ([]policy.Node, error) {
+	nodes, err := r.tx.ResolvePath(k, strings.Join(parts, "."))
+	if err == nil {
+		out := make([]policy.Node, len(nodes))
+		for i, n := range nodes {
+			out[i] = policyNode(n)
+		}
+		return out, nil
+	}
+	if !errors.Is(err, catalog.ErrNotFound) {
+		return nil, err
+	}
+	bare := policy.Node{Kind: policy.NodeKind(k), Name: parts[len(parts)-1]}
+	if len(parts) == 1 {
+		return []policy.Node{bare}, nil
+	}
+	lv := levels(k)
+	parent, err := r.path(lv[len(lv)-2], parts[:len(parts)-1])
+	if err != nil {
+		return nil, err
+	}
+	return append(parent, bare), nil
+}
+
+func policyNode(n catalog.Node) policy.Node {
+	p := policy.Node{Kind: policy.NodeKind(n.Kind), Name: n.Name, Grants: make([]policy.Grant, 0, len(n.Grants)+1)}
+	if n.Owner != "" {
+		p.Grants = append(p.Grants, policy.Grant{Role: n.Owner, Privilege: string(policy.ActionOwnership)})
+	}
+	for _, g := range n.Grants {
+		p.Grants = append(p.Grants, policy.Grant{Role: g.Role, Privilege: string(g.Privilege)})
+	}
+	return p
+}
+
+// effectiveRoles returns the principal's roles, expanded through role grants.
+func (r *run) effectiveRoles() ([]string, error) {
+	if !r.rolesLoaded {
+		roles, err := r.tx.EffectiveRoles(r.who.Name)
+		if err != nil {
+			return nil, err
+		}
+		r.roles, r.rolesLoaded = roles, true
+	}
+	return r.roles, nil
+}
+
+// allowed asks the policy whether the principal may do action on the last
+// node of path. A denial is not an error here; a failed decision is.
+func (r *run) allowed(action policy.Action, path []policy.Node) (policy.Decision, error) {
+	roles, err := r.effectiveRoles()
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	d, err := r.e.pol.Decide(r.ctx, policy.Request{
+		Principal: policy.Principal{Kind: r.who.Kind, Name: r.who.Name, Roles: roles},
+		Action:    action,
+		Path:      path,
+	})
+	if err != nil {
+		return d, fmt.Errorf("exec: authorize %s: %w", action, err)
+	}
+	return d, nil
+}
+
+// authorize is allowed, with a denial returned as *DeniedError.
+func (r *run) authorize(action policy.Action, path []policy.Node) error {
+	d, err := r.allowed(action, path)
+	if err != nil {
+		return err
+	}
+	if !d.Allow {
+		return &DeniedError{Statement: r.stmt.String(), Reason: d.Reason}
+	}
+	return nil
+}
+
+// authorizeOn resolves the object kind k named n and authorizes action on it,
+// returning the checked name parts.
+func (r *run) authorizeOn(action policy.Action, k catalog.ObjectKind, n *sqlparse.Name) ([]string, error) {
+	p, err := parts(k, n)
+	if err != nil {
+		return nil, err
+	}
+	path, err := r.path(k, p)
+	if err != nil {
+		return nil, err
+	}
+	return p, r.authorize(action, path)
+}
+
+func msg(format string, args ...any) Result { return Result{Message: fmt.Sprintf(format, args...)} }
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ---- CREATE ----
+
+func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
+	k := kindOf(s.Kind)
+	p, err := parts(k, s.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	// The path ends at the new object, bare: grants on it count for nothing.
+	path := []policy.Node{{Kind: policy.NodeKind(k), Name: p[len(p)-1]}}
+	if len(p) > 1 {
+		parent, err := r.path(levels(k)[0], p[:1])
+		if err != nil {
+			return Result{}, err
+		}
+		path = append(parent, path...)
+	}
+	if err := r.authorize(policy.ActionCreate, path); err != nil {
+		return Result{}, err
+	}
+	if s.IfNotExists {
+		exists, err := r.exists(k, p)
+		if err != nil || exists {
+			return msg("%s %s already exists, skipped", k, strings.Join(p, ".")), err
+		}
+	}
+	switch k {
+	case catalog.KindDatabase:
+		d, err := r.tx.CreateDatabase(catalog.Database{Name: p[0]})
+		return msg("database %s created", d.Name), err
+	case catalog.KindSchema:
+		sc, err := r.tx.CreateSchema(catalog.Schema{Database: p[0], Name: p[1]})
+		return msg("schema %s.%s created", sc.Database, sc.Name), err
+	case catalog.KindRole:
+		ro, err := r.tx.CreateRole(catalog.Role{Name: p[0]})
+		return msg("role %s created", ro.Name), err
+	case catalog.KindUser:
+		u, token, err := r.tx.CreateUser(catalog.User{Name: p[0]})
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{
+			Columns: []string{"user", "token"},
+			Rows:    [][]string{{u.Name, token}},
+			Message: fmt.Sprintf("user %s created; its token is shown this once and cannot be read back: store it now", u.Name),
+		}, nil
+	}
+	return Result{}, &UnsupportedError{Statement: s.String()}
+}
+
+// exists reports whether the object kind k at p exists as that kind. An
+// object of another kind under the same name (a role named like a user)
+// is not reported: the create then fails with the catalog's message.
+func (r *run) exists(k catalog.ObjectKind, p []string) (bool, error) {
+	var err error
+	switch k {
+	case catalog.KindDatabase:
+		_, err = r.tx.GetDatabase(p[0])
+	case catalog.KindSchema:
+		_, err = r.tx.GetSchema(p[0], p[1])
+	case catalog.KindRole:
+		_, err = r.tx.GetRole(p[0])
+	case catalog.KindUser:
+		_, err = r.tx.GetUser(p[0])
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, catalog.ErrNotFound), errors.Is(err, catalog.ErrInvalid):
+		return false, nil
+	}
+	return false, err
+}
+
+// ---- DROP ----
+
+func (r *run) drop(s *sqlparse.Drop) (Result, error) {
+	k := kindOf(s.Kind)
+	p, err := r.authorizeOn(policy.ActionDrop, k, s.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	name := strings.Join(p, ".")
+	if s.IfExists {
+		exists, err := r.exists(k, p)
+		if err != nil {
+			return Result{}, err
+		}
+		if !exists {
+			return msg("%s %s does not exist, skipped", k, name), nil
+		}
+	}
+	switch k {
+	case catalog.KindDatabase:
+		err = r.tx.DropDatabase(p[0], s.Cascade)
+	case catalog.KindSchema:
+		err = r.tx.DropSchema(p[0], p[1], s.Cascade)
+	case catalog.KindRole:
+		err = r.tx.DropRole(p[0])
+	case catalog.KindUser:
+		err = r.tx.DropUser(p[0])
+	default:
+		return Result{}, &UnsupportedError{Statement: s.String()}
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return msg("%s %s dropped", k, name), nil
+}
+
+// ---- SHOW ----
+
+func (r *run) showDatabases() (Result, error) {
+	dbs, err := r.visibleDatabases()
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Columns: []string{"name", "owner", "created"}, Rows: [][]string{}}
+	for _, d := range dbs {
+		res.Rows = append(res.Rows, []string{d.Name, d.Owner, ts(d.Created)})
+	}
+	res.Message = fmt.Sprintf("%d databases", len(res.Rows))
+	return res, nil
+}
+
+// visibleDatabases lists the databases the principal has USAGE on.
+func (r *run) visibleDatabases() ([]catalog.Database, error) {
+	dbs, err := r.tx.ListDatabases()
+	if err != nil {
+		return nil, err
+	}
+	var out []catalog.Database
+	for _, d := range dbs {
+		ok, err := r.usable(catalog.KindDatabase, []string{d.Name})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// usable reports whether the principal has USAGE on the object kind k at p.
+func (r *run) usable(k catalog.ObjectKind, p []string) (bool, error) {
+	path, err := r.path(k, p)
+	if err != nil {
+		return false, err
+	}
+	d, err := r.allowed(policy.ActionUsage, path)
+	return d.Allow, err
+}
+
+func (r *run) showSchemas(s *sqlparse.Show) (Result, error) {
+	var dbs []string
+	if s.In != nil {
+		p, err := r.authorizeOn(policy.ActionUsage, catalog.KindDatabase, s.In)
+		if err != nil {
+			return Result{}, err
+		}
+		dbs = p
+	} else {
+		visible, err := r.visibleDatabases()
+		if err != nil {
+			return Result{}, err
+		}
+		for _, d := range visible {
+			dbs = append(dbs, d.Name)
+		}
+	}
+	res := Result{Columns: []string{"database", "name", "owner", "created"}, Rows: [][]string{}}
+	for _, db := range dbs {
+		schemas, err := r.tx.ListSchemas(db)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, sc := range schemas {
+			ok, err := r.usable(catalog.KindSchema, []string{sc.Database, sc.Name})
+			if err != nil {
+				return Result{}, err
+			}
+			if ok {
+				res.Rows = append(res.Rows, []string{sc.Database, sc.Name, sc.Owner, ts(sc.Created)})
+			}
+		}
+	}
+	res.Message = fmt.Sprintf("%d schemas", len(res.Rows))
+	return res, nil
+}
+
+func (r *run) showGrants(s *sqlparse.ShowGrants) (Result, error) {
+	var (
+		grants []catalog.Grant
+		err    error
+	)
+	switch {
+	case s.On != nil:
+		k := kindOf(s.OnKind)
+		var p []string
+		if p, err = r.authorizeOn(policy.ActionDescribe, k, s.On); err != nil {
+			return Result{}, err
+		}
+		grants, err = r.tx.GrantsOn(k, strings.Join(p, "."))
+	case s.To != nil && s.ToKind == sqlparse.KindRole:
+		grants, err = r.grantsToRole(s.To.Name)
+	case s.To != nil:
+		grants, err = r.grantsToUser(s.To.Name)
+	default:
+		grants, err = r.grantsToUser(r.who.Name)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Columns: []string{"privilege", "kind", "object", "role"}, Rows: [][]string{}}
+	for _, g := range grants {
+		res.Rows = append(res.Rows, []string{string(g.Privilege), string(g.ObjectKind), g.Object, g.Role})
+	}
+	res.Message = fmt.Sprintf("%d grants", len(res.Rows))
+	return res, nil
+}
+
+// grantsToRole lists the grants held directly by role, after a DESCRIBE
+// check unless it is one of the principal's own roles.
+func (r *run) grantsToRole(role string) ([]catalog.Grant, error) {
+	own, err := r.effectiveRoles()
+	if err != nil {
+		return nil, err
+	}
+	if !containsFold(own, role) {
+		if _, err := r.authorizeOn(policy.ActionDescribe, catalog.KindRole, oneName(role)); err != nil {
+			return nil, err
+		}
+	}
+	return r.tx.GrantsTo(role)
+}
+
+// grantsToUser lists the grants of every effective role of user, after a
+// DESCRIBE check unless it is the principal.
+func (r *run) grantsToUser(user string) ([]catalog.Grant, error) {
+	if !strings.EqualFold(user, r.who.Name) {
+		if _, err := r.authorizeOn(policy.ActionDescribe, catalog.KindUser, oneName(user)); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := r.tx.GetUser(user); err != nil {
+		return nil, err
+	}
+	roles, err := r.tx.EffectiveRoles(user)
+	if err != nil {
+		return nil, err
+	}
+	var out []catalog.Grant
+	for _, ro := range roles {
+		gs, err := r.tx.GrantsTo(ro)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gs...)
+	}
+	return out, nil
+}
+
+func oneName(s string) *sqlparse.Name {
+	return &sqlparse.Name{Parts: []*sqlparse.Ident{{Name: s}}}
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+}
+
+// ---- GRANT / REVOKE ----
+
+func (r *run) grantRole(s *sqlparse.GrantRole) (Result, error) {
+	if _, err := r.authorizeOn(policy.ActionGrant, catalog.KindRole, oneName(s.Role.Name)); err != nil {
+		return Result{}, err
+	}
+	gk := kindOf(s.GranteeKind)
+	// The catalog looks the member up among users and roles alike; the
+	// statement names which one it means.
+	var err error
+	if gk == catalog.KindUser {
+		_, err = r.tx.GetUser(s.Grantee.Name)
+	} else {
+		_, err = r.tx.GetRole(s.Grantee.Name)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if s.Revoke {
+		if err := r.tx.RevokeRole(s.Role.Name, s.Grantee.Name); err != nil {
+			return Result{}, err
+		}
+		return msg("role %s revoked from %s %s", s.Role.Name, gk, s.Grantee.Name), nil
+	}
+	g, err := r.tx.GrantRole(s.Role.Name, s.Grantee.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	return msg("role %s granted to %s %s", g.Role, g.MemberKind, g.Member), nil
+}
+
+func (r *run) grantPrivileges(s *sqlparse.GrantPrivileges) (Result, error) {
+	k := kindOf(s.OnKind)
+	ownership := slices.Contains(s.Privileges, sqlparse.PrivOwnership)
+	if ownership && s.Revoke {
+		return Result{}, invalid("ownership cannot be revoked: transfer it with GRANT OWNERSHIP ON %s %s TO ROLE <role>", s.OnKind, s.On)
+	}
+	action := policy.ActionGrant
+	if ownership {
+		action = policy.ActionOwnership
+	}
+	p, err := r.authorizeOn(action, k, s.On)
+	if err != nil {
+		return Result{}, err
+	}
+	path, role := strings.Join(p, "."), s.Grantee.Name
+	privs := make([]string, len(s.Privileges))
+	for i, priv := range s.Privileges {
+		privs[i] = string(priv)
+		switch {
+		case priv == sqlparse.PrivOwnership:
+			err = r.tx.SetOwner(k, path, role)
+		case s.Revoke:
+			err = r.tx.Revoke(catalog.Privilege(priv), k, path, role)
+		default:
+			_, err = r.tx.Grant(catalog.Privilege(priv), k, path, role)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	if s.Revoke {
+		return msg("%s on %s %s revoked from role %s", strings.Join(privs, ", "), k, path, role), nil
+	}
+	return msg("%s on %s %s granted to role %s", strings.Join(privs, ", "), k, path, role), nil
+}
