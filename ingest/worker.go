@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluice-io/sluice/deltawriter"
+	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
@@ -590,6 +592,8 @@ func (w *Worker) flush(ctx context.Context, why string) error {
 	switch {
 	case err == nil:
 		w.metrics.CommitLatency.Observe(time.Since(start).Seconds())
+		win.batch.Release()
+		win.dead.release()
 		w.win = nil
 		return nil
 	case errors.As(err, &ce) || errors.Is(err, errStaleBase):
@@ -677,6 +681,24 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 	return nil
 }
 
+// newDeadLettersOnly returns the rows of a dead-letter record whose offset
+// is past committed(partition). The caller releases both records.
+func newDeadLettersOnly(ctx context.Context, rec arrow.Record, committed func(int32) int64) (arrow.Record, error) {
+	parts := rec.Column(2).(*array.Int32)
+	offs := rec.Column(3).(*array.Int64)
+	keep := make([]int64, 0, rec.NumRows())
+	for i := 0; i < int(rec.NumRows()); i++ {
+		if offs.Value(i) > committed(parts.Value(i)) {
+			keep = append(keep, int64(i))
+		}
+	}
+	if len(keep) == int(rec.NumRows()) {
+		rec.Retain()
+		return rec, nil
+	}
+	return arrowutil.TakeRecord(ctx, rec, keep)
+}
+
 // commitDeadLetters writes the window's dead letters with the same offsets
 // as txn actions of the dead-letter table, so a retried window does not
 // dead-letter a record twice.
@@ -688,6 +710,19 @@ func (w *Worker) commitDeadLetters(ctx context.Context, txns []deltalog.Txn) err
 	if err != nil {
 		return err
 	}
+	// A dead-letter commit that landed although its caller saw an error
+	// (say, a timeout after the write) must not be written again: keep only
+	// the rows past the table's offsets.
+	rec, err = newDeadLettersOnly(ctx, rec, func(p int32) int64 {
+		if v, ok := snap.TxnVersion(w.appID(p)); ok {
+			return v
+		}
+		return -1
+	})
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
 	bw, err := w.dlq.NewBatchWriter(ctx, snap)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
+	"github.com/sluice-io/sluice/ingest/decode"
 )
 
 // testSpec is a JSON pipeline over topic into a table under dir.
@@ -226,5 +227,33 @@ func TestWorkerExactlyOnceKfake(t *testing.T) {
 				t.Fatalf("dead-letter topic record headers %v", h)
 			}
 		})
+	}
+}
+
+// A dead-letter commit that landed although its caller saw an error is
+// not written again: only rows past the table's offsets are kept.
+func TestDeadLettersPastCommittedOffsets(t *testing.T) {
+	as, err := parquetio.ArrowSchema(DeadLetterSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDeadLetters("q", as)
+	defer d.release()
+	for _, m := range []struct {
+		p   int32
+		off int64
+	}{{0, 5}, {0, 9}, {1, 3}, {1, 4}} {
+		d.add(&decode.Message{Topic: "t", Partition: m.p, Offset: m.off, Value: []byte("x")}, "decode", fmt.Errorf("bad"), false)
+	}
+	rec := d.build()
+	defer rec.Release()
+	committed := map[int32]int64{0: 5, 1: -1}
+	out, err := newDeadLettersOnly(context.Background(), rec, func(p int32) int64 { return committed[p] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	if got := out.Column(3).String(); got != "[9 3 4]" {
+		t.Fatalf("kept offsets %s, want [9 3 4]", got)
 	}
 }
