@@ -553,3 +553,32 @@ func (t *Tx) objectAndRole(kind ObjectKind, path, role string) (o *objRow, displ
 	}
 	return o, display, ro, nil
 }
+
+// SetUserToken makes token (which must look like one CreateUser issues:
+// the user prefix and 43 base64url characters) the user's only token. The
+// server uses it for an operator-chosen bootstrap token.
+func (t *Tx) SetUserToken(name, token string) error {
+	if !strings.HasPrefix(token, UserTokenPrefix) || len(token) != len(UserTokenPrefix)+tokenLen {
+		return errorf(ErrInvalid, "token for user %s: want %s followed by %d base64url characters (generate one with: sluice token)", name, UserTokenPrefix, tokenLen)
+	}
+	u, err := t.GetUser(name)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`DELETE FROM tokens WHERE principal_id = ?`, u.ID); err != nil {
+		return fmt.Errorf("catalog: set token of user %s: %w", u.Name, err)
+	}
+	hash := hashToken(token)
+	if err := t.addToken(u.ID, hash, time.Time{}); err != nil {
+		return err
+	}
+	u.TokenHash, u.Rotated = hash, t.now
+	return t.updateBody(u.ID, u)
+}
+
+// NewUserToken returns a fresh user token, for an operator to set as a
+// bootstrap token. Nothing is stored.
+func NewUserToken() string {
+	tok, _ := newToken(UserTokenPrefix)
+	return tok
+}

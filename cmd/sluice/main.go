@@ -28,8 +28,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the server: the SQL statements API over the catalog, authorized by OPA", runServe},
+		{"sql", "run SQL statements on a server", runSQL},
 		{"worker", "run one pipeline worker: a Kafka topic into a Delta table, exactly once", runWorker},
 		{"delta", "inspect and maintain Delta tables (inspect, optimize, vacuum, checkpoint)", runDelta},
+		{"token", "print a new random API token (e.g. for SLUICE_BOOTSTRAP_TOKEN)", runToken},
 		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, "sluice", version)
 			return nil

@@ -84,10 +84,10 @@ type Principal struct {
 // created") and, for SHOW and CREATE USER, a table of strings.
 type Result struct {
 	// Statement is the statement, as canonical SQL.
-	Statement string
-	Columns   []string
-	Rows      [][]string
-	Message   string
+	Statement string     `json:"statement"`
+	Columns   []string   `json:"columns,omitempty"`
+	Rows      [][]string `json:"rows,omitempty"`
+	Message   string     `json:"message,omitempty"`
 }
 
 // DeniedError is returned when the policy denies a statement. Reason is

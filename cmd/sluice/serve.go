@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve"
+	"github.com/sluice-io/sluice/serve/exec"
+)
+
+const serveUsage = `Run the Sluice server: the SQL statements API (POST /api/v1/statements),
+/healthz and /metrics, over the catalog in --data-dir.
+
+Usage: sluice serve [--data-dir DIR] [--addr HOST:PORT] [--policy FILE.rego ...]
+
+On first start the server creates the user sluice_admin (role admin) and
+prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
+'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
+
+Examples:
+  sluice serve --data-dir /var/lib/sluice --addr 127.0.0.1:8080
+  SLUICE_BOOTSTRAP_TOKEN=$(sluice token) sluice serve --policy deny-pii.rego
+`
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveUsage, stderr)
+	dataDir := fs.String("data-dir", "sluice-data", "directory of the catalog and the audit log")
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	var policies stringList
+	fs.Var(&policies, "policy", "extra Rego module (repeatable); a module that fails to compile stops start-up")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "sluice serve: takes no arguments (see --help)")
+		return errUsage
+	}
+	logger, err := newLogger(stderr, *level)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	cat, err := catalog.OpenSQLite(filepath.Join(*dataDir, "catalog.db"))
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	audit, err := policy.NewJSONLSink(filepath.Join(*dataDir, "audit.jsonl"))
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	pol, err := policy.New(ctx, policy.WithSink(audit), policy.WithModuleFiles(policies...))
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	tok, err := serve.Bootstrap(ctx, cat, os.Getenv("SLUICE_BOOTSTRAP_TOKEN"))
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if tok != "" {
+		fmt.Fprintf(stdout, "Created user %s (role admin). Its token, shown this once:\n\n  %s\n\n", serve.BootstrapUser, tok)
+	}
+	srv := &http.Server{Handler: serve.New(cat, exec.New(cat, pol), logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *addr, err)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "dataDir", *dataDir)
+	fmt.Fprintf(stdout, "Listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}
+
+func runToken(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	fmt.Fprintln(stdout, catalog.NewUserToken())
+	return nil
+}

@@ -1,0 +1,214 @@
+// Package serve is Sluice's HTTP server: the SQL statements API for
+// operators (and, next, the Delta Sharing protocol for recipients).
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/exec"
+)
+
+// MaxStatementBytes bounds a statements request body.
+const MaxStatementBytes = 1 << 20
+
+// Server answers the statements API, health and metrics.
+type Server struct {
+	cat      *catalog.Catalog
+	exec     *exec.Executor
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  prometheus.Histogram
+}
+
+// New returns a Server over the catalog and executor.
+func New(cat *catalog.Catalog, ex *exec.Executor, log *slog.Logger) *Server {
+	s := &Server{cat: cat, exec: ex, log: log, reg: prometheus.NewRegistry()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "api", Name: "requests_total",
+		Help: "Statements API requests by outcome code."}, []string{"code"})
+	s.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sluice", Subsystem: "api", Name: "request_seconds",
+		Help: "Statements API request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
+	s.reg.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return s
+}
+
+// Handler routes the server's endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/statements", s.statements)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// StatementsRequest is the body of POST /api/v1/statements (a text/plain
+// body is taken as the SQL itself).
+type StatementsRequest struct {
+	SQL string `json:"sql"`
+}
+
+// StatementsResponse is a successful answer: one result per statement.
+type StatementsResponse struct {
+	Results []exec.Result `json:"results"`
+}
+
+// ErrorBody is every error answer: {"error": {...}}.
+type ErrorBody struct {
+	Error APIError `json:"error"`
+}
+
+// APIError describes what went wrong. Line and Column locate a syntax or
+// semantic error in the submitted SQL; Caret shows the line with a caret.
+// Results holds the statements of the script that did run and commit
+// before the failing one.
+type APIError struct {
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	Line    int           `json:"line,omitempty"`
+	Column  int           `json:"column,omitempty"`
+	Caret   string        `json:"caret,omitempty"`
+	Results []exec.Result `json:"results,omitempty"`
+}
+
+func (s *Server) statements(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	code := s.serveStatements(w, r)
+	s.requests.WithLabelValues(code).Inc()
+	s.latency.Observe(time.Since(start).Seconds())
+}
+
+// serveStatements answers one request and returns its outcome code.
+func (s *Server) serveStatements(w http.ResponseWriter, r *http.Request) string {
+	tok, ok := bearer(r)
+	if !ok {
+		return writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: "missing bearer token: send Authorization: Bearer <token>"})
+	}
+	user, err := s.cat.AuthenticateUser(r.Context(), tok)
+	if err != nil {
+		if errors.Is(err, catalog.ErrUnauthenticated) {
+			return writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: err.Error()})
+		}
+		s.log.Error("authenticate", "err", err)
+		return writeErr(w, http.StatusInternalServerError, APIError{Code: "INTERNAL", Message: "authentication failed"})
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxStatementBytes+1))
+	if err != nil {
+		return writeErr(w, http.StatusBadRequest, APIError{Code: "BAD_REQUEST", Message: "read body: " + err.Error()})
+	}
+	if len(body) > MaxStatementBytes {
+		return writeErr(w, http.StatusRequestEntityTooLarge, APIError{Code: "TOO_LARGE", Message: fmt.Sprintf("statements larger than %d bytes", MaxStatementBytes)})
+	}
+	sql := string(body)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		var req StatementsRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			return writeErr(w, http.StatusBadRequest, APIError{Code: "BAD_REQUEST", Message: "body is not JSON {\"sql\": \"...\"}: " + err.Error()})
+		}
+		sql = req.SQL
+	}
+	results, err := s.exec.Execute(r.Context(), exec.Principal{Kind: policy.PrincipalUser, Name: user.Name}, sql)
+	if err != nil {
+		status, apiErr := classify(err, sql)
+		apiErr.Results = results
+		if status == http.StatusInternalServerError {
+			s.log.Error("statements", "user", user.Name, "err", err)
+		}
+		return writeErr(w, status, apiErr)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(StatementsResponse{Results: results})
+	return "OK"
+}
+
+// classify maps an execution error to an HTTP status and an API error.
+func classify(err error, sql string) (int, APIError) {
+	var pe *sqlparse.ParseError
+	var de *exec.DeniedError
+	var ue *exec.UnsupportedError
+	switch {
+	case errors.As(err, &pe):
+		return http.StatusBadRequest, APIError{Code: "SYNTAX_ERROR", Message: err.Error(), Line: pe.Line, Column: pe.Col, Caret: pe.Caret(sql)}
+	case errors.As(err, &de):
+		return http.StatusForbidden, APIError{Code: "PERMISSION_DENIED", Message: err.Error()}
+	case errors.As(err, &ue):
+		return http.StatusNotImplemented, APIError{Code: "UNSUPPORTED", Message: err.Error()}
+	case errors.Is(err, exec.ErrTooManyStatements):
+		return http.StatusBadRequest, APIError{Code: "TOO_MANY_STATEMENTS", Message: err.Error()}
+	case errors.Is(err, catalog.ErrNotFound):
+		return http.StatusNotFound, APIError{Code: "NOT_FOUND", Message: err.Error()}
+	case errors.Is(err, catalog.ErrExists):
+		return http.StatusConflict, APIError{Code: "ALREADY_EXISTS", Message: err.Error()}
+	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, catalog.ErrNotEmpty), errors.Is(err, catalog.ErrInUse), errors.Is(err, catalog.ErrCycle):
+		return http.StatusBadRequest, APIError{Code: "INVALID", Message: err.Error()}
+	case errors.Is(err, context.Canceled):
+		return 499, APIError{Code: "CANCELED", Message: "request canceled"}
+	}
+	return http.StatusInternalServerError, APIError{Code: "INTERNAL", Message: "internal error; see the server log"}
+}
+
+// bearer extracts the bearer token of the Authorization header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const p = "Bearer "
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(p):]), true
+}
+
+func writeErr(w http.ResponseWriter, status int, e APIError) string {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ErrorBody{Error: e})
+	return e.Code + "/" + strconv.Itoa(status)
+}
+
+// BootstrapUser is the user Bootstrap creates (users and roles share one
+// namespace, so it cannot be called admin like the role it holds).
+const BootstrapUser = "sluice_admin"
+
+// Bootstrap makes sure the BootstrapUser, holding the admin role, exists. With
+// token set, that becomes the admin's token (so an operator can choose it,
+// e.g. SLUICE_BOOTSTRAP_TOKEN); otherwise a new admin gets a fresh token,
+// returned once. An existing admin keeps its token when token is empty:
+// token is returned empty then.
+func Bootstrap(ctx context.Context, cat *catalog.Catalog, token string) (issued string, err error) {
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		issued = ""
+		_, err := tx.GetUser(BootstrapUser)
+		switch {
+		case errors.Is(err, catalog.ErrNotFound):
+			_, tok, err := tx.CreateUser(catalog.User{Name: BootstrapUser})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.GrantRole(catalog.AdminRole, BootstrapUser); err != nil {
+				return err
+			}
+			issued = tok
+		case err != nil:
+			return err
+		}
+		if token != "" {
+			issued = ""
+			return tx.SetUserToken(BootstrapUser, token)
+		}
+		return nil
+	})
+	return issued, err
+}

@@ -1,0 +1,141 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/exec"
+)
+
+type fixture struct {
+	srv   *httptest.Server
+	cat   *catalog.Catalog
+	audit *policy.MemorySink
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	audit := &policy.MemorySink{}
+	pol, err := policy.New(ctx, policy.WithSink(audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, cat: cat, audit: audit}
+}
+
+// post sends SQL with a token and decodes the answer.
+func (f *fixture) post(t *testing.T, token, sql string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/statements", strings.NewReader(sql))
+	req.Header.Set("Content-Type", "text/plain")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("response is not JSON: %v", err)
+	}
+	return resp.StatusCode, body
+}
+
+func TestStatementsAPI(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	admin, err := Bootstrap(ctx, f.cat, "")
+	if err != nil || !strings.HasPrefix(admin, catalog.UserTokenPrefix) {
+		t.Fatalf("bootstrap: %q %v", admin, err)
+	}
+	if again, err := Bootstrap(ctx, f.cat, ""); err != nil || again != "" {
+		t.Fatalf("second bootstrap issued %q, %v; want nothing", again, err)
+	}
+
+	code, body := f.post(t, admin, "CREATE DATABASE sales; CREATE SCHEMA sales.eu; CREATE USER alice")
+	if code != 200 {
+		t.Fatalf("admin script: %d %v", code, body)
+	}
+	results := body["results"].([]any)
+	alice := ""
+	for _, r := range results {
+		rows, _ := r.(map[string]any)["rows"].([]any)
+		for _, row := range rows {
+			for _, cell := range row.([]any) {
+				if s, _ := cell.(string); strings.HasPrefix(s, catalog.UserTokenPrefix) {
+					alice = s
+				}
+			}
+		}
+	}
+	if len(results) != 3 || alice == "" {
+		t.Fatalf("results %v: want 3 and alice's token", results)
+	}
+
+	tests := []struct {
+		name, token, sql string
+		status           int
+		code, message    string
+	}{
+		{"no token", "", "SHOW DATABASES", 401, "UNAUTHENTICATED", "missing bearer token"},
+		{"bad token", catalog.UserTokenPrefix + strings.Repeat("x", 43), "SHOW DATABASES", 401, "UNAUTHENTICATED", "invalid"},
+		{"denied", alice, "CREATE SCHEMA sales.us", 403, "PERMISSION_DENIED", "missing"},
+		{"syntax", admin, "CREATE DATABASE ok;\nCREATE TABLE ;", 400, "SYNTAX_ERROR", "line 2:14"},
+		{"exists", admin, "CREATE DATABASE sales", 409, "ALREADY_EXISTS", "sales"},
+		{"unsupported", admin, "SHOW QUERIES", 501, "UNSUPPORTED", "not supported"},
+	}
+	for _, tt := range tests {
+		code, body := f.post(t, tt.token, tt.sql)
+		e, _ := body["error"].(map[string]any)
+		if code != tt.status || e["code"] != tt.code || !strings.Contains(e["message"].(string), tt.message) {
+			t.Errorf("%s: %d %v; want %d %s containing %q", tt.name, code, body, tt.status, tt.code, tt.message)
+		}
+		if tt.code == "SYNTAX_ERROR" && (e["line"] != float64(2) || !strings.Contains(e["caret"].(string), "^")) {
+			t.Errorf("syntax error without position or caret: %v", e)
+		}
+	}
+	// The denial was decided by the policy and audited.
+	found := false
+	for _, ev := range f.audit.Events() {
+		if ev.Principal == "user:alice" && !ev.Allow {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("alice's denial is not in the audit log")
+	}
+	// An operator-chosen bootstrap token replaces the admin's.
+	chosen := catalog.NewUserToken()
+	if _, err := Bootstrap(ctx, f.cat, chosen); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.post(t, chosen, "SHOW DATABASES"); code != 200 {
+		t.Fatalf("chosen bootstrap token: %d", code)
+	}
+	if code, _ := f.post(t, admin, "SHOW DATABASES"); code != 401 {
+		t.Fatalf("old admin token still works: %d", code)
+	}
+	if _, err := Bootstrap(ctx, f.cat, "not-a-token"); err == nil {
+		t.Fatal("a malformed bootstrap token was accepted")
+	}
+}
