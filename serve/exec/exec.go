@@ -193,16 +193,18 @@ func supported(s sqlparse.Statement) bool {
 	switch s := s.(type) {
 	case *sqlparse.CreateObject:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore:
 			return true
 		}
+	case *sqlparse.CreateStream:
+		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream:
 			return true
 		}
 	case *sqlparse.Show:
-		return s.What == "DATABASES" || s.What == "SCHEMAS"
+		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES"
 	case *sqlparse.ShowGrants:
 		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
 	case *sqlparse.GrantRole:

@@ -338,8 +338,8 @@ func TestParseErrorRunsNothing(t *testing.T) {
 func TestUnsupportedRunsNothing(t *testing.T) {
 	e := newEnv(t)
 	for _, sql := range []string{
-		"CREATE DATABASE sales; SHOW TABLES",
-		"CREATE DATABASE sales; CREATE STORE s WITH ('type' = 's3')",
+		"CREATE DATABASE sales; SHOW QUERIES",
+		"CREATE DATABASE sales; CREATE SHARE s",
 		"CREATE DATABASE sales; GRANT SELECT ON SHARE s TO RECIPIENT r",
 	} {
 		_, err := e.ex.Execute(context.Background(), user("root"), sql)
@@ -416,5 +416,49 @@ func TestOnlyUsers(t *testing.T) {
 	_, err := e.ex.Execute(context.Background(), exec.Principal{Kind: policy.PrincipalRecipient, Name: "r"}, "SHOW DATABASES")
 	if err == nil {
 		t.Error("a recipient ran a statement")
+	}
+}
+
+// TestStoresAndStreams: an admin registers a Kafka store and a stream; a
+// user with USAGE on the database and schema sees it in SHOW STREAMS, one
+// without does not; CREATE STREAM needs CREATE on the schema; a plaintext
+// secret in a store is refused; a stream on a missing store is refused.
+func TestStoresAndStreams(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	run := func(who, sql string) ([]exec.Result, error) { return e.ex.Execute(ctx, user(who), sql) }
+	if _, err := run("root", `CREATE DATABASE sales; CREATE SCHEMA sales.eu;
+CREATE STORE kafka1 WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092', 'sasl.password' = 'env:KAFKA_PASSWORD');
+CREATE STREAM sales.eu.orders (id BIGINT NOT NULL, amount DECIMAL(12,2)) WITH ('store' = 'kafka1', 'topic' = 'orders');
+CREATE USER carol; CREATE USER dave; CREATE ROLE viewer; GRANT ROLE viewer TO USER carol;
+GRANT USAGE ON DATABASE sales TO ROLE viewer; GRANT USAGE ON SCHEMA sales.eu TO ROLE viewer`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := run("carol", "SHOW STREAMS")
+	if err != nil || len(res[0].Rows) != 1 || res[0].Rows[0][0] != "sales.eu.orders" || res[0].Rows[0][2] != "orders" {
+		t.Fatalf("carol SHOW STREAMS: %v %v", res, err)
+	}
+	if res, err := run("dave", "SHOW STREAMS"); err != nil || len(res[0].Rows) != 0 {
+		t.Fatalf("dave sees streams: %v %v", res, err)
+	}
+	_, err = run("carol", "CREATE STREAM sales.eu.x (a INT) WITH ('store' = 'kafka1', 'topic' = 'x')")
+	var de *exec.DeniedError
+	if !errors.As(err, &de) || !strings.Contains(de.Reason, "CREATE") {
+		t.Fatalf("carol CREATE STREAM without CREATE: %v", err)
+	}
+	if _, err := run("root", "GRANT CREATE ON SCHEMA sales.eu TO ROLE viewer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("carol", "CREATE STREAM sales.eu.x (a INT) WITH ('store' = 'kafka1', 'topic' = 'x')"); err != nil {
+		t.Fatalf("carol CREATE STREAM with CREATE: %v", err)
+	}
+	if _, err := run("root", "CREATE STORE leaky WITH ('type' = 'kafka', 'sasl.password' = 'hunter2')"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("plaintext store secret: %v", err)
+	}
+	if _, err := run("root", "CREATE STREAM sales.eu.y (a INT) WITH ('store' = 'nope', 'topic' = 'y')"); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("stream on a missing store: %v", err)
+	}
+	if _, err := run("root", "DROP STREAM sales.eu.x; DROP STREAM IF EXISTS sales.eu.x"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -30,9 +30,16 @@ func (r *run) exec() (Result, error) {
 		return r.create(s)
 	case *sqlparse.Drop:
 		return r.drop(s)
+	case *sqlparse.CreateStream:
+		return r.createStream(s)
 	case *sqlparse.Show:
-		if s.What == "DATABASES" {
+		switch s.What {
+		case "DATABASES":
 			return r.showDatabases()
+		case "STREAMS":
+			return r.showRelations(s, catalog.KindStream)
+		case "TABLES":
+			return r.showRelations(s, catalog.KindTable)
 		}
 		return r.showSchemas(s)
 	case *sqlparse.ShowGrants:
@@ -54,8 +61,11 @@ func kindOf(k sqlparse.ObjectKind) catalog.ObjectKind {
 
 // levels are the kinds of the nodes on the path to an object of a kind.
 func levels(k catalog.ObjectKind) []catalog.ObjectKind {
-	if k == catalog.KindSchema {
+	switch k {
+	case catalog.KindSchema:
 		return []catalog.ObjectKind{catalog.KindDatabase, catalog.KindSchema}
+	case catalog.KindStream, catalog.KindTable:
+		return []catalog.ObjectKind{catalog.KindDatabase, catalog.KindSchema, k}
 	}
 	return []catalog.ObjectKind{k}
 }
@@ -191,31 +201,51 @@ func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // ---- CREATE ----
 
-func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
-	k := kindOf(s.Kind)
-	p, err := parts(k, s.Name)
-	if err != nil {
-		return Result{}, err
+// authorizeCreate checks CREATE for a new object kind k named n: the path
+// ends at the new object, bare (grants on it count for nothing). It returns
+// the name parts, and skip when IF NOT EXISTS finds the object.
+func (r *run) authorizeCreate(k catalog.ObjectKind, n *sqlparse.Name, ifNotExists bool) (p []string, skip bool, err error) {
+	if p, err = parts(k, n); err != nil {
+		return nil, false, err
 	}
-	// The path ends at the new object, bare: grants on it count for nothing.
 	path := []policy.Node{{Kind: policy.NodeKind(k), Name: p[len(p)-1]}}
 	if len(p) > 1 {
-		parent, err := r.path(levels(k)[0], p[:1])
+		lv := levels(k)
+		parent, err := r.path(lv[len(lv)-2], p[:len(p)-1])
 		if err != nil {
-			return Result{}, err
+			return nil, false, err
 		}
 		path = append(parent, path...)
 	}
 	if err := r.authorize(policy.ActionCreate, path); err != nil {
-		return Result{}, err
+		return nil, false, err
 	}
-	if s.IfNotExists {
+	if ifNotExists {
 		exists, err := r.exists(k, p)
-		if err != nil || exists {
-			return msg("%s %s already exists, skipped", k, strings.Join(p, ".")), err
-		}
+		return p, exists, err
+	}
+	return p, false, nil
+}
+
+func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
+	k := kindOf(s.Kind)
+	p, skip, err := r.authorizeCreate(k, s.Name, s.IfNotExists)
+	if err != nil || skip {
+		return msg("%s %s already exists, skipped", k, strings.Join(p, ".")), err
 	}
 	switch k {
+	case catalog.KindStore:
+		props, err := properties(s.With)
+		if err != nil {
+			return Result{}, err
+		}
+		typ := props["type"]
+		delete(props, "type")
+		if typ == "" {
+			typ = "kafka"
+		}
+		st, err := r.tx.CreateStore(catalog.Store{Name: p[0], Type: typ, Properties: props})
+		return msg("store %s created", st.Name), err
 	case catalog.KindDatabase:
 		d, err := r.tx.CreateDatabase(catalog.Database{Name: p[0]})
 		return msg("database %s created", d.Name), err
@@ -253,6 +283,14 @@ func (r *run) exists(k catalog.ObjectKind, p []string) (bool, error) {
 		_, err = r.tx.GetRole(p[0])
 	case catalog.KindUser:
 		_, err = r.tx.GetUser(p[0])
+	case catalog.KindStore:
+		_, err = r.tx.GetStore(p[0])
+	case catalog.KindStream, catalog.KindTable:
+		var rel catalog.Relation
+		rel, err = r.tx.GetRelation(p[0], p[1], p[2])
+		if err == nil && rel.Kind != k {
+			return false, nil
+		}
 	}
 	switch {
 	case err == nil:
@@ -290,6 +328,10 @@ func (r *run) drop(s *sqlparse.Drop) (Result, error) {
 		err = r.tx.DropRole(p[0])
 	case catalog.KindUser:
 		err = r.tx.DropUser(p[0])
+	case catalog.KindStore:
+		err = r.tx.DropStore(p[0])
+	case catalog.KindStream:
+		err = r.tx.DropRelation(p[0], p[1], p[2], false)
 	default:
 		return Result{}, &UnsupportedError{Statement: s.String()}
 	}
@@ -525,4 +567,109 @@ func (r *run) grantPrivileges(s *sqlparse.GrantPrivileges) (Result, error) {
 		return msg("%s on %s %s revoked from role %s", strings.Join(privs, ", "), k, path, role), nil
 	}
 	return msg("%s on %s %s granted to role %s", strings.Join(privs, ", "), k, path, role), nil
+}
+
+// ---- streams ----
+
+// properties turns WITH ('k' = v, ...) into a map of strings.
+func properties(with []*sqlparse.Property) (map[string]string, error) {
+	out := make(map[string]string, len(with))
+	for _, p := range with {
+		switch v := p.Value.(type) {
+		case *sqlparse.Literal:
+			out[p.Key] = v.Value
+		case *sqlparse.ColumnRef:
+			out[p.Key] = v.Parts[0].Name
+		default:
+			return nil, invalid("property %q: want a string, number or name", p.Key)
+		}
+	}
+	return out, nil
+}
+
+// createStream registers a stream: its columns, store, topic and format.
+func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
+	p, skip, err := r.authorizeCreate(catalog.KindStream, s.Name, s.IfNotExists)
+	if err != nil || skip {
+		return msg("stream %s already exists, skipped", strings.Join(p, ".")), err
+	}
+	props, err := properties(s.With)
+	if err != nil {
+		return Result{}, err
+	}
+	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindStream,
+		Store: props["store"], Topic: props["topic"], ValueFormat: props["value.format"], Properties: props}
+	if rel.Store == "" || rel.Topic == "" {
+		return Result{}, invalid("stream %s needs WITH ('store' = ..., 'topic' = ...)", strings.Join(p, "."))
+	}
+	if _, err := r.tx.GetStore(rel.Store); err != nil {
+		return Result{}, err
+	}
+	if rel.ValueFormat == "" {
+		rel.ValueFormat = "json"
+	}
+	if len(s.Columns) == 0 && (rel.ValueFormat == "json" || rel.ValueFormat == "raw") {
+		return Result{}, invalid("stream %s: a %s stream needs its columns: (name TYPE [NOT NULL], ...)", strings.Join(p, "."), rel.ValueFormat)
+	}
+	for _, c := range s.Columns {
+		rel.Columns = append(rel.Columns, catalog.Column{Name: c.Name.Name, Type: c.Type.Text, Nullable: !c.NotNull})
+	}
+	if _, err := r.tx.CreateRelation(rel); err != nil {
+		return Result{}, err
+	}
+	return msg("stream %s created", strings.Join(p, ".")), nil
+}
+
+// showRelations lists the streams (or tables) of one schema, or of every
+// schema the principal can use.
+func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, error) {
+	type schemaRef struct{ db, name string }
+	var schemas []schemaRef
+	if s.In != nil {
+		p, err := r.authorizeOn(policy.ActionUsage, catalog.KindSchema, s.In)
+		if err != nil {
+			return Result{}, err
+		}
+		schemas = append(schemas, schemaRef{p[0], p[1]})
+	} else {
+		dbs, err := r.visibleDatabases()
+		if err != nil {
+			return Result{}, err
+		}
+		for _, d := range dbs {
+			scs, err := r.tx.ListSchemas(d.Name)
+			if err != nil {
+				return Result{}, err
+			}
+			for _, sc := range scs {
+				if ok, err := r.usable(catalog.KindSchema, []string{sc.Database, sc.Name}); err != nil {
+					return Result{}, err
+				} else if ok {
+					schemas = append(schemas, schemaRef{sc.Database, sc.Name})
+				}
+			}
+		}
+	}
+	res := Result{Columns: []string{"name", "store", "topic", "format", "owner"}, Rows: [][]string{}}
+	if kind == catalog.KindTable {
+		res.Columns = []string{"name", "location", "owner"}
+	}
+	for _, sc := range schemas {
+		rels, err := r.tx.ListRelations(sc.db, sc.name)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, rel := range rels {
+			if rel.Kind != kind {
+				continue
+			}
+			if kind == catalog.KindTable {
+				res.Rows = append(res.Rows, []string{rel.Path(), rel.Location, rel.Owner})
+			} else {
+				res.Rows = append(res.Rows, []string{rel.Path(), rel.Store, rel.Topic, rel.ValueFormat, rel.Owner})
+			}
+		}
+	}
+	res.Message = fmt.Sprintf("%d %ss", len(res.Rows), kind)
+	return res, nil
 }
