@@ -382,9 +382,11 @@ func (t *Tx) effective(id string) ([]string, error) {
 // ---- grants ----
 
 // privileges lists the privileges that apply to each kind of object.
+// SELECT and INSERT on a database or schema apply to every relation in it
+// (privileges inherit down the tree, as the policy decides).
 var privileges = map[ObjectKind][]Privilege{
-	KindDatabase:  {PrivUsage, PrivCreate, PrivOwnership, PrivAll},
-	KindSchema:    {PrivUsage, PrivCreate, PrivOwnership, PrivAll},
+	KindDatabase:  {PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivOwnership, PrivAll},
+	KindSchema:    {PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivOwnership, PrivAll},
 	KindStream:    {PrivSelect, PrivOwnership, PrivAll},
 	KindTable:     {PrivSelect, PrivInsert, PrivOwnership, PrivAll},
 	KindStore:     {PrivUsage, PrivOwnership, PrivAll},

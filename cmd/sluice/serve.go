@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", "sluice-data", "directory of the catalog and the audit log")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	warehouse := fs.String("warehouse", "", "URI under which query tables get their default location (default: file://<data-dir>/warehouse); s3://bucket/prefix for S3")
 	var policies stringList
 	fs.Var(&policies, "policy", "extra Rego module (repeatable); a module that fails to compile stops start-up")
 	pos, err := parseFlags(fs, args)
@@ -80,7 +81,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tok != "" {
 		fmt.Fprintf(stdout, "Created user %s (role admin). Its token, shown this once:\n\n  %s\n\n", serve.BootstrapUser, tok)
 	}
-	srv := &http.Server{Handler: serve.New(cat, exec.New(cat, pol), logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if *warehouse == "" {
+		abs, err := filepath.Abs(filepath.Join(*dataDir, "warehouse"))
+		if err != nil {
+			return err
+		}
+		*warehouse = "file://" + filepath.ToSlash(abs)
+	}
+	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse))
+	srv := &http.Server{Handler: serve.New(cat, ex, logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)

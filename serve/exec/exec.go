@@ -67,6 +67,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
@@ -132,16 +133,24 @@ func WithMaxStatements(n int) Option {
 	}
 }
 
+// WithWarehouse sets the URI under which tables created by queries get
+// their default location, <warehouse>/<database>/<schema>/<table>
+// (default: the relative directory "warehouse").
+func WithWarehouse(uri string) Option {
+	return func(e *Executor) { e.warehouse = strings.TrimRight(uri, "/") }
+}
+
 // Executor runs statements. It is safe for concurrent use.
 type Executor struct {
 	cat           *catalog.Catalog
 	pol           *policy.Engine
 	maxStatements int
+	warehouse     string
 }
 
 // New returns an Executor over a catalog and a policy engine.
 func New(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) *Executor {
-	e := &Executor{cat: cat, pol: pol, maxStatements: DefaultMaxStatements}
+	e := &Executor{cat: cat, pol: pol, maxStatements: DefaultMaxStatements, warehouse: "warehouse"}
 	for _, o := range opts {
 		o(e)
 	}
@@ -196,7 +205,7 @@ func supported(s sqlparse.Statement) bool {
 		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore:
 			return true
 		}
-	case *sqlparse.CreateStream:
+	case *sqlparse.CreateStream, *sqlparse.CreateTable:
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
@@ -204,7 +213,7 @@ func supported(s sqlparse.Statement) bool {
 			return true
 		}
 	case *sqlparse.Show:
-		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES"
+		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES"
 	case *sqlparse.ShowGrants:
 		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
 	case *sqlparse.GrantRole:

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/plan"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -32,6 +35,8 @@ func (r *run) exec() (Result, error) {
 		return r.drop(s)
 	case *sqlparse.CreateStream:
 		return r.createStream(s)
+	case *sqlparse.CreateTable:
+		return r.createTable(s)
 	case *sqlparse.Show:
 		switch s.What {
 		case "DATABASES":
@@ -40,6 +45,8 @@ func (r *run) exec() (Result, error) {
 			return r.showRelations(s, catalog.KindStream)
 		case "TABLES":
 			return r.showRelations(s, catalog.KindTable)
+		case "QUERIES":
+			return r.showQueries()
 		}
 		return r.showSchemas(s)
 	case *sqlparse.ShowGrants:
@@ -671,5 +678,138 @@ func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, 
 		}
 	}
 	res.Message = fmt.Sprintf("%d %ss", len(res.Rows), kind)
+	return res, nil
+}
+
+// ---- tables and queries ----
+
+// createTable registers an existing Delta table (LOCATION) or creates a
+// table written by a continuous query (AS SELECT): the query is compiled
+// and type-checked now, and stored with its pipeline spec in the state
+// running, for the supervisor to start.
+func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
+	p, skip, err := r.authorizeCreate(catalog.KindTable, s.Name, s.IfNotExists)
+	if err != nil || skip {
+		return msg("table %s already exists, skipped", strings.Join(p, ".")), err
+	}
+	name := strings.Join(p, ".")
+	props, err := properties(s.With)
+	if err != nil {
+		return Result{}, err
+	}
+	if s.Location != nil {
+		_, err := r.tx.CreateRelation(catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindTable,
+			Location: s.Location.Value, External: true, Properties: props})
+		return msg("table %s registered at %s (not copied; Sluice does not write it)", name, s.Location.Value), err
+	}
+	src, err := r.sourceStream(s.Query.From, p)
+	if err != nil {
+		return Result{}, err
+	}
+	loc := props["location"]
+	if loc == "" {
+		loc = strings.Join([]string{r.e.warehouse, p[0], p[1], p[2]}, "/")
+	}
+	target := plan.Table{Name: name, Location: loc, Props: props}
+	compiled, err := plan.Compile("pending", s.Query, src, target) // type-check before writing anything
+	if err != nil {
+		return Result{}, err
+	}
+	cols := make([]catalog.Column, len(compiled.Schema.Fields))
+	for i, f := range compiled.Schema.Fields {
+		cols[i] = catalog.Column{Name: f.Name, Type: deltalog.FormatType(f.Type), Nullable: f.Nullable}
+	}
+	if _, err := r.tx.CreateRelation(catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindTable,
+		Location: loc, Columns: cols, Properties: props}); err != nil {
+		return Result{}, err
+	}
+	q, err := r.tx.CreateQuery(catalog.Query{SQL: s.String(), Table: name})
+	if err != nil {
+		return Result{}, err
+	}
+	compiled, err = plan.Compile(q.ID, s.Query, src, target)
+	if err != nil {
+		return Result{}, err
+	}
+	spec, err := json.Marshal(compiled.Spec)
+	if err != nil {
+		return Result{}, err
+	}
+	if _, err := r.tx.SetQuerySpec(q.ID, spec); err != nil {
+		return Result{}, err
+	}
+	return Result{Columns: []string{"table", "query", "location"}, Rows: [][]string{{name, q.ID, loc}},
+		Message: fmt.Sprintf("table %s created; query %s writes it", name, q.ID)}, nil
+}
+
+// sourceStream resolves the FROM of a query (a stream, qualified fully or
+// relative to the target's schema), checks SELECT on it, and describes it
+// for the compiler.
+func (r *run) sourceStream(from *sqlparse.Name, target []string) (plan.Stream, error) {
+	var p []string
+	for _, part := range from.Parts {
+		p = append(p, part.Name)
+	}
+	switch len(p) {
+	case 1:
+		p = []string{target[0], target[1], p[0]}
+	case 2:
+		p = []string{target[0], p[0], p[1]}
+	}
+	fromName := &sqlparse.Name{Pos: from.Pos}
+	for _, part := range p {
+		fromName.Parts = append(fromName.Parts, &sqlparse.Ident{Name: part})
+	}
+	if _, err := r.authorizeOn(policy.ActionSelect, catalog.KindStream, fromName); err != nil {
+		return plan.Stream{}, err
+	}
+	rel, err := r.tx.GetRelation(p[0], p[1], p[2])
+	if err != nil {
+		return plan.Stream{}, err
+	}
+	if rel.Kind != catalog.KindStream {
+		return plan.Stream{}, invalid("%s is a %s: a query reads a stream", rel.Path(), rel.Kind)
+	}
+	store, err := r.tx.GetStore(rel.Store)
+	if err != nil {
+		return plan.Stream{}, err
+	}
+	src := plan.Stream{Name: rel.Path(), Props: map[string]string{}, StoreProps: store.Properties}
+	for k, v := range rel.Properties {
+		src.Props[k] = v
+	}
+	src.Props["topic"], src.Props["value.format"] = rel.Topic, rel.ValueFormat
+	for _, c := range rel.Columns {
+		t, err := deltalog.ParseType(c.Type)
+		if err != nil {
+			return plan.Stream{}, fmt.Errorf("stream %s column %s: %w", rel.Path(), c.Name, err)
+		}
+		src.Columns = append(src.Columns, plan.Column{Name: c.Name, Type: t, Nullable: c.Nullable})
+	}
+	return src, nil
+}
+
+// showQueries lists the queries writing tables in schemas the principal
+// can use.
+func (r *run) showQueries() (Result, error) {
+	qs, err := r.tx.ListQueries()
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Columns: []string{"id", "table", "state", "created"}, Rows: [][]string{}}
+	for _, q := range qs {
+		parts := strings.SplitN(q.Table, ".", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		ok, err := r.usable(catalog.KindSchema, parts[:2])
+		if err != nil {
+			return Result{}, err
+		}
+		if ok {
+			res.Rows = append(res.Rows, []string{q.ID, q.Table, string(q.State), ts(q.Created)})
+		}
+	}
+	res.Message = fmt.Sprintf("%d queries", len(res.Rows))
 	return res, nil
 }
