@@ -177,13 +177,7 @@ func (w *BatchWriter) align(rec arrow.Record) ([]arrow.Array, error) {
 	}
 	cols := make([]arrow.Array, len(w.schema.Fields))
 	for i, f := range w.schema.Fields {
-		idx := -1
-		for j, rf := range rs.Fields() {
-			if strings.EqualFold(rf.Name, f.Name) {
-				idx = j
-				break
-			}
-		}
+		idx := arrowutil.FieldIndexFold(rs, f.Name)
 		if idx < 0 {
 			return nil, fmt.Errorf("write %s: batch has no column %q", w.t.URI(), f.Name)
 		}

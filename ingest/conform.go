@@ -2,12 +2,12 @@ package ingest
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
@@ -27,13 +27,7 @@ func conform(rec arrow.Record, table *deltalog.Schema) (arrow.Record, error) {
 	}
 	cols := make([]arrow.Array, len(table.Fields))
 	for i, f := range table.Fields {
-		idx := -1
-		for j, rf := range rs.Fields() {
-			if strings.EqualFold(rf.Name, f.Name) {
-				idx = j
-				break
-			}
-		}
+		idx := arrowutil.FieldIndexFold(rs, f.Name)
 		if idx < 0 {
 			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, as.Field(i).Type, int(rec.NumRows()))
 			continue

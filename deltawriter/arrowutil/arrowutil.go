@@ -4,6 +4,7 @@ package arrowutil
 
 import (
 	"context"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -78,4 +79,19 @@ func HasMap(t arrow.DataType) bool {
 		}
 	}
 	return false
+}
+
+// FieldIndexFold returns the index of the field named name in s, matched
+// exactly first and then case-insensitively (Delta column names are
+// case-insensitive), or -1.
+func FieldIndexFold(s *arrow.Schema, name string) int {
+	if idx := s.FieldIndices(name); len(idx) > 0 {
+		return idx[0]
+	}
+	for i, f := range s.Fields() {
+		if strings.EqualFold(f.Name, name) {
+			return i
+		}
+	}
+	return -1
 }

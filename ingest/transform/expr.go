@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/arrow/scalar"
 
+	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
@@ -130,19 +131,12 @@ func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
 	}
 	switch {
 	case e.Column != "":
-		idx := schema.FieldIndices(e.Column)
-		if len(idx) == 0 {
-			for i, f := range schema.Fields() {
-				if strings.EqualFold(f.Name, e.Column) {
-					idx = []int{i}
-				}
-			}
-		}
-		if len(idx) != 1 {
+		idx := arrowutil.FieldIndexFold(schema, e.Column)
+		if idx < 0 {
 			return nil, fmt.Errorf("unknown column %q", e.Column)
 		}
-		f := schema.Field(idx[0])
-		return &columnEval{idx: idx[0], typ: f.Type, nullable: f.Nullable}, nil
+		f := schema.Field(idx)
+		return &columnEval{idx: idx, typ: f.Type, nullable: f.Nullable}, nil
 	case e.Op == "":
 		return compileLiteral(e)
 	}
