@@ -71,6 +71,7 @@ import (
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -146,6 +147,7 @@ type Executor struct {
 	pol           *policy.Engine
 	maxStatements int
 	warehouse     string
+	storeOpts     []objstore.OpenOption
 }
 
 // New returns an Executor over a catalog and a policy engine.
@@ -181,9 +183,16 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 	}
 	results := make([]Result, 0, len(stmts))
 	for _, s := range stmts {
-		var res Result
-		err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-			r := &run{e: e, ctx: ctx, tx: tx, who: principal, stmt: s}
+		pre, err := e.prepare(ctx, principal, s)
+		if err != nil {
+			return results, err
+		}
+		var (
+			res Result
+			r   *run
+		)
+		err = e.cat.Update(ctx, func(tx *catalog.Tx) error {
+			r = &run{e: e, ctx: ctx, tx: tx, who: principal, stmt: s, pre: pre}
 			var err error
 			res, err = r.exec()
 			return err
@@ -193,6 +202,11 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 		}
 		res.Statement = s.String()
 		results = append(results, res)
+		if r.after != nil {
+			if err := r.after(ctx); err != nil {
+				return results, err
+			}
+		}
 	}
 	return results, nil
 }
@@ -209,17 +223,21 @@ func supported(s sqlparse.Statement) bool {
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream, sqlparse.KindTable:
 			return true
 		}
+	case *sqlparse.Describe:
+		return true
+	case *sqlparse.RotateToken:
+		return s.Kind == sqlparse.KindUser
 	case *sqlparse.Show:
 		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES"
 	case *sqlparse.ShowGrants:
-		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
+		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind != sqlparse.KindShare)
 	case *sqlparse.GrantRole:
 		return true
 	case *sqlparse.GrantPrivileges:
-		return s.GranteeKind == sqlparse.KindRole && (s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
+		return s.GranteeKind == sqlparse.KindRole && s.OnKind != sqlparse.KindShare
 	}
 	return false
 }

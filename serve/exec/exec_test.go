@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
@@ -16,6 +17,9 @@ import (
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/exec"
 )
+
+// testNow is the catalog's clock in tests: creation times are stable.
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 type env struct {
 	cat  *catalog.Catalog
@@ -33,6 +37,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
+	cat.SetClock(func() time.Time { return testNow })
 	err = cat.Update(ctx, func(tx *catalog.Tx) error {
 		for _, u := range []string{"root", "alice", "bob"} {
 			if _, _, err := tx.CreateUser(catalog.User{Name: u}); err != nil {
@@ -519,7 +524,7 @@ GRANT USAGE, CREATE ON SCHEMA sales.eu TO ROLE writer; GRANT USAGE ON DATABASE s
 	if !errors.As(err, &pe) || pe.Line != 1 || !strings.Contains(pe.Msg, `unknown column "custmer"`) {
 		t.Fatalf("type error: %v", err)
 	}
-	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION 'file:///data/golden'; SHOW TABLES IN sales.eu"); err != nil {
+	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION '"+golden(t, "basic-decimal-table")+"'; SHOW TABLES IN sales.eu"); err != nil {
 		t.Fatal(err)
 	}
 }
