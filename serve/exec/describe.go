@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
@@ -179,6 +181,13 @@ func (r *run) describeTopLevel(n *sqlparse.Name) (catalog.ObjectKind, []string, 
 	}
 	return "", nil, &catalog.Error{Class: catalog.ErrNotFound, Msg: fmt.Sprintf(
 		"no database, store, share, recipient, query, user or role named %s (a schema is named database.schema, a stream or table database.schema.name)", name)}
+}
+
+// isQueryID reports whether s is a query's id, a UUID (which is not a
+// valid catalog name: it may start with a digit and holds '-').
+func isQueryID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
 }
 
 // description collects the rows of a DESCRIBE result.

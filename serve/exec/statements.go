@@ -97,6 +97,10 @@ func parts(k catalog.ObjectKind, n *sqlparse.Name) ([]string, error) {
 	}
 	out := make([]string, len(n.Parts))
 	for i, p := range n.Parts {
+		if k == catalog.KindQuery && isQueryID(p.Name) {
+			out[i] = p.Name
+			continue
+		}
 		if err := catalog.ValidateName(lv[i], p.Name); err != nil {
 			return nil, err
 		}
