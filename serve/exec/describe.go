@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -408,6 +409,17 @@ func (r *run) describeRecipient(d *description, name string) error {
 	d.object(catalog.KindRecipient, rc.Name, rc.Owner, ts(rc.Created))
 	d.properties(rc.Properties, "token.ttl")
 	d.info("tokens", strconv.Itoa(len(rc.Tokens)))
+	// Oldest first; of tokens made together, the one expiring first
+	// (never expiring last).
+	slices.SortStableFunc(rc.Tokens, func(a, b catalog.RecipientToken) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		if a.Expires.IsZero() || b.Expires.IsZero() {
+			return cmp.Compare(btoi(a.Expires.IsZero()), btoi(b.Expires.IsZero()))
+		}
+		return a.Expires.Compare(b.Expires)
+	})
 	for i, t := range rc.Tokens {
 		exp := "never"
 		if !t.Expires.IsZero() {
@@ -428,4 +440,11 @@ func (r *run) describeQuery(d *description, id string) error {
 	d.info("state", string(q.State))
 	d.info("sql", q.SQL)
 	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
