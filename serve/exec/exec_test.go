@@ -31,6 +31,19 @@ type env struct {
 // bob, and the default policy auditing to memory.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	sink := &policy.MemorySink{}
+	pol, err := policy.New(context.Background(), policy.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := newCatalog(t)
+	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol)}
+}
+
+// newCatalog opens a real SQLite catalog with users root (admin), alice
+// and bob.
+func newCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
 	ctx := context.Background()
 	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
 	if err != nil {
@@ -50,12 +63,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &policy.MemorySink{}
-	pol, err := policy.New(ctx, policy.WithSink(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol)}
+	return cat
 }
 
 func user(name string) exec.Principal {
