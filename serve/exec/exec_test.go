@@ -29,7 +29,7 @@ type env struct {
 
 // newEnv opens a real SQLite catalog with users root (admin), alice and
 // bob, and the default policy auditing to memory.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...exec.Option) *env {
 	t.Helper()
 	sink := &policy.MemorySink{}
 	pol, err := policy.New(context.Background(), policy.WithSink(sink))
@@ -37,7 +37,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	cat := newCatalog(t)
-	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol)}
+	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol, opts...)}
 }
 
 // newCatalog opens a real SQLite catalog with users root (admin), alice
