@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/serve/exec"
 )
 
