@@ -135,6 +135,10 @@ func (r *run) describeTarget(s *sqlparse.Describe) (catalog.ObjectKind, []string
 // the answer does not depend on objects it may not see.
 func (r *run) describeTopLevel(n *sqlparse.Name) (catalog.ObjectKind, []string, error) {
 	name := n.Parts[0].Name
+	if isQueryID(name) { // no other object is named like a UUID
+		p, err := r.authorizeOn(policy.ActionDescribe, catalog.KindQuery, n)
+		return catalog.KindQuery, p, err
+	}
 	if err := catalog.ValidateName(catalog.KindDatabase, name); err != nil {
 		return "", nil, err
 	}

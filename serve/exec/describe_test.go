@@ -71,7 +71,7 @@ func TestDescribe(t *testing.T) {
 		"DESCRIBE USER alice", "DESCRIBE USER bob",
 		"DESCRIBE ROLE analyst", "DESCRIBE reader",
 		"DESCRIBE SHARE partners", "DESCRIBE RECIPIENT acme",
-		`DESCRIBE QUERY "` + qid + `"`,
+		`DESCRIBE QUERY "` + qid + `"`, `DESCRIBE "` + qid + `"`,
 	}
 	var secrets []string
 	err := e.cat.View(context.Background(), func(tx *catalog.Tx) error {

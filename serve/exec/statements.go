@@ -722,6 +722,9 @@ func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
 	if loc == "" {
 		loc = strings.Join([]string{r.e.warehouse, p[0], p[1], p[2]}, "/")
 	}
+	if err := checkTableLocation(loc); err != nil {
+		return Result{}, invalid("table %s: %v", name, err)
+	}
 	target := plan.Table{Name: name, Location: loc, Props: props}
 	compiled, err := plan.Compile("pending", s.Query, src, target) // type-check before writing anything
 	if err != nil {

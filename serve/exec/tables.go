@@ -131,6 +131,39 @@ func checkLocation(loc string) (*url.URL, error) {
 	return u, nil
 }
 
+// checkTableLocation checks where a query is to write its table: a URI as
+// checkLocation takes, or a directory path (relative to the worker's
+// directory, or absolute), in either case below a root (a bucket, the
+// file system's root) and with no "." or ".." component.
+func checkTableLocation(loc string) error {
+	if strings.Contains(loc, "://") {
+		u, err := checkLocation(loc)
+		if err == nil && strings.Trim(u.Path, "/") == "" {
+			err = fmt.Errorf("location %q is the root of bucket %s: give a prefix below it, s3://%s/<prefix>", loc, u.Host, u.Host)
+		}
+		return err
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("location %q: %s; want a directory path, file:///absolute/path or s3://bucket/prefix", loc, why)
+	}
+	if i := strings.IndexFunc(loc, unicode.IsControl); i >= 0 {
+		return bad(fmt.Sprintf("control character at byte %d", i))
+	}
+	path := strings.Trim(filepath.ToSlash(loc), "/")
+	if path == "" {
+		return bad("a root")
+	}
+	for _, seg := range strings.Split(path, "/") {
+		switch seg {
+		case "":
+			return bad("empty path component")
+		case ".", "..":
+			return bad(fmt.Sprintf("%q path component", seg))
+		}
+	}
+	return nil
+}
+
 // validBucket reports whether b is a valid S3 bucket name: 3 to 63
 // lower-case letters, digits, '.' and '-', starting and ending with a letter
 // or digit.

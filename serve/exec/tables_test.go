@@ -288,19 +288,50 @@ func TestDropTable(t *testing.T) {
 	}
 }
 
-// TestPurgeRefusesRoots: a table whose location is a root is dropped only
-// without PURGE.
-func TestPurgeRefusesRoots(t *testing.T) {
+// TestTableLocations: a query's table is written below a root, with no
+// "." or ".." component; a table that has a root for location anyway (made
+// through the catalog) is dropped only without PURGE.
+func TestTableLocations(t *testing.T) {
 	e := newEnv(t)
+	ctx := context.Background()
 	e.setup(t, streamSetup)
-	for i, loc := range []string{"/", ".", "file:///", "s3://bucket", "s3://bucket/", "a/../.."} {
-		table := "sales.eu.t" + string(rune('a'+i))
-		e.setup(t, "CREATE TABLE "+table+" WITH ('location' = '"+loc+"') AS SELECT id FROM orders")
-		_, err := e.ex.Execute(context.Background(), user("root"), "DROP TABLE "+table+" PURGE")
+	for _, tc := range []struct{ loc, want string }{
+		{"/", `location "/": a root; want a directory path, file:///absolute/path or s3://bucket/prefix`},
+		{".", `location ".": "." path component; want a directory path, file:///absolute/path or s3://bucket/prefix`},
+		{"a/../../etc", `location "a/../../etc": ".." path component; want a directory path, file:///absolute/path or s3://bucket/prefix`},
+		{"/data//t", `location "/data//t": empty path component; want a directory path, file:///absolute/path or s3://bucket/prefix`},
+		{"s3://bucket", `location "s3://bucket" is the root of bucket bucket: give a prefix below it, s3://bucket/<prefix>`},
+		{"s3://bucket/a/../b", `LOCATION "s3://bucket/a/../b": ".." path component; want file:///absolute/path or s3://bucket/prefix`},
+		{"file:///", `LOCATION "file:///": a file URI needs an absolute path below the root; want file:///absolute/path or s3://bucket/prefix`},
+		{"/data/sales/t", ""},
+		{"s3://lake/sales/t", ""},
+	} {
+		_, err := e.ex.Execute(ctx, user("root"), "CREATE TABLE sales.eu.t WITH ('location' = '"+tc.loc+"') AS SELECT id FROM orders")
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("location %q: %v", tc.loc, err)
+			}
+			e.setup(t, "DROP TABLE sales.eu.t")
+			continue
+		}
+		if !errors.Is(err, catalog.ErrInvalid) || err.Error() != "table sales.eu.t: "+tc.want {
+			t.Errorf("location %q: %v\nwant table sales.eu.t: %s", tc.loc, err, tc.want)
+		}
+	}
+	for i, loc := range []string{"/", ".", "file:///", "s3://bucket/", "a/../.."} {
+		name := "r" + string(rune('a'+i))
+		err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
+			_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.ex.Execute(ctx, user("root"), "DROP TABLE sales.eu."+name+" PURGE")
 		if !errors.Is(err, catalog.ErrInvalid) || !strings.Contains(err.Error(), "PURGE never deletes") {
 			t.Errorf("PURGE of %q: %v", loc, err)
 		}
-		if !e.relationExists(t, table) {
+		if !e.relationExists(t, "sales.eu."+name) {
 			t.Errorf("refused PURGE of %q dropped the table", loc)
 		}
 	}
