@@ -231,6 +231,9 @@ func (r *run) registerTable(s *sqlparse.CreateTable, p []string, props map[strin
 	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindTable,
 		Location: s.Location.Value, External: true, Properties: props}
 	for _, f := range snap.Schema.Fields {
+		if err := catalog.ValidateName("column", f.Name); err != nil {
+			return Result{}, invalid("table %s: the Delta table at %s cannot be registered: %v (Sluice names columns with letters, digits and _)", name, s.Location.Value, err)
+		}
 		rel.Columns = append(rel.Columns, catalog.Column{Name: f.Name, Type: deltalog.FormatType(f.Type), Nullable: f.Nullable})
 	}
 	if _, err := r.tx.CreateRelation(rel); err != nil {

@@ -90,6 +90,8 @@ func TestCreateTableLocation(t *testing.T) {
 			want: "the Delta table at " + golden(t, "deltalog-invalid-protocol-version") + ` cannot be registered: unsupported reader feature readerVersion99: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
 		{name: "column mapping", location: golden(t, "table-with-columnmapping-mode-name"),
 			want: "the Delta table at " + golden(t, "table-with-columnmapping-mode-name") + ` cannot be registered: unsupported reader feature columnMapping: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
+		{name: "column name", location: golden(t, "data-reader-array-complex-objects"),
+			want: "the Delta table at " + golden(t, "data-reader-array-complex-objects") + ` cannot be registered: invalid column name "3d_int_list": must start with a letter or _ (Sluice names columns with letters, digits and _)`},
 		{name: "deletion vectors", location: golden(t, "dv-with-columnmapping"),
 			want: "the Delta table at " + golden(t, "dv-with-columnmapping") + ` cannot be registered: unsupported reader feature deletionVectors: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
 		// (The parser already refuses a LOCATION that is not s3:// or file://.)
