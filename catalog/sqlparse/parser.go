@@ -599,7 +599,7 @@ func (p *parser) show() Statement {
 func (p *parser) describe() Statement {
 	d := &Describe{Pos: p.expect("DESCRIBE").Pos}
 	t := p.tok()
-	for _, k := range []ObjectKind{KindDatabase, KindSchema, KindStream, KindTable, KindStore, KindShare, KindQuery} {
+	for _, k := range []ObjectKind{KindDatabase, KindSchema, KindStream, KindTable, KindStore, KindShare, KindQuery, KindUser, KindRole, KindRecipient} {
 		if t.is(string(k)) && (k == KindTable || isIdentStart(p.peek(1))) {
 			p.accept(string(k))
 			d.Kind = k

@@ -30,26 +30,47 @@
 // is passed as an OWNERSHIP grant to the owning role: ownership is recorded
 // as an owner, not as a grant row, and the policy only reads grants.
 //
-// The check comes before existence: a path whose tail does not exist is
-// sent with bare nodes (no grants) for the missing part, so a principal
-// without the privilege is denied whether or not the object exists, and
-// learns nothing about it; an allowed one then gets the catalog's "does not
-// exist" (or, with IF EXISTS, a skip).
+// The check comes before existence: a path whose tail does not exist, or
+// names an object of another kind (DROP TABLE of a stream), is sent with
+// bare nodes (no grants) for that part, so a principal without the
+// privilege is denied whether or not the object exists, and learns nothing
+// about it; an allowed one then gets the catalog's "does not exist" (or,
+// with IF EXISTS, a skip). Checks that depend on the statement alone (a
+// privilege that does not apply to the kind, USAGE on a table) come first.
 //
 // The statements and their actions:
 //
 //	CREATE DATABASE d             CREATE on [database d]: top level, admin only
 //	CREATE SCHEMA d.s             CREATE on [database d, schema s]: CREATE on d
-//	CREATE USER u / ROLE r        CREATE on [user u] / [role r]: admin only
-//	DROP DATABASE|SCHEMA|USER|ROLE  DROP on the object (DROP, OWNERSHIP or ALL)
+//	CREATE USER|ROLE|STORE x      CREATE on [user|role|store x]: admin only
+//	CREATE STREAM d.s.x           CREATE on [d, s, stream x]: CREATE on s
+//	CREATE TABLE d.s.t AS SELECT  CREATE on [d, s, table t], then SELECT on
+//	                              the stream it reads
+//	CREATE TABLE d.s.t LOCATION   CREATE on [d, s, table t], decided twice:
+//	                              before the location is read (so a denied
+//	                              principal causes no storage request) and in
+//	                              the transaction that registers the table
+//	DROP <kind> x                 DROP on the object (DROP, OWNERSHIP or ALL)
 //	GRANT|REVOKE ROLE r ...       GRANT on [role r] (its owner, ALL, or admin)
-//	GRANT|REVOKE privs ON ...     GRANT on the object; with OWNERSHIP among
-//	                              them, OWNERSHIP (a transfer: the object's
-//	                              owner becomes the role)
+//	GRANT|REVOKE privs ON ...     GRANT on the database, schema, stream or
+//	                              table; with OWNERSHIP among them, OWNERSHIP
+//	                              (a transfer: the object's owner becomes the
+//	                              role)
+//	DESCRIBE [kind] x             DESCRIBE on the object (held through ALL or
+//	                              OWNERSHIP); an unqualified name without a
+//	                              kind is decided on [database x] and on each
+//	                              other top-level object named x, and if all
+//	                              are denied the database's reason is given,
+//	                              whatever exists
+//	ALTER USER u ROTATE TOKEN     none for u itself; ALTER on [user u] for
+//	                              anyone else (admin)
 //	SHOW DATABASES                lists the databases the principal has USAGE
 //	                              on (one decision per database)
 //	SHOW SCHEMAS [IN d]           USAGE on d (denied: error), then lists the
 //	                              schemas with USAGE (one decision each)
+//	SHOW STREAMS|TABLES [IN d.s]  as SHOW SCHEMAS, USAGE on each schema
+//	SHOW QUERIES                  the queries writing tables in schemas the
+//	                              principal has USAGE on
 //	SHOW GRANTS ON kind x         DESCRIBE on x
 //	SHOW GRANTS TO ROLE r|USER u  DESCRIBE on [role r] / [user u], except for
 //	                              the principal itself and its own roles
@@ -58,6 +79,28 @@
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
+//
+// # Tables, streams and storage
+//
+// CREATE TABLE ... LOCATION 'uri' takes file:///absolute/path or
+// s3://bucket/prefix (no "." or ".." component, no control character),
+// loads the Delta log there and refuses a location without one, or with a
+// protocol Sluice cannot read (deltalog.CheckReadable); the table's
+// columns are its schema's. The storage request runs between the two
+// decisions, outside the catalog's write lock, bounded by StorageTimeout.
+//
+// DROP TABLE removes the table and its grants and marks the query writing
+// it terminated (the supervisor reconciles on that state); its files stay.
+// DROP TABLE ... PURGE also deletes every object under the table's
+// location, once the drop has committed: if that fails, the error says so
+// and what to delete by hand. A table registered with LOCATION is never
+// purged (Sluice did not create its files), nor is a location that is a
+// root. DROP STREAM is refused while a query that is not terminated reads
+// the stream (the error names the queries).
+//
+// DESCRIBE never shows a store's (or any object's) secret properties
+// (catalog.IsSecretProperty), only SecretPlaceholder, nor token hashes: a
+// recipient's tokens are listed by creation and expiry.
 //
 // Objects created here are owned by the catalog's admin role: a principal has
 // no current role yet to own them with.
@@ -71,6 +114,7 @@ import (
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -146,6 +190,7 @@ type Executor struct {
 	pol           *policy.Engine
 	maxStatements int
 	warehouse     string
+	storeOpts     []objstore.OpenOption
 }
 
 // New returns an Executor over a catalog and a policy engine.
@@ -181,9 +226,16 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 	}
 	results := make([]Result, 0, len(stmts))
 	for _, s := range stmts {
-		var res Result
-		err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-			r := &run{e: e, ctx: ctx, tx: tx, who: principal, stmt: s}
+		pre, err := e.prepare(ctx, principal, s)
+		if err != nil {
+			return results, err
+		}
+		var (
+			res Result
+			r   *run
+		)
+		err = e.cat.Update(ctx, func(tx *catalog.Tx) error {
+			r = &run{e: e, ctx: ctx, tx: tx, who: principal, stmt: s, pre: pre}
 			var err error
 			res, err = r.exec()
 			return err
@@ -193,6 +245,11 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 		}
 		res.Statement = s.String()
 		results = append(results, res)
+		if r.after != nil {
+			if err := r.after(ctx); err != nil {
+				return results, err
+			}
+		}
 	}
 	return results, nil
 }
@@ -209,17 +266,21 @@ func supported(s sqlparse.Statement) bool {
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream, sqlparse.KindTable:
 			return true
 		}
+	case *sqlparse.Describe:
+		return true
+	case *sqlparse.RotateToken:
+		return s.Kind == sqlparse.KindUser
 	case *sqlparse.Show:
 		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES"
 	case *sqlparse.ShowGrants:
-		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
+		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind != sqlparse.KindShare)
 	case *sqlparse.GrantRole:
 		return true
 	case *sqlparse.GrantPrivileges:
-		return s.GranteeKind == sqlparse.KindRole && (s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
+		return s.GranteeKind == sqlparse.KindRole && s.OnKind != sqlparse.KindShare
 	}
 	return false
 }

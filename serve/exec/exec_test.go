@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
@@ -16,6 +17,9 @@ import (
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/exec"
 )
+
+// testNow is the catalog's clock in tests: creation times are stable.
+var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 type env struct {
 	cat  *catalog.Catalog
@@ -25,7 +29,20 @@ type env struct {
 
 // newEnv opens a real SQLite catalog with users root (admin), alice and
 // bob, and the default policy auditing to memory.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...exec.Option) *env {
+	t.Helper()
+	sink := &policy.MemorySink{}
+	pol, err := policy.New(context.Background(), policy.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := newCatalog(t)
+	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol, opts...)}
+}
+
+// newCatalog opens a real SQLite catalog with users root (admin), alice
+// and bob.
+func newCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	ctx := context.Background()
 	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
@@ -33,6 +50,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
+	cat.SetClock(func() time.Time { return testNow })
 	err = cat.Update(ctx, func(tx *catalog.Tx) error {
 		for _, u := range []string{"root", "alice", "bob"} {
 			if _, _, err := tx.CreateUser(catalog.User{Name: u}); err != nil {
@@ -45,12 +63,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &policy.MemorySink{}
-	pol, err := policy.New(ctx, policy.WithSink(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{cat: cat, sink: sink, ex: exec.New(cat, pol)}
+	return cat
 }
 
 func user(name string) exec.Principal {
@@ -519,7 +532,7 @@ GRANT USAGE, CREATE ON SCHEMA sales.eu TO ROLE writer; GRANT USAGE ON DATABASE s
 	if !errors.As(err, &pe) || pe.Line != 1 || !strings.Contains(pe.Msg, `unknown column "custmer"`) {
 		t.Fatalf("type error: %v", err)
 	}
-	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION 'file:///data/golden'; SHOW TABLES IN sales.eu"); err != nil {
+	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION '"+golden(t, "basic-decimal-table")+"'; SHOW TABLES IN sales.eu"); err != nil {
 		t.Fatal(err)
 	}
 }

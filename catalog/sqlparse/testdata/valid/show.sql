@@ -23,5 +23,11 @@ DESCRIBE TABLE sales.orders.paid;
 DESCRIBE STORE kafka_prod;
 DESCRIBE SHARE partners;
 DESCRIBE QUERY q_orders_paid;
+DESCRIBE USER alice;
+DESCRIBE ROLE analyst;
+DESCRIBE RECIPIENT acme;
+-- a user named "user", a role named "role"
+DESCRIBE user;
+DESCRIBE ROLE role;
 -- a stream named "stream": the kind keyword is only a kind before a name
 DESCRIBE stream;

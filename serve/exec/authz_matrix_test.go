@@ -1,0 +1,435 @@
+package exec_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/exec"
+)
+
+// grant is one privilege on one object, given to a test role through the
+// catalog (SQL cannot grant on stores, users, roles or queries). The
+// privilege "ROLE" grants the role named by path instead.
+type grant struct {
+	priv catalog.Privilege
+	kind catalog.ObjectKind
+	path string
+}
+
+const grantRole catalog.Privilege = "ROLE"
+
+var (
+	usageSales = grant{catalog.PrivUsage, catalog.KindDatabase, "sales"}
+	usageEU    = grant{catalog.PrivUsage, catalog.KindSchema, "sales.eu"}
+	allSales   = grant{catalog.PrivAll, catalog.KindDatabase, "sales"}
+	allEU      = grant{catalog.PrivAll, catalog.KindSchema, "sales.eu"}
+)
+
+// authzCase is one statement of the authorization matrix, run as alice
+// (who holds role r1) in four catalogs that differ in r1's grants:
+//
+//	denied     base only: the statement is denied with reason
+//	role       base and need, granted to r1
+//	inherited  base to r1, need to r2, r2 granted to r1
+//	ancestor   base and ancestor to r1 (when a grant on an ancestor covers
+//	           the target; nil when inheritance does not apply)
+//
+// A denied statement leaves the catalog as it was, and each of hidden (the
+// statement on a name that does not exist, or is of another kind) is
+// denied with the reason given there: existence is not revealed.
+type authzCase struct {
+	stmt     string
+	base     []grant
+	need     []grant
+	ancestor []grant
+	reason   string
+	hidden   map[string]string
+	// list marks a SHOW that filters rather than denies: denied, it lists
+	// nothing; allowed, something.
+	list bool
+}
+
+// authzMatrix covers every statement kind the executor runs. {q} stands
+// for the id of the query writing sales.eu.big, {golden} for the URI of a
+// golden Delta table.
+var authzMatrix = []authzCase{
+	// CREATE
+	{stmt: "CREATE DATABASE newdb", need: []grant{{grantRole, "", "admin"}},
+		reason: "missing CREATE: creating top-level database newdb needs the admin role",
+		hidden: map[string]string{"CREATE DATABASE sales": "missing CREATE: creating top-level database sales needs the admin role"}},
+	{stmt: "CREATE SCHEMA sales.new", need: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		reason: "missing CREATE on database sales",
+		hidden: map[string]string{"CREATE SCHEMA sales.eu": "missing CREATE on database sales"}},
+	{stmt: "CREATE STREAM sales.eu.new (a INT) WITH ('store' = 'kafka1', 'topic' = 't')",
+		base: []grant{usageSales}, need: []grant{{catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
+		ancestor: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		reason:   "missing CREATE on schema sales.eu (or an ancestor)",
+		hidden: map[string]string{
+			"CREATE STREAM sales.eu.orders (a INT) WITH ('store' = 'kafka1', 'topic' = 't')": "missing CREATE on schema sales.eu (or an ancestor)",
+			"CREATE STREAM sales.nothing.s (a INT) WITH ('store' = 'kafka1', 'topic' = 't')": "missing CREATE on schema sales.nothing (or an ancestor)"}},
+	{stmt: "CREATE TABLE sales.eu.new AS SELECT id FROM orders",
+		base:     []grant{usageSales, usageEU, {catalog.PrivSelect, catalog.KindStream, "sales.eu.orders"}},
+		need:     []grant{{catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
+		ancestor: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		reason:   "missing CREATE on schema sales.eu (or an ancestor)",
+		hidden:   map[string]string{"CREATE TABLE sales.eu.big AS SELECT id FROM orders": "missing CREATE on schema sales.eu (or an ancestor)"}},
+	{stmt: "CREATE TABLE sales.eu.new AS SELECT id FROM orders",
+		base:     []grant{usageSales, usageEU, {catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
+		need:     []grant{{catalog.PrivSelect, catalog.KindStream, "sales.eu.orders"}},
+		ancestor: []grant{{catalog.PrivSelect, catalog.KindSchema, "sales.eu"}},
+		reason:   "missing SELECT on stream sales.eu.orders (or an ancestor)",
+		hidden: map[string]string{
+			"CREATE TABLE sales.eu.new AS SELECT id FROM nothing": "missing SELECT on stream sales.eu.nothing (or an ancestor)",
+			"CREATE TABLE sales.eu.new AS SELECT id FROM big":     "missing SELECT on stream sales.eu.big (or an ancestor)"}},
+	{stmt: "CREATE TABLE sales.eu.new LOCATION '{golden}'",
+		base: []grant{usageSales}, need: []grant{{catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
+		ancestor: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		reason:   "missing CREATE on schema sales.eu (or an ancestor)",
+		hidden:   map[string]string{"CREATE TABLE sales.eu.ext LOCATION 'file:///nothere'": "missing CREATE on schema sales.eu (or an ancestor)"}},
+	{stmt: "CREATE USER dave", need: []grant{{grantRole, "", "admin"}},
+		reason: "missing CREATE: creating top-level user dave needs the admin role",
+		hidden: map[string]string{"CREATE USER carol": "missing CREATE: creating top-level user carol needs the admin role"}},
+	{stmt: "CREATE ROLE newrole", need: []grant{{grantRole, "", "admin"}},
+		reason: "missing CREATE: creating top-level role newrole needs the admin role",
+		hidden: map[string]string{"CREATE ROLE target": "missing CREATE: creating top-level role target needs the admin role"}},
+	{stmt: "CREATE STORE kafka3 WITH ('type' = 'kafka')", need: []grant{{grantRole, "", "admin"}},
+		reason: "missing CREATE: creating top-level store kafka3 needs the admin role",
+		hidden: map[string]string{"CREATE STORE kafka1 WITH ('type' = 'kafka')": "missing CREATE: creating top-level store kafka1 needs the admin role"}},
+
+	// DROP
+	{stmt: "DROP DATABASE scratch", need: []grant{{catalog.PrivAll, catalog.KindDatabase, "scratch"}},
+		reason: "missing DROP on database scratch",
+		hidden: map[string]string{"DROP DATABASE nothing": "missing DROP on database nothing", "DROP DATABASE IF EXISTS nothing": "missing DROP on database nothing"}},
+	{stmt: "DROP SCHEMA sales.tmp", base: []grant{usageSales},
+		need: []grant{{catalog.PrivAll, catalog.KindSchema, "sales.tmp"}}, ancestor: []grant{allSales},
+		reason: "missing DROP on schema sales.tmp (or an ancestor)",
+		hidden: map[string]string{"DROP SCHEMA sales.nothing": "missing DROP on schema sales.nothing (or an ancestor)"}},
+	{stmt: "DROP STREAM sales.eu.clicks", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.clicks"}}, ancestor: []grant{allEU},
+		reason: "missing DROP on stream sales.eu.clicks (or an ancestor)",
+		hidden: map[string]string{"DROP STREAM sales.eu.nothing": "missing DROP on stream sales.eu.nothing (or an ancestor)",
+			"DROP STREAM sales.eu.big": "missing DROP on stream sales.eu.big (or an ancestor)"}},
+	{stmt: "DROP TABLE sales.eu.big", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		reason: "missing DROP on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"DROP TABLE sales.eu.nothing": "missing DROP on table sales.eu.nothing (or an ancestor)",
+			"DROP TABLE sales.eu.orders": "missing DROP on table sales.eu.orders (or an ancestor)"}},
+	{stmt: "DROP TABLE sales.eu.big PURGE", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		reason: "missing DROP on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"DROP TABLE sales.eu.ext PURGE": "missing DROP on table sales.eu.ext (or an ancestor)"}},
+	{stmt: "DROP USER carol", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
+		reason: "missing DROP on user carol",
+		hidden: map[string]string{"DROP USER nobody": "missing DROP on user nobody", "DROP USER target": "missing DROP on user target"}},
+	{stmt: "DROP ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+		reason: "missing DROP on role target",
+		hidden: map[string]string{"DROP ROLE nothing": "missing DROP on role nothing", "DROP ROLE carol": "missing DROP on role carol"}},
+	{stmt: "DROP STORE kafka2", need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka2"}},
+		reason: "missing DROP on store kafka2",
+		hidden: map[string]string{"DROP STORE nothing": "missing DROP on store nothing"}},
+
+	// GRANT and REVOKE
+	{stmt: "GRANT ROLE target TO USER carol", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+		reason: "missing GRANT on role target",
+		hidden: map[string]string{"GRANT ROLE nothing TO USER carol": "missing GRANT on role nothing"}},
+	{stmt: "REVOKE ROLE target FROM USER bob", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+		reason: "missing GRANT on role target",
+		hidden: map[string]string{"REVOKE ROLE nothing FROM USER bob": "missing GRANT on role nothing"}},
+	{stmt: "GRANT USAGE ON DATABASE sales TO ROLE target", need: []grant{allSales},
+		reason: "missing GRANT on database sales",
+		hidden: map[string]string{"GRANT USAGE ON DATABASE nothing TO ROLE target": "missing GRANT on database nothing"}},
+	{stmt: "GRANT USAGE, CREATE ON SCHEMA sales.eu TO ROLE target", base: []grant{usageSales},
+		need: []grant{allEU}, ancestor: []grant{allSales},
+		reason: "missing GRANT on schema sales.eu (or an ancestor)",
+		hidden: map[string]string{"GRANT USAGE ON SCHEMA sales.nothing TO ROLE target": "missing GRANT on schema sales.nothing (or an ancestor)"}},
+	{stmt: "GRANT SELECT ON STREAM sales.eu.orders TO ROLE target", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
+		reason: "missing GRANT on stream sales.eu.orders (or an ancestor)",
+		hidden: map[string]string{"GRANT SELECT ON STREAM sales.eu.nothing TO ROLE target": "missing GRANT on stream sales.eu.nothing (or an ancestor)",
+			"GRANT SELECT ON STREAM sales.eu.big TO ROLE target": "missing GRANT on stream sales.eu.big (or an ancestor)"}},
+	{stmt: "GRANT SELECT, INSERT ON TABLE sales.eu.big TO ROLE target", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		reason: "missing GRANT on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"GRANT SELECT ON TABLE sales.eu.orders TO ROLE target": "missing GRANT on table sales.eu.orders (or an ancestor)"}},
+	{stmt: "REVOKE SELECT ON TABLE sales.eu.big FROM ROLE target", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		reason: "missing GRANT on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"REVOKE SELECT ON TABLE sales.eu.nothing FROM ROLE target": "missing GRANT on table sales.eu.nothing (or an ancestor)"}},
+	// ALL does not cover OWNERSHIP: base holds ALL on the table.
+	{stmt: "GRANT OWNERSHIP ON TABLE sales.eu.big TO ROLE target",
+		base:     []grant{usageSales, usageEU, {catalog.PrivAll, catalog.KindTable, "sales.eu.big"}},
+		need:     []grant{{catalog.PrivOwnership, catalog.KindTable, "sales.eu.big"}},
+		ancestor: []grant{{catalog.PrivOwnership, catalog.KindSchema, "sales.eu"}},
+		reason:   "missing OWNERSHIP on table sales.eu.big (or an ancestor)",
+		hidden:   map[string]string{"GRANT OWNERSHIP ON TABLE sales.eu.nothing TO ROLE target": "missing OWNERSHIP on table sales.eu.nothing (or an ancestor)"}},
+
+	// SHOW
+	{stmt: "SHOW GRANTS ON DATABASE sales", need: []grant{allSales},
+		reason: "missing DESCRIBE on database sales",
+		hidden: map[string]string{"SHOW GRANTS ON DATABASE nothing": "missing DESCRIBE on database nothing"}},
+	{stmt: "SHOW GRANTS ON SCHEMA sales.eu", base: []grant{usageSales}, need: []grant{allEU}, ancestor: []grant{allSales},
+		reason: "missing DESCRIBE on schema sales.eu (or an ancestor)",
+		hidden: map[string]string{"SHOW GRANTS ON SCHEMA sales.nothing": "missing DESCRIBE on schema sales.nothing (or an ancestor)"}},
+	{stmt: "SHOW GRANTS ON STREAM sales.eu.orders", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
+		reason: "missing DESCRIBE on stream sales.eu.orders (or an ancestor)",
+		hidden: map[string]string{"SHOW GRANTS ON STREAM sales.eu.big": "missing DESCRIBE on stream sales.eu.big (or an ancestor)"}},
+	{stmt: "SHOW GRANTS ON TABLE sales.eu.big", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		reason: "missing DESCRIBE on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"SHOW GRANTS ON TABLE sales.eu.nothing": "missing DESCRIBE on table sales.eu.nothing (or an ancestor)"}},
+	{stmt: "SHOW GRANTS TO ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+		reason: "missing DESCRIBE on role target",
+		hidden: map[string]string{"SHOW GRANTS TO ROLE nothing": "missing DESCRIBE on role nothing"}},
+	{stmt: "SHOW GRANTS TO USER bob", need: []grant{{catalog.PrivAll, catalog.KindUser, "bob"}},
+		reason: "missing DESCRIBE on user bob",
+		hidden: map[string]string{"SHOW GRANTS TO USER nobody": "missing DESCRIBE on user nobody"}},
+	{stmt: "SHOW SCHEMAS IN sales", need: []grant{usageSales},
+		reason: "missing USAGE on database sales",
+		hidden: map[string]string{"SHOW SCHEMAS IN nothing": "missing USAGE on database nothing"}},
+	{stmt: "SHOW STREAMS IN sales.eu", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales},
+		reason: "missing USAGE on schema sales.eu",
+		hidden: map[string]string{"SHOW STREAMS IN sales.nothing": "missing USAGE on schema sales.nothing"}},
+	{stmt: "SHOW TABLES IN sales.eu", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales},
+		reason: "missing USAGE on schema sales.eu",
+		hidden: map[string]string{"SHOW TABLES IN sales.nothing": "missing USAGE on schema sales.nothing"}},
+	{stmt: "SHOW DATABASES", need: []grant{usageSales}, list: true},
+	{stmt: "SHOW SCHEMAS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	{stmt: "SHOW STREAMS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	{stmt: "SHOW TABLES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	{stmt: "SHOW QUERIES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+
+	// DESCRIBE
+	{stmt: "DESCRIBE DATABASE sales", need: []grant{allSales},
+		reason: "missing DESCRIBE on database sales",
+		hidden: map[string]string{"DESCRIBE DATABASE nothing": "missing DESCRIBE on database nothing"}},
+	{stmt: "DESCRIBE sales.eu", base: []grant{usageSales}, need: []grant{allEU}, ancestor: []grant{allSales},
+		reason: "missing DESCRIBE on schema sales.eu (or an ancestor)",
+		hidden: map[string]string{"DESCRIBE SCHEMA sales.nothing": "missing DESCRIBE on schema sales.nothing (or an ancestor)"}},
+	{stmt: "DESCRIBE STREAM sales.eu.orders", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
+		reason: "missing DESCRIBE on stream sales.eu.orders (or an ancestor)",
+		hidden: map[string]string{"DESCRIBE STREAM sales.eu.big": "missing DESCRIBE on stream sales.eu.big (or an ancestor)"}},
+	{stmt: "DESCRIBE sales.eu.big", base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		reason: "missing DESCRIBE on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"DESCRIBE sales.eu.nothing": "missing DESCRIBE on table sales.eu.nothing (or an ancestor)",
+			"DESCRIBE TABLE sales.eu.nothing": "missing DESCRIBE on table sales.eu.nothing (or an ancestor)"}},
+	{stmt: "DESCRIBE STORE kafka1", need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}},
+		reason: "missing DESCRIBE on store kafka1",
+		hidden: map[string]string{"DESCRIBE STORE nothing": "missing DESCRIBE on store nothing"}},
+	{stmt: "DESCRIBE kafka1", need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}},
+		reason: "missing DESCRIBE on database kafka1",
+		hidden: map[string]string{"DESCRIBE nothing": "missing DESCRIBE on database nothing"}},
+	{stmt: "DESCRIBE USER carol", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
+		reason: "missing DESCRIBE on user carol",
+		hidden: map[string]string{"DESCRIBE USER nobody": "missing DESCRIBE on user nobody", "DESCRIBE USER target": "missing DESCRIBE on user target"}},
+	{stmt: "DESCRIBE ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+		reason: "missing DESCRIBE on role target",
+		hidden: map[string]string{"DESCRIBE ROLE nothing": "missing DESCRIBE on role nothing"}},
+	{stmt: `DESCRIBE QUERY "{q}"`, need: []grant{{catalog.PrivAll, catalog.KindQuery, "{q}"}},
+		reason: "missing DESCRIBE on query {q}",
+		hidden: map[string]string{`DESCRIBE QUERY "00000000-0000-4000-8000-000000000000"`: "missing DESCRIBE on query 00000000-0000-4000-8000-000000000000"}},
+	{stmt: `DESCRIBE "{q}"`, need: []grant{{catalog.PrivAll, catalog.KindQuery, "{q}"}},
+		reason: "missing DESCRIBE on query {q}",
+		hidden: map[string]string{`DESCRIBE "00000000-0000-4000-8000-000000000000"`: "missing DESCRIBE on query 00000000-0000-4000-8000-000000000000"}},
+	{stmt: "DESCRIBE SHARE partners", need: []grant{{catalog.PrivAll, catalog.KindShare, "partners"}},
+		reason: "missing DESCRIBE on share partners",
+		hidden: map[string]string{"DESCRIBE SHARE nothing": "missing DESCRIBE on share nothing"}},
+	{stmt: "DESCRIBE RECIPIENT acme", need: []grant{{catalog.PrivAll, catalog.KindRecipient, "acme"}},
+		reason: "missing DESCRIBE on recipient acme",
+		hidden: map[string]string{"DESCRIBE RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
+
+	// ALTER
+	{stmt: "ALTER USER carol ROTATE TOKEN", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
+		reason: "missing ALTER on user carol",
+		hidden: map[string]string{"ALTER USER nobody ROTATE TOKEN": "missing ALTER on user nobody"}},
+}
+
+// matrixFixture creates the objects the matrix statements act on, and
+// roles r1 (held by alice), r2 and target (held by bob). It returns the id
+// of the query writing sales.eu.big.
+func matrixFixture(t *testing.T, ex *exec.Executor, cat *catalog.Catalog) string {
+	t.Helper()
+	res, err := ex.Execute(context.Background(), user("root"), `CREATE DATABASE sales; CREATE SCHEMA sales.eu; CREATE SCHEMA sales.tmp; CREATE DATABASE scratch;
+CREATE STORE kafka1 WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092'); CREATE STORE kafka2 WITH ('type' = 'kafka');
+CREATE STREAM sales.eu.orders (id BIGINT NOT NULL, amount DECIMAL(12,2)) WITH ('store' = 'kafka1', 'topic' = 'orders');
+CREATE STREAM sales.eu.clicks (id BIGINT) WITH ('store' = 'kafka1', 'topic' = 'clicks');
+CREATE TABLE sales.eu.big AS SELECT id FROM orders;
+CREATE TABLE sales.eu.ext LOCATION '`+golden(t, "basic-decimal-table")+`';
+CREATE USER carol; CREATE ROLE target; CREATE ROLE r1; CREATE ROLE r2;
+GRANT ROLE r1 TO USER alice; GRANT ROLE target TO USER bob; GRANT SELECT ON TABLE sales.eu.big TO ROLE target`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cat.Update(context.Background(), func(tx *catalog.Tx) error {
+		if _, err := tx.CreateShare(catalog.Share{Name: "partners"}); err != nil {
+			return err
+		}
+		_, _, err := tx.CreateRecipient(catalog.Recipient{Name: "acme"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[8].Rows[0][1]
+}
+
+// give grants gs to role.
+func give(t *testing.T, cat *catalog.Catalog, role string, gs []grant, q string) {
+	t.Helper()
+	err := cat.Update(context.Background(), func(tx *catalog.Tx) error {
+		for _, g := range gs {
+			var err error
+			if g.priv == grantRole {
+				_, err = tx.GrantRole(g.path, role)
+			} else {
+				_, err = tx.Grant(g.priv, g.kind, strings.ReplaceAll(g.path, "{q}", q), role)
+			}
+			if err != nil {
+				return fmt.Errorf("grant %v to %s: %w", g, role, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dump renders everything the catalog holds, to tell whether a statement
+// changed anything.
+func dump(t *testing.T, cat *catalog.Catalog) string {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	err := cat.View(context.Background(), func(tx *catalog.Tx) error {
+		var all []any
+		dbs, err := tx.ListDatabases()
+		if err != nil {
+			return err
+		}
+		all = append(all, dbs)
+		for _, d := range dbs {
+			scs, err := tx.ListSchemas(d.Name)
+			if err != nil {
+				return err
+			}
+			all = append(all, scs)
+			for _, sc := range scs {
+				rels, err := tx.ListRelations(d.Name, sc.Name)
+				if err != nil {
+					return err
+				}
+				all = append(all, rels)
+			}
+		}
+		stores, err := tx.ListStores()
+		all = append(all, stores, err)
+		queries, err := tx.ListQueries()
+		all = append(all, queries, err)
+		users, err := tx.ListUsers()
+		all = append(all, users, err)
+		roles, err := tx.ListRoles()
+		all = append(all, roles, err)
+		for _, r := range roles {
+			gs, err := tx.GrantsTo(r.Name)
+			all = append(all, gs, err)
+		}
+		rgs, err := tx.ListRoleGrants()
+		all = append(all, rgs, err)
+		shares, err := tx.ListShares()
+		all = append(all, shares, err)
+		recipients, err := tx.ListRecipients()
+		all = append(all, recipients, err)
+		for _, rc := range recipients {
+			all = append(all, rc.Tokens)
+		}
+		sgs, err := tx.ListShareGrants()
+		all = append(all, sgs, err)
+		return enc.Encode(all)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestAuthorizationMatrix runs every case of authzMatrix in its four
+// variants, each on a fresh catalog (one policy engine for all).
+func TestAuthorizationMatrix(t *testing.T) {
+	pol, err := policy.New(context.Background(), policy.WithSink(&policy.MemorySink{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenURI := golden(t, "basic-decimal-table")
+	for _, tc := range authzMatrix {
+		variants := []string{"denied", "role", "inherited", "ancestor"}
+		if tc.ancestor == nil {
+			variants = variants[:3]
+		}
+		for _, v := range variants {
+			t.Run(tc.stmt+"/"+v, func(t *testing.T) {
+				cat := newCatalog(t)
+				ex := exec.New(cat, pol, exec.WithWarehouse(t.TempDir()))
+				q := matrixFixture(t, ex, cat)
+				expand := func(s string) string {
+					return strings.NewReplacer("{q}", q, "{golden}", goldenURI).Replace(s)
+				}
+				give(t, cat, "r1", tc.base, q)
+				switch v {
+				case "role":
+					give(t, cat, "r1", tc.need, q)
+				case "inherited":
+					give(t, cat, "r2", tc.need, q)
+					give(t, cat, "r1", []grant{{grantRole, "", "r2"}}, q)
+				case "ancestor":
+					give(t, cat, "r1", tc.ancestor, q)
+				}
+				before := dump(t, cat)
+				res, err := ex.Execute(context.Background(), user("alice"), expand(tc.stmt))
+				switch {
+				case v != "denied":
+					if err != nil {
+						t.Fatalf("allowed principal: %v", err)
+					}
+					if tc.list && len(res[0].Rows) == 0 {
+						t.Errorf("allowed principal lists nothing")
+					}
+					return
+				case tc.list:
+					if err != nil || len(res[0].Rows) != 0 {
+						t.Fatalf("denied principal: rows %q, err %v; want no rows", res[0].Rows, err)
+					}
+					return
+				}
+				checkDenied(t, err, expand(tc.reason))
+				for stmt, reason := range tc.hidden {
+					_, err := ex.Execute(context.Background(), user("alice"), expand(stmt))
+					checkDenied(t, err, expand(reason))
+				}
+				if after := dump(t, cat); after != before {
+					t.Errorf("a denied statement changed the catalog:\nbefore %s\nafter  %s", before, after)
+				}
+			})
+		}
+	}
+}
+
+func checkDenied(t *testing.T, err error, reason string) {
+	t.Helper()
+	var de *exec.DeniedError
+	if !errors.As(err, &de) {
+		t.Errorf("err = %v, want a denial: %s", err, reason)
+		return
+	}
+	if de.Reason != reason {
+		t.Errorf("reason = %q\nwant     %q", de.Reason, reason)
+	}
+}
