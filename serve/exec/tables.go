@@ -272,7 +272,9 @@ func (r *run) dropTable(s *sqlparse.Drop, p []string) (Result, error) {
 		return Result{Message: m + fmt.Sprintf("; its files stay at %s", rel.Location)}, nil
 	}
 	r.after = func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, StorageTimeout)
+		// The drop has committed: finish the purge even if the client
+		// goes away.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StorageTimeout)
 		defer cancel()
 		if err := r.e.purge(ctx, rel.Location); err != nil {
 			return fmt.Errorf("table %s was dropped, but purging its files failed: %w; delete what remains under %s by hand", rel.Path(), err, rel.Location)
