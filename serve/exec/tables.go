@@ -358,7 +358,7 @@ func (r *run) dropStream(p []string) error {
 	if rel.Kind != catalog.KindStream {
 		return invalid("%s is a %s, not a stream: use DROP %s %s", rel.Path(), rel.Kind, strings.ToUpper(string(rel.Kind)), rel.Path())
 	}
-	qs, err := r.queriesReading(p)
+	qs, err := r.queriesReading(p, true)
 	if err != nil {
 		return err
 	}
@@ -384,8 +384,10 @@ func (r *run) dropStream(p []string) error {
 // queriesReading returns the queries, not terminated, whose FROM is the
 // stream at p. The catalog links a query to the table it writes only, so
 // the FROM is read back from the query's SQL, resolved as CREATE TABLE
-// resolved it: relative to the table's schema.
-func (r *run) queriesReading(p []string) ([]catalog.Query, error) {
+// resolved it: relative to the table's schema. A query whose SQL is not a
+// CREATE TABLE ... AS SELECT (none made by this executor) may read
+// anything: it is returned when unknown is set.
+func (r *run) queriesReading(p []string, unknown bool) ([]catalog.Query, error) {
 	qs, err := r.tx.ListQueries()
 	if err != nil {
 		return nil, err
@@ -396,11 +398,14 @@ func (r *run) queriesReading(p []string) ([]catalog.Query, error) {
 			continue
 		}
 		stmts, err := sqlparse.Parse(q.SQL)
-		if err != nil || len(stmts) != 1 {
-			return nil, fmt.Errorf("exec: query %s: stored SQL does not parse: %v", q.ID, err)
+		var ct *sqlparse.CreateTable
+		if err == nil && len(stmts) == 1 {
+			ct, _ = stmts[0].(*sqlparse.CreateTable)
 		}
-		ct, ok := stmts[0].(*sqlparse.CreateTable)
-		if !ok || ct.Query == nil {
+		if ct == nil || ct.Query == nil {
+			if unknown {
+				out = append(out, q)
+			}
 			continue
 		}
 		from := sourcePath(ct.Query.From, strings.SplitN(q.Table, ".", 3))
