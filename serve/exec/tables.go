@@ -71,7 +71,7 @@ func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statem
 	defer cancel()
 	snap, err := e.loadTable(ctx, loc)
 	if err != nil {
-		return nil, &catalog.Error{Class: catalog.ErrInvalid, Msg: fmt.Sprintf("table %s: %v", name, err)}
+		return nil, invalid("table %s: %v", name, err)
 	}
 	return &prepared{snap: snap}, nil
 }
@@ -210,7 +210,7 @@ func (e *Executor) loadTable(ctx context.Context, loc *url.URL) (*deltalog.Snaps
 	case errors.As(err, &uf):
 		return nil, fmt.Errorf("the Delta table at %s cannot be registered: %v", uri, uf)
 	case err != nil:
-		return nil, fmt.Errorf("cannot read the Delta table at %s: %w", uri, err)
+		return nil, fmt.Errorf("cannot read the Delta table at %s (check the location, the table's log and the server's storage credentials): %w", uri, err)
 	}
 	if err := deltalog.CheckReadable(&snap.Protocol, &snap.Metadata); err != nil {
 		return nil, fmt.Errorf("the Delta table at %s cannot be registered: %w", uri, err)
