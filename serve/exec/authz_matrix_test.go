@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -362,13 +364,24 @@ func dump(t *testing.T, cat *catalog.Catalog) string {
 }
 
 // TestAuthorizationMatrix runs every case of authzMatrix in its four
-// variants, each on a fresh catalog (one policy engine for all).
+// variants, each on a fresh copy of one fixture catalog (one policy engine
+// for all).
 func TestAuthorizationMatrix(t *testing.T) {
 	pol, err := policy.New(context.Background(), policy.WithSink(&policy.MemorySink{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	goldenURI := golden(t, "basic-decimal-table")
+	fixturePath := filepath.Join(t.TempDir(), "catalog.db")
+	fixture := newCatalogAt(t, fixturePath)
+	q := matrixFixture(t, exec.New(fixture, pol, exec.WithWarehouse(t.TempDir())), fixture)
+	if err := fixture.Close(); err != nil { // writes the WAL back into the file
+		t.Fatal(err)
+	}
+	fixtureDB, err := os.ReadFile(fixturePath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range authzMatrix {
 		variants := []string{"denied", "role", "inherited", "ancestor"}
 		if tc.ancestor == nil {
@@ -376,9 +389,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		for _, v := range variants {
 			t.Run(tc.stmt+"/"+v, func(t *testing.T) {
-				cat := newCatalog(t)
+				path := filepath.Join(t.TempDir(), "catalog.db")
+				if err := os.WriteFile(path, fixtureDB, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				cat := openCatalog(t, path)
 				ex := exec.New(cat, pol, exec.WithWarehouse(t.TempDir()))
-				q := matrixFixture(t, ex, cat)
 				expand := func(s string) string {
 					return strings.NewReplacer("{q}", q, "{golden}", goldenURI).Replace(s)
 				}

@@ -295,7 +295,7 @@ func (r *run) describeRelation(d *description, k catalog.ObjectKind, p []string)
 	}
 	d.properties(props)
 	if k == catalog.KindStream {
-		qs, err := r.queriesReading(p)
+		qs, err := r.queriesReading(p, false)
 		if err != nil {
 			return err
 		}

@@ -92,11 +92,16 @@
 // DROP TABLE removes the table and its grants and marks the query writing
 // it terminated (the supervisor reconciles on that state); its files stay.
 // DROP TABLE ... PURGE also deletes every object under the table's
-// location, once the drop has committed: if that fails, the error says so
-// and what to delete by hand. A table registered with LOCATION is never
-// purged (Sluice did not create its files), nor is a location that is a
-// root. DROP STREAM is refused while a query that is not terminated reads
-// the stream (the error names the queries).
+// location, once the drop has committed (even if the client goes away):
+// if that fails, the error says so and what to delete by hand. The worker
+// of the terminated query stops asynchronously; one still flushing when
+// the purge runs can leave a last file, which a second purge cannot reach
+// (the table is gone): stop the query first (TERMINATE QUERY) to be sure.
+// A table registered with LOCATION is never purged (Sluice did not create
+// its files), nor is a location that is a root; a query's table location
+// is checked at CREATE TABLE like a LOCATION, or as a directory path below
+// a root. DROP STREAM is refused while a query that is not terminated
+// reads the stream (the error names the queries).
 //
 // DESCRIBE never shows a store's (or any object's) secret properties
 // (catalog.IsSecretProperty), only SecretPlaceholder, nor token hashes: a

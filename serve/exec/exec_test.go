@@ -44,14 +44,14 @@ func newEnv(t *testing.T, opts ...exec.Option) *env {
 // and bob.
 func newCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
-	ctx := context.Background()
-	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	cat.SetClock(func() time.Time { return testNow })
-	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+	return newCatalogAt(t, filepath.Join(t.TempDir(), "catalog.db"))
+}
+
+// newCatalogAt is newCatalog in the file path.
+func newCatalogAt(t *testing.T, path string) *catalog.Catalog {
+	t.Helper()
+	cat := openCatalog(t, path)
+	err := cat.Update(context.Background(), func(tx *catalog.Tx) error {
 		for _, u := range []string{"root", "alice", "bob"} {
 			if _, _, err := tx.CreateUser(catalog.User{Name: u}); err != nil {
 				return err
@@ -63,6 +63,19 @@ func newCatalog(t *testing.T) *catalog.Catalog {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cat
+}
+
+// openCatalog opens the SQLite catalog at path, closed at cleanup, with
+// the test clock.
+func openCatalog(t *testing.T, path string) *catalog.Catalog {
+	t.Helper()
+	cat, err := catalog.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	cat.SetClock(func() time.Time { return testNow })
 	return cat
 }
 

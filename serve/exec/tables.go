@@ -71,7 +71,7 @@ func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statem
 	defer cancel()
 	snap, err := e.loadTable(ctx, loc)
 	if err != nil {
-		return nil, &catalog.Error{Class: catalog.ErrInvalid, Msg: fmt.Sprintf("table %s: %v", name, err)}
+		return nil, invalid("table %s: %v", name, err)
 	}
 	return &prepared{snap: snap}, nil
 }
@@ -210,7 +210,7 @@ func (e *Executor) loadTable(ctx context.Context, loc *url.URL) (*deltalog.Snaps
 	case errors.As(err, &uf):
 		return nil, fmt.Errorf("the Delta table at %s cannot be registered: %v", uri, uf)
 	case err != nil:
-		return nil, fmt.Errorf("cannot read the Delta table at %s: %w", uri, err)
+		return nil, fmt.Errorf("cannot read the Delta table at %s (check the location, the table's log and the server's storage credentials): %w", uri, err)
 	}
 	if err := deltalog.CheckReadable(&snap.Protocol, &snap.Metadata); err != nil {
 		return nil, fmt.Errorf("the Delta table at %s cannot be registered: %w", uri, err)
@@ -272,7 +272,9 @@ func (r *run) dropTable(s *sqlparse.Drop, p []string) (Result, error) {
 		return Result{Message: m + fmt.Sprintf("; its files stay at %s", rel.Location)}, nil
 	}
 	r.after = func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, StorageTimeout)
+		// The drop has committed: finish the purge even if the client
+		// goes away.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StorageTimeout)
 		defer cancel()
 		if err := r.e.purge(ctx, rel.Location); err != nil {
 			return fmt.Errorf("table %s was dropped, but purging its files failed: %w; delete what remains under %s by hand", rel.Path(), err, rel.Location)
@@ -356,7 +358,7 @@ func (r *run) dropStream(p []string) error {
 	if rel.Kind != catalog.KindStream {
 		return invalid("%s is a %s, not a stream: use DROP %s %s", rel.Path(), rel.Kind, strings.ToUpper(string(rel.Kind)), rel.Path())
 	}
-	qs, err := r.queriesReading(p)
+	qs, err := r.queriesReading(p, true)
 	if err != nil {
 		return err
 	}
@@ -382,8 +384,10 @@ func (r *run) dropStream(p []string) error {
 // queriesReading returns the queries, not terminated, whose FROM is the
 // stream at p. The catalog links a query to the table it writes only, so
 // the FROM is read back from the query's SQL, resolved as CREATE TABLE
-// resolved it: relative to the table's schema.
-func (r *run) queriesReading(p []string) ([]catalog.Query, error) {
+// resolved it: relative to the table's schema. A query whose SQL is not a
+// CREATE TABLE ... AS SELECT (none made by this executor) may read
+// anything: it is returned when unknown is set.
+func (r *run) queriesReading(p []string, unknown bool) ([]catalog.Query, error) {
 	qs, err := r.tx.ListQueries()
 	if err != nil {
 		return nil, err
@@ -394,11 +398,14 @@ func (r *run) queriesReading(p []string) ([]catalog.Query, error) {
 			continue
 		}
 		stmts, err := sqlparse.Parse(q.SQL)
-		if err != nil || len(stmts) != 1 {
-			return nil, fmt.Errorf("exec: query %s: stored SQL does not parse: %v", q.ID, err)
+		var ct *sqlparse.CreateTable
+		if err == nil && len(stmts) == 1 {
+			ct, _ = stmts[0].(*sqlparse.CreateTable)
 		}
-		ct, ok := stmts[0].(*sqlparse.CreateTable)
-		if !ok || ct.Query == nil {
+		if ct == nil || ct.Query == nil {
+			if unknown {
+				out = append(out, q)
+			}
 			continue
 		}
 		from := sourcePath(ct.Query.From, strings.SplitN(q.Table, ".", 3))

@@ -338,3 +338,33 @@ func TestTableLocations(t *testing.T) {
 		}
 	}
 }
+
+// TestDropStreamUnknownQuery: a live query whose SQL does not say what it
+// reads (made through the catalog) keeps every stream from being dropped.
+func TestDropStreamUnknownQuery(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.setup(t, streamSetup)
+	var qid string
+	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: "/lake/t"}); err != nil {
+			return err
+		}
+		q, err := tx.CreateQuery(catalog.Query{SQL: "SELECT 1", Table: "sales.eu.t"})
+		qid = q.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.ex.Execute(ctx, user("root"), "DROP STREAM sales.eu.orders")
+	if !errors.Is(err, catalog.ErrInUse) || !strings.Contains(err.Error(), "read by query "+qid) {
+		t.Fatalf("err = %v", err)
+	}
+	res := e.setup(t, "DESCRIBE STREAM sales.eu.orders")
+	for _, row := range res[0].Rows {
+		if row[0] == "reader" {
+			t.Errorf("DESCRIBE lists a query it cannot tell reads the stream: %q", row)
+		}
+	}
+}
