@@ -153,7 +153,9 @@ func tableItems(s catalog.Share, tables []sharedTable) []tableItem {
 	return items
 }
 
-func tableKey(t tableItem) string { return strings.ToLower(t.Schema) + "\x00" + strings.ToLower(t.Name) }
+func tableKey(t tableItem) string {
+	return strings.ToLower(t.Schema) + "\x00" + strings.ToLower(t.Name)
+}
 
 func (c *call) listTables(segs []string) (int, *apiError) {
 	s, tables, aerr := c.shareTables(segs[1])
@@ -191,5 +193,3 @@ func (c *call) listAllTables(segs []string) (int, *apiError) {
 	}
 	return c.writeJSON(paginate(c, scope, tableItems(s, tables), tableKey, max, after))
 }
-
-

@@ -431,5 +431,3 @@ func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
 	}
 	return files
 }
-
-
