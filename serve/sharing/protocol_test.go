@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,7 +241,7 @@ func TestListPagination(t *testing.T) {
 		var names []string
 		tok, pages := "", 0
 		for {
-			q := "?maxResults=" + itoa(size)
+			q := "?maxResults=" + strconv.Itoa(size)
 			if tok != "" {
 				q += "&pageToken=" + tok
 			}
@@ -289,7 +290,6 @@ func TestListPagination(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n))) }
 
 func TestTableVersion(t *testing.T) {
 	e := newEnv(t)
