@@ -3,6 +3,7 @@ package sharing
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
@@ -201,7 +202,7 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		return 0, aerr
 	}
 	l := &lines{format: format}
-	l.protocol(snap.Protocol)
+	l.protocol(changesProtocol(snap.Protocol, w.cdf))
 	start := w.start
 	l.metadata(changesMetadata(snap.Metadata, w.cdf), &start, nil, nil)
 	i := 0
@@ -237,6 +238,20 @@ func changesMetadata(m deltalog.Metadata, cdf bool) deltalog.Metadata {
 	conf["delta.enableChangeDataFeed"] = "true"
 	m.Configuration = conf
 	return m
+}
+
+// changesProtocol is the protocol served with a change data feed: one
+// that allows delta.enableChangeDataFeed (writer version 4, or the
+// changeDataFeed feature at 7), which readers (delta-kernel) check.
+func changesProtocol(p deltalog.Protocol, cdf bool) deltalog.Protocol {
+	switch {
+	case !cdf:
+	case p.MinWriterVersion < 4:
+		p.MinWriterVersion = 4
+	case p.MinWriterVersion >= 7 && !slices.Contains(p.WriterFeatures, "changeDataFeed"):
+		p.WriterFeatures = append(slices.Clone(p.WriterFeatures), "changeDataFeed")
+	}
+	return p
 }
 
 // readChanges reads the commits start..end: per commit, its cdc files if

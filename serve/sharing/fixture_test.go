@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -311,5 +310,3 @@ func errorCode(t testing.TB, r response) string {
 	}
 	return b.ErrorCode
 }
-
-var _ = deltalog.LogDir

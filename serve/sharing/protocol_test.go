@@ -290,7 +290,6 @@ func TestListPagination(t *testing.T) {
 	}
 }
 
-
 func TestTableVersion(t *testing.T) {
 	e := newEnv(t)
 	for _, c := range []struct {

@@ -2,7 +2,6 @@ package sharing
 
 import (
 	"encoding/json"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -36,10 +35,17 @@ func TestQueryGolden(t *testing.T) {
 func TestQueryFiles(t *testing.T) {
 	e := newEnv(t)
 	all := []string{"file:part-d.parquet", "file:part-b.parquet", "file:part-c.parquet", "file:part-n.parquet"}
-	jp := func(s string) string { b, _ := json.Marshal(map[string]string{"jsonPredicateHints": s}); return string(b) }
-	col := func(name, typ string) string { return `{"op":"column","name":"` + name + `","valueType":"` + typ + `"}` }
+	jp := func(s string) string {
+		b, _ := json.Marshal(map[string]string{"jsonPredicateHints": s})
+		return string(b)
+	}
+	col := func(name, typ string) string {
+		return `{"op":"column","name":"` + name + `","valueType":"` + typ + `"}`
+	}
 	lit := func(v, typ string) string { return `{"op":"literal","value":"` + v + `","valueType":"` + typ + `"}` }
-	op := func(o string, kids ...string) string { return `{"op":"` + o + `","children":[` + strings.Join(kids, ",") + `]}` }
+	op := func(o string, kids ...string) string {
+		return `{"op":"` + o + `","children":[` + strings.Join(kids, ",") + `]}`
+	}
 	cases := []struct {
 		name, body string
 		want       []string
@@ -359,5 +365,3 @@ func TestChanges(t *testing.T) {
 		})
 	}
 }
-
-var _ = http.StatusOK
