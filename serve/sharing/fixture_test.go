@@ -204,14 +204,21 @@ type response struct {
 	body   string
 }
 
-// do sends a request as recipient (no Authorization header if "").
+// do sends a request as recipient (no Authorization header if "") to
+// path under the default prefix.
 func (e *env) do(method, recipient, path, body string, header ...string) response {
+	e.t.Helper()
+	return e.doRaw(method, recipient, DefaultPrefix+path, body, header...)
+}
+
+// doRaw is do with the full path.
+func (e *env) doRaw(method, recipient, path, body string, header ...string) response {
 	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+DefaultPrefix+path, rd)
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
