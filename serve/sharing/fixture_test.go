@@ -82,6 +82,13 @@ var eventsLog = []string{
 `,
 }
 
+// dvLog is a table with deletion vectors, which the server cannot read.
+var dvLog = []string{
+	`{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors"]}}
+{"metaData":{"id":"dv-id","format":{"provider":"parquet","options":{}},"schemaString":"{\"type\":\"struct\",\"fields\":[]}","partitionColumns":[],"configuration":{},"createdTime":1767225600000}}
+`,
+}
+
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 // writeLog writes the commits into dir/_delta_log, commit v at commitTime(v).
@@ -105,7 +112,8 @@ func writeLog(t testing.TB, dir string, commits []string) {
 // env is a sharing server over a catalog with:
 //
 //	database sales, schema eu: tables orders, events, secret
-//	share q3 (granted to acme): eu.orders (with history), web.events (without)
+//	share q3 (granted to acme): eu.orders (with history), web.events (without),
+//	  lab.dv (deletion vectors: unreadable)
 //	share q4 (granted to other): eu.orders
 //	recipients acme, other, and late (token valid one hour)
 type env struct {
@@ -129,7 +137,7 @@ func newEnv(t *testing.T, polOpts ...policy.Option) *env {
 	t.Cleanup(func() { cat.Close() })
 	e := &env{t: t, cat: cat, sink: &policy.MemorySink{}, tokens: map[string]string{}, ids: map[string]string{}, dirs: map[string]string{}}
 	root := t.TempDir()
-	for name, log := range map[string][]string{"orders": ordersLog, "events": eventsLog, "secret": eventsLog} {
+	for name, log := range map[string][]string{"orders": ordersLog, "events": eventsLog, "secret": eventsLog, "dv": dvLog} {
 		dir := filepath.Join(root, name)
 		writeLog(t, dir, log)
 		e.dirs[name] = dir
@@ -141,7 +149,7 @@ func newEnv(t *testing.T, polOpts ...policy.Option) *env {
 		if _, err := tx.CreateSchema(catalog.Schema{Database: "sales", Name: "eu"}); err != nil {
 			return err
 		}
-		for _, name := range []string{"orders", "events", "secret"} {
+		for _, name := range []string{"orders", "events", "secret", "dv"} {
 			rel, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable,
 				Location: "file://" + e.dirs[name], External: true})
 			if err != nil {
@@ -160,6 +168,9 @@ func newEnv(t *testing.T, polOpts ...policy.Option) *env {
 			return err
 		}
 		if _, err := tx.AddShareTable("q3", catalog.ShareTable{Table: "sales.eu.events", ShareSchema: "web"}); err != nil {
+			return err
+		}
+		if _, err := tx.AddShareTable("q3", catalog.ShareTable{Table: "sales.eu.dv", ShareSchema: "lab", WithHistory: true}); err != nil {
 			return err
 		}
 		if _, err := tx.AddShareTable("q4", catalog.ShareTable{Table: "sales.eu.orders"}); err != nil {

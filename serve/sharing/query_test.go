@@ -140,6 +140,7 @@ func TestQueryErrors(t *testing.T) {
 		{"history: startingVersion", events, `{"startingVersion":0}`, 400, codeInvalidParam},
 		{"tampered page token", orders, `{"pageToken":"eyJrIjoiZmlsZXMifQ.AAAA"}`, 400, codeInvalidParam},
 		{"tampered refresh token", orders, `{"refreshToken":"x.y"}`, 400, codeInvalidParam},
+		{"deletion vectors", "/shares/q3/schemas/lab/tables/dv", `{}`, 400, codeUnsupported},
 		{"body too large", orders, `{"predicateHints":["` + strings.Repeat("x", maxQueryBody) + `"]}`, 413, codeTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
