@@ -19,6 +19,9 @@ type changeRequest struct {
 	maxFiles   *int
 	pageToken  *string
 	params     string // hash of the parameters a page token is bound to
+
+	includeRefresh bool    // hand out a refresh token (changes endpoint)
+	refreshToken   *string // the window of an earlier request, new URLs
 }
 
 // change is one line after the header of a changes response: a file, or a
@@ -62,6 +65,16 @@ func (c *call) changes(segs []string) (int, *apiError) {
 	}
 	if v, ok := get("pageToken"); ok && v != "" {
 		w.pageToken = &v
+	}
+	w.includeRefresh, _ = strconv.ParseBool(q.Get("includeRefreshToken"))
+	if v, ok := get("refreshToken"); ok && v != "" {
+		w.refreshToken = &v
+	}
+	switch {
+	case w.refreshToken != nil && w.pageToken != nil:
+		return 0, badParam("refreshToken must be used in the first page request")
+	case w.includeRefresh && w.pageToken != nil:
+		return 0, badParam("includeRefreshToken must be used in the first page request")
 	}
 	w.params = paramsHash([]any{sv, sts, ev, ets, w.historical})
 	st, aerr := c.open(t)
@@ -132,6 +145,17 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		}
 		end := tok.End
 		w.start, w.end, offset = tok.Start, &end, tok.Offset
+	}
+	if w.refreshToken != nil {
+		tok, aerr := c.h.tokens.open(*w.refreshToken, kindRefreshChanges, c.recipient, t.scope())
+		if aerr != nil {
+			return 0, aerr
+		}
+		if tok.Params != w.params {
+			return 0, badParam("refreshToken was issued for a request with other parameters: repeat them")
+		}
+		end := tok.End
+		w.start, w.end = tok.Start, &end
 	}
 	commits, err := listCommits(c.ctx, st)
 	if err != nil {
@@ -215,9 +239,17 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		l.file(sgn[i].f, sgn[i].url, sgn[i].expires, false)
 		i++
 	}
-	endStreamLine := caps.endStream || w.maxFiles != nil || w.pageToken != nil
+	refresh := w.includeRefresh || w.refreshToken != nil
+	endStreamLine := caps.endStream || w.maxFiles != nil || w.pageToken != nil || refresh
 	if endStreamLine {
-		l.end(endStream{NextPageToken: next, MinURLExpirationTimestamp: minExp})
+		e := endStream{NextPageToken: next, MinURLExpirationTimestamp: minExp}
+		if refresh {
+			// The window is pinned: a refresh gives the same files even
+			// when the table has moved on.
+			e.RefreshToken = c.h.tokens.seal(token{Kind: kindRefreshChanges, Recipient: c.recipient, Scope: t.scope(), Params: w.params,
+				Start: w.start, End: end, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
+		}
+		l.end(e)
 	}
 	c.version = &w.start
 	return c.writeLines(w.start, format, endStreamLine, l)

@@ -345,6 +345,31 @@ func TestChanges(t *testing.T) {
 	if len(got) != 6 {
 		t.Fatalf("paged changes: %v", got)
 	}
+	// A refresh token pins the window, here up to the latest version (2).
+	r = e.do("GET", "acme", orders+"/changes?startingVersion=1&includeRefreshToken=true", "")
+	refresh, _ := endLine(t, r.body)["refreshToken"].(string)
+	if refresh == "" {
+		t.Fatalf("no refresh token: %s", r.body)
+	}
+	r2 := e.do("GET", "acme", orders+"/changes?startingVersion=1&refreshToken="+refresh, "")
+	if r2.status != 200 || !slices.Equal(fileURLs(t, r.body), fileURLs(t, r2.body)) {
+		t.Fatalf("%d %s", r2.status, r2.body)
+	}
+	for _, q := range []string{
+		"startingVersion=0&refreshToken=" + refresh,                          // other parameters
+		"startingVersion=1&refreshToken=" + refresh[:len(refresh)-3] + "xyz", // altered
+		"startingVersion=1&refreshToken=" + refresh + "&pageToken=" + refresh,
+	} {
+		if r := e.do("GET", "acme", orders+"/changes?"+q, ""); r.status != 400 {
+			t.Fatalf("%s: %d %s", q, r.status, r.body)
+		}
+	}
+	// A snapshot refresh token is not a changes one.
+	r = e.do("POST", "acme", orders+"/query", `{"includeRefreshToken":true}`)
+	snapRefresh, _ := endLine(t, r.body)["refreshToken"].(string)
+	if r := e.do("GET", "acme", orders+"/changes?startingVersion=1&refreshToken="+snapRefresh, ""); r.status != 400 {
+		t.Fatalf("snapshot refresh token on changes: %d", r.status)
+	}
 	for _, c := range []struct{ name, path, q string }{
 		{"no start", orders, ""},
 		{"both starts", orders, "startingVersion=0&startingTimestamp=2026-01-01T00:00:00Z"},
@@ -364,5 +389,33 @@ func TestChanges(t *testing.T) {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
 		})
+	}
+}
+
+// TestTokensPinTheVersion: pages and refreshes keep serving the version of
+// the first request after the table has moved on.
+func TestTokensPinTheVersion(t *testing.T) {
+	e := newEnv(t)
+	first := e.do("POST", "acme", orders+"/query", `{"maxFiles":2}`)
+	refreshResp := e.do("POST", "acme", orders+"/query", `{"includeRefreshToken":true}`)
+	next, _ := endLine(t, first.body)["nextPageToken"].(string)
+	refresh, _ := endLine(t, refreshResp.body)["refreshToken"].(string)
+	// Version 3 adds a file.
+	writeLog(t, e.dirs["orders"], append(append([]string{}, ordersLog...),
+		addLine("date=2026-01-04/part-e.parquet", str("2026-01-04"), 10, stats(1, 12, 12))+"\n"))
+	if r := e.do("POST", "acme", orders+"/query", `{}`); r.header.Get("Delta-Table-Version") != "3" || len(fileURLs(t, r.body)) != 5 {
+		t.Fatalf("latest: %s %v", r.header.Get("Delta-Table-Version"), fileURLs(t, r.body))
+	}
+	second := e.do("POST", "acme", orders+"/query", `{"maxFiles":2,"pageToken":"`+next+`"}`)
+	if second.header.Get("Delta-Table-Version") != "2" {
+		t.Fatalf("second page at version %s", second.header.Get("Delta-Table-Version"))
+	}
+	pages := append(fileURLs(t, first.body), fileURLs(t, second.body)...)
+	if want := fileURLs(t, refreshResp.body); !slices.Equal(pages, want) {
+		t.Fatalf("pages %v, want version 2's %v", pages, want)
+	}
+	r := e.do("POST", "acme", orders+"/query", `{"refreshToken":"`+refresh+`"}`)
+	if r.header.Get("Delta-Table-Version") != "2" || !slices.Equal(fileURLs(t, r.body), fileURLs(t, refreshResp.body)) {
+		t.Fatalf("refresh: %s %v", r.header.Get("Delta-Table-Version"), fileURLs(t, r.body))
 	}
 }

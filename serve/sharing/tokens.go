@@ -73,7 +73,7 @@ func (c tokenCodec) open(s, kind, recipient, scope string) (token, *apiError) {
 }
 
 func kindLabel(kind string) string {
-	if kind == kindRefresh {
+	if kind == kindRefresh || kind == kindRefreshChanges {
 		return "refreshToken"
 	}
 	return "pageToken"
@@ -85,6 +85,8 @@ const (
 	kindFiles   = "files"
 	kindChanges = "changes"
 	kindRefresh = "refresh"
+	// kindRefreshChanges pins the window of a changes request.
+	kindRefreshChanges = "refresh-changes"
 )
 
 // paramsHash is a short hash of a request's parameters, which a page token
