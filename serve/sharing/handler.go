@@ -161,23 +161,32 @@ type call struct {
 	version   *int64
 	files     *int
 	bytes     *int64
+	reason    string // the error answered, for the audit record
 }
+
+// AnonymousPrincipal is the principal of the audit record of a request
+// that failed authentication.
+const AnonymousPrincipal = "anonymous"
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{h: h, ctx: r.Context(), w: w, r: r, start: h.now(), name: "unknown"}
 	status := c.serve()
 	h.requests.WithLabelValues(c.name, strconv.Itoa(status)).Inc()
+	principal := string(policy.PrincipalRecipient) + ":" + c.recipient
 	if c.recipient == "" {
-		return // unauthenticated: nothing to attribute
+		principal = AnonymousPrincipal // failed authentication: no name to give
 	}
 	ev := policy.Event{
-		Time: c.start, Principal: string(policy.PrincipalRecipient) + ":" + c.recipient, Action: policy.ActionSelect,
+		Time: c.start, Principal: principal, Action: policy.ActionSelect,
 		Path: c.path, Allow: status < 300, Request: c.name, Status: status,
 		Version: c.version, Files: c.files, Bytes: c.bytes, LatencyMicros: h.now().Sub(c.start).Microseconds(),
 	}
 	if !ev.Allow {
-		ev.Reason = http.StatusText(status)
+		ev.Reason = c.reason
+		if ev.Reason == "" {
+			ev.Reason = http.StatusText(status)
+		}
 	}
 	h.sink.Record(ev)
 }
@@ -217,6 +226,7 @@ func (c *call) serve() int {
 }
 
 func (c *call) fail(e *apiError) int {
+	c.reason = e.code + ": " + e.msg
 	if e.status >= 500 {
 		c.h.log.Error("delta sharing request failed", "request", c.name, "recipient", c.recipient, "path", c.path, "err", e.Error())
 	}

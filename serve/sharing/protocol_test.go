@@ -63,11 +63,22 @@ func TestAuthentication(t *testing.T) {
 	if r.status != http.StatusUnauthorized || !strings.Contains(r.body, "expired") {
 		t.Fatalf("expired token: %d %s", r.status, r.body)
 	}
-	// Unauthenticated requests are not audited as a recipient's.
+	// Failed authentications are audited as anonymous, without the token.
+	var anonymous int
 	for _, ev := range e.sink.Events() {
-		if ev.Request != "" && ev.Principal == "recipient:" {
-			t.Fatalf("audited an anonymous request: %+v", ev)
+		b, _ := json.Marshal(ev)
+		if strings.Contains(string(b), "slr_") {
+			t.Fatalf("a token in the audit trail: %s", b)
 		}
+		if ev.Principal == AnonymousPrincipal {
+			anonymous++
+			if ev.Allow || ev.Status != http.StatusUnauthorized || !strings.Contains(ev.Reason, codeUnauth) {
+				t.Fatalf("%+v", ev)
+			}
+		}
+	}
+	if anonymous < len(cases) {
+		t.Fatalf("%d anonymous events for %d refused requests", anonymous, len(cases))
 	}
 }
 
