@@ -29,6 +29,23 @@ type Event struct {
 	Revision string `json:"revision"`
 	// LatencyMicros is how long the decision took, in microseconds.
 	LatencyMicros int64 `json:"latency_us"`
+
+	// The fields below are set only on the event the Delta Sharing server
+	// records for each request it answers (one per request, besides the
+	// events of its policy decisions); Path is then share.schema.table, or
+	// the share, and Allow says whether the request succeeded.
+
+	// Request names the sharing endpoint: list_shares, query, changes, ...
+	Request string `json:"request,omitempty"`
+	// Status is the HTTP status answered.
+	Status int `json:"status,omitempty"`
+	// Version is the table version served (the starting version of a
+	// changes request).
+	Version *int64 `json:"version,omitempty"`
+	// Files is the number of file URLs handed out.
+	Files *int `json:"files,omitempty"`
+	// Bytes is the total size of those files.
+	Bytes *int64 `json:"bytes,omitempty"`
 }
 
 // Sink receives the audit Event of every decision. Record is called

@@ -90,7 +90,7 @@ func TestAuditEventCarriesNoSecrets(t *testing.T) {
 	req := Request{
 		Principal: Principal{Kind: PrincipalRecipient, Name: "acme", Roles: []string{"secret-role-name"}},
 		Action:    ActionSelect,
-		Path: []Node{{Kind: NodeShare, Name: "q3", Grants: []Grant{
+		Path: []Node{{Kind: NodeShare, Name: "q3", Recipients: []string{"acme"}, Grants: []Grant{
 			{Role: "secret-role-name", Privilege: "SELECT"}, {Role: "hidden-grantee", Privilege: "ALL"},
 		}}},
 	}

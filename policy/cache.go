@@ -28,6 +28,19 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// appendList appends a list that may be absent (nil) or empty, telling
+// the two apart as the policy input does.
+func appendList(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(ss))+1)
+	for _, s := range ss {
+		b = appendStr(b, s)
+	}
+	return b
+}
+
 // key computes r's cache key. It applies the same grant filter as input.
 func (e *Engine) key(r Request) cacheKey {
 	bp := keyBufs.Get().(*[]byte)
@@ -52,6 +65,8 @@ func (e *Engine) key(r Request) cacheKey {
 			}
 		}
 		b = append(b, 0)
+		b = appendList(b, n.Recipients)
+		b = appendList(b, n.Shares)
 	}
 	k := cacheKey(sha256.Sum256(b))
 	*bp = b

@@ -354,6 +354,8 @@ var (
 	keyRole       = ast.StringTerm("role")
 	keyPrivilege  = ast.StringTerm("privilege")
 	keyPrivileges = ast.StringTerm("privileges")
+	keyRecipients = ast.StringTerm("recipients")
+	keyShares     = ast.StringTerm("shares")
 )
 
 // privTerms interns the terms of the known privilege names, so building a
@@ -372,6 +374,15 @@ func privTerm(p string) *ast.Term {
 		return t
 	}
 	return ast.StringTerm(p)
+}
+
+// stringSet is a Rego set of strings.
+func stringSet(ss []string) *ast.Term {
+	ts := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		ts[i] = ast.StringTerm(s)
+	}
+	return ast.SetTerm(ts...)
 }
 
 // input builds the policy input as an OPA value, with no JSON round trip.
@@ -407,13 +418,20 @@ func (e *Engine) input(r Request, names []string) ast.Value {
 				[2]*ast.Term{keyPrivilege, privTerm(g.Privilege)},
 			))
 		}
-		path[i] = ast.ObjectTerm(
-			[2]*ast.Term{keyKind, ast.StringTerm(string(n.Kind))},
-			[2]*ast.Term{keyName, ast.StringTerm(n.Name)},
-			[2]*ast.Term{keyFQN, ast.StringTerm(names[i])},
-			[2]*ast.Term{keyGrants, ast.ArrayTerm(grants...)},
-			[2]*ast.Term{keyPrivileges, ast.SetTerm(privs...)},
-		)
+		fields := [][2]*ast.Term{
+			{keyKind, ast.StringTerm(string(n.Kind))},
+			{keyName, ast.StringTerm(n.Name)},
+			{keyFQN, ast.StringTerm(names[i])},
+			{keyGrants, ast.ArrayTerm(grants...)},
+			{keyPrivileges, ast.SetTerm(privs...)},
+		}
+		if n.Recipients != nil {
+			fields = append(fields, [2]*ast.Term{keyRecipients, stringSet(n.Recipients)})
+		}
+		if n.Shares != nil {
+			fields = append(fields, [2]*ast.Term{keyShares, stringSet(n.Shares)})
+		}
+		path[i] = ast.ObjectTerm(fields...)
 	}
 	return ast.NewObject(
 		[2]*ast.Term{keyPrincipal, ast.ObjectTerm(

@@ -117,6 +117,13 @@ type Node struct {
 	// A caller may pass only the grants to the principal's roles; by default
 	// the Engine drops the others itself (see WithAllGrants).
 	Grants []Grant
+	// Recipients, on a share node, are share recipients the share is granted
+	// to (the policy sees them as the set "recipients"). A caller may pass
+	// only the requesting recipient, when the share is granted to it.
+	Recipients []string
+	// Shares, on a table node, are the shares the table is in (the set
+	// "shares"): a recipient reaches a table only through one of them.
+	Shares []string
 }
 
 // Request asks whether a principal may perform an action on the last node of

@@ -31,7 +31,10 @@
 #   - CREATE: the path ends at the object to be created, and CREATE is needed
 #     on its parent (top-level objects only by admin);
 #   - operators add rules to the "deny" set in this package to forbid what the
-#     rules above allow; each deny message becomes the reason.
+#     rules above allow; each deny message becomes the reason;
+#   - a share recipient (principal kind "recipient") holds no roles: none of
+#     the rules above apply to it. It may only SELECT, through a share granted
+#     to it: the path starts at that share (see "Share recipients" below).
 package sluice.authz
 
 # The principal's effective roles, as a set (for extensions).
@@ -150,14 +153,55 @@ deny contains msg if {
 	msg := ""
 }
 
+# ---- Share recipients (the Delta Sharing server) ----
+#
+# A recipient may SELECT, and nothing else, on one of two paths:
+#
+#   [share s]                                   the share itself (listing it,
+#                                               its schemas)
+#   [share s, database d, schema c, table t]    a table of the share, with the
+#                                               catalog nodes it lives under
+#
+# The share node carries "recipients": the principal must be one of them
+# (the share is granted to it). The table node carries "shares": the share
+# must be one of them, so a table is reachable only through a share it is
+# in. Roles, grants and admin do not count for recipients; operator deny
+# rules still apply (they see every node of the path).
+
+is_recipient if input.principal.kind == "recipient"
+
+recipient_allow if {
+	is_recipient
+	input.action == "SELECT"
+	input.path[0].kind == "share"
+	input.principal.name in input.path[0].recipients
+	recipient_path_ok
+}
+
+recipient_path_ok if count(input.path) == 1
+
+recipient_path_ok if {
+	count(input.path) == 4
+	input.path[1].kind == "database"
+	input.path[2].kind == "schema"
+	input.path[3].kind == "table"
+	input.path[0].name in input.path[3].shares
+}
+
 default base_allow := false
 
-base_allow if is_admin
+base_allow if {
+	not is_recipient
+	is_admin
+}
 
 base_allow if {
+	not is_recipient
 	target >= 0
 	count(missing) == 0
 }
+
+base_allow if recipient_allow
 
 default allow := false
 
@@ -180,6 +224,9 @@ reason := "" if {
 	allow
 } else := concat("; ", deny) if {
 	count(deny) > 0
+} else := msg if {
+	is_recipient
+	msg := sprintf("recipient %s may only SELECT tables of a share granted to it, through that share", [input.principal.name])
 } else := msg if {
 	target < 0
 	msg := sprintf("missing CREATE: creating top-level %s needs the admin role", [label(count(input.path) - 1)])

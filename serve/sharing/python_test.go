@@ -1,0 +1,421 @@
+package sharing
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/deltawriter"
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deltawriter/parquetio"
+	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/policy"
+)
+
+// testFiles is the smallest signer for tables on local disk, for tests
+// only: it serves the files of the local tables it signed for from an
+// httptest server, at /<root number>/<key>, with no signature. S3 tables
+// get presigned URLs.
+type testFiles struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	roots []string
+}
+
+func newTestFiles(t *testing.T) *testFiles {
+	f := &testFiles{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		i, err := strconv.Atoi(n)
+		f.mu.Lock()
+		ok := err == nil && i >= 0 && i < len(f.roots)
+		var root string
+		if ok {
+			root = f.roots[i]
+		}
+		f.mu.Unlock()
+		if !ok || objstore.ValidateKey(key) != nil {
+			http.NotFound(w, r)
+			return
+		}
+		fh, err := os.Open(filepath.Join(root, filepath.FromSlash(key)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		defer fh.Close()
+		fi, _ := fh.Stat()
+		http.ServeContent(w, r, key, fi.ModTime(), fh)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *testFiles) SignURL(ctx context.Context, st objstore.Store, key string, ttl time.Duration) (string, time.Time, error) {
+	if _, ok := st.(*objstore.S3); ok {
+		return PresignSigner{}.SignURL(ctx, st, key, ttl)
+	}
+	u, err := url.Parse(st.URI())
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	f.mu.Lock()
+	i := slices.Index(f.roots, u.Path)
+	if i < 0 {
+		f.roots = append(f.roots, u.Path)
+		i = len(f.roots) - 1
+	}
+	f.mu.Unlock()
+	// delta-kernel (use_delta_format) fetches a URL over HTTP only when its
+	// query has a signature parameter it knows (X-Amz-Signature, sp,
+	// X-Goog-Signature, X-Databricks-Signature); otherwise it reads the
+	// URL's path as a file of the local table. A real signer must name its
+	// signature so; this one carries a dummy.
+	exp := time.Now().Add(ttl)
+	return f.srv.URL + "/" + strconv.Itoa(i) + "/" + (&url.URL{Path: key}).EscapedPath() + "?X-Databricks-Signature=test", exp, nil
+}
+
+// ordersRows are the rows appended to the S3 table, one batch per version
+// (1, 2, 3; version 0 creates the table).
+var ordersRows = []string{
+	`[{"id":1,"name":"a","amount":1.5,"day":"2026-01-01","region":"eu"},
+	  {"id":2,"name":"b","amount":2.5,"day":"2026-01-02","region":"us"},
+	  {"id":3,"name":null,"amount":null,"day":null,"region":"eu"}]`,
+	`[{"id":4,"name":"d","amount":4.5,"day":"2026-01-04","region":"eu"},
+	  {"id":5,"name":"e","amount":5.5,"day":"2026-01-05","region":"apac"}]`,
+	`[{"id":6,"name":"f","amount":6.5,"day":"2026-01-06","region":null},
+	  {"id":7,"name":"g","amount":7.5,"day":"2026-01-07","region":"us"}]`,
+}
+
+func TestPythonConnector(t *testing.T) {
+	s3env := testenv.MinIO(t)
+	py := testenv.Python(t)
+	ctx := context.Background()
+	golden, err := filepath.Abs("../../../shared/testdata/delta-golden/snapshot-data3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(golden, "_delta_log")); err != nil {
+		t.Fatalf("golden table: %v (see /work/shared/testdata/README.md)", err)
+	}
+
+	// An S3 table with three appends.
+	bucket := s3env.NewBucket(t)
+	s3opts := []objstore.S3Option{objstore.WithEndpoint(s3env.Endpoint), objstore.WithRegion(s3env.Region),
+		objstore.WithPathStyle(true), objstore.WithStaticCredentials(s3env.AccessKey, s3env.SecretKey, "")}
+	st, err := objstore.NewS3(ctx, bucket, "sales/orders", s3opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := deltalog.Struct(
+		deltalog.Field{Name: "id", Type: deltalog.Primitive(deltalog.TypeLong), Nullable: true},
+		deltalog.Field{Name: "name", Type: deltalog.Primitive(deltalog.TypeString), Nullable: true},
+		deltalog.Field{Name: "amount", Type: deltalog.Primitive(deltalog.TypeDouble), Nullable: true},
+		deltalog.Field{Name: "day", Type: deltalog.Primitive(deltalog.TypeDate), Nullable: true},
+		deltalog.Field{Name: "region", Type: deltalog.Primitive(deltalog.TypeString), Nullable: true},
+	)
+	tbl := deltawriter.New(st)
+	if _, err := tbl.Create(ctx, schema, deltawriter.CreateOptions{PartitionColumns: []string{"region"}}); err != nil {
+		t.Fatal(err)
+	}
+	as, err := parquetio.ArrowSchema(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range ordersRows {
+		rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, as, strings.NewReader(rows))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tbl.Append(ctx, []arrow.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	s3uri := "s3://" + bucket + "/sales/orders"
+
+	// The catalog: share q holds both tables, with history, for acme.
+	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	var token string
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		if _, err := tx.CreateDatabase(catalog.Database{Name: "sales"}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateSchema(catalog.Schema{Database: "sales", Name: "eu"}); err != nil {
+			return err
+		}
+		for name, loc := range map[string]string{"orders": s3uri, "snap": golden} {
+			if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc, External: true}); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateShare(catalog.Share{Name: "q"}); err != nil {
+			return err
+		}
+		if _, err := tx.AddShareTable("q", catalog.ShareTable{Table: "sales.eu.orders", WithHistory: true}); err != nil {
+			return err
+		}
+		if _, err := tx.AddShareTable("q", catalog.ShareTable{Table: "sales.eu.snap", ShareSchema: "golden", WithHistory: true}); err != nil {
+			return err
+		}
+		_, token, err = tx.CreateRecipient(catalog.Recipient{Name: "acme"})
+		if err != nil {
+			return err
+		}
+		_, err = tx.GrantShare("q", "acme")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &policy.MemorySink{}
+	pol, err := policy.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(cat, pol, WithSigner(newTestFiles(t)), WithAuditSink(sink),
+		WithStoreOpener(func(ctx context.Context, uri string) (objstore.Store, error) {
+			if rest, ok := strings.CutPrefix(uri, "s3://"); ok {
+				b, prefix, _ := strings.Cut(rest, "/")
+				return objstore.NewS3(ctx, b, prefix, s3opts...)
+			}
+			return objstore.Open(ctx, uri)
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(DefaultPrefix+"/", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	profile := filepath.Join(t.TempDir(), "profile.share")
+	pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": srv.URL + DefaultPrefix, "bearerToken": token})
+	if err := os.WriteFile(profile, pb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// What delta-rs reads.
+	awsEnv := s3env.AWSEnv()
+	deltaRs := func(uri string, version int) []any {
+		args := []string{"--rows"}
+		if version >= 0 {
+			args = append(args, "--version", strconv.Itoa(version))
+		}
+		res := testenv.DeltaRs(t, awsEnv, []string{uri}, args...)[0]
+		if res.Error != "" {
+			t.Fatalf("delta-rs %s@%d: %s", uri, version, res.Error)
+		}
+		rows, err := testenv.SortRows(res.Rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	ordersAt := make([][]any, 4)
+	for v := range ordersAt {
+		ordersAt[v] = deltaRs(s3uri, v)
+	}
+	latest := ordersAt[3]
+	snapLatest, snap1 := deltaRs(golden, -1), deltaRs(golden, 1)
+	if len(latest) != 7 || len(snapLatest) == 0 || reflect.DeepEqual(snapLatest, snap1) {
+		t.Fatalf("unexpected oracle rows: %d orders, %d/%d snapshot-data3", len(latest), len(snapLatest), len(snap1))
+	}
+
+	pred := func(col, op, typ, v string) string {
+		b, _ := json.Marshal(map[string]any{"op": op, "children": []any{
+			map[string]string{"op": "column", "name": col, "valueType": typ},
+			map[string]string{"op": "literal", "value": v, "valueType": typ}}})
+		return string(b)
+	}
+	ops := []map[string]any{
+		{"op": "list_all_tables"},
+		{"op": "load", "table": "q.eu.orders"},
+		{"op": "load", "table": "q.eu.orders", "use_delta_format": true},
+		{"op": "load", "table": "q.eu.orders", "limit": 2},
+		{"op": "load", "table": "q.eu.orders", "jsonPredicateHints": pred("region", "equal", "string", "eu")},
+		{"op": "load", "table": "q.eu.orders", "jsonPredicateHints": pred("id", "greaterThan", "long", "5"), "use_delta_format": true},
+		{"op": "load", "table": "q.eu.orders", "version": 1},
+		{"op": "load", "table": "q.eu.orders", "version": 2, "use_delta_format": true},
+		{"op": "changes", "table": "q.eu.orders", "starting_version": 0},
+		{"op": "changes", "table": "q.eu.orders", "starting_version": 2, "ending_version": 3, "use_delta_format": true},
+		{"op": "load", "table": "q.golden.snap"},
+		{"op": "load", "table": "q.golden.snap", "version": 1},
+		{"op": "load", "table": "q.golden.snap", "use_delta_format": true},
+	}
+	spec, _ := json.Marshal(map[string]any{"profile": profile, "oracles": testenv.OracleDir(), "ops": ops})
+	cmd := exec.Command(py, "testdata/sharing_client.py")
+	cmd.Stdin = strings.NewReader(string(spec))
+	cmd.Env = os.Environ()
+	start := time.Now()
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("sharing client: %v\n%s%s", err, out, stderr)
+	}
+	t.Logf("%d connector operations in %v", len(ops), time.Since(start).Round(time.Millisecond))
+	var results []struct {
+		Tables []string `json:"tables"`
+		Rows   []any    `json:"rows"`
+		Error  string   `json:"error"`
+	}
+	if err := json.Unmarshal(out, &results); err != nil || len(results) != len(ops) {
+		t.Fatalf("client output: %v\n%.3000s", err, out)
+	}
+	rowsOf := func(i int) []any {
+		t.Helper()
+		if results[i].Error != "" {
+			t.Fatalf("op %d %v: %s", i, ops[i], results[i].Error)
+		}
+		rows, err := testenv.SortRows(results[i].Rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	same := func(i int, want []any) {
+		t.Helper()
+		if got := rowsOf(i); !reflect.DeepEqual(got, want) {
+			t.Errorf("op %d %v:\n got %v\nwant %v", i, ops[i], got, want)
+		}
+	}
+	where := func(rows []any, keep func(map[string]any) bool) []any {
+		var out []any
+		for _, r := range rows {
+			if keep(r.(map[string]any)) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+
+	if got := results[0].Tables; !reflect.DeepEqual(got, []string{"q.eu.orders", "q.golden.snap"}) || results[0].Error != "" {
+		t.Errorf("list_all_tables: %v %s", got, results[0].Error)
+	}
+	same(1, latest)
+	same(2, latest)
+	if got := rowsOf(3); len(got) != 2 || len(where(latest, func(r map[string]any) bool { return containsRow(got, r) })) != 2 {
+		t.Errorf("limit 2: %v", got)
+	}
+	// The server filtered by partition: the client does not filter itself.
+	same(4, where(latest, func(r map[string]any) bool { return r["region"] == "eu" }))
+	// By statistics: files whose ids are all <= 5 were skipped, nothing more.
+	if got := rowsOf(5); !reflect.DeepEqual(where(got, func(r map[string]any) bool { return r["id"].(float64) > 5 }),
+		where(latest, func(r map[string]any) bool { return r["id"].(float64) > 5 })) || len(got) >= len(latest) {
+		t.Errorf("stats filter: %v", got)
+	}
+	same(6, ordersAt[1])
+	same(7, ordersAt[2])
+	// Changes: each version's commit timestamp is one value per version,
+	// increasing with it; the rest of the row is checked against delta-rs.
+	for i, want := range map[int][]any{8: changesOf(ordersAt, 0, 3), 9: changesOf(ordersAt, 2, 3)} {
+		got := rowsOf(i)
+		stamps := map[float64]any{}
+		for _, r := range got {
+			m := r.(map[string]any)
+			v := m["_commit_version"].(float64)
+			if prev, ok := stamps[v]; ok && !reflect.DeepEqual(prev, m["_commit_timestamp"]) {
+				t.Errorf("op %d: version %v has two commit timestamps: %v, %v", i, v, prev, m["_commit_timestamp"])
+			}
+			stamps[v] = m["_commit_timestamp"]
+			delete(m, "_commit_timestamp")
+		}
+		if len(stamps) == 0 {
+			t.Errorf("op %d: no changes", i)
+		}
+		got, _ = testenv.SortRows(got)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("op %d %v:\n got %v\nwant %v", i, ops[i], got, want)
+		}
+	}
+	same(10, snapLatest)
+	same(11, snap1)
+	same(12, snapLatest)
+
+	// Every request was audited as acme's, with what it handed out.
+	var queries, files int
+	for _, ev := range sink.Events() {
+		if ev.Request == "query" && ev.Principal == "recipient:acme" && ev.Status == 200 && ev.Files != nil {
+			queries++
+			files += *ev.Files
+		}
+	}
+	if queries < 9 || files == 0 {
+		t.Errorf("audit: %d queries, %d files", queries, files)
+	}
+}
+
+// changesOf is the change data feed of an append-only table from the rows
+// delta-rs reads at each version: the rows new at version v are inserts of
+// v. The commit timestamp is checked apart (dropped here and by the caller).
+func changesOf(at [][]any, from, to int) []any {
+	var out []any
+	for v := max(from, 0); v <= to; v++ {
+		var prev []any
+		if v > 0 {
+			prev = at[v-1]
+		}
+		for _, r := range multisetMinus(at[v], prev) {
+			m := map[string]any{}
+			for k, x := range r.(map[string]any) {
+				m[k] = x
+			}
+			m["_change_type"] = "insert"
+			m["_commit_version"] = float64(v)
+			out = append(out, m)
+		}
+	}
+	rows, _ := testenv.SortRows(out)
+	return rows
+}
+
+func multisetMinus(a, b []any) []any {
+	count := map[string]int{}
+	for _, r := range b {
+		k, _ := json.Marshal(r)
+		count[string(k)]++
+	}
+	var out []any
+	for _, r := range a {
+		k, _ := json.Marshal(r)
+		if count[string(k)] > 0 {
+			count[string(k)]--
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func containsRow(rows []any, r map[string]any) bool {
+	for _, x := range rows {
+		if reflect.DeepEqual(x, any(r)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,433 @@
+package sharing
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/sluice-io/sluice/deltawriter"
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+)
+
+// maxQueryBody bounds a query request body.
+const maxQueryBody = 1 << 20
+
+// queryRequest is the body of POST .../query. Pointers tell absent fields
+// from zero ones.
+type queryRequest struct {
+	PredicateHints      []string `json:"predicateHints,omitempty"`
+	JSONPredicateHints  *string  `json:"jsonPredicateHints,omitempty"`
+	LimitHint           *int64   `json:"limitHint,omitempty"`
+	Version             *int64   `json:"version,omitempty"`
+	Timestamp           *string  `json:"timestamp,omitempty"`
+	StartingVersion     *int64   `json:"startingVersion,omitempty"`
+	EndingVersion       *int64   `json:"endingVersion,omitempty"`
+	MaxFiles            *int     `json:"maxFiles,omitempty"`
+	PageToken           *string  `json:"pageToken,omitempty"`
+	IncludeRefreshToken *bool    `json:"includeRefreshToken,omitempty"`
+	RefreshToken        *string  `json:"refreshToken,omitempty"`
+	IdempotencyKey      *string  `json:"idempotency_key,omitempty"`
+}
+
+// pageParams are the parameters a page token is bound to.
+func (q queryRequest) pageParams() string {
+	return paramsHash([]any{q.PredicateHints, q.JSONPredicateHints, q.LimitHint, q.Version, q.Timestamp, q.StartingVersion, q.EndingVersion})
+}
+
+func decodeQuery(r *http.Request) (queryRequest, *apiError) {
+	var q queryRequest
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
+	if err != nil {
+		return q, malformed("read the request body: %v", err)
+	}
+	if len(b) > maxQueryBody {
+		return q, &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxQueryBody)}
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return q, nil // the protocol asks for {}, but nothing means the same
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&q); err != nil {
+		return q, malformed("the body is not a valid query request (a JSON object with predicateHints, limitHint, version, ...): %v", err)
+	}
+	if dec.More() {
+		return q, malformed("the body holds more than one JSON value")
+	}
+	return q, nil
+}
+
+// validate checks the combinations the protocol allows.
+func (q queryRequest) validate() *apiError {
+	n := 0
+	for _, set := range []bool{q.Version != nil, q.Timestamp != nil, q.StartingVersion != nil} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n > 1:
+		return badParam("only one of version, timestamp and startingVersion may be given")
+	case q.Version != nil && *q.Version < 0:
+		return badParam("version %d is negative", *q.Version)
+	case q.StartingVersion != nil && *q.StartingVersion < 0:
+		return badParam("startingVersion %d is negative", *q.StartingVersion)
+	case q.EndingVersion != nil && q.StartingVersion == nil:
+		return badParam("endingVersion needs startingVersion")
+	case q.EndingVersion != nil && *q.EndingVersion < *q.StartingVersion:
+		return badParam("startingVersion (%d) must not be greater than endingVersion (%d)", *q.StartingVersion, *q.EndingVersion)
+	case q.LimitHint != nil && *q.LimitHint < 0:
+		return badParam("limitHint %d is negative", *q.LimitHint)
+	case q.MaxFiles != nil && *q.MaxFiles <= 0:
+		return badParam("maxFiles must be positive")
+	case q.IncludeRefreshToken != nil && *q.IncludeRefreshToken && n > 0:
+		return badParam("includeRefreshToken cannot be used when querying a specific version")
+	case q.IncludeRefreshToken != nil && *q.IncludeRefreshToken && q.PageToken != nil:
+		return badParam("includeRefreshToken must be used in the first page request")
+	case q.RefreshToken != nil && n > 0:
+		return badParam("refreshToken cannot be used when querying a specific version")
+	case q.RefreshToken != nil && q.PageToken != nil:
+		return badParam("refreshToken must be used in the first page request")
+	}
+	return nil
+}
+
+// needHistory refuses version and time travel on a table shared without
+// history, as the protocol says.
+func needHistory(t sharedTable, what string) *apiError {
+	if t.entry.WithHistory {
+		return nil
+	}
+	return badParam("%s is not supported because history sharing is not enabled on table %s", what, t.label())
+}
+
+// open opens the table's store.
+func (c *call) open(t sharedTable) (objstore.Store, *apiError) {
+	if t.location == "" {
+		return nil, internal(fmt.Errorf("table %s (%s) has no location", t.label(), t.entry.Table))
+	}
+	st, err := c.h.store(c.ctx, t.location)
+	if err != nil {
+		return nil, internal(fmt.Errorf("open table %s: %w", t.label(), err))
+	}
+	return st, nil
+}
+
+func (c *call) tableVersion(segs []string) (int, *apiError) {
+	t, aerr := c.table(segs)
+	if aerr != nil {
+		return 0, aerr
+	}
+	st, aerr := c.open(t)
+	if aerr != nil {
+		return 0, aerr
+	}
+	commits, err := listCommits(c.ctx, st)
+	if err != nil {
+		return 0, internal(err)
+	}
+	var v int64
+	if ts := c.r.URL.Query().Get("startingTimestamp"); ts != "" {
+		if aerr := needHistory(t, "startingTimestamp"); aerr != nil {
+			return 0, aerr
+		}
+		tm, aerr := parseTimestamp("startingTimestamp", ts)
+		if aerr != nil {
+			return 0, aerr
+		}
+		if v, aerr = versionAtOrAfter(commits, "startingTimestamp", tm); aerr != nil {
+			return 0, aerr
+		}
+	} else {
+		snap, err := deltalog.Load(c.ctx, st)
+		if err != nil {
+			return 0, loadError(t, err)
+		}
+		v = snap.Version
+	}
+	c.version = &v
+	c.w.Header().Set("Delta-Table-Version", strconv.FormatInt(v, 10))
+	c.w.WriteHeader(http.StatusOK)
+	return http.StatusOK, nil
+}
+
+// loadAt loads the snapshot at version (nil: latest).
+func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltalog.Snapshot, *apiError) {
+	var opts []deltalog.LoadOption
+	if version != nil {
+		opts = append(opts, deltalog.AtVersion(*version))
+	}
+	snap, err := deltalog.Load(c.ctx, st, opts...)
+	if err != nil {
+		return nil, loadError(t, err)
+	}
+	return snap, nil
+}
+
+// timeTravel resolves a version or timestamp parameter to a version (nil:
+// latest), refusing both on tables without history.
+func (c *call) timeTravel(t sharedTable, st objstore.Store, version *int64, timestamp *string) (*int64, *apiError) {
+	switch {
+	case version != nil:
+		if aerr := needHistory(t, "reading a table by version"); aerr != nil {
+			return nil, aerr
+		}
+		return version, nil
+	case timestamp != nil:
+		if aerr := needHistory(t, "reading a table by timestamp"); aerr != nil {
+			return nil, aerr
+		}
+		tm, aerr := parseTimestamp("timestamp", *timestamp)
+		if aerr != nil {
+			return nil, aerr
+		}
+		commits, err := listCommits(c.ctx, st)
+		if err != nil {
+			return nil, internal(err)
+		}
+		v, aerr := versionAtOrBefore(commits, "timestamp", tm)
+		return &v, aerr
+	}
+	return nil, nil
+}
+
+func (c *call) metadata(segs []string) (int, *apiError) {
+	t, aerr := c.table(segs)
+	if aerr != nil {
+		return 0, aerr
+	}
+	st, aerr := c.open(t)
+	if aerr != nil {
+		return 0, aerr
+	}
+	q := c.r.URL.Query()
+	var version *int64
+	var timestamp *string
+	if v := q.Get("version"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, badParam("version %q is not a non-negative integer", v)
+		}
+		version = &n
+	}
+	if ts := q.Get("timestamp"); ts != "" {
+		if version != nil {
+			return 0, badParam("only one of version and timestamp may be given")
+		}
+		timestamp = &ts
+	}
+	at, aerr := c.timeTravel(t, st, version, timestamp)
+	if aerr != nil {
+		return 0, aerr
+	}
+	snap, aerr := c.loadAt(t, st, at)
+	if aerr != nil {
+		return 0, aerr
+	}
+	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(snap.Protocol)
+	if aerr != nil {
+		return 0, aerr
+	}
+	l := &lines{format: format}
+	l.protocol(snap.Protocol)
+	size, n := tableSize(snap)
+	l.metadata(snap.Metadata, at, &size, &n)
+	c.version = &snap.Version
+	return c.writeLines(snap.Version, format, false, l)
+}
+
+func tableSize(snap *deltalog.Snapshot) (size, n int64) {
+	for _, f := range snap.Files() {
+		size += f.Size
+	}
+	return size, int64(snap.NumFiles())
+}
+
+// writeLines answers 200 with the NDJSON lines.
+func (c *call) writeLines(version int64, format string, endStream bool, l *lines) (int, *apiError) {
+	h := c.w.Header()
+	h.Set("Content-Type", "application/x-ndjson; charset=utf-8")
+	h.Set("Delta-Table-Version", strconv.FormatInt(version, 10))
+	h.Set(capsHeader, responseCapabilities(format, endStream))
+	c.w.WriteHeader(http.StatusOK)
+	var buf bytes.Buffer
+	for _, b := range l.out {
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	c.w.Write(buf.Bytes())
+	return http.StatusOK, nil
+}
+
+// signed is a file action with its URL.
+type signed struct {
+	f       fileAction
+	url     string
+	expires int64
+}
+
+// sign signs the files' URLs, counting them for the audit record and
+// metrics.
+func (c *call) sign(t sharedTable, st objstore.Store, files []fileAction) ([]signed, *int64, *apiError) {
+	out := make([]signed, len(files))
+	var minExp *int64
+	var total int64
+	for i, f := range files {
+		key, err := deltawriter.KeyForPath(f.path())
+		if err != nil {
+			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
+		}
+		u, exp, err := c.h.signer.SignURL(c.ctx, st, key, c.h.urlTTL)
+		if err != nil {
+			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
+		}
+		ms := exp.UnixMilli()
+		if minExp == nil || ms < *minExp {
+			minExp = &ms
+		}
+		out[i] = signed{f: f, url: u, expires: ms}
+		total += f.size()
+	}
+	n := len(files)
+	c.files, c.bytes = &n, &total
+	c.h.files.Add(float64(n))
+	c.h.bytes.Add(float64(total))
+	return out, minExp, nil
+}
+
+func (c *call) query(segs []string) (int, *apiError) {
+	t, aerr := c.table(segs)
+	if aerr != nil {
+		return 0, aerr
+	}
+	q, aerr := decodeQuery(c.r)
+	if aerr != nil {
+		return 0, aerr
+	}
+	if aerr := q.validate(); aerr != nil {
+		return 0, aerr
+	}
+	caps := parseCapabilities(c.r.Header.Get(capsHeader))
+	st, aerr := c.open(t)
+	if aerr != nil {
+		return 0, aerr
+	}
+	if q.StartingVersion != nil {
+		if aerr := needHistory(t, "reading table changes from startingVersion"); aerr != nil {
+			return 0, aerr
+		}
+		w := changeRequest{start: *q.StartingVersion, end: q.EndingVersion, historical: true, maxFiles: q.MaxFiles, pageToken: q.PageToken,
+			params: q.pageParams()}
+		return c.serveChanges(t, st, caps, w)
+	}
+	return c.snapshotQuery(t, st, caps, q)
+}
+
+func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities, q queryRequest) (int, *apiError) {
+	var at *int64
+	offset := 0
+	versioned := q.Version != nil || q.Timestamp != nil
+	switch {
+	case q.PageToken != nil:
+		tok, aerr := c.h.tokens.open(*q.PageToken, kindFiles, c.recipient, t.scope())
+		if aerr != nil {
+			return 0, aerr
+		}
+		if tok.Params != q.pageParams() {
+			return 0, badParam("pageToken was issued for a query with other parameters: repeat the first page's predicateHints, jsonPredicateHints, limitHint, version and timestamp")
+		}
+		v := tok.Version
+		at, offset = &v, tok.Offset
+	case q.RefreshToken != nil:
+		tok, aerr := c.h.tokens.open(*q.RefreshToken, kindRefresh, c.recipient, t.scope())
+		if aerr != nil {
+			return 0, aerr
+		}
+		v := tok.Version
+		at = &v
+	default:
+		var aerr *apiError
+		if at, aerr = c.timeTravel(t, st, q.Version, q.Timestamp); aerr != nil {
+			return 0, aerr
+		}
+	}
+	snap, aerr := c.loadAt(t, st, at)
+	if aerr != nil {
+		return 0, aerr
+	}
+	format, aerr := caps.chooseFormat(snap.Protocol)
+	if aerr != nil {
+		return 0, aerr
+	}
+	all := snap.Files()
+	files := filterFiles(all, hintsFilter(q, snap))
+	if q.LimitHint != nil {
+		files = limitFiles(files, *q.LimitHint)
+	}
+	var next string
+	if q.MaxFiles != nil || q.PageToken != nil {
+		if offset > len(files) {
+			return 0, badParam("pageToken is past the end of the query's files")
+		}
+		end := len(files)
+		if q.MaxFiles != nil {
+			end = min(offset+*q.MaxFiles, len(files))
+		}
+		if end < len(files) {
+			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: q.pageParams(),
+				Version: snap.Version, Offset: end, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
+		}
+		files = files[offset:end]
+	}
+	actions := make([]fileAction, len(files))
+	var vp, tsp *int64
+	if versioned {
+		v, ts := snap.Version, snap.Timestamp.UnixMilli()
+		vp, tsp = &v, &ts
+	}
+	for i, f := range files {
+		actions[i] = fileAction{kind: "add", add: f, version: vp, ts: tsp}
+	}
+	sgn, minExp, aerr := c.sign(t, st, actions)
+	if aerr != nil {
+		return 0, aerr
+	}
+	l := &lines{format: format}
+	l.protocol(snap.Protocol)
+	size, n := tableSize(snap)
+	l.metadata(snap.Metadata, vp, &size, &n)
+	for _, s := range sgn {
+		l.file(s.f, s.url, s.expires, true)
+	}
+	refresh := (q.IncludeRefreshToken != nil && *q.IncludeRefreshToken) || q.RefreshToken != nil
+	end := caps.endStream || q.MaxFiles != nil || q.PageToken != nil || refresh
+	if end {
+		e := endStream{NextPageToken: next, MinURLExpirationTimestamp: minExp}
+		if refresh {
+			e.RefreshToken = c.h.tokens.seal(token{Kind: kindRefresh, Recipient: c.recipient, Scope: t.scope(),
+				Version: snap.Version, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
+		}
+		l.end(e)
+	}
+	c.version = &snap.Version
+	return c.writeLines(snap.Version, format, end, l)
+}
+
+// limitFiles keeps the first files whose numRecords (from their stats) add
+// up to limit; files without stats are kept and counted as nothing, so no
+// fewer rows than asked are ever returned.
+func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
+	var n int64
+	for i, f := range files {
+		if n >= limit {
+			return files[:i]
+		}
+		if st, err := parseStats(f.Stats); err == nil && st != nil && st.NumRecords != nil {
+			n += *st.NumRecords
+		}
+	}
+	return files
+}

@@ -1,0 +1,72 @@
+"""Drives the real `delta-sharing` Python connector against a sharing server
+for the Go integration tests (serve/sharing/python_test.go).
+
+Reads a JSON spec on stdin: {"profile": PATH, "oracles": DIR, "ops": [...]},
+each op one of
+  {"op": "list_all_tables"}
+  {"op": "load", "table": "share.schema.table", "limit": N, "version": N,
+   "timestamp": S, "jsonPredicateHints": S, "use_delta_format": BOOL}
+  {"op": "changes", "table": ..., "starting_version": N, "ending_version": N,
+   "use_delta_format": BOOL}
+and prints a JSON list with one result per op: {"tables": [...]} or
+{"rows": [...]} (rows in the canonical form of the delta-rs oracle), or
+{"error": "..."}.
+"""
+import datetime
+import json
+import math
+import os
+import sys
+
+spec = json.load(sys.stdin)
+sys.path.insert(0, spec["oracles"])
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import delta_sharing  # noqa: E402
+from deltars_read import canonical  # noqa: E402
+
+
+def plain(v):
+    """pandas/numpy values as the Python values the oracle canonicalizes."""
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, np.ndarray):
+        return [plain(x) for x in v.tolist()]
+    return v
+
+
+def rows(df):
+    return [canonical({k: plain(v) for k, v in r.items()}) for r in df.to_dict(orient="records")]
+
+
+def run(op, profile):
+    url = profile + "#" + op.get("table", "")
+    if op["op"] == "list_all_tables":
+        client = delta_sharing.SharingClient(profile)
+        return {"tables": sorted(f"{t.share}.{t.schema}.{t.name}" for t in client.list_all_tables())}
+    if op["op"] == "load":
+        kw = {k: op[k] for k in ("limit", "version", "timestamp", "jsonPredicateHints", "use_delta_format") if k in op}
+        return {"rows": rows(delta_sharing.load_as_pandas(url, **kw))}
+    if op["op"] == "changes":
+        kw = {k: op[k] for k in ("starting_version", "ending_version", "use_delta_format") if k in op}
+        return {"rows": rows(delta_sharing.load_table_changes_as_pandas(url, **kw))}
+    raise ValueError(f"unknown op {op['op']}")
+
+
+out = []
+stdout, sys.stdout = sys.stdout, sys.stderr  # the connector prints progress
+for op in spec["ops"]:
+    try:
+        out.append(run(op, spec["profile"]))
+    except BaseException as e:  # reported: the test says which op failed
+        out.append({"error": f"{type(e).__name__}: {e}"})
+stdout.write(json.dumps(out))
+stdout.flush()
+os._exit(0)
