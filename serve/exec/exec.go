@@ -55,6 +55,8 @@
 //	                              the principal itself and its own roles
 //	SHOW GRANTS                   the grants of the principal's roles; no
 //	                              decision (it reveals nothing about others)
+//	SHARE and RECIPIENT statements  see shares.go; CREATE RECIPIENT and ROTATE
+//	                              TOKEN return the recipient's Profile once
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
@@ -65,6 +67,7 @@ package exec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -89,6 +92,9 @@ type Result struct {
 	Columns   []string   `json:"columns,omitempty"`
 	Rows      [][]string `json:"rows,omitempty"`
 	Message   string     `json:"message,omitempty"`
+	// Profile is the Delta Sharing profile (see Profile) issued by CREATE
+	// RECIPIENT and ALTER RECIPIENT ... ROTATE TOKEN, shown once.
+	Profile json.RawMessage `json:"profile,omitempty"`
 }
 
 // DeniedError is returned when the policy denies a statement. Reason is
@@ -146,11 +152,12 @@ type Executor struct {
 	pol           *policy.Engine
 	maxStatements int
 	warehouse     string
+	publicURL     string // see WithPublicURL
 }
 
 // New returns an Executor over a catalog and a policy engine.
 func New(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) *Executor {
-	e := &Executor{cat: cat, pol: pol, maxStatements: DefaultMaxStatements, warehouse: "warehouse"}
+	e := &Executor{cat: cat, pol: pol, maxStatements: DefaultMaxStatements, warehouse: "warehouse", publicURL: DefaultPublicURL}
 	for _, o := range opts {
 		o(e)
 	}
@@ -202,24 +209,30 @@ func supported(s sqlparse.Statement) bool {
 	switch s := s.(type) {
 	case *sqlparse.CreateObject:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore,
+			sqlparse.KindShare, sqlparse.KindRecipient:
 			return true
 		}
-	case *sqlparse.CreateStream, *sqlparse.CreateTable:
+	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare:
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream,
+			sqlparse.KindShare, sqlparse.KindRecipient:
 			return true
 		}
+	case *sqlparse.RotateToken:
+		return s.Kind == sqlparse.KindRecipient
 	case *sqlparse.Show:
-		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES"
+		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES" ||
+			s.What == "SHARES" || s.What == "RECIPIENTS"
 	case *sqlparse.ShowGrants:
-		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
+		return s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema || s.OnKind == sqlparse.KindShare
 	case *sqlparse.GrantRole:
 		return true
 	case *sqlparse.GrantPrivileges:
-		return s.GranteeKind == sqlparse.KindRole && (s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
+		return s.GranteeKind == sqlparse.KindRecipient ||
+			s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema || s.OnKind == sqlparse.KindShare || s.OnKind == sqlparse.KindRecipient
 	}
 	return false
 }
