@@ -17,8 +17,7 @@
 //
 // Use:
 //
-//	key, _ := fileurl.LoadOrCreateKey(filepath.Join(dataDir, fileurl.KeyFile))
-//	s, _ := fileurl.NewSigner(key, publicURL+"/files/")
+//	s, _ := fileurl.OpenSigner(dataDir, os.Getenv("SLUICE_FILE_URL_KEY"), publicURL+"/files/")
 //	u, expires, _ := s.Sign(table.ID, "part-00000.parquet", time.Hour)
 //	mux.Handle(s.Pattern(), s.Handler(roots))
 package fileurl
@@ -34,6 +33,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -107,6 +107,24 @@ func NewSigner(key []byte, base string, opts ...Option) (*Signer, error) {
 		o(s)
 	}
 	return s, nil
+}
+
+// OpenSigner returns a Signer for base whose key is keyHex when given (from
+// configuration, e.g. $SLUICE_FILE_URL_KEY, so that several servers behind
+// one name accept each other's URLs), or else the key file KeyFile in
+// dataDir, created on first use.
+func OpenSigner(dataDir, keyHex, base string, opts ...Option) (*Signer, error) {
+	var key []byte
+	var err error
+	if keyHex != "" {
+		key, err = ParseKey(keyHex)
+	} else {
+		key, err = LoadOrCreateKey(filepath.Join(dataDir, KeyFile))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return NewSigner(key, base, opts...)
 }
 
 // Pattern is the http.ServeMux pattern the Handler is to be mounted at: the

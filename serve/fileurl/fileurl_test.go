@@ -354,6 +354,33 @@ func TestLoadOrCreateKey(t *testing.T) {
 	}
 }
 
+func TestOpenSigner(t *testing.T) {
+	dir := t.TempDir()
+	a, err := OpenSigner(dir, "", "https://h/files/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenSigner(dir, "", "https://h/files/") // a restart: the same key
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _, _ := a.Sign(rootID, "f", time.Hour)
+	p, _ := url.Parse(u)
+	if _, err := b.Verify(p.Path, p.Query()); err != nil {
+		t.Fatalf("URL of the first signer refused after a restart: %v", err)
+	}
+	c, err := OpenSigner(dir, strings.Repeat("ab", KeySize), "https://h/files/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(p.Path, p.Query()); err != ErrSignature {
+		t.Fatalf("configured key: %v, want ErrSignature for the data dir's key", err)
+	}
+	if _, err := OpenSigner(dir, "short", "https://h/files/"); err == nil {
+		t.Fatal("bad configured key accepted")
+	}
+}
+
 func TestLocalDir(t *testing.T) {
 	tests := []struct {
 		in, dir string
