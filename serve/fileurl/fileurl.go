@@ -179,7 +179,12 @@ type Ref struct {
 // checks), or the file it names. The signature is compared in constant
 // time; the expiry is checked only once the signature holds.
 func (s *Signer) Verify(path string, query url.Values) (Ref, error) {
-	rest, ok := strings.CutPrefix(path, s.base.Path)
+	return s.verify(s.base.Path, path, query)
+}
+
+// verify is Verify for a handler mounted at mount.
+func (s *Signer) verify(mount, path string, query url.Values) (Ref, error) {
+	rest, ok := strings.CutPrefix(path, mount)
 	if !ok {
 		return Ref{}, ErrInvalid
 	}

@@ -354,6 +354,32 @@ func TestLoadOrCreateKey(t *testing.T) {
 	}
 }
 
+// TestMountPath: behind a proxy that strips /sluice, the handler mounted at
+// /files/ serves the URLs signed for https://gw/sluice/files/.
+func TestMountPath(t *testing.T) {
+	f := newFixture(t)
+	s, err := NewSigner(bytes.Repeat([]byte{0x42}, KeySize), "https://gw.example.com/sluice/files/", WithClock(func() time.Time { return f.now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _, err := s.Sign(rootID, "part-0.parquet", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := url.Parse(u)
+	req := httptest.NewRequest("GET", strings.Replace(p.RequestURI(), "/sluice", "", 1), nil)
+	rec := httptest.NewRecorder()
+	s.Handler(f.roots, WithMountPath("/files")).ServeHTTP(rec, req)
+	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), f.data) {
+		t.Fatalf("%d %q", rec.Code, rec.Body.String())
+	}
+	rec = httptest.NewRecorder()
+	s.Handler(f.roots).ServeHTTP(rec, req) // mounted at the base path: refused
+	if rec.Code != 403 {
+		t.Fatalf("without WithMountPath: %d", rec.Code)
+	}
+}
+
 func TestOpenSigner(t *testing.T) {
 	dir := t.TempDir()
 	a, err := OpenSigner(dir, "", "https://h/files/")

@@ -97,6 +97,19 @@ func LocalDir(location string) (dir string, ok bool) {
 // HandlerOption configures a Handler.
 type HandlerOption func(*handler)
 
+// WithMountPath is the path the Handler receives requests under when it
+// differs from the base URL's, behind a proxy that strips a prefix: base
+// https://gw.example.com/sluice/files/, mount "/files/". Default
+// s.Pattern().
+func WithMountPath(p string) HandlerOption {
+	return func(h *handler) {
+		if !strings.HasSuffix(p, "/") {
+			p += "/"
+		}
+		h.mount = p
+	}
+}
+
 // WithLogger logs failures to open files (never the URL or its signature).
 func WithLogger(l *slog.Logger) HandlerOption { return func(h *handler) { h.log = l } }
 
@@ -114,6 +127,7 @@ func WithMetrics(reg prometheus.Registerer) HandlerOption {
 
 type handler struct {
 	s        *Signer
+	mount    string
 	roots    Resolver
 	log      *slog.Logger
 	requests *prometheus.CounterVec
@@ -121,9 +135,9 @@ type handler struct {
 }
 
 // Handler serves the files of signed URLs under roots; mount it at
-// s.Pattern(). GET and HEAD only.
+// s.Pattern() (or see WithMountPath). GET and HEAD only.
 func (s *Signer) Handler(roots Resolver, opts ...HandlerOption) http.Handler {
-	h := &handler{s: s, roots: roots, log: slog.New(slog.DiscardHandler)}
+	h := &handler{s: s, mount: s.base.Path, roots: roots, log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(h)
 	}
@@ -162,7 +176,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.deny(w, http.StatusMethodNotAllowed, "forbidden")
 		return
 	}
-	ref, err := h.s.Verify(r.URL.Path, r.URL.Query())
+	ref, err := h.s.verify(h.mount, r.URL.Path, r.URL.Query())
 	switch {
 	case errors.Is(err, ErrExpired):
 		h.deny(w, http.StatusForbidden, "expired")

@@ -35,6 +35,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of the options.
@@ -109,6 +110,25 @@ func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now =
 // WithLogger logs JWKS refreshes and their failures.
 func WithLogger(l *slog.Logger) Option { return func(v *Verifier) { v.log = l } }
 
+// WithMetrics registers sluice_jwtauth_verifications_total{outcome} (ok,
+// invalid, unavailable) and sluice_jwtauth_jwks_fetches_total{outcome} (ok,
+// error) on reg.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(v *Verifier) {
+		v.verifications = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "jwtauth", Name: "verifications_total",
+			Help: "JWT verifications by outcome: ok, invalid, unavailable."}, []string{"outcome"})
+		v.jwksFetches = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "jwtauth", Name: "jwks_fetches_total",
+			Help: "JWKS fetches by outcome: ok, error."}, []string{"outcome"})
+		reg.MustRegister(v.verifications, v.jwksFetches)
+	}
+}
+
+func count(c *prometheus.CounterVec, outcome string) {
+	if c != nil {
+		c.WithLabelValues(outcome).Inc()
+	}
+}
+
 // Verifier verifies tokens. It is safe for concurrent use.
 type Verifier struct {
 	jwksURL                   string
@@ -119,6 +139,8 @@ type Verifier struct {
 	client                    *http.Client
 	now                       func() time.Time
 	log                       *slog.Logger
+	verifications             *prometheus.CounterVec // nil without WithMetrics
+	jwksFetches               *prometheus.CounterVec
 
 	mu          sync.Mutex // held while fetching, so one fetch runs at a time
 	keys        jwk.Set    // nil until the first successful fetch
@@ -179,6 +201,19 @@ func invalidf(format string, args ...any) error {
 // returns the identity it proves. Errors wrap ErrInvalidToken or
 // ErrUnavailable.
 func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
+	id, err := v.verify(ctx, token)
+	switch {
+	case err == nil:
+		count(v.verifications, "ok")
+	case errors.Is(err, ErrUnavailable):
+		count(v.verifications, "unavailable")
+	default:
+		count(v.verifications, "invalid")
+	}
+	return id, err
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (Identity, error) {
 	if len(token) > MaxTokenBytes {
 		return Identity{}, invalidf("token longer than %d bytes", MaxTokenBytes)
 	}
@@ -314,9 +349,11 @@ func (v *Verifier) fetch(ctx context.Context, now time.Time) {
 	// it (and hold the next attempt back). The client's timeout bounds it.
 	set, err := v.download(context.WithoutCancel(ctx))
 	if err != nil {
+		count(v.jwksFetches, "error")
 		v.log.Warn("jwtauth: JWKS refresh failed; keeping the keys held", "url", v.jwksURL, "err", err)
 		return
 	}
+	count(v.jwksFetches, "ok")
 	v.keys, v.fetched = set, now
 	v.log.Info("jwtauth: JWKS refreshed", "url", v.jwksURL, "keys", set.Len())
 }

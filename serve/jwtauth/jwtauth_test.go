@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The tests sign and publish keys with the standard library only, so they
@@ -142,8 +145,9 @@ func TestVerify(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	rs, es, other := rsaKey(t, "rsa-1"), ecKey(t, "ec-1"), rsaKey(t, "rsa-x")
 	srv := newJWKSServer(t, rs.jwk(map[string]string{"use": "sig"}), es.jwk(map[string]string{"alg": "ES256"}))
+	reg := prometheus.NewRegistry()
 	v, err := New(srv.URL+"/jwks", WithIssuer(issuer), WithAudience(audience), WithRecipientClaim("sharing_recipient"),
-		WithSkew(time.Minute), WithClock(func() time.Time { return now }))
+		WithSkew(time.Minute), WithClock(func() time.Time { return now }), WithMetrics(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +215,18 @@ func TestVerify(t *testing.T) {
 	// minimum interval of it.
 	if srv.hits != 1 || v.Fetches() != 1 {
 		t.Errorf("JWKS fetched %d times (server saw %d), want 1", v.Fetches(), srv.hits)
+	}
+	var ok, invalid int
+	for _, tt := range tests {
+		if tt.recipient != "" {
+			ok++
+		} else {
+			invalid++
+		}
+	}
+	want := fmt.Sprintf("sluice_jwtauth_verifications_total{outcome=\"invalid\"} %d\nsluice_jwtauth_verifications_total{outcome=\"ok\"} %d\n", invalid, ok)
+	if got := metricLines(t, reg, "sluice_jwtauth_verifications_total"); got != want {
+		t.Errorf("metrics:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -311,6 +327,30 @@ func TestUnavailableAndConfig(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// metricLines renders the series of one metric as "name{labels} value"
+// lines.
+func metricLines(t *testing.T, reg *prometheus.Registry, name string) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.Metric {
+			var labels []string
+			for _, l := range m.Label {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			fmt.Fprintf(&b, "%s{%s} %v\n", name, strings.Join(labels, ","), m.GetCounter().GetValue())
+		}
+	}
+	return b.String()
 }
 
 func must[T any](v T, err error) T {
