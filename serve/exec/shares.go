@@ -146,6 +146,9 @@ func (r *run) rotateToken(s *sqlparse.RotateToken) (Result, error) {
 		if key != GraceProperty {
 			return Result{}, invalid("ALTER RECIPIENT %s ROTATE TOKEN: unknown property %q (only %q)", p[0], key, GraceProperty)
 		}
+		if v == "0" || v == "0s" {
+			continue // explicitly none
+		}
 		if grace, err = catalog.ParseTTL(v); err != nil {
 			return Result{}, invalid("ALTER RECIPIENT %s ROTATE TOKEN: %s: %v", p[0], GraceProperty, err)
 		}

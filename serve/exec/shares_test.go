@@ -357,9 +357,13 @@ func TestRecipientTokens(t *testing.T) {
 	// Without grace the old token is revoked at once; a recipient without a
 	// ttl gets a token that does not expire.
 	now = rotated
-	third := profileOf(t, run("ALTER RECIPIENT acme ROTATE TOKEN"))
+	third := profileOf(t, run("ALTER RECIPIENT acme ROTATE TOKEN WITH ('grace' = '0')"))
 	if authenticates(t, e, second.BearerToken) || !authenticates(t, e, third.BearerToken) {
 		t.Error("rotation without grace: the previous token still works, or the new one does not")
+	}
+	fourth := profileOf(t, run("ALTER RECIPIENT acme ROTATE TOKEN"))
+	if authenticates(t, e, third.BearerToken) || !authenticates(t, e, fourth.BearerToken) {
+		t.Error("rotation without WITH: the previous token still works, or the new one does not")
 	}
 	forever := profileOf(t, run("CREATE RECIPIENT globex"))
 	now = now.Add(10 * 365 * 24 * time.Hour)
