@@ -142,10 +142,11 @@ type Verifier struct {
 	verifications             *prometheus.CounterVec // nil without WithMetrics
 	jwksFetches               *prometheus.CounterVec
 
-	mu          sync.Mutex // held while fetching, so one fetch runs at a time
-	keys        jwk.Set    // nil until the first successful fetch
-	fetched     time.Time  // of keys
-	lastAttempt time.Time
+	mu          sync.Mutex
+	keys        jwk.Set       // nil until the first successful fetch
+	fetched     time.Time     // of keys
+	lastAttempt time.Time     // of the last fetch, successful or not
+	inflight    chan struct{} // closed when the fetch running ends; nil if none
 	fetches     int
 }
 
@@ -300,31 +301,51 @@ func keyFor(alg jwa.SignatureAlgorithm, key jwk.Key) (any, error) {
 
 // key returns the key named kid (with no kid, the set's only key), fetching
 // the JWKS when it is missing or stale, or when kid is unknown and the
-// minimum interval has passed.
+// minimum interval has passed. One fetch runs at a time, without the lock:
+// callers whose key is cached go on meanwhile (with the stale set, if need
+// be); callers that need the new set wait for it.
 func (v *Verifier) key(ctx context.Context, kid string) (jwk.Key, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	now := v.now()
-	stale := v.keys == nil || now.Sub(v.fetched) >= v.refresh
-	if stale && v.mayFetch(now) {
-		v.fetch(ctx, now)
-	}
-	if v.keys == nil {
-		return nil, fmt.Errorf("%w: %s", ErrUnavailable, v.jwksURL)
-	}
-	if k, ok := lookup(v.keys, kid); ok {
-		return k, nil
-	}
-	if v.mayFetch(now) {
-		v.fetch(ctx, now)
-		if k, ok := lookup(v.keys, kid); ok {
+	for waited := false; ; waited = true {
+		v.mu.Lock()
+		now := v.now()
+		var k jwk.Key
+		found := false
+		if v.keys != nil {
+			k, found = lookup(v.keys, kid)
+		}
+		stale := v.keys == nil || now.Sub(v.fetched) >= v.refresh
+		if found && (!stale || v.inflight != nil || !v.mayFetch(now)) {
+			v.mu.Unlock()
 			return k, nil
 		}
+		if wait := v.inflight; wait != nil && !waited {
+			v.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if waited || !v.mayFetch(now) {
+			keys := v.keys
+			v.mu.Unlock()
+			switch {
+			case found:
+				return k, nil
+			case keys == nil:
+				return nil, fmt.Errorf("%w: %s", ErrUnavailable, v.jwksURL)
+			case kid == "":
+				return nil, invalidf("token has no key ID (kid) and the JWKS holds %d keys", keys.Len())
+			}
+			return nil, invalidf("no key %q in the JWKS", kid)
+		}
+		done := make(chan struct{})
+		v.inflight, v.lastAttempt = done, now
+		v.fetches++
+		v.mu.Unlock()
+		v.fetch(ctx, now, done)
 	}
-	if kid == "" {
-		return nil, invalidf("token has no key ID (kid) and the JWKS holds %d keys", v.keys.Len())
-	}
-	return nil, invalidf("no key %q in the JWKS", kid)
 }
 
 func (v *Verifier) mayFetch(now time.Time) bool {
@@ -341,20 +362,25 @@ func lookup(set jwk.Set, kid string) (jwk.Key, bool) {
 	return set.LookupKeyID(kid)
 }
 
-// fetch replaces the keys by the JWKS; on failure it keeps them and logs.
-func (v *Verifier) fetch(ctx context.Context, now time.Time) {
-	v.lastAttempt = now
-	v.fetches++
+// fetch downloads the JWKS and, if it succeeds, makes it the key set; on
+// failure the keys held are kept. It ends the fetch in flight, done.
+func (v *Verifier) fetch(ctx context.Context, now time.Time, done chan struct{}) {
 	// The fetch serves every caller: one request giving up must not fail
 	// it (and hold the next attempt back). The client's timeout bounds it.
 	set, err := v.download(context.WithoutCancel(ctx))
+	v.mu.Lock()
+	if err == nil {
+		v.keys, v.fetched = set, now
+	}
+	v.inflight = nil
+	close(done)
+	v.mu.Unlock()
 	if err != nil {
 		count(v.jwksFetches, "error")
 		v.log.Warn("jwtauth: JWKS refresh failed; keeping the keys held", "url", v.jwksURL, "err", err)
 		return
 	}
 	count(v.jwksFetches, "ok")
-	v.keys, v.fetched = set, now
 	v.log.Info("jwtauth: JWKS refreshed", "url", v.jwksURL, "keys", set.Len())
 }
 

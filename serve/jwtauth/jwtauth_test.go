@@ -397,3 +397,73 @@ func sameDecoded(a, b string) bool {
 	}
 	return true
 }
+
+// TestConcurrentFetch: callers arriving while the first fetch runs wait for
+// it (one fetch for all); once keys are held, a hanging refresh holds up
+// only the caller that started it.
+func TestConcurrentFetch(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	k := ecKey(t, "k")
+	var (
+		mu      sync.Mutex
+		hits    int
+		release = make(chan struct{})
+		started = make(chan struct{}, 10)
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		n := hits
+		mu.Unlock()
+		started <- struct{}{}
+		if n == 1 {
+			time.Sleep(200 * time.Millisecond) // slow first answer
+		} else {
+			<-release // the refresh hangs until released
+		}
+		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{k.jwk(nil)}})
+	}))
+	defer srv.Close()
+	defer close(release)
+	v, err := New(srv.URL, WithIssuer(issuer), WithAudience(audience), WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, "ES256", "k", k, nil, map[string]any{"iss": issuer, "aud": audience, "sub": "acme", "exp": now.Add(3 * time.Hour).Unix()})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := v.Verify(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent first use: %v", err)
+		}
+	}
+	if v.Fetches() != 1 {
+		t.Fatalf("%d fetches for 8 concurrent callers, want 1", v.Fetches())
+	}
+	<-started
+
+	now = now.Add(2 * time.Hour) // the set is stale: the next caller refreshes
+	go v.Verify(context.Background(), tok)
+	<-started // the refresh is hanging now
+	res := make(chan error, 1)
+	go func() { _, err := v.Verify(context.Background(), tok); res <- err }()
+	select {
+	case err := <-res:
+		if err != nil {
+			t.Fatalf("during a hanging refresh: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a caller with a cached key waits for a hanging refresh")
+	}
+}
