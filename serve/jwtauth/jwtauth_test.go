@@ -467,3 +467,28 @@ func TestConcurrentFetch(t *testing.T) {
 		t.Fatal("a caller with a cached key waits for a hanging refresh")
 	}
 }
+
+// BenchmarkVerify: one verification with the JWKS cached.
+func BenchmarkVerify(b *testing.B) {
+	now := time.Now()
+	for _, alg := range []string{"RS256", "ES256"} {
+		b.Run(alg, func(b *testing.B) {
+			k := ecKey(b, "k")
+			if alg == "RS256" {
+				k = rsaKey(b, "k")
+			}
+			srv := newJWKSServer(b, k.jwk(nil))
+			v, err := New(srv.URL, WithIssuer(issuer), WithAudience(audience))
+			if err != nil {
+				b.Fatal(err)
+			}
+			tok := sign(b, alg, "k", k, nil, map[string]any{"iss": issuer, "aud": audience, "sub": "acme", "exp": now.Add(time.Hour).Unix()})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
