@@ -2,33 +2,45 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/exec"
+	"github.com/sluice-io/sluice/serve/tlsreload"
 )
 
 const serveUsage = `Run the Sluice server: the SQL statements API (POST /api/v1/statements),
 /healthz and /metrics, over the catalog in --data-dir.
 
 Usage: sluice serve [--data-dir DIR] [--addr HOST:PORT] [--policy FILE.rego ...]
+                    [--tls-cert FILE --tls-key FILE] [--public-url URL]
 
 On first start the server creates the user sluice_admin (role admin) and
 prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
 'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
 
+With --tls-cert and --tls-key the server speaks HTTPS only (TLS 1.2 at
+least) and reloads the pair when the files change. --public-url is the URL
+recipients reach the server at, written into their profiles; by default it
+is derived from --addr and TLS (set it behind a proxy or on 0.0.0.0).
+
 Examples:
   sluice serve --data-dir /var/lib/sluice --addr 127.0.0.1:8080
   SLUICE_BOOTSTRAP_TOKEN=$(sluice token) sluice serve --policy deny-pii.rego
+  sluice serve --addr 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key --public-url https://sharing.example.com
 `
 
 // stringList is a repeatable flag.
@@ -43,6 +55,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	warehouse := fs.String("warehouse", "", "URI under which query tables get their default location (default: file://<data-dir>/warehouse); s3://bucket/prefix for S3")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate chain (PEM); with --tls-key, serve HTTPS only")
+	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
+	publicURL := fs.String("public-url", "", "URL recipients reach this server at, written into their profiles (default: from --addr and TLS)")
 	var policies stringList
 	fs.Var(&policies, "policy", "extra Rego module (repeatable); a module that fails to compile stops start-up")
 	pos, err := parseFlags(fs, args)
@@ -56,6 +71,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logger, err := newLogger(stderr, *level)
 	if err != nil {
 		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		fmt.Fprintln(stderr, "sluice serve: give both --tls-cert and --tls-key, or neither")
+		return errUsage
+	}
+	var certs *tlsreload.Reloader
+	if *tlsCert != "" {
+		if certs, err = tlsreload.New(*tlsCert, *tlsKey, tlsreload.WithLogger(logger)); err != nil {
+			return err
+		}
+	}
+	if *publicURL != "" {
+		if *publicURL, err = checkPublicURL(*publicURL); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -88,14 +118,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		*warehouse = "file://" + filepath.ToSlash(abs)
 	}
-	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse))
-	srv := &http.Server{Handler: serve.New(cat, ex, logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
 	}
-	logger.Info("serving", "addr", ln.Addr().String(), "dataDir", *dataDir)
-	fmt.Fprintf(stdout, "Listening on http://%s\n", ln.Addr())
+	scheme := "http"
+	if certs != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, certs.Config())
+	}
+	if *publicURL == "" {
+		*publicURL = derivePublicURL(scheme, ln.Addr().(*net.TCPAddr))
+	}
+	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse), exec.WithPublicURL(*publicURL))
+	srv := &http.Server{Handler: serve.New(cat, ex, logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "publicURL", *publicURL, "dataDir", *dataDir)
+	fmt.Fprintf(stdout, "Listening on %s://%s\nPublic URL (in recipient profiles): %s\n", scheme, ln.Addr(), *publicURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -109,6 +147,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return nil
 	}
+}
+
+// checkPublicURL validates --public-url: an absolute http(s) URL without
+// query or fragment; the trailing slash is dropped.
+func checkPublicURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("--public-url %q: want an absolute URL such as https://sharing.example.com (no query, no credentials)", s)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// derivePublicURL is the URL of the listener: its address, or the host's
+// name when it listens on every address.
+func derivePublicURL(scheme string, addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
 func runToken(_ context.Context, _ []string, stdout, _ io.Writer) error {

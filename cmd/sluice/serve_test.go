@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/serve/tlsreload"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the server writes.
@@ -26,17 +31,18 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// startServe runs `sluice serve` in-process and returns its URL and a stop
-// function that waits for a clean exit.
-func startServe(t *testing.T, dataDir string) (string, func()) {
+// startServe runs `sluice serve` in-process, with extra flags, and returns
+// its URL and a stop function that waits for a clean exit.
+func startServe(t *testing.T, dataDir string, extra ...string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, out, io.Discard)
+		args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+		done <- run(ctx, args, out, io.Discard)
 	}()
-	re := regexp.MustCompile(`Listening on (http://\S+)`)
+	re := regexp.MustCompile(`Listening on (https?://\S+)`)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
@@ -89,5 +95,99 @@ func TestServeAndSQL(t *testing.T) {
 	}
 	if !strings.Contains(out, "sales") || strings.Contains(out, "ok2") {
 		t.Fatalf("after restart SHOW DATABASES = %q (want sales, and not ok2 from the failed script)", out)
+	}
+}
+
+// TestServeTLSAndProfiles: sluice serve over HTTPS with a self-signed
+// certificate, sluice sql trusting it with --ca-cert, and a recipient's
+// profile written by --profile-out with the derived public URL.
+func TestServeTLSAndProfiles(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM, err := tlsreload.SelfSigned("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	os.WriteFile(certFile, certPEM, 0o644)
+	os.WriteFile(keyFile, keyPEM, 0o600)
+	token := catalog.NewUserToken()
+	t.Setenv("SLUICE_BOOTSTRAP_TOKEN", token)
+	url, stop := startServe(t, filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
+	defer stop()
+	if !strings.HasPrefix(url, "https://127.0.0.1:") {
+		t.Fatalf("listening on %s, want https", url)
+	}
+	sqlTLS := func(args ...string) (int, string, string) {
+		var o, e bytes.Buffer
+		code := run(context.Background(), append([]string{"sql", "--server", url, "--token", token, "--ca-cert", certFile}, args...), &o, &e)
+		return code, o.String(), e.String()
+	}
+	if code, out, errs := sqlTLS("-e", "SHOW DATABASES"); code != 0 || !strings.Contains(out, "0 databases") {
+		t.Fatalf("sql over https: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := sql(t, url, token, "SHOW DATABASES"); code == 0 || !strings.Contains(errs, "certificate") {
+		t.Fatalf("sql without --ca-cert trusted a self-signed certificate: %d %s", code, errs)
+	}
+
+	profile := filepath.Join(dir, "acme.share")
+	code, out, errs := sqlTLS("--profile-out", profile, "-e", "CREATE RECIPIENT acme WITH ('token.ttl' = '30d')")
+	if code != 0 || !strings.Contains(out, "profile of recipient acme written to "+profile) || strings.Contains(out, catalog.RecipientTokenPrefix) {
+		t.Fatalf("create recipient: %d\n%s\n%s", code, out, errs)
+	}
+	info, err := os.Stat(profile)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("profile file: %v %v", info, err)
+	}
+	var p struct {
+		ShareCredentialsVersion int
+		Endpoint                string
+		BearerToken             string
+		ExpirationTime          string
+	}
+	raw, _ := os.ReadFile(profile)
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.ShareCredentialsVersion != 1 || p.Endpoint != url+"/delta-sharing/" || !strings.HasPrefix(p.BearerToken, catalog.RecipientTokenPrefix) || p.ExpirationTime == "" {
+		t.Fatalf("profile = %s", raw)
+	}
+	// An existing profile is never overwritten, and nothing runs.
+	code, _, errs = sqlTLS("--profile-out", profile, "-e", "ALTER RECIPIENT acme ROTATE TOKEN")
+	if code != 2 || !strings.Contains(errs, "exists") {
+		t.Fatalf("overwrite: %d %s", code, errs)
+	}
+	if again, _ := os.ReadFile(profile); !bytes.Equal(again, raw) {
+		t.Fatal("profile overwritten")
+	}
+	// Several recipients: one file each.
+	base := filepath.Join(dir, "p.share")
+	if code, _, errs := sqlTLS("--profile-out", base, "-e", "ALTER RECIPIENT acme ROTATE TOKEN WITH ('grace' = '1h'); CREATE RECIPIENT globex"); code != 0 {
+		t.Fatalf("two profiles: %s", errs)
+	}
+	for _, f := range []string{"p-acme.share", "p-globex.share"} {
+		if info, err := os.Stat(filepath.Join(dir, f)); err != nil || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, info, err)
+		}
+	}
+}
+
+// TestPublicURL: --public-url is checked, and the default follows the
+// listener.
+func TestPublicURL(t *testing.T) {
+	for _, tt := range []struct{ in, out string }{
+		{"https://sharing.example.com/", "https://sharing.example.com"},
+		{"https://gw.example.com/sluice", "https://gw.example.com/sluice"},
+		{"ftp://x", ""}, {"sharing.example.com", ""}, {"https://u:p@x/", ""}, {"https://x/?a=1", ""},
+	} {
+		got, err := checkPublicURL(tt.in)
+		if got != tt.out || (err != nil) != (tt.out == "") {
+			t.Errorf("checkPublicURL(%q) = %q, %v; want %q", tt.in, got, err, tt.out)
+		}
+	}
+	if got := derivePublicURL("https", &net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8443}); got != "https://10.0.0.5:8443" {
+		t.Errorf("derived %s", got)
+	}
+	if got := derivePublicURL("http", &net.TCPAddr{IP: net.ParseIP("::1"), Port: 80}); got != "http://[::1]:80" {
+		t.Errorf("derived %s", got)
 	}
 }

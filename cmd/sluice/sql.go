@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,14 +23,21 @@ import (
 const sqlUsage = `Run SQL statements on a Sluice server and print the results.
 
 Usage: sluice sql --server URL --token TOKEN (-e 'STATEMENTS' | -f FILE.sql) [--json]
+                  [--ca-cert FILE.pem] [--profile-out FILE]
 
 The token may also come from SLUICE_TOKEN. Statements run in order; the
 command stops at, and exits non-zero on, the first error, which it prints
 with its position and a caret under the offending token.
 
+CREATE RECIPIENT and ALTER RECIPIENT ... ROTATE TOKEN return the recipient's
+Delta Sharing profile, with its token, this once: --profile-out writes it to
+FILE (mode 0600, never overwriting; with several recipients, FILE-<name>.ext
+for each), for handing to the recipient by a private channel.
+
 Examples:
   sluice sql --server http://127.0.0.1:8080 -e 'CREATE DATABASE sales; SHOW DATABASES'
   sluice sql --server http://127.0.0.1:8080 -f pipelines.sql --json
+  sluice sql --server https://sluice:8443 --ca-cert ca.pem --profile-out acme.share -e 'CREATE RECIPIENT acme'
 `
 
 func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,6 +47,8 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	inline := fs.String("e", "", "statements to run")
 	file := fs.String("f", "", "file of statements to run")
 	asJSON := fs.Bool("json", false, "print the server's JSON answer")
+	caCert := fs.String("ca-cert", "", "PEM file of the certificate authorities to trust for an https server (default: the system's)")
+	profileOut := fs.String("profile-out", "", "write the recipient profile a statement returns to this file (mode 0600)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -47,6 +60,17 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *token == "" {
 		fmt.Fprintln(stderr, "sluice sql: no token: pass --token or set SLUICE_TOKEN")
 		return errUsage
+	}
+	if *profileOut != "" {
+		// Refuse before running anything: a token cannot be issued twice.
+		if _, err := os.Lstat(*profileOut); err == nil {
+			fmt.Fprintf(stderr, "sluice sql: --profile-out %s exists: choose another file (profiles are never overwritten)\n", *profileOut)
+			return errUsage
+		}
+	}
+	client, err := httpClient(*caCert)
+	if err != nil {
+		return err
 	}
 	sql := *inline
 	if *file != "" {
@@ -63,7 +87,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+*token)
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("server %s: %w", *server, err)
 	}
@@ -73,6 +97,16 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *asJSON {
+		if *profileOut != "" {
+			var both struct {
+				serve.StatementsResponse
+				serve.ErrorBody
+			}
+			json.Unmarshal(raw, &both)
+			if err := writeProfiles(io.Discard, *profileOut, append(both.Results, both.Error.Results...)); err != nil {
+				return err
+			}
+		}
 		stdout.Write(raw)
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("server answered %s", resp.Status)
@@ -83,6 +117,9 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		var eb serve.ErrorBody
 		if json.Unmarshal(raw, &eb) != nil {
 			return fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(raw))
+		}
+		if err := writeProfiles(stdout, *profileOut, eb.Error.Results); err != nil {
+			return err
 		}
 		printResults(stdout, eb.Error.Results)
 		msg := eb.Error.Code + ": " + eb.Error.Message
@@ -95,8 +132,82 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := json.Unmarshal(raw, &ok); err != nil {
 		return fmt.Errorf("server answer: %w", err)
 	}
+	if err := writeProfiles(stdout, *profileOut, ok.Results); err != nil {
+		return err
+	}
 	printResults(stdout, ok.Results)
 	return nil
+}
+
+// httpClient trusts the certificate authorities in caFile, if given.
+func httpClient(caFile string) (*http.Client, error) {
+	c := &http.Client{Timeout: 5 * time.Minute}
+	if caFile == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-cert %s: no PEM certificate in it", caFile)
+	}
+	c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return c, nil
+}
+
+// writeProfiles writes the profiles among results to path (mode 0600, never
+// overwriting), or path-<recipient>.ext each when there are several, and
+// replaces their tokens in the results by where they went. If a file
+// cannot be written, the profile is printed instead: the token would be
+// lost otherwise.
+func writeProfiles(stdout io.Writer, path string, results []exec.Result) error {
+	if path == "" {
+		return nil
+	}
+	var idx []int
+	for i, r := range results {
+		if len(r.Profile) > 0 {
+			idx = append(idx, i)
+		}
+	}
+	var errs []error
+	for _, i := range idx {
+		r := &results[i]
+		recipient := strings.NewReplacer("/", "_", "\\", "_").Replace(r.Rows[0][0])
+		out := path
+		if len(idx) > 1 {
+			ext := filepath.Ext(path)
+			out = strings.TrimSuffix(path, ext) + "-" + recipient + ext
+		}
+		err := writeNew(out, append(bytes.TrimSpace(r.Profile), '\n'))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("profile of recipient %s not written (%w); here it is, store it now:\n%s", recipient, err, r.Profile))
+			continue
+		}
+		fmt.Fprintf(stdout, "profile of recipient %s written to %s\n", recipient, out)
+		r.Profile = nil
+		for j, c := range r.Columns {
+			if c == "token" {
+				r.Rows[0][j] = "(in " + out + ")"
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeNew creates path with mode 0600 and data; it fails if path exists.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // printResults prints each statement's message and table.

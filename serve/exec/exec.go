@@ -76,6 +76,8 @@
 //	                              the principal itself and its own roles
 //	SHOW GRANTS                   the grants of the principal's roles; no
 //	                              decision (it reveals nothing about others)
+//	SHARE and RECIPIENT statements  see shares.go; CREATE RECIPIENT and ROTATE
+//	                              TOKEN return the recipient's Profile once
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
@@ -113,6 +115,7 @@ package exec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -138,6 +141,9 @@ type Result struct {
 	Columns   []string   `json:"columns,omitempty"`
 	Rows      [][]string `json:"rows,omitempty"`
 	Message   string     `json:"message,omitempty"`
+	// Profile is the Delta Sharing profile (see Profile) issued by CREATE
+	// RECIPIENT and ALTER RECIPIENT ... ROTATE TOKEN, shown once.
+	Profile json.RawMessage `json:"profile,omitempty"`
 }
 
 // DeniedError is returned when the policy denies a statement. Reason is
@@ -196,11 +202,12 @@ type Executor struct {
 	maxStatements int
 	warehouse     string
 	storeOpts     []objstore.OpenOption
+	publicURL     string // see WithPublicURL
 }
 
 // New returns an Executor over a catalog and a policy engine.
 func New(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) *Executor {
-	e := &Executor{cat: cat, pol: pol, maxStatements: DefaultMaxStatements, warehouse: "warehouse"}
+	e := &Executor{cat: cat, pol: pol, maxStatements: DefaultMaxStatements, warehouse: "warehouse", publicURL: DefaultPublicURL}
 	for _, o := range opts {
 		o(e)
 	}
@@ -264,28 +271,25 @@ func supported(s sqlparse.Statement) bool {
 	switch s := s.(type) {
 	case *sqlparse.CreateObject:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore,
+			sqlparse.KindShare, sqlparse.KindRecipient:
 			return true
 		}
-	case *sqlparse.CreateStream, *sqlparse.CreateTable:
+	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare:
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream, sqlparse.KindTable:
+		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream,
+			sqlparse.KindTable, sqlparse.KindShare, sqlparse.KindRecipient:
 			return true
 		}
-	case *sqlparse.Describe:
+	case *sqlparse.Describe, *sqlparse.RotateToken:
 		return true
-	case *sqlparse.RotateToken:
-		return s.Kind == sqlparse.KindUser
 	case *sqlparse.Show:
-		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES"
-	case *sqlparse.ShowGrants:
-		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind != sqlparse.KindShare)
-	case *sqlparse.GrantRole:
+		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES" ||
+			s.What == "SHARES" || s.What == "RECIPIENTS"
+	case *sqlparse.ShowGrants, *sqlparse.GrantRole, *sqlparse.GrantPrivileges:
 		return true
-	case *sqlparse.GrantPrivileges:
-		return s.GranteeKind == sqlparse.KindRole && s.OnKind != sqlparse.KindShare
 	}
 	return false
 }

@@ -49,16 +49,28 @@ func (r *run) exec() (Result, error) {
 			return r.showRelations(s, catalog.KindTable)
 		case "QUERIES":
 			return r.showQueries()
+		case "SHARES":
+			return r.showShares()
+		case "RECIPIENTS":
+			return r.showRecipients()
 		}
 		return r.showSchemas(s)
 	case *sqlparse.ShowGrants:
+		if s.OnKind == sqlparse.KindShare || s.ToKind == sqlparse.KindRecipient {
+			return r.showShareGrants(s)
+		}
 		return r.showGrants(s)
 	case *sqlparse.GrantRole:
 		return r.grantRole(s)
 	case *sqlparse.GrantPrivileges:
+		if s.GranteeKind == sqlparse.KindRecipient {
+			return r.grantShare(s)
+		}
 		return r.grantPrivileges(s)
 	case *sqlparse.Describe:
 		return r.describe(s)
+	case *sqlparse.AlterShare:
+		return r.alterShare(s)
 	case *sqlparse.RotateToken:
 		return r.rotateToken(s)
 	}
@@ -281,6 +293,8 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 			return Result{}, err
 		}
 		return tokenResult(u.Name, token, "user %s created; its token is shown this once and cannot be read back: store it now"), nil
+	case catalog.KindShare, catalog.KindRecipient:
+		return r.createSharing(k, p[0], s)
 	}
 	return Result{}, &UnsupportedError{Statement: s.String()}
 }
@@ -301,6 +315,10 @@ func (r *run) exists(k catalog.ObjectKind, p []string) (bool, error) {
 		_, err = r.tx.GetUser(p[0])
 	case catalog.KindStore:
 		_, err = r.tx.GetStore(p[0])
+	case catalog.KindShare:
+		_, err = r.tx.GetShare(p[0])
+	case catalog.KindRecipient:
+		_, err = r.tx.GetRecipient(p[0])
 	case catalog.KindStream, catalog.KindTable:
 		var rel catalog.Relation
 		rel, err = r.tx.GetRelation(p[0], p[1], p[2])
@@ -350,6 +368,10 @@ func (r *run) drop(s *sqlparse.Drop) (Result, error) {
 		err = r.dropStream(p)
 	case catalog.KindTable:
 		return r.dropTable(s, p)
+	case catalog.KindShare:
+		err = r.tx.DropShare(p[0])
+	case catalog.KindRecipient:
+		err = r.tx.DropRecipient(p[0])
 	default:
 		return Result{}, &UnsupportedError{Statement: s.String()}
 	}

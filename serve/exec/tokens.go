@@ -9,13 +9,17 @@ import (
 	"github.com/sluice-io/sluice/policy"
 )
 
-// rotateToken answers ALTER USER u ROTATE TOKEN: a user may rotate its own
+// rotateToken answers ALTER RECIPIENT (rotateRecipientToken) and ALTER USER u ROTATE TOKEN: a user may rotate its own
 // token (no decision: it can do nothing with it that it could not do with
 // the old one); anyone else needs ALTER on [user u], which the admin role
 // has. The old token stops working when the statement commits; the new
 // one is in the result, this once.
 func (r *run) rotateToken(s *sqlparse.RotateToken) (Result, error) {
-	if s.Kind != sqlparse.KindUser {
+	switch s.Kind {
+	case sqlparse.KindRecipient:
+		return r.rotateRecipientToken(s)
+	case sqlparse.KindUser:
+	default:
 		return Result{}, &UnsupportedError{Statement: s.String()}
 	}
 	name := s.Name.Name
