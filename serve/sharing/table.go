@@ -20,7 +20,7 @@ const maxQueryBody = 1 << 20
 // from zero ones.
 type queryRequest struct {
 	PredicateHints      []string `json:"predicateHints,omitempty"`
-	JSONPredicateHints  *string  `json:"jsonPredicateHints,omitempty"`
+	JSONPredicateHints  *hintText `json:"jsonPredicateHints,omitempty"`
 	LimitHint           *int64   `json:"limitHint,omitempty"`
 	Version             *int64   `json:"version,omitempty"`
 	Timestamp           *string  `json:"timestamp,omitempty"`
@@ -31,6 +31,25 @@ type queryRequest struct {
 	IncludeRefreshToken *bool    `json:"includeRefreshToken,omitempty"`
 	RefreshToken        *string  `json:"refreshToken,omitempty"`
 	IdempotencyKey      *string  `json:"idempotency_key,omitempty"`
+}
+
+// hintText is jsonPredicateHints: a string holding the predicate's JSON,
+// as the protocol says, or (leniently) the JSON object itself.
+type hintText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *hintText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*h = hintText(s)
+		return nil
+	}
+	*h = hintText(b)
+	return nil
 }
 
 // pageParams are the parameters a page token is bound to.
