@@ -19,18 +19,18 @@ const maxQueryBody = 1 << 20
 // queryRequest is the body of POST .../query. Pointers tell absent fields
 // from zero ones.
 type queryRequest struct {
-	PredicateHints      []string `json:"predicateHints,omitempty"`
+	PredicateHints      []string  `json:"predicateHints,omitempty"`
 	JSONPredicateHints  *hintText `json:"jsonPredicateHints,omitempty"`
-	LimitHint           *int64   `json:"limitHint,omitempty"`
-	Version             *int64   `json:"version,omitempty"`
-	Timestamp           *string  `json:"timestamp,omitempty"`
-	StartingVersion     *int64   `json:"startingVersion,omitempty"`
-	EndingVersion       *int64   `json:"endingVersion,omitempty"`
-	MaxFiles            *int     `json:"maxFiles,omitempty"`
-	PageToken           *string  `json:"pageToken,omitempty"`
-	IncludeRefreshToken *bool    `json:"includeRefreshToken,omitempty"`
-	RefreshToken        *string  `json:"refreshToken,omitempty"`
-	IdempotencyKey      *string  `json:"idempotency_key,omitempty"`
+	LimitHint           *int64    `json:"limitHint,omitempty"`
+	Version             *int64    `json:"version,omitempty"`
+	Timestamp           *string   `json:"timestamp,omitempty"`
+	StartingVersion     *int64    `json:"startingVersion,omitempty"`
+	EndingVersion       *int64    `json:"endingVersion,omitempty"`
+	MaxFiles            *int      `json:"maxFiles,omitempty"`
+	PageToken           *string   `json:"pageToken,omitempty"`
+	IncludeRefreshToken *bool     `json:"includeRefreshToken,omitempty"`
+	RefreshToken        *string   `json:"refreshToken,omitempty"`
+	IdempotencyKey      *string   `json:"idempotency_key,omitempty"`
 }
 
 // hintText is jsonPredicateHints: a string holding the predicate's JSON,
