@@ -3,6 +3,7 @@ package sharing
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +103,32 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestConcurrentRequests: the handler serves recipients in parallel (run
+// with -race); every answer is the one a lone request gets.
+func TestConcurrentRequests(t *testing.T) {
+	e := newEnv(t)
+	want := e.do("POST", "acme", orders+"/query", "{}").body
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				if r := e.do("POST", "acme", orders+"/query", "{}"); r.body != want {
+					errs <- "query: " + r.body
+				}
+				if r := e.do("GET", []string{"acme", "other"}[i%2], "/shares", ""); r.status != 200 {
+					errs <- "list: " + r.body
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 }
