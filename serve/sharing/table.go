@@ -161,9 +161,9 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 			return 0, aerr
 		}
 	} else {
-		snap, err := deltalog.Load(c.ctx, st)
-		if err != nil {
-			return 0, loadError(t, err)
+		snap, aerr := c.loadAt(t, st, nil)
+		if aerr != nil {
+			return 0, aerr
 		}
 		v = snap.Version
 	}
@@ -173,16 +173,32 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 	return http.StatusOK, nil
 }
 
-// loadAt loads the snapshot at version (nil: latest).
+// loadAt loads the snapshot at version (nil: latest), through the
+// handler's snapshot cache.
 func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltalog.Snapshot, *apiError) {
-	var opts []deltalog.LoadOption
-	if version != nil {
-		opts = append(opts, deltalog.AtVersion(*version))
+	if version == nil {
+		v, ok, err := latestVersion(c.ctx, st)
+		if err != nil {
+			return nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
+		}
+		if !ok { // no log the quick way: let Load tell what is wrong
+			snap, err := deltalog.Load(c.ctx, st)
+			if err != nil {
+				return nil, loadError(t, err)
+			}
+			return snap, nil
+		}
+		version = &v
 	}
-	snap, err := deltalog.Load(c.ctx, st, opts...)
+	key := st.URI() + "@" + strconv.FormatInt(*version, 10)
+	if snap := c.h.snapshots.get(key); snap != nil {
+		return snap, nil
+	}
+	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version))
 	if err != nil {
 		return nil, loadError(t, err)
 	}
+	c.h.snapshots.put(key, snap)
 	return snap, nil
 }
 
