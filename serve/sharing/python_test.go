@@ -85,10 +85,10 @@ func (f *testFiles) SignURL(ctx context.Context, st objstore.Store, key string, 
 	}
 	f.mu.Unlock()
 	// delta-kernel (use_delta_format) fetches a URL over HTTP only when its
-	// query has a signature parameter it knows (X-Amz-Signature, sp,
-	// X-Goog-Signature, X-Databricks-Signature); otherwise it reads the
-	// URL's path as a file of the local table. A real signer must name its
-	// signature so; this one carries a dummy.
+	// query has a signature parameter it knows (X-Amz-Signature and
+	// X-Databricks-Signature work; ?expires=... alone does not); otherwise
+	// it reads the URL's path as a file of its local temporary table. A real
+	// signer must name its signature so; this one carries a dummy.
 	exp := time.Now().Add(ttl)
 	return f.srv.URL + "/" + strconv.Itoa(i) + "/" + (&url.URL{Path: key}).EscapedPath() + "?X-Databricks-Signature=test", exp, nil
 }
