@@ -2,6 +2,9 @@ package sharing
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -130,5 +133,38 @@ func TestConcurrentRequests(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// authFunc adapts a function to Authenticator, as a JWT authenticator
+// would plug in.
+type authFunc func(r *http.Request) (string, error)
+
+func (f authFunc) Authenticate(r *http.Request) (string, error) { return f(r) }
+
+func TestCustomAuthenticator(t *testing.T) {
+	e := newEnv(t)
+	pol, _ := policy.New(context.Background())
+	h, err := NewHandler(e.cat, pol, WithSigner(fakeSigner{}), WithAuthenticator(authFunc(func(r *http.Request) (string, error) {
+		switch r.Header.Get("X-Test") {
+		case "acme":
+			return "acme", nil
+		case "broken":
+			return "", errors.New("key server down")
+		}
+		return "", fmt.Errorf("%w: bad JWT", ErrUnauthenticated)
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = h
+	if r := e.do("GET", "", "/shares", "", "X-Test", "acme"); r.status != 200 || !strings.Contains(r.body, "q3") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "", "/shares", "", "X-Test", "nobody"); r.status != 401 || !strings.Contains(r.body, "bad JWT") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "", "/shares", "", "X-Test", "broken"); r.status != 500 || strings.Contains(r.body, "key server") {
+		t.Fatalf("%d %s", r.status, r.body)
 	}
 }
