@@ -25,6 +25,13 @@
 // sluice.authz that add to the deny set (each message becomes the reason),
 // or replace it (WithoutDefaultPolicy); see docs/policy.md.
 //
+// Share recipients (PrincipalRecipient) hold no roles and none of the rules
+// above apply to them: a recipient may only SELECT, on [share] when the
+// share node's Recipients hold it, or on [share, database, schema, table]
+// when the table node's Shares also hold that share — a table is reachable
+// only through a share granted to the recipient (the Delta Sharing server,
+// serve/sharing, builds these paths).
+//
 // # Design: one query per request, checks per node in Rego
 //
 // OPA decides per node, but is queried once per request: the input holds the

@@ -117,7 +117,7 @@ func writeLog(t testing.TB, dir string, commits []string) {
 //	share q4 (granted to other): eu.orders
 //	recipients acme, other, and late (token valid one hour)
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cat    *catalog.Catalog
 	h      *Handler
 	srv    *httptest.Server
@@ -127,7 +127,7 @@ type env struct {
 	dirs   map[string]string // table -> directory
 }
 
-func newEnv(t *testing.T, polOpts ...policy.Option) *env {
+func newEnv(t testing.TB, polOpts ...policy.Option) *env {
 	t.Helper()
 	ctx := context.Background()
 	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))

@@ -51,6 +51,9 @@ type Handler struct {
 	mu     sync.Mutex
 	stores map[string]objstore.Store
 
+	snapshotN int
+	snapshots *snapshotCache // nil: off
+
 	requests *prometheus.CounterVec
 	files    prometheus.Counter
 	bytes    prometheus.Counter
@@ -94,6 +97,11 @@ func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = 
 // once per location and kept.
 func WithStoreOpener(o StoreOpener) Option { return func(h *Handler) { h.open = o } }
 
+// WithSnapshotCache sets how many table snapshots (by location and
+// version) are kept between requests (DefaultSnapshotCache); 0 turns the
+// cache off. A snapshot holds the table's file list in memory.
+func WithSnapshotCache(n int) Option { return func(h *Handler) { h.snapshotN = max(n, 0) } }
+
 // WithRegisterer registers the handler's Prometheus metrics.
 func WithRegisterer(r prometheus.Registerer) Option { return func(h *Handler) { h.reg = r } }
 
@@ -102,7 +110,7 @@ func WithRegisterer(r prometheus.Registerer) Option { return func(h *Handler) { 
 func NewHandler(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) (*Handler, error) {
 	h := &Handler{
 		cat: cat, pol: pol, urlTTL: DefaultURLLifetime, tokenTTL: DefaultTokenLifetime, prefix: DefaultPrefix,
-		log: slog.Default(), now: time.Now, stores: map[string]objstore.Store{},
+		log: slog.Default(), now: time.Now, stores: map[string]objstore.Store{}, snapshotN: DefaultSnapshotCache,
 		open: func(ctx context.Context, uri string) (objstore.Store, error) { return objstore.Open(ctx, uri) },
 	}
 	h.auth = BearerTokens{Tokens: cat}
@@ -124,6 +132,9 @@ func NewHandler(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) (*Hand
 		return nil, errors.New("sharing: the token key must be at least 16 bytes")
 	}
 	h.tokens.now = h.now
+	if h.snapshotN > 0 {
+		h.snapshots = newSnapshotCache(h.snapshotN)
+	}
 	if h.sink == nil {
 		h.sink = discardSink{}
 	}

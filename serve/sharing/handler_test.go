@@ -2,7 +2,11 @@ package sharing
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +106,65 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestConcurrentRequests: the handler serves recipients in parallel (run
+// with -race); every answer is the one a lone request gets.
+func TestConcurrentRequests(t *testing.T) {
+	e := newEnv(t)
+	want := e.do("POST", "acme", orders+"/query", "{}").body
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				if r := e.do("POST", "acme", orders+"/query", "{}"); r.body != want {
+					errs <- "query: " + r.body
+				}
+				if r := e.do("GET", []string{"acme", "other"}[i%2], "/shares", ""); r.status != 200 {
+					errs <- "list: " + r.body
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// authFunc adapts a function to Authenticator, as a JWT authenticator
+// would plug in.
+type authFunc func(r *http.Request) (string, error)
+
+func (f authFunc) Authenticate(r *http.Request) (string, error) { return f(r) }
+
+func TestCustomAuthenticator(t *testing.T) {
+	e := newEnv(t)
+	pol, _ := policy.New(context.Background())
+	h, err := NewHandler(e.cat, pol, WithSigner(fakeSigner{}), WithAuthenticator(authFunc(func(r *http.Request) (string, error) {
+		switch r.Header.Get("X-Test") {
+		case "acme":
+			return "acme", nil
+		case "broken":
+			return "", errors.New("key server down")
+		}
+		return "", fmt.Errorf("%w: bad JWT", ErrUnauthenticated)
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = h
+	if r := e.do("GET", "", "/shares", "", "X-Test", "acme"); r.status != 200 || !strings.Contains(r.body, "q3") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "", "/shares", "", "X-Test", "nobody"); r.status != 401 || !strings.Contains(r.body, "bad JWT") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if r := e.do("GET", "", "/shares", "", "X-Test", "broken"); r.status != 500 || strings.Contains(r.body, "key server") {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
 }

@@ -52,7 +52,7 @@ type fileFilter func(f *deltalog.Add, st *fileStats) tri
 // applies. jsonPredicateHints win over predicateHints (which they replace).
 func hintsFilter(q queryRequest, snap *deltalog.Snapshot) fileFilter {
 	cols := columnsOf(snap)
-	if q.JSONPredicateHints != nil && *q.JSONPredicateHints != "" {
+	if q.JSONPredicateHints != nil && *q.JSONPredicateHints != "" && *q.JSONPredicateHints != "null" {
 		var p jsonPredicate
 		if err := json.Unmarshal([]byte(*q.JSONPredicateHints), &p); err != nil {
 			return nil

@@ -85,10 +85,10 @@ func (f *testFiles) SignURL(ctx context.Context, st objstore.Store, key string, 
 	}
 	f.mu.Unlock()
 	// delta-kernel (use_delta_format) fetches a URL over HTTP only when its
-	// query has a signature parameter it knows (X-Amz-Signature, sp,
-	// X-Goog-Signature, X-Databricks-Signature); otherwise it reads the
-	// URL's path as a file of the local table. A real signer must name its
-	// signature so; this one carries a dummy.
+	// query has a signature parameter it knows (X-Amz-Signature and
+	// X-Databricks-Signature work; ?expires=... alone does not); otherwise
+	// it reads the URL's path as a file of its local temporary table. A real
+	// signer must name its signature so; this one carries a dummy.
 	exp := time.Now().Add(ttl)
 	return f.srv.URL + "/" + strconv.Itoa(i) + "/" + (&url.URL{Path: key}).EscapedPath() + "?X-Databricks-Signature=test", exp, nil
 }
@@ -243,6 +243,13 @@ func TestPythonConnector(t *testing.T) {
 		t.Fatalf("unexpected oracle rows: %d orders, %d/%d snapshot-data3", len(latest), len(snapLatest), len(snap1))
 	}
 
+	// Commit times as the server sees them (the log files' times on MinIO).
+	commits, err := listCommits(ctx, st)
+	if err != nil || len(commits) != 4 {
+		t.Fatalf("commits %v, %v", commits, err)
+	}
+	at := func(v int) string { return time.UnixMilli(commits[v].ms).UTC().Format("2006-01-02T15:04:05.000Z") }
+
 	pred := func(col, op, typ, v string) string {
 		b, _ := json.Marshal(map[string]any{"op": op, "children": []any{
 			map[string]string{"op": "column", "name": col, "valueType": typ},
@@ -263,6 +270,8 @@ func TestPythonConnector(t *testing.T) {
 		{"op": "load", "table": "q.golden.snap"},
 		{"op": "load", "table": "q.golden.snap", "version": 1},
 		{"op": "load", "table": "q.golden.snap", "use_delta_format": true},
+		{"op": "load", "table": "q.eu.orders", "timestamp": at(2)},
+		{"op": "changes", "table": "q.eu.orders", "starting_timestamp": at(3)},
 	}
 	spec, _ := json.Marshal(map[string]any{"profile": profile, "oracles": testenv.OracleDir(), "ops": ops})
 	cmd := exec.Command(py, "testdata/sharing_client.py")
@@ -355,6 +364,10 @@ func TestPythonConnector(t *testing.T) {
 	same(10, snapLatest)
 	same(11, snap1)
 	same(12, snapLatest)
+	same(13, ordersAt[2])
+	if got := rowsOf(14); len(got) != len(changesOf(ordersAt, 3, 3)) {
+		t.Errorf("changes from the timestamp of version 3: %v", got)
+	}
 
 	// Every request was audited as acme's, with what it handed out.
 	var queries, files int

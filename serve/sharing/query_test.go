@@ -75,6 +75,7 @@ func TestQueryFiles(t *testing.T) {
 		{"type mismatch: no filtering", jp(op("equal", col("id", "long"), lit("4", "string"))), all, "2"},
 		{"not JSON: no filtering", jp(`{"op":`), all, "2"},
 		{"one child for and: no filtering", jp(op("and", op("isNull", col("date", "date")))), all, "2"},
+		{"hint as an object, not a string", `{"jsonPredicateHints":` + op("equal", col("date", "date"), lit("2026-01-02", "date")) + `}`, []string{"file:part-b.parquet"}, "2"},
 		{"SQL hint", `{"predicateHints":["date = '2026-01-02'"]}`, []string{"file:part-b.parquet"}, "2"},
 		{"SQL hints are ANDed; a null partition matches no comparison", `{"predicateHints":["id >= 3", "date < '2026-01-03'"]}`, []string{"file:part-d.parquet", "file:part-b.parquet"}, "2"},
 		{"SQL hint, literal first", `{"predicateHints":["9 < id"]}`, []string{"file:part-d.parquet", "file:part-n.parquet"}, "2"},

@@ -19,18 +19,37 @@ const maxQueryBody = 1 << 20
 // queryRequest is the body of POST .../query. Pointers tell absent fields
 // from zero ones.
 type queryRequest struct {
-	PredicateHints      []string `json:"predicateHints,omitempty"`
-	JSONPredicateHints  *string  `json:"jsonPredicateHints,omitempty"`
-	LimitHint           *int64   `json:"limitHint,omitempty"`
-	Version             *int64   `json:"version,omitempty"`
-	Timestamp           *string  `json:"timestamp,omitempty"`
-	StartingVersion     *int64   `json:"startingVersion,omitempty"`
-	EndingVersion       *int64   `json:"endingVersion,omitempty"`
-	MaxFiles            *int     `json:"maxFiles,omitempty"`
-	PageToken           *string  `json:"pageToken,omitempty"`
-	IncludeRefreshToken *bool    `json:"includeRefreshToken,omitempty"`
-	RefreshToken        *string  `json:"refreshToken,omitempty"`
-	IdempotencyKey      *string  `json:"idempotency_key,omitempty"`
+	PredicateHints      []string  `json:"predicateHints,omitempty"`
+	JSONPredicateHints  *hintText `json:"jsonPredicateHints,omitempty"`
+	LimitHint           *int64    `json:"limitHint,omitempty"`
+	Version             *int64    `json:"version,omitempty"`
+	Timestamp           *string   `json:"timestamp,omitempty"`
+	StartingVersion     *int64    `json:"startingVersion,omitempty"`
+	EndingVersion       *int64    `json:"endingVersion,omitempty"`
+	MaxFiles            *int      `json:"maxFiles,omitempty"`
+	PageToken           *string   `json:"pageToken,omitempty"`
+	IncludeRefreshToken *bool     `json:"includeRefreshToken,omitempty"`
+	RefreshToken        *string   `json:"refreshToken,omitempty"`
+	IdempotencyKey      *string   `json:"idempotency_key,omitempty"`
+}
+
+// hintText is jsonPredicateHints: a string holding the predicate's JSON,
+// as the protocol says, or (leniently) the JSON object itself.
+type hintText string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (h *hintText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*h = hintText(s)
+		return nil
+	}
+	*h = hintText(b)
+	return nil
 }
 
 // pageParams are the parameters a page token is bound to.
@@ -142,9 +161,9 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 			return 0, aerr
 		}
 	} else {
-		snap, err := deltalog.Load(c.ctx, st)
-		if err != nil {
-			return 0, loadError(t, err)
+		snap, aerr := c.loadAt(t, st, nil)
+		if aerr != nil {
+			return 0, aerr
 		}
 		v = snap.Version
 	}
@@ -154,16 +173,32 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 	return http.StatusOK, nil
 }
 
-// loadAt loads the snapshot at version (nil: latest).
+// loadAt loads the snapshot at version (nil: latest), through the
+// handler's snapshot cache.
 func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltalog.Snapshot, *apiError) {
-	var opts []deltalog.LoadOption
-	if version != nil {
-		opts = append(opts, deltalog.AtVersion(*version))
+	if version == nil {
+		v, ok, err := latestVersion(c.ctx, st)
+		if err != nil {
+			return nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
+		}
+		if !ok { // no log the quick way: let Load tell what is wrong
+			snap, err := deltalog.Load(c.ctx, st)
+			if err != nil {
+				return nil, loadError(t, err)
+			}
+			return snap, nil
+		}
+		version = &v
 	}
-	snap, err := deltalog.Load(c.ctx, st, opts...)
+	key := st.URI() + "@" + strconv.FormatInt(*version, 10)
+	if snap := c.h.snapshots.get(key); snap != nil {
+		return snap, nil
+	}
+	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version))
 	if err != nil {
 		return nil, loadError(t, err)
 	}
+	c.h.snapshots.put(key, snap)
 	return snap, nil
 }
 

@@ -55,7 +55,7 @@ def run(op, profile):
         kw = {k: op[k] for k in ("limit", "version", "timestamp", "jsonPredicateHints", "use_delta_format") if k in op}
         return {"rows": rows(delta_sharing.load_as_pandas(url, **kw))}
     if op["op"] == "changes":
-        kw = {k: op[k] for k in ("starting_version", "ending_version", "use_delta_format") if k in op}
+        kw = {k: op[k] for k in ("starting_version", "ending_version", "starting_timestamp", "use_delta_format") if k in op}
         return {"rows": rows(delta_sharing.load_table_changes_as_pandas(url, **kw))}
     raise ValueError(f"unknown op {op['op']}")
 
