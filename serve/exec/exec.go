@@ -55,6 +55,12 @@
 //	                              the principal itself and its own roles
 //	SHOW GRANTS                   the grants of the principal's roles; no
 //	                              decision (it reveals nothing about others)
+//	SHOW QUERIES                  lists the queries with MONITOR on the table
+//	                              each writes (one decision per query), with
+//	                              their worker's state (WithQueryMonitor)
+//	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes; sets the
+//	                              query's desired state, which the supervisor
+//	                              applies once the statement commits
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
@@ -146,6 +152,7 @@ type Executor struct {
 	pol           *policy.Engine
 	maxStatements int
 	warehouse     string
+	monitor       QueryMonitor // nil without a supervisor
 }
 
 // New returns an Executor over a catalog and a policy engine.
@@ -193,6 +200,9 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 		}
 		res.Statement = s.String()
 		results = append(results, res)
+		if e.monitor != nil && changesQueries(s) {
+			e.monitor.QueriesChanged()
+		}
 	}
 	return results, nil
 }
@@ -216,7 +226,7 @@ func supported(s sqlparse.Statement) bool {
 		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES"
 	case *sqlparse.ShowGrants:
 		return s.ToKind != sqlparse.KindRecipient && (s.On == nil || s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
-	case *sqlparse.GrantRole:
+	case *sqlparse.GrantRole, *sqlparse.QueryControl:
 		return true
 	case *sqlparse.GrantPrivileges:
 		return s.GranteeKind == sqlparse.KindRole && (s.OnKind == sqlparse.KindDatabase || s.OnKind == sqlparse.KindSchema)
