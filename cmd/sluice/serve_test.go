@@ -26,15 +26,15 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// startServe runs `sluice serve` in-process and returns its URL and a stop
-// function that waits for a clean exit.
-func startServe(t *testing.T, dataDir string) (string, func()) {
+// startServe runs `sluice serve` in-process (with extra flags) and returns
+// its URL and a stop function that waits for a clean exit.
+func startServe(t *testing.T, dataDir string, extra ...string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, out, io.Discard)
+		done <- run(ctx, append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...), out, io.Discard)
 	}()
 	re := regexp.MustCompile(`Listening on (http://\S+)`)
 	deadline := time.Now().Add(20 * time.Second)

@@ -218,7 +218,7 @@ func (s *Supervisor) Notify() {
 // does not start without its queries.
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.stopAll()
-	if err := s.Reconcile(ctx); err != nil {
+	if err := s.reconcile(ctx); err != nil {
 		return err
 	}
 	tick := time.NewTicker(s.reconcileEvery)
@@ -230,14 +230,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		case <-s.notify:
 		case <-tick.C:
 		}
-		if err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		if err := s.reconcile(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("reconcile queries", "err", err)
 		}
 	}
 }
 
-// Reconcile makes the workers match the catalog's queries once.
-func (s *Supervisor) Reconcile(ctx context.Context) error {
+// reconcile makes the workers match the catalog's queries once; the
+// workers it starts live until ctx is canceled.
+func (s *Supervisor) reconcile(ctx context.Context) error {
 	var qs []catalog.Query
 	if err := s.cat.View(ctx, func(tx *catalog.Tx) (err error) {
 		qs, err = tx.ListQueries()
