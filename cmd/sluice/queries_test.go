@@ -236,17 +236,20 @@ func TestQueriesEndToEnd(t *testing.T) {
 	if code := run(context.Background(), []string{"sql", "--server", e.url, "--token", e.token, "-f", sqlFile}, &o, &errb); code != 0 {
 		t.Fatalf("sluice sql -f: exit %d\n%s\n%s", code, o.String(), errb.String())
 	}
+	t0 := time.Now()
 	e.produce(300)
 	q := e.waitQuery("a running worker", func(q map[string]string) bool { return q["status"] == "running" && q["pid"] != "" })
 	if q["table"] != "sales.eu.big_orders" || q["state"] != "running" {
 		t.Fatalf("SHOW QUERIES: %v", q)
 	}
 	e.waitRows("first batch")
+	t.Logf("first 300 records in the table (read by delta-rs) %v after CREATE TABLE AS SELECT", time.Since(t0).Round(100*time.Millisecond))
 	e.waitQuery("lag 0", func(q map[string]string) bool { return q["lag"] == "0" })
 	qid := q["id"]
 
 	// kill -9: the supervisor restarts the worker and says so.
 	pid, _ := strconv.Atoi(q["pid"])
+	t0 = time.Now()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -254,17 +257,20 @@ func TestQueriesEndToEnd(t *testing.T) {
 	q = e.waitQuery("a restart after kill -9", func(q map[string]string) bool {
 		return q["restarts"] == "1" && q["status"] == "running" && q["pid"] != "" && q["pid"] != strconv.Itoa(pid)
 	})
+	t.Logf("worker restarted %v after kill -9", time.Since(t0).Round(100*time.Millisecond))
 	if !strings.Contains(q["last_error"], "signal: killed") {
 		t.Errorf("last_error after kill -9 = %q", q["last_error"])
 	}
 	e.waitRows("after kill -9")
 
 	// PAUSE stops the process; records produced meanwhile wait for RESUME.
+	t0 = time.Now()
 	e.sql(`PAUSE QUERY "` + qid + `"`)
 	paused := e.waitQuery("paused", func(q map[string]string) bool { return q["status"] == "paused" && q["state"] == "paused" })
 	if alive(q["pid"]) || paused["pid"] != "" {
 		t.Fatalf("worker %s still runs after PAUSE (%v)", q["pid"], paused)
 	}
+	t.Logf("PAUSE: worker stopped %v after the statement", time.Since(t0).Round(100*time.Millisecond))
 	before := e.mustRows()
 	e.produce(200)
 	time.Sleep(3 * time.Second) // more than the flush interval: a live worker would have written
@@ -277,11 +283,14 @@ func TestQueriesEndToEnd(t *testing.T) {
 
 	// A server restart: the workers stop with the server; records produced
 	// while it is down land once it is back.
+	t0 = time.Now()
 	stop()
+	t.Logf("server and worker stopped in %v", time.Since(t0).Round(100*time.Millisecond))
 	if alive(q["pid"]) {
 		t.Fatalf("worker %s outlived the server", q["pid"])
 	}
 	e.produce(250)
+	t0 = time.Now()
 	stop = start()
 	defer stop()
 	if res := e.sql("SHOW TABLES IN sales.eu")[0]; len(res.Rows) != 1 || res.Rows[0][1] != e.table {
@@ -289,5 +298,6 @@ func TestQueriesEndToEnd(t *testing.T) {
 	}
 	q = e.waitQuery("running after the restart", func(q map[string]string) bool { return q["status"] == "running" && q["id"] == qid })
 	e.waitRows("after the server restart")
+	t.Logf("records produced while the server was down in the table %v after it started again", time.Since(t0).Round(100*time.Millisecond))
 	t.Logf("%d records produced, %d kept by the query, each written once", e.nextID, e.expected())
 }
