@@ -4,6 +4,7 @@ package supervisor
 
 import (
 	"os"
+	"os/exec"
 	"syscall"
 )
 
@@ -17,3 +18,5 @@ func terminate(p *os.Process) {
 }
 
 func kill(p *os.Process) { p.Kill() }
+
+func startCmd(cmd *exec.Cmd) error { return cmd.Start() }

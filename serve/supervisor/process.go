@@ -69,7 +69,7 @@ func (s *Supervisor) startProcess(id string, raw json.RawMessage) (*process, err
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = 5 * time.Second // a grandchild holding the pipe does not hold us
 	logs.note("sluice supervisor: starting worker for query %s", id)
-	if err := cmd.Start(); err != nil {
+	if err := startCmd(cmd); err != nil {
 		logs.Close()
 		return nil, fmt.Errorf("start worker %s: %w", s.bin, err)
 	}

@@ -1,3 +1,5 @@
+//go:build unix
+
 package supervisor
 
 import (
@@ -29,6 +31,9 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
 		os.Exit(fakeWorker(os.Args[2:]))
+	}
+	if len(os.Args) == 4 && os.Args[1] == "supervise" {
+		os.Exit(supervise(os.Args[2], os.Args[3]))
 	}
 	os.Exit(m.Run())
 }
@@ -86,6 +91,26 @@ func fakeWorker(args []string) int {
 	return 0
 }
 
+// supervise runs a supervisor over the catalog file with worker directory
+// dir until killed (a server, for TestServerDeathStopsWorkers).
+func supervise(catalogPath, dir string) int {
+	cat, err := catalog.OpenSQLite(catalogPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sup, err := New(cat, dir, WithCommand(os.Args[0]), WithScrapeInterval(50*time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := sup.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
 func appendFile(name, s string) {
 	f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err == nil {
@@ -96,15 +121,17 @@ func appendFile(name, s string) {
 
 // fixture is a catalog and a supervisor running the fake worker.
 type fixture struct {
-	t   *testing.T
-	cat *catalog.Catalog
-	dir string
-	sup *Supervisor
-	reg *prometheus.Registry
+	t       *testing.T
+	cat     *catalog.Catalog
+	catPath string
+	dir     string
+	sup     *Supervisor
+	reg     *prometheus.Registry
 }
 
 func newFixture(t *testing.T, opts ...Option) *fixture {
-	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	catPath := filepath.Join(t.TempDir(), "catalog.db")
+	cat, err := catalog.OpenSQLite(catPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +145,7 @@ func newFixture(t *testing.T, opts ...Option) *fixture {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, cat: cat, dir: filepath.Join(t.TempDir(), "queries"), reg: prometheus.NewRegistry()}
+	f := &fixture{t: t, cat: cat, catPath: catPath, dir: filepath.Join(t.TempDir(), "queries"), reg: prometheus.NewRegistry()}
 	base := []Option{WithCommand(os.Args[0]), WithBackoff(50*time.Millisecond, 400*time.Millisecond), WithHealthyAfter(time.Hour),
 		WithStopTimeout(5 * time.Second), WithReconcileInterval(time.Hour), WithScrapeInterval(50 * time.Millisecond),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
