@@ -47,6 +47,9 @@ func New(cat *catalog.Catalog, ex *exec.Executor, log *slog.Logger) *Server {
 	return s
 }
 
+// MustRegister adds collectors (the supervisor's, for one) to /metrics.
+func (s *Server) MustRegister(cs ...prometheus.Collector) { s.reg.MustRegister(cs...) }
+
 // Handler routes the server's endpoints.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -102,7 +102,7 @@ func TestStatementsAPI(t *testing.T) {
 		{"denied", alice, "CREATE SCHEMA sales.us", 403, "PERMISSION_DENIED", "missing"},
 		{"syntax", admin, "CREATE DATABASE ok;\nCREATE TABLE ;", 400, "SYNTAX_ERROR", "line 2:14"},
 		{"exists", admin, "CREATE DATABASE sales", 409, "ALREADY_EXISTS", "sales"},
-		{"unsupported", admin, "PAUSE QUERY q1", 501, "UNSUPPORTED", "not supported"},
+		{"unsupported", admin, "ALTER RECIPIENT r ROTATE TOKEN", 501, "UNSUPPORTED", "not supported"},
 	}
 	for _, tt := range tests {
 		code, body := f.post(t, tt.token, tt.sql)

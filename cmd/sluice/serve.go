@@ -20,13 +20,22 @@ import (
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/exec"
 	"github.com/sluice-io/sluice/serve/tlsreload"
+	"github.com/sluice-io/sluice/serve/supervisor"
 )
 
 const serveUsage = `Run the Sluice server: the SQL statements API (POST /api/v1/statements),
-/healthz and /metrics, over the catalog in --data-dir.
+/healthz and /metrics, over the catalog in --data-dir, and one worker process
+per running query (CREATE TABLE ... AS SELECT), restarted when it crashes.
 
-Usage: sluice serve [--data-dir DIR] [--addr HOST:PORT] [--policy FILE.rego ...]
+Usage: sluice serve [--data-dir DIR] [--addr HOST:PORT] [--warehouse URI] [--policy FILE.rego ...]
                     [--tls-cert FILE --tls-key FILE] [--public-url URL]
+
+Workers are this binary run as 'sluice worker'; their specs and logs are in
+DIR/queries/<query id>/ and they get only the storage settings (AWS_*,
+SLUICE_S3_*) and the variables their store's env: secret references name
+from the server's environment. Stopping the server stops them (each commits
+what it holds); starting it again resumes the running queries where they
+stopped.
 
 On first start the server creates the user sluice_admin (role admin) and
 prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
@@ -58,6 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsCert := fs.String("tls-cert", "", "TLS certificate chain (PEM); with --tls-key, serve HTTPS only")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
 	publicURL := fs.String("public-url", "", "URL recipients reach this server at, written into their profiles (default: from --addr and TLS)")
+	stopTimeout := fs.Duration("worker-stop-timeout", 30*time.Second, "time a worker has to commit and exit after SIGTERM before it is killed")
 	var policies stringList
 	fs.Var(&policies, "policy", "extra Rego module (repeatable); a module that fails to compile stops start-up")
 	pos, err := parseFlags(fs, args)
@@ -118,6 +128,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		*warehouse = "file://" + filepath.ToSlash(abs)
 	}
+	sup, err := supervisor.New(cat, filepath.Join(*dataDir, "queries"), supervisor.WithLogger(logger), supervisor.WithStopTimeout(*stopTimeout))
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *addr, err)
@@ -130,23 +144,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *publicURL == "" {
 		*publicURL = derivePublicURL(scheme, ln.Addr().(*net.TCPAddr))
 	}
-	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse), exec.WithPublicURL(*publicURL))
-	srv := &http.Server{Handler: serve.New(cat, ex, logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse), exec.WithPublicURL(*publicURL), exec.WithQueryMonitor(queryMonitor{sup}))
+	api := serve.New(cat, ex, logger)
+	api.MustRegister(sup)
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The workers outlive the HTTP server by a little: they are stopped
+	// (and commit) after it has shut down.
+	supCtx, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	supDone := make(chan error, 1)
+	go func() { supDone <- sup.Run(supCtx) }()
 	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "publicURL", *publicURL, "dataDir", *dataDir)
 	fmt.Fprintf(stdout, "Listening on %s://%s\nPublic URL (in recipient profiles): %s\n", scheme, ln.Addr(), *publicURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+	case serveErr = <-supDone:
+		srv.Close()
+		return serveErr // the workers are stopped already
 	case <-ctx.Done():
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
+			serveErr = err
 		}
-		return nil
 	}
+	stopWorkers()
+	if err := <-supDone; err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
 }
 
 // checkPublicURL validates --public-url: an absolute http(s) URL without
@@ -170,6 +199,15 @@ func derivePublicURL(scheme string, addr *net.TCPAddr) string {
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
+// queryMonitor shows the supervisor to the executor.
+type queryMonitor struct{ *supervisor.Supervisor }
+
+func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
+	st, ok := m.Status(id)
+	return exec.QueryStatus(st), ok
+}
+
+func (m queryMonitor) QueriesChanged() { m.Notify() }
 
 func runToken(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	fmt.Fprintln(stdout, catalog.NewUserToken())

@@ -205,7 +205,8 @@ var authzMatrix = []authzCase{
 	{stmt: "SHOW SCHEMAS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW STREAMS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW TABLES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
-	{stmt: "SHOW QUERIES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	// SHOW QUERIES lists a query to those with MONITOR on the table it writes.
+	{stmt: "SHOW QUERIES", base: []grant{usageSales, usageEU}, need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU}, list: true},
 
 	// DESCRIBE
 	{stmt: "DESCRIBE DATABASE sales", need: []grant{allSales},

@@ -78,6 +78,12 @@
 //	                              decision (it reveals nothing about others)
 //	SHARE and RECIPIENT statements  see shares.go; CREATE RECIPIENT and ROTATE
 //	                              TOKEN return the recipient's Profile once
+//	SHOW QUERIES                  lists the queries with MONITOR on the table
+//	                              each writes (one decision per query), with
+//	                              their worker's state (WithQueryMonitor)
+//	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes; sets the
+//	                              query's desired state, which the supervisor
+//	                              applies once the statement commits
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
@@ -203,6 +209,7 @@ type Executor struct {
 	warehouse     string
 	storeOpts     []objstore.OpenOption
 	publicURL     string // see WithPublicURL
+	monitor       QueryMonitor // nil without a supervisor
 }
 
 // New returns an Executor over a catalog and a policy engine.
@@ -257,6 +264,11 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 		}
 		res.Statement = s.String()
 		results = append(results, res)
+		// The supervisor hears of a committed change before any follow-up
+		// work (a PURGE) that may still fail.
+		if e.monitor != nil && changesQueries(s) {
+			e.monitor.QueriesChanged()
+		}
 		if r.after != nil {
 			if err := r.after(ctx); err != nil {
 				return results, err
@@ -283,7 +295,7 @@ func supported(s sqlparse.Statement) bool {
 			sqlparse.KindTable, sqlparse.KindShare, sqlparse.KindRecipient:
 			return true
 		}
-	case *sqlparse.Describe, *sqlparse.RotateToken:
+	case *sqlparse.Describe, *sqlparse.RotateToken, *sqlparse.QueryControl:
 		return true
 	case *sqlparse.Show:
 		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES" ||

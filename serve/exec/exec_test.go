@@ -383,7 +383,8 @@ func TestParseErrorRunsNothing(t *testing.T) {
 func TestUnsupportedRunsNothing(t *testing.T) {
 	e := newEnv(t)
 	for _, sql := range []string{
-		"CREATE DATABASE sales; PAUSE QUERY q1",
+		"CREATE DATABASE sales; SHOW STORES",
+		"CREATE DATABASE sales; SHOW USERS",
 	} {
 		_, err := e.ex.Execute(context.Background(), user("root"), sql)
 		var ue *exec.UnsupportedError
@@ -550,6 +551,14 @@ GRANT USAGE, CREATE ON SCHEMA sales.eu TO ROLE writer; GRANT USAGE ON DATABASE s
 	}
 	if err := spec.Validate(); err != nil || spec.Query != qid || spec.Source.Topic != "orders" || spec.Sink.Table != "warehouse/sales/eu/big" || spec.Flush.Interval.Duration.String() != "5s" {
 		t.Fatalf("stored spec: %v %+v", err, spec)
+	}
+	// SHOW QUERIES needs MONITOR on the table (its owner is admin).
+	res, err = run("erin", "SHOW QUERIES")
+	if err != nil || len(res[0].Rows) != 0 {
+		t.Fatalf("SHOW QUERIES without MONITOR: %v %v", res, err)
+	}
+	if _, err := run("root", "GRANT ALL ON SCHEMA sales.eu TO ROLE writer"); err != nil {
+		t.Fatal(err)
 	}
 	res, err = run("erin", "SHOW QUERIES")
 	if err != nil || len(res[0].Rows) != 1 || res[0].Rows[0][0] != qid {

@@ -73,6 +73,8 @@ func (r *run) exec() (Result, error) {
 		return r.alterShare(s)
 	case *sqlparse.RotateToken:
 		return r.rotateToken(s)
+	case *sqlparse.QueryControl:
+		return r.queryControl(s)
 	}
 	return Result{}, &UnsupportedError{Statement: r.stmt.String()}
 }
@@ -815,29 +817,4 @@ func (r *run) sourceStream(from *sqlparse.Name, target []string) (plan.Stream, e
 		src.Columns = append(src.Columns, plan.Column{Name: c.Name, Type: t, Nullable: c.Nullable})
 	}
 	return src, nil
-}
-
-// showQueries lists the queries writing tables in schemas the principal
-// can use.
-func (r *run) showQueries() (Result, error) {
-	qs, err := r.tx.ListQueries()
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{Columns: []string{"id", "table", "state", "created"}, Rows: [][]string{}}
-	for _, q := range qs {
-		parts := strings.SplitN(q.Table, ".", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		ok, err := r.usable(catalog.KindSchema, parts[:2])
-		if err != nil {
-			return Result{}, err
-		}
-		if ok {
-			res.Rows = append(res.Rows, []string{q.ID, q.Table, string(q.State), ts(q.Created)})
-		}
-	}
-	res.Message = fmt.Sprintf("%d queries", len(res.Rows))
-	return res, nil
 }

@@ -1,0 +1,461 @@
+//go:build unix
+
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/ingest"
+)
+
+// TestMain doubles as the fake worker: the supervisor under test runs this
+// test binary as "<binary> worker --spec FILE --metrics-addr ADDR ...".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		os.Exit(fakeWorker(os.Args[2:]))
+	}
+	if len(os.Args) == 4 && os.Args[1] == "supervise" {
+		os.Exit(supervise(os.Args[2], os.Args[3]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeWorker behaves as the spec's topic says:
+//
+//	steady   serves a lag of 3+4 on /metrics until SIGTERM, then exits 0
+//	crash    logs an error and exits 1 after 50ms
+//	stubborn ignores SIGTERM
+//
+// It appends "pid unix-nanos" to ./starts, writes its environment to ./env
+// and, on a graceful stop, its pid to ./stopped (the working directory is
+// the query's directory).
+func fakeWorker(args []string) int {
+	var specPath, addr string
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "--spec":
+			specPath = args[i+1]
+		case "--metrics-addr":
+			addr = args[i+1]
+		}
+	}
+	spec, err := ingest.LoadSpec(specPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice worker:", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if spec.Source.Topic == "stubborn" {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	pid := os.Getpid()
+	appendFile("starts", fmt.Sprintf("%d %d\n", pid, time.Now().UnixNano()))
+	os.WriteFile("env", []byte(strings.Join(os.Environ(), "\n")), 0o600)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice worker:", err)
+		return 1
+	}
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "# TYPE %s gauge\n%s{partition=\"0\",query=\"%s\"} 3\n%s{partition=\"1\",query=\"%s\"} 4\n", lagMetric, lagMetric, spec.Query, lagMetric, spec.Query)
+	}))
+	switch spec.Source.Topic {
+	case "crash":
+		time.Sleep(50 * time.Millisecond)
+		fmt.Fprintln(os.Stderr, `{"level":"ERROR","msg":"flush failed","err":"disk on fire"}`)
+		return 1
+	case "stubborn":
+		select {}
+	}
+	<-ctx.Done()
+	appendFile("stopped", strconv.Itoa(pid)+"\n")
+	return 0
+}
+
+// supervise runs a supervisor over the catalog file with worker directory
+// dir until killed (a server, for TestServerDeathStopsWorkers).
+func supervise(catalogPath, dir string) int {
+	cat, err := catalog.OpenSQLite(catalogPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sup, err := New(cat, dir, WithCommand(os.Args[0]), WithScrapeInterval(50*time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := sup.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func appendFile(name, s string) {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err == nil {
+		f.WriteString(s)
+		f.Close()
+	}
+}
+
+// fixture is a catalog and a supervisor running the fake worker.
+type fixture struct {
+	t       *testing.T
+	cat     *catalog.Catalog
+	catPath string
+	dir     string
+	sup     *Supervisor
+	reg     *prometheus.Registry
+}
+
+func newFixture(t *testing.T, opts ...Option) *fixture {
+	catPath := filepath.Join(t.TempDir(), "catalog.db")
+	cat, err := catalog.OpenSQLite(catPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	if err := cat.Update(context.Background(), func(tx *catalog.Tx) error {
+		if _, err := tx.CreateDatabase(catalog.Database{Name: "d"}); err != nil {
+			return err
+		}
+		_, err := tx.CreateSchema(catalog.Schema{Database: "d", Name: "s"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, cat: cat, catPath: catPath, dir: filepath.Join(t.TempDir(), "queries"), reg: prometheus.NewRegistry()}
+	base := []Option{WithCommand(os.Args[0]), WithBackoff(50*time.Millisecond, 400*time.Millisecond), WithHealthyAfter(time.Hour),
+		WithStopTimeout(5 * time.Second), WithReconcileInterval(time.Hour), WithScrapeInterval(50 * time.Millisecond),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	f.sup, err = New(cat, f.dir, append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.reg.MustRegister(f.sup)
+	return f
+}
+
+// run starts the supervisor; the returned function stops it and waits.
+func (f *fixture) run() func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.sup.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			f.t.Errorf("Run: %v", err)
+		}
+	}
+	f.t.Cleanup(stop)
+	return stop
+}
+
+// addQuery creates table d.s.<name> and a running query writing it, with
+// the spec spec(id) returns.
+func (f *fixture) addQuery(name string, spec func(id string) json.RawMessage) string {
+	var id string
+	err := f.cat.Update(context.Background(), func(tx *catalog.Tx) error {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "d", Schema: "s", Name: name, Kind: catalog.KindTable, Location: "/tmp/none"}); err != nil {
+			return err
+		}
+		q, err := tx.CreateQuery(catalog.Query{SQL: "CREATE TABLE d.s." + name + " AS SELECT ...", Table: "d.s." + name})
+		if err != nil {
+			return err
+		}
+		id = q.ID
+		_, err = tx.SetQuerySpec(id, spec(id))
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.sup.Notify()
+	return id
+}
+
+// fake returns a spec function for a fake worker behaving as topic says.
+func fake(t *testing.T, topic string, sasl *ingest.SASLSpec) func(string) json.RawMessage {
+	return func(id string) json.RawMessage { return testSpec(t, id, topic, sasl) }
+}
+
+func testSpec(t *testing.T, id, topic string, sasl *ingest.SASLSpec) json.RawMessage {
+	sp := &ingest.Spec{Query: id, Source: ingest.SourceSpec{Brokers: []string{"127.0.0.1:1"}, Topic: topic, SASL: sasl},
+		Decode: ingest.DecodeSpec{Columns: []ingest.ColumnSpec{{Name: "id", Type: "BIGINT"}}}, Sink: ingest.SinkSpec{Table: "/tmp/none"}}
+	sp.ApplyDefaults()
+	b, err := json.Marshal(sp) // as serve/exec stores it
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (f *fixture) setState(id string, s catalog.QueryState) {
+	if err := f.cat.Update(context.Background(), func(tx *catalog.Tx) error {
+		_, err := tx.SetQueryState(id, s)
+		return err
+	}); err != nil {
+		f.t.Fatal(err)
+	}
+	f.sup.Notify()
+}
+
+// wait polls the query's status until ok accepts it.
+func (f *fixture) wait(id, what string, ok func(Status) bool) Status {
+	f.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, _ := f.sup.Status(id)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("query %s: waited 20s for %s; status %+v", id, what, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (f *fixture) file(id, name string) string {
+	b, _ := os.ReadFile(filepath.Join(f.dir, id, name))
+	return string(b)
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// TestLifecycle: a running query gets a worker with a private spec, a
+// filtered environment and its lag scraped; kill -9 is a crash (restarted,
+// counted, reported); PAUSE stops it gracefully and RESUME starts a new one;
+// stopping the supervisor stops the workers.
+func TestLifecycle(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "minio")
+	t.Setenv("SLUICE_S3_SSE", "AES256")
+	t.Setenv("SLUICE_BOOTSTRAP_TOKEN", "slu_secret")
+	t.Setenv("TEST_KAFKA_PASSWORD", "pw")
+	t.Setenv("UNRELATED_SECRET", "x")
+	f := newFixture(t)
+	stop := f.run()
+	id := f.addQuery("steady", fake(t, "steady", &ingest.SASLSpec{Mechanism: "PLAIN", Username: "u", Password: "env:TEST_KAFKA_PASSWORD"}))
+	st := f.wait(id, "running with lag 7", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	env := strings.Split(f.file(id, "env"), "\n")
+	for _, want := range []string{"AWS_ACCESS_KEY_ID=minio", "SLUICE_S3_SSE=AES256", "TEST_KAFKA_PASSWORD=pw"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("worker environment lacks %s: %v", want, env)
+		}
+	}
+	for _, bad := range []string{"SLUICE_BOOTSTRAP_TOKEN", "UNRELATED_SECRET"} {
+		if strings.Contains(f.file(id, "env"), bad) {
+			t.Errorf("worker environment has %s", bad)
+		}
+	}
+	for name, want := range map[string]os.FileMode{"": 0o700, specFile: 0o600, logFile: 0o600} {
+		fi, err := os.Stat(filepath.Join(f.dir, id, name))
+		if err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s/%s: %v mode %v, want %v", id, name, err, fi.Mode().Perm(), want)
+		}
+	}
+
+	// A crash: restarted, counted, reported.
+	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st2 := f.wait(id, "a restart after kill -9", func(s Status) bool { return s.State == StateRunning && s.Restarts == 1 && s.Lag == 7 })
+	if st2.PID == st.PID || !strings.Contains(st2.LastError, "signal: killed") {
+		t.Errorf("after kill -9: %+v (old pid %d)", st2, st.PID)
+	}
+	if got := f.gauge("sluice_supervisor_restarts_total", ""); got != 1 {
+		t.Errorf("restarts_total = %v, want 1", got)
+	}
+	if got := f.gauge("sluice_supervisor_workers", StateRunning); got != 1 {
+		t.Errorf("workers{state=running} = %v, want 1", got)
+	}
+
+	// PAUSE: a graceful stop (SIGTERM), not a crash; RESUME: a new worker.
+	f.setState(id, catalog.QueryPaused)
+	f.wait(id, "paused", func(s Status) bool { return s.State == StatePaused && s.PID == 0 })
+	if !strings.Contains(f.file(id, "stopped"), strconv.Itoa(st2.PID)) || alive(st2.PID) {
+		t.Errorf("paused worker %d did not stop on SIGTERM (stopped: %q)", st2.PID, f.file(id, "stopped"))
+	}
+	f.setState(id, catalog.QueryRunning)
+	st3 := f.wait(id, "running again", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	if st3.Restarts != 1 || st3.PID == st2.PID {
+		t.Errorf("after RESUME: %+v", st3)
+	}
+
+	// A changed spec: the worker is replaced.
+	if err := f.cat.Update(context.Background(), func(tx *catalog.Tx) error {
+		_, err := tx.SetQuerySpec(id, testSpec(t, id, "steady", nil))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.sup.Notify()
+	st4 := f.wait(id, "a new worker for the new spec", func(s Status) bool { return s.State == StateRunning && s.PID != st3.PID && s.Lag == 7 })
+	if !strings.Contains(f.file(id, "stopped"), strconv.Itoa(st3.PID)) {
+		t.Errorf("the worker of the old spec (%d) was not stopped gracefully", st3.PID)
+	}
+	stop()
+	if alive(st4.PID) || !strings.Contains(f.file(id, "stopped"), strconv.Itoa(st4.PID)) {
+		t.Errorf("worker %d still runs or did not stop gracefully after the supervisor stopped", st4.PID)
+	}
+	if starts := strings.Count(f.file(id, "starts"), "\n"); starts != 4 {
+		t.Errorf("%d worker starts, want 4 (first, after the crash, after RESUME, new spec)", starts)
+	}
+}
+
+// TestCrashBackoff: a worker that keeps failing is restarted with doubling
+// delays up to the cap, its last logged error is kept, and a supervisor
+// stopping mid-backoff starts nothing more.
+func TestCrashBackoff(t *testing.T) {
+	f := newFixture(t)
+	stop := f.run()
+	id := f.addQuery("crashy", fake(t, "crash", nil))
+	st := f.wait(id, "5 restarts", func(s Status) bool { return s.Restarts >= 5 })
+	if st.LastError != "worker exited (exit status 1): flush failed: disk on fire" {
+		t.Errorf("LastError = %q", st.LastError)
+	}
+	stop()
+	var starts []time.Time
+	for _, l := range strings.Split(strings.TrimSpace(f.file(id, "starts")), "\n") {
+		var pid, ns int64
+		fmt.Sscanf(l, "%d %d", &pid, &ns)
+		starts = append(starts, time.Unix(0, ns))
+	}
+	// Each gap is the worker's ~50ms life plus the backoff: at least
+	// 50ms, 100ms, 200ms, 400ms, 400ms (the cap).
+	for i, min := range []time.Duration{50, 100, 200, 400, 400} {
+		if i+1 >= len(starts) {
+			break
+		}
+		if gap := starts[i+1].Sub(starts[i]); gap < min*time.Millisecond {
+			t.Errorf("restart %d came %v after the previous start, want >= %v", i+1, gap, min*time.Millisecond)
+		}
+		if gap := starts[i+1].Sub(starts[i]); gap > 5*time.Second {
+			t.Errorf("restart %d came %v after the previous start: backoff not capped", i+1, gap)
+		}
+	}
+}
+
+// TestTerminateKillsStubbornWorker: a worker that ignores SIGTERM is killed
+// after the stop timeout; a terminated query's spec file is removed.
+func TestTerminateKillsStubbornWorker(t *testing.T) {
+	f := newFixture(t, WithStopTimeout(300*time.Millisecond))
+	f.run()
+	id := f.addQuery("stubborn", fake(t, "stubborn", nil))
+	st := f.wait(id, "running", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	start := time.Now()
+	f.setState(id, catalog.QueryTerminated)
+	f.wait(id, "terminated", func(s Status) bool { return s.State == StateTerminated })
+	if alive(st.PID) {
+		t.Fatalf("worker %d survived TERMINATE", st.PID)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Errorf("killed after %v, before the stop timeout", d)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, id, specFile)); !os.IsNotExist(err) {
+		t.Errorf("terminated query's spec file: %v, want removed", err)
+	}
+	if log := f.file(id, logFile); !strings.Contains(log, "signal: killed") {
+		t.Errorf("worker log does not record the kill:\n%s", log)
+	}
+}
+
+// TestUnstartableQueries: a query without a usable spec, or whose secret
+// reference names the server's own configuration, fails without restarts.
+func TestUnstartableQueries(t *testing.T) {
+	f := newFixture(t)
+	f.run()
+	tests := []struct {
+		name string
+		spec func(id string) json.RawMessage
+		want string
+	}{
+		{"nospec", func(string) json.RawMessage { return json.RawMessage(`{"query": "x"}`) }, "source.brokers"},
+		{"stealer", func(id string) json.RawMessage {
+			return testSpec(t, id, "steady", &ingest.SASLSpec{Mechanism: "PLAIN", Username: "u", Password: "env:AWS_SECRET_ACCESS_KEY"})
+		}, "env:AWS_SECRET_ACCESS_KEY names a variable of the server's own configuration"},
+	}
+	for _, tt := range tests {
+		id := f.addQuery(tt.name, tt.spec)
+		st := f.wait(id, "failed", func(s Status) bool { return s.State == StateFailed && strings.Contains(s.LastError, tt.want) })
+		time.Sleep(200 * time.Millisecond)
+		if st2, _ := f.sup.Status(id); st2.Restarts != 0 || st2.State != StateFailed || st.PID != 0 {
+			t.Errorf("%s: %+v, want failed without restarts", tt.name, st2)
+		}
+		if f.file(id, "starts") != "" {
+			t.Errorf("%s: a worker was started", tt.name)
+		}
+	}
+}
+
+// TestDroppedQueryStops: a query removed from the catalog loses its worker.
+func TestDroppedQueryStops(t *testing.T) {
+	f := newFixture(t)
+	f.run()
+	id := f.addQuery("dropme", fake(t, "steady", nil))
+	st := f.wait(id, "running", func(s Status) bool { return s.State == StateRunning })
+	if err := f.cat.Update(context.Background(), func(tx *catalog.Tx) error { return tx.DropQuery(id) }); err != nil {
+		t.Fatal(err)
+	}
+	f.sup.Notify()
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(st.PID) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(st.PID) {
+		t.Fatalf("worker %d of a dropped query still runs", st.PID)
+	}
+	if _, ok := f.sup.Status(id); ok {
+		t.Error("a dropped query still has a status")
+	}
+}
+
+// gauge returns the value of a supervisor metric (with label state, if
+// given).
+func (f *fixture) gauge(name, state string) float64 {
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if state != "" && (len(m.GetLabel()) == 0 || m.GetLabel()[0].GetValue() != state) {
+				continue
+			}
+			if m.GetCounter() != nil {
+				return m.GetCounter().GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return -1
+}
