@@ -18,8 +18,11 @@
 // Use:
 //
 //	s, _ := fileurl.OpenSigner(dataDir, os.Getenv("SLUICE_FILE_URL_KEY"), publicURL+"/files/")
-//	u, expires, _ := s.Sign(table.ID, "part-00000.parquet", time.Hour)
-//	mux.Handle(s.Pattern(), s.Handler(roots))
+//	u, expires, _ := s.Sign(shareTable.TableID, "part-00000.parquet", time.Hour)
+//	mux.Handle(s.Pattern(), s.Handler(fileurl.SharedTables(cat)))
+//
+// The root ID the sharing server signs with is then the table's catalog ID
+// (catalog.ShareTable.TableID); a static Roots serves other cases.
 package fileurl
 
 import (

@@ -2,6 +2,8 @@ package fileurl
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sluice-io/sluice/catalog"
 )
 
 const rootID = "7f3c2a10-tbl"
@@ -534,5 +538,60 @@ func BenchmarkServe(b *testing.B) {
 		if n != int64(len(data)) {
 			b.Fatalf("%d bytes", n)
 		}
+	}
+}
+
+// TestSharedTables: the catalog resolver finds tables in a share on local
+// disk, and forgets them when they leave the share.
+func TestSharedTables(t *testing.T) {
+	ctx := context.Background()
+	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	var local, remote, unshared catalog.Relation
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		if _, err := tx.CreateDatabase(catalog.Database{Name: "sales"}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateSchema(catalog.Schema{Database: "sales", Name: "eu"}); err != nil {
+			return err
+		}
+		mk := func(name, loc string) catalog.Relation {
+			r, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc, External: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		local, remote, unshared = mk("orders", "file:///lake/orders"), mk("clicks", "s3://lake/clicks"), mk("other", "file:///lake/other")
+		if _, err := tx.CreateShare(catalog.Share{Name: "partners"}); err != nil {
+			return err
+		}
+		for _, tb := range []string{"sales.eu.orders", "sales.eu.clicks"} {
+			if _, err := tx.AddShareTable("partners", catalog.ShareTable{Table: tb}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := SharedTables(cat)
+	if dir, err := r.Root(ctx, local.ID); err != nil || dir != "/lake/orders" {
+		t.Fatalf("shared local table: %q, %v", dir, err)
+	}
+	for name, id := range map[string]string{"on S3": remote.ID, "not shared": unshared.ID, "unknown": "nope"} {
+		if _, err := r.Root(ctx, id); !errors.Is(err, ErrUnknownRoot) {
+			t.Errorf("%s: %v, want ErrUnknownRoot", name, err)
+		}
+	}
+	if err := cat.Update(ctx, func(tx *catalog.Tx) error { return tx.RemoveShareTable("partners", "sales.eu.orders") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Root(ctx, local.ID); !errors.Is(err, ErrUnknownRoot) {
+		t.Errorf("removed from the share: %v, want ErrUnknownRoot", err)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-io/sluice/catalog"
 )
 
 // ErrUnknownRoot is returned by a Resolver for a root ID it does not know
@@ -242,4 +244,44 @@ func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	n, err := io.Copy(c.ResponseWriter, r)
 	c.n += n
 	return n, err
+}
+
+// SharedTables is a Resolver over the catalog: a root ID is the catalog ID
+// of a table (catalog.ShareTable.TableID) that is in at least one share and
+// lies on local disk. A table removed from every share, dropped, or on S3
+// resolves to ErrUnknownRoot, so its URLs stop working at once, whatever
+// their expiry. Each call reads the shares in one catalog read transaction.
+func SharedTables(cat *catalog.Catalog) Resolver {
+	return ResolverFunc(func(ctx context.Context, id string) (string, error) {
+		var location string
+		err := cat.View(ctx, func(tx *catalog.Tx) error {
+			shares, err := tx.ListShares()
+			if err != nil {
+				return err
+			}
+			for _, sh := range shares {
+				for _, st := range sh.Tables {
+					if st.TableID != id {
+						continue
+					}
+					p := strings.SplitN(st.Table, ".", 3)
+					if len(p) != 3 {
+						return fmt.Errorf("fileurl: shared table %q is not database.schema.table", st.Table)
+					}
+					rel, err := tx.GetRelation(p[0], p[1], p[2])
+					location = rel.Location
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("fileurl: resolve table %s: %w", id, err)
+		}
+		dir, ok := LocalDir(location)
+		if !ok {
+			return "", ErrUnknownRoot
+		}
+		return dir, nil
+	})
 }

@@ -15,6 +15,16 @@
 // refused. Signature checking and claim validation are done by
 // github.com/lestrrat-go/jwx/v3, which the binary already holds through
 // OPA; the algorithm policy and key selection are ours.
+//
+// Use, in the sharing server: a bearer credential starting with
+// catalog.RecipientTokenPrefix is a Sluice recipient token; any other is
+// given to Verify, and Identity.Recipient names the catalog recipient it
+// acts as (ErrInvalidToken: 401; ErrUnavailable: 503).
+//
+//	v, err := jwtauth.New("https://idp.example.com/.well-known/jwks.json",
+//		jwtauth.WithIssuer("https://idp.example.com/"), jwtauth.WithAudience("sluice-sharing"),
+//		jwtauth.WithRecipientClaim("sharing_recipient"), jwtauth.WithMetrics(reg))
+//	id, err := v.Verify(ctx, bearer)
 package jwtauth
 
 import (
