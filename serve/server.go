@@ -34,6 +34,7 @@ type Server struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  prometheus.Histogram
+	extra    []route // see EnableSharing
 }
 
 // New returns a Server over the catalog and executor.
@@ -56,7 +57,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/statements", s.statements)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	for _, r := range s.extra {
+		mux.Handle(r.pattern, r.h)
+	}
 	return mux
+}
+
+// route is an endpoint mounted by an Enable method.
+type route struct {
+	pattern string
+	h       http.Handler
 }
 
 // StatementsRequest is the body of POST /api/v1/statements (a text/plain

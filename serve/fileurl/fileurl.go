@@ -6,7 +6,14 @@
 // and a file by its path relative to that root; the local directory never
 // appears in it. It carries an expiry and an HMAC-SHA256 over the three:
 //
-//	<base>/<root-id>/<file path>?expires=<unix seconds>&sig=<base64url HMAC>
+//	<base>/<root-id>/<file path>?expires=<unix seconds>&X-Amz-Signature=<base64url HMAC>
+//
+// The signature parameter has the name S3's presigned URLs use because
+// Delta Sharing clients decide by it whether a file URL is a presigned
+// HTTP URL: delta-kernel (the connector's use_delta_format path) fetches a
+// URL over HTTP only when its query carries X-Amz-Signature (or a cloud
+// vendor's equivalent) and otherwise reads its path as a local file. The
+// value is our HMAC, not an AWS signature.
 //
 // The Handler checks the signature (in constant time) and the expiry,
 // validates every path component, resolves the root through a Resolver and
@@ -56,7 +63,7 @@ const MaxTTL = 7 * 24 * time.Hour
 // Query parameters of a signed URL.
 const (
 	ParamExpires   = "expires"
-	ParamSignature = "sig"
+	ParamSignature = "X-Amz-Signature" // see the package doc for why this name
 )
 
 // version is mixed into the signed message, so a future format cannot be

@@ -10,10 +10,11 @@
 //
 //   - Authenticator turns a request into a recipient name (default:
 //     BearerTokens, the catalog's hashed, expiring recipient tokens);
-//   - FileURLSigner turns an object key of a table's store into a URL a
-//     recipient can GET until an expiry (default: PresignSigner, S3
-//     presigned URLs through objstore.Store.Presign; local-disk tables need
-//     a signer serving the files, given WithSigner).
+//   - FileURLSigner turns a file of a shared table into a URL a recipient
+//     can GET until an expiry (default: StoreSigner, S3 presigned URLs
+//     through objstore.Store.Presign, and for local-disk tables, when its
+//     Local is set, HMAC-signed URLs to the file endpoint of package
+//     fileurl).
 //
 // # Authorization
 //

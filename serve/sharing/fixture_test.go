@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -32,9 +31,9 @@ func commitTime(v int) time.Time { return time.Date(2026, 1, 1, v, 0, 0, 0, time
 // fakeSigner hands out URLs that name the store and key: no file is read.
 type fakeSigner struct{}
 
-func (fakeSigner) SignURL(_ context.Context, st objstore.Store, key string, ttl time.Duration) (string, time.Time, error) {
+func (fakeSigner) SignURL(_ context.Context, f File, ttl time.Duration) (string, time.Time, error) {
 	exp := now.Add(ttl)
-	return "https://files.test/" + filepath.Base(st.URI()) + "/" + key + "?expires=" + fmt.Sprint(exp.Unix()), exp, nil
+	return "https://files.test/" + filepath.Base(f.Store.URI()) + "/" + f.Key + "?expires=" + fmt.Sprint(exp.Unix()), exp, nil
 }
 
 const ordersSchema = `{"type":"struct","fields":[{"name":"id","type":"long","nullable":true,"metadata":{}},{"name":"amount","type":"double","nullable":true,"metadata":{}},{"name":"date","type":"date","nullable":true,"metadata":{}}]}`

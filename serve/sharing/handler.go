@@ -65,7 +65,7 @@ type Option func(*Handler)
 // WithAuthenticator replaces the default BearerTokens over the catalog.
 func WithAuthenticator(a Authenticator) Option { return func(h *Handler) { h.auth = a } }
 
-// WithSigner replaces the default PresignSigner.
+// WithSigner replaces the default StoreSigner (S3 presigned URLs only).
 func WithSigner(s FileURLSigner) Option { return func(h *Handler) { h.signer = s } }
 
 // WithURLLifetime sets how long file URLs stay valid (DefaultURLLifetime).
@@ -114,7 +114,7 @@ func NewHandler(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) (*Hand
 		open: func(ctx context.Context, uri string) (objstore.Store, error) { return objstore.Open(ctx, uri) },
 	}
 	h.auth = BearerTokens{Tokens: cat}
-	h.signer = PresignSigner{Now: func() time.Time { return h.now() }}
+	h.signer = StoreSigner{Now: func() time.Time { return h.now() }}
 	for _, o := range opts {
 		o(h)
 	}

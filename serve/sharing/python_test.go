@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,70 +25,8 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/fileurl"
 )
-
-// testFiles is the smallest signer for tables on local disk, for tests
-// only: it serves the files of the local tables it signed for from an
-// httptest server, at /<root number>/<key>, with no signature. S3 tables
-// get presigned URLs.
-type testFiles struct {
-	srv   *httptest.Server
-	mu    sync.Mutex
-	roots []string
-}
-
-func newTestFiles(t *testing.T) *testFiles {
-	f := &testFiles{}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		i, err := strconv.Atoi(n)
-		f.mu.Lock()
-		ok := err == nil && i >= 0 && i < len(f.roots)
-		var root string
-		if ok {
-			root = f.roots[i]
-		}
-		f.mu.Unlock()
-		if !ok || objstore.ValidateKey(key) != nil {
-			http.NotFound(w, r)
-			return
-		}
-		fh, err := os.Open(filepath.Join(root, filepath.FromSlash(key)))
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		defer fh.Close()
-		fi, _ := fh.Stat()
-		http.ServeContent(w, r, key, fi.ModTime(), fh)
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *testFiles) SignURL(ctx context.Context, st objstore.Store, key string, ttl time.Duration) (string, time.Time, error) {
-	if _, ok := st.(*objstore.S3); ok {
-		return PresignSigner{}.SignURL(ctx, st, key, ttl)
-	}
-	u, err := url.Parse(st.URI())
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	f.mu.Lock()
-	i := slices.Index(f.roots, u.Path)
-	if i < 0 {
-		f.roots = append(f.roots, u.Path)
-		i = len(f.roots) - 1
-	}
-	f.mu.Unlock()
-	// delta-kernel (use_delta_format) fetches a URL over HTTP only when its
-	// query has a signature parameter it knows (X-Amz-Signature and
-	// X-Databricks-Signature work; ?expires=... alone does not); otherwise
-	// it reads the URL's path as a file of its local temporary table. A real
-	// signer must name its signature so; this one carries a dummy.
-	exp := time.Now().Add(ttl)
-	return f.srv.URL + "/" + strconv.Itoa(i) + "/" + (&url.URL{Path: key}).EscapedPath() + "?X-Databricks-Signature=test", exp, nil
-}
 
 // ordersRows are the rows appended to the S3 table, one batch per version
 // (1, 2, 3; version 0 creates the table).
@@ -195,7 +130,17 @@ func TestPythonConnector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(cat, pol, WithSigner(newTestFiles(t)), WithAuditSink(sink),
+	// Local tables are served by the production file endpoint, mounted
+	// beside the protocol, with URLs signed by the table's catalog ID.
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	fileSigner, err := fileurl.NewSigner([]byte(strings.Repeat("k", fileurl.KeySize)), srv.URL+"/files/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(fileSigner.Pattern(), fileSigner.Handler(fileurl.SharedTables(cat)))
+	h, err := NewHandler(cat, pol, WithSigner(StoreSigner{Local: fileSigner}), WithAuditSink(sink),
 		WithStoreOpener(func(ctx context.Context, uri string) (objstore.Store, error) {
 			if rest, ok := strings.CutPrefix(uri, "s3://"); ok {
 				b, prefix, _ := strings.Cut(rest, "/")
@@ -206,10 +151,7 @@ func TestPythonConnector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
 	mux.Handle(DefaultPrefix+"/", h)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
 	profile := filepath.Join(t.TempDir(), "profile.share")
 	pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": srv.URL + DefaultPrefix, "bearerToken": token})
 	if err := os.WriteFile(profile, pb, 0o600); err != nil {

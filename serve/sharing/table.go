@@ -315,7 +315,7 @@ func (c *call) sign(t sharedTable, st objstore.Store, files []fileAction) ([]sig
 		if err != nil {
 			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
-		u, exp, err := c.h.signer.SignURL(c.ctx, st, key, c.h.urlTTL)
+		u, exp, err := c.h.signer.SignURL(c.ctx, File{TableID: t.entry.TableID, Store: st, Key: key}, c.h.urlTTL)
 		if err != nil {
 			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
