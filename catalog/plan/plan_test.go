@@ -2,9 +2,7 @@ package plan
 
 import (
 	"errors"
-	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,9 +11,8 @@ import (
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func ordersStream(t *testing.T) Stream {
 	t.Helper()
@@ -56,82 +53,56 @@ func compileFile(t *testing.T, src string) (*Plan, error) {
 	return Compile("q-test", ct.Query, ordersStream(t), Table{Name: ct.Name.String(), Location: "s3://lake/sales/eu/t", Props: props})
 }
 
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Fatalf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
 // TestValid: statement -> pipeline spec and table schema (golden).
 func TestValid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/valid/*.sql")
-	if len(files) == 0 {
-		t.Fatal("no golden inputs")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, _ := os.ReadFile(f)
-			p, err := compileFile(t, string(src))
-			if err != nil {
-				var pe *sqlparse.ParseError
-				if errors.As(err, &pe) {
-					t.Fatalf("%v\n%s", err, pe.Caret(string(src)))
-				}
-				t.Fatal(err)
+	golden.Each(t, "testdata/valid/*.sql", func(t *testing.T, f string) {
+		src, _ := os.ReadFile(f)
+		p, err := compileFile(t, string(src))
+		if err != nil {
+			var pe *sqlparse.ParseError
+			if errors.As(err, &pe) {
+				t.Fatalf("%v\n%s", err, pe.Caret(string(src)))
 			}
-			ss, _ := deltalog.SchemaString(p.Schema)
-			out, err := yaml.Marshal(struct {
-				Spec   any    `yaml:"spec"`
-				Schema string `yaml:"tableSchema"`
-			}{p.Spec, ss})
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, strings.TrimSuffix(f, ".sql")+".golden", string(out))
-			// The worker reads the spec back from YAML: it must round-trip.
-			b, err := yaml.Marshal(p.Spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := ingest.ParseSpec(b)
-			if err != nil {
-				t.Fatalf("the spec does not load back: %v\n%s", err, b)
-			}
-			b2, _ := yaml.Marshal(back)
-			if string(b) != string(b2) {
-				t.Fatalf("spec changed through YAML:\n%s\n---\n%s", b, b2)
-			}
-		})
-	}
+			t.Fatal(err)
+		}
+		ss, _ := deltalog.SchemaString(p.Schema)
+		out, err := yaml.Marshal(struct {
+			Spec   any    `yaml:"spec"`
+			Schema string `yaml:"tableSchema"`
+		}{p.Spec, ss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.Check(t, strings.TrimSuffix(f, ".sql")+".golden", string(out))
+		// The worker reads the spec back from YAML: it must round-trip.
+		b, err := yaml.Marshal(p.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ingest.ParseSpec(b)
+		if err != nil {
+			t.Fatalf("the spec does not load back: %v\n%s", err, b)
+		}
+		b2, _ := yaml.Marshal(back)
+		if string(b) != string(b2) {
+			t.Fatalf("spec changed through YAML:\n%s\n---\n%s", b, b2)
+		}
+	})
 }
 
 // TestInvalid: statement -> exact error text with position and caret.
 func TestInvalid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/invalid/*.sql")
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, _ := os.ReadFile(f)
-			_, err := compileFile(t, string(src))
-			if err == nil {
-				t.Fatal("compiled; want an error")
-			}
-			got := err.Error() + "\n"
-			var pe *sqlparse.ParseError
-			if errors.As(err, &pe) {
-				got += pe.Caret(string(src))
-			}
-			golden(t, strings.TrimSuffix(f, ".sql")+".golden", got)
-		})
-	}
+	golden.Each(t, "testdata/invalid/*.sql", func(t *testing.T, f string) {
+		src, _ := os.ReadFile(f)
+		_, err := compileFile(t, string(src))
+		if err == nil {
+			t.Fatal("compiled; want an error")
+		}
+		got := err.Error() + "\n"
+		var pe *sqlparse.ParseError
+		if errors.As(err, &pe) {
+			got += pe.Caret(string(src))
+		}
+		golden.Check(t, strings.TrimSuffix(f, ".sql")+".golden", got)
+	})
 }

@@ -14,13 +14,14 @@ import (
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve"
+	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
 )
 
 const serveUsage = `Run the Sluice server: the SQL statements API (POST /api/v1/statements),
 /healthz and /metrics, over the catalog in --data-dir.
 
-Usage: sluice serve [--data-dir DIR] [--addr HOST:PORT] [--policy FILE.rego ...]
+Usage: sluice serve [--config sluice.yaml] [--data-dir DIR] [--addr HOST:PORT] [--policy FILE.rego ...]
 
 On first start the server creates the user sluice_admin (role admin) and
 prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
@@ -28,23 +29,16 @@ prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
 
 Examples:
   sluice serve --data-dir /var/lib/sluice --addr 127.0.0.1:8080
+  sluice serve --config /etc/sluice/sluice.yaml --log-level debug
   SLUICE_BOOTSTRAP_TOKEN=$(sluice token) sluice serve --policy deny-pii.rego
+
+A commented example configuration is deploy/sluice.example.yaml.
 `
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveUsage, stderr)
-	dataDir := fs.String("data-dir", "sluice-data", "directory of the catalog and the audit log")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	warehouse := fs.String("warehouse", "", "URI under which query tables get their default location (default: file://<data-dir>/warehouse); s3://bucket/prefix for S3")
-	var policies stringList
-	fs.Var(&policies, "policy", "extra Rego module (repeatable); a module that fails to compile stops start-up")
+	fs := newFlagSet("serve", serveUsage+"\n"+config.Help(), stderr)
+	configPath := fs.String("config", "", "YAML configuration file (default $SLUICE_CONFIG); see above for its keys")
+	flags := config.RegisterFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -53,10 +47,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "sluice serve: takes no arguments (see --help)")
 		return errUsage
 	}
-	logger, err := newLogger(stderr, *level)
+	if *configPath == "" {
+		*configPath = os.Getenv("SLUICE_CONFIG")
+	}
+	cfg, err := config.Resolve(*configPath, os.LookupEnv, flags)
 	if err != nil {
 		return err
 	}
+	logger, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	dataDir, warehouse := &cfg.DataDir, &cfg.Storage.Warehouse
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -70,7 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer audit.Close()
-	pol, err := policy.New(ctx, policy.WithSink(audit), policy.WithModuleFiles(policies...))
+	pol, err := policy.New(ctx, policy.WithSink(audit), policy.WithModuleFiles(cfg.Policy.Files...))
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
@@ -90,9 +92,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse))
 	srv := &http.Server{Handler: serve.New(cat, ex, logger).Handler(), ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", *addr, err)
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "dataDir", *dataDir)
 	fmt.Fprintf(stdout, "Listening on http://%s\n", ln.Addr())
