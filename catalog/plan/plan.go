@@ -446,11 +446,20 @@ func (c *compiler) source(src *ingest.SourceSpec, dec *ingest.DecodeSpec) error 
 	if dec.Format == "" {
 		dec.Format = "json"
 	}
-	if u := st["schema.registry.url"]; u != "" {
-		dec.SchemaRegistry = &ingest.SchemaRegistrySpec{URL: u, Username: st["schema.registry.username"], Password: st["schema.registry.password"]}
-	}
+	dec.SchemaRegistry = RegistrySpec(st)
 	dec.Columns = c.decodeColumns()
 	return nil
+}
+
+// RegistrySpec is the Schema Registry of a store, from its properties
+// 'schema.registry.url', 'schema.registry.username' and
+// 'schema.registry.password' (a secret reference), or nil without a URL.
+func RegistrySpec(storeProps map[string]string) *ingest.SchemaRegistrySpec {
+	u := storeProps["schema.registry.url"]
+	if u == "" {
+		return nil
+	}
+	return &ingest.SchemaRegistrySpec{URL: u, Username: storeProps["schema.registry.username"], Password: storeProps["schema.registry.password"]}
 }
 
 // sink fills the table side and the flush policy from the table's properties.
