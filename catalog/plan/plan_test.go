@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/ingest/transform"
 	"github.com/sluice-io/sluice/internal/golden"
 )
 
@@ -22,6 +24,8 @@ func ordersStream(t *testing.T) Stream {
 	}{
 		{"id", "BIGINT", false}, {"customer", "STRING", true}, {"amount", "DECIMAL(12,2)", true},
 		{"country", "STRING", true}, {"placed_at", "TIMESTAMP", true}, {"tags", "ARRAY<STRING>", true},
+		{"qty", "INT", true}, {"price", "DOUBLE", true}, {"active", "BOOLEAN", true}, {"shipped_on", "DATE", true},
+		{"payload", "STRING", true}, {"raw", "BINARY", true},
 	}
 	s := Stream{Name: "sales.eu.orders", Props: map[string]string{"topic": "orders", "value.format": "json"},
 		StoreProps: map[string]string{"bootstrap.servers": "kafka-1:9092,kafka-2:9092"}}
@@ -50,7 +54,7 @@ func compileFile(t *testing.T, src string) (*Plan, error) {
 	for _, p := range ct.With {
 		props[p.Key] = strings.Trim(p.Value.String(), "'")
 	}
-	return Compile("q-test", ct.Query, ordersStream(t), Table{Name: ct.Name.String(), Location: "s3://lake/sales/eu/t", Props: props})
+	return Compile("q-test", ct.Query, ordersStream(t), Table{Name: ct.Name.String(), Location: "s3://lake/sales/eu/t", Props: props, PropPos: PropertyPositions(ct.With)})
 }
 
 // TestValid: statement -> pipeline spec and table schema (golden).
@@ -105,4 +109,22 @@ func TestInvalid(t *testing.T) {
 		}
 		golden.Check(t, strings.TrimSuffix(f, ".sql")+".golden", got)
 	})
+}
+
+// TestFunctionsExist: every SQL function the compiler accepts names an
+// operator the transform implements (called with no arguments, each fails
+// on its arguments, not as an unknown operator).
+func TestFunctionsExist(t *testing.T) {
+	for _, name := range FunctionNames() {
+		e := &transform.Expr{Op: functions[name]}
+		_, err := e.Compile(arrow.NewSchema(nil, nil))
+		if err != nil && strings.Contains(err.Error(), "unsupported operator") {
+			t.Errorf("%s -> %s: %v", name, functions[name], err)
+		}
+	}
+	for name := range aggregates {
+		if _, ok := functions[name]; ok {
+			t.Errorf("%s is both a function and an aggregate", name)
+		}
+	}
 }

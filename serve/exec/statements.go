@@ -719,7 +719,7 @@ func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
 	if loc == "" {
 		loc = strings.Join([]string{r.e.warehouse, p[0], p[1], p[2]}, "/")
 	}
-	target := plan.Table{Name: name, Location: loc, Props: props}
+	target := plan.Table{Name: name, Location: loc, Props: props, PropPos: plan.PropertyPositions(s.With)}
 	compiled, err := plan.Compile("pending", s.Query, src, target) // type-check before writing anything
 	if err != nil {
 		return Result{}, err
