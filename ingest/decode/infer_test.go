@@ -153,3 +153,13 @@ func TestSubjectColumnsUnreachable(t *testing.T) {
 		t.Fatalf("unreachable: %v", err)
 	}
 }
+
+// FuzzJSONSchemaColumns: no JSON schema text panics the column inference.
+func FuzzJSONSchemaColumns(f *testing.F) {
+	f.Add(`{"type":"object","required":["id"],"properties":{"id":{"type":"integer"},"c":{"$ref":"#/definitions/C"}},"definitions":{"C":{"type":"object","properties":{"x":{"type":["string","null"]}}}}}`)
+	f.Add(`{"type":"object","properties":{"a":{"type":"array","items":{"$ref":"#/$defs/a"}}},"$defs":{"a":{"$ref":"#/$defs/a"}}}`)
+	f.Add(`{"properties":{"e":{"enum":[1,2]}}}`)
+	f.Fuzz(func(t *testing.T, text string) {
+		_, _ = jsonSchemaColumns(text)
+	})
+}

@@ -188,3 +188,26 @@ func TestHelpListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode: no YAML input panics the loader, and whatever it accepts
+// validates or fails with an error (never a half-applied Config).
+func FuzzDecode(f *testing.F) {
+	for _, dir := range []string{"testdata/good/*.yaml", "testdata/bad/*.yaml", "../../deploy/sluice.example.yaml"} {
+		files, _ := filepath.Glob(dir)
+		for _, p := range files {
+			b, _ := os.ReadFile(p)
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := Defaults()
+		before := c
+		if err := c.Decode("fuzz.yaml", data); err != nil {
+			if !reflect.DeepEqual(c, before) {
+				t.Fatalf("a failed decode changed the config: %+v", c)
+			}
+			return
+		}
+		_ = c.Validate()
+	})
+}
