@@ -6,8 +6,9 @@
 package plan
 
 import (
+	"errors"
 	"fmt"
-
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,11 +43,27 @@ type Stream struct {
 }
 
 // Table describes the target: its location and WITH properties
-// ('partitioned.by', 'flush.interval', 'target.file.size', 'kms.key').
+// ('partitioned.by', 'flush.interval', 'target.file.size', 'kms.key', and
+// 'location', which overrides Location).
 type Table struct {
 	Name     string
 	Location string
 	Props    map[string]string
+	// PropPos is where each property's key is in the statement (optional):
+	// errors about a property point there. See PropertyPositions.
+	PropPos map[string]sqlparse.Pos
+}
+
+// TableProps are the WITH properties CREATE TABLE ... AS SELECT accepts.
+var TableProps = []string{"flush.interval", "kms.key", "location", "partitioned.by", "target.file.size"}
+
+// PropertyPositions maps each WITH property's key to its position.
+func PropertyPositions(with []*sqlparse.Property) map[string]sqlparse.Pos {
+	out := make(map[string]sqlparse.Pos, len(with))
+	for _, p := range with {
+		out[p.Key] = p.Pos
+	}
+	return out
 }
 
 // MetaColumns are the Kafka metadata pseudo-columns every query can select.
@@ -75,7 +92,7 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	for _, c := range src.Columns {
 		cols[strings.ToLower(c.Name)] = c
 	}
-	c := &compiler{stream: src, cols: cols, used: map[string]bool{}, streamName: strings.ToLower(src.Name)}
+	c := &compiler{stream: src, cols: cols, used: map[string]bool{}, streamName: strings.ToLower(src.Name), nodes: map[*transform.Expr]sqlparse.Node{}}
 
 	var selects []transform.SelectItem
 	names := map[string]bool{}
@@ -88,7 +105,12 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 		return nil
 	}
 	for _, it := range sel.Items {
-		if _, ok := it.Expr.(*sqlparse.Star); ok {
+		if star, ok := it.Expr.(*sqlparse.Star); ok {
+			if len(star.Qualifier) > 0 {
+				if err := c.qualifier(star, star.Qualifier, "*"); err != nil {
+					return nil, err
+				}
+			}
 			for _, col := range src.Columns {
 				c.used[strings.ToLower(col.Name)] = true
 				if err := add(it, col.Name, &transform.Expr{Column: col.Name}); err != nil {
@@ -134,13 +156,16 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	}
 	ts := &transform.Spec{Filter: filter, Select: selects}
 	if filter != nil {
+		if ev, err := filter.Compile(dec); err == nil && ev.Type().ID() != arrow.BOOL && !isNullLiteral(filter) {
+			return nil, errAt(sel.Where, "WHERE needs a boolean condition, got an expression of type %s", sqlTypeName(ev.Type()))
+		}
 		if _, err := transform.Compile(dec, &transform.Spec{Filter: filter}); err != nil {
-			return nil, errAt(sel.Where, "WHERE: %v", err)
+			return nil, errAt(c.locate(filter, dec, sel.Where), "WHERE: %v", strings.TrimPrefix(err.Error(), "filter: "))
 		}
 	}
 	for i, s := range selects {
 		if _, err := transform.Compile(dec, &transform.Spec{Select: []transform.SelectItem{s}}); err != nil {
-			return nil, errAt(itemNode(sel, s.Name, i), "%v", err)
+			return nil, errAt(c.locate(s.Expr, dec, itemNode(sel, s.Name, i)), "%v", err)
 		}
 	}
 	xf, err := transform.Compile(dec, ts)
@@ -153,6 +178,12 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	}
 	spec.Transform = ts
 	if err := c.sink(spec, tbl, schema); err != nil {
+		var pe *propError
+		if errors.As(err, &pe) {
+			if pos, ok := tbl.PropPos[pe.key]; ok {
+				return nil, errAt(pos, "%v", err)
+			}
+		}
 		return nil, errAt(sel, "%v", err)
 	}
 	return &Plan{Spec: spec, Schema: schema}, nil
@@ -177,6 +208,39 @@ type compiler struct {
 	streamName string
 	cols       map[string]Column
 	used       map[string]bool // referenced columns, lower-case
+	// nodes maps each expression built to the SQL node it came from, so a
+	// type error points at the innermost expression that fails.
+	nodes map[*transform.Expr]sqlparse.Node
+}
+
+// locate returns the node of the innermost sub-expression of e that fails
+// to compile on its own (its arguments all compile), or def.
+func (c *compiler) locate(e *transform.Expr, schema *arrow.Schema, def sqlparse.Node) sqlparse.Node {
+	for _, a := range e.Args {
+		if _, err := a.Compile(schema); err != nil {
+			return c.locate(a, schema, def)
+		}
+	}
+	if n, ok := c.nodes[e]; ok {
+		return n
+	}
+	return def
+}
+
+func isNullLiteral(e *transform.Expr) bool { return e.Op == "" && e.Column == "" && e.Null }
+
+// sqlTypeName names an Arrow type as the SQL type it stands for, as the
+// transform's own errors do (bigint, int, decimal(22,2), ...).
+func sqlTypeName(t arrow.DataType) string {
+	ds, err := parquetio.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "v", Type: t, Nullable: true}}, nil))
+	if err != nil || len(ds.Fields) != 1 {
+		return t.String()
+	}
+	name := deltalog.FormatType(ds.Fields[0].Type)
+	if sql, ok := map[string]string{"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}[name]; ok {
+		return sql
+	}
+	return name
 }
 
 // binaryOps maps SQL operators to transform ops.
@@ -186,6 +250,21 @@ var binaryOps = map[string]string{
 }
 
 func (c *compiler) expr(e sqlparse.Expr) (*transform.Expr, error) {
+	out, err := c.build(e)
+	if err != nil {
+		return nil, err
+	}
+	if _, seen := c.nodes[out]; !seen {
+		var at sqlparse.Node = e
+		if b, ok := e.(*sqlparse.Binary); ok && b.OpPos.Line > 0 {
+			at = b.OpPos // a type error of x + y points at the +
+		}
+		c.nodes[out] = at
+	}
+	return out, nil
+}
+
+func (c *compiler) build(e sqlparse.Expr) (*transform.Expr, error) {
 	switch x := e.(type) {
 	case *sqlparse.ColumnRef:
 		return c.column(x)
@@ -246,7 +325,7 @@ func (c *compiler) expr(e sqlparse.Expr) (*transform.Expr, error) {
 		for _, w := range x.Whens {
 			cond := w.Cond
 			if x.Operand != nil {
-				cond = &sqlparse.Binary{Pos: w.Pos, Op: "=", X: x.Operand, Y: w.Cond}
+				cond = &sqlparse.Binary{Pos: w.Pos, OpPos: w.Cond.Position(), Op: "=", X: x.Operand, Y: w.Cond}
 			}
 			pair, err := c.exprs([]sqlparse.Expr{cond, w.Result})
 			if err != nil {
@@ -269,16 +348,24 @@ func (c *compiler) expr(e sqlparse.Expr) (*transform.Expr, error) {
 		}
 		return &transform.Expr{Op: "cast", Type: x.Type.Text, Args: []*transform.Expr{arg}}, nil
 	case *sqlparse.FuncCall:
+		name := strings.ToLower(x.Name.Name)
+		if aggregates[name] {
+			return nil, errAt(x, "%s is an aggregate function: streaming tables have no windows yet, so queries compute each row on its own", x.Name.Name)
+		}
+		fn, ok := functions[name]
+		if !ok {
+			return nil, errAt(x, "unknown function %s (functions: %s)", x.Name.Name, strings.Join(FunctionNames(), ", "))
+		}
 		for _, a := range x.Args {
 			if _, star := a.(*sqlparse.Star); star {
-				return nil, errAt(a, "%s(*) is not supported: aggregate functions need windows, which streaming tables do not have yet", x.Name.Name)
+				return nil, errAt(a, "%s(*): * is only an argument of aggregates, which streaming queries do not have yet", x.Name.Name)
 			}
 		}
 		args, err := c.exprs(x.Args)
 		if err != nil {
 			return nil, err
 		}
-		return op(strings.ToLower(x.Name.Name), args...), nil
+		return op(fn, args...), nil
 	}
 	return nil, errAt(e, "%s is not supported in streaming queries yet", e)
 }
@@ -314,9 +401,8 @@ func (c *compiler) column(x *sqlparse.ColumnRef) (*transform.Expr, error) {
 	}
 	name := parts[len(parts)-1]
 	if len(parts) > 1 {
-		qual := strings.ToLower(strings.Join(parts[:len(parts)-1], "."))
-		if !strings.HasSuffix(c.streamName, qual) {
-			return nil, errAt(x, "column %s: struct field access is not supported yet, and %q does not name the stream %s", strings.Join(parts, "."), qual, c.stream.Name)
+		if err := c.qualifier(x, x.Parts[:len(x.Parts)-1], strings.Join(parts, ".")); err != nil {
+			return nil, err
 		}
 	}
 	l := strings.ToLower(name)
@@ -334,6 +420,20 @@ func (c *compiler) column(x *sqlparse.ColumnRef) (*transform.Expr, error) {
 	}
 	return nil, errAt(x, "unknown column %q in stream %s (columns: %s; Kafka metadata: kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, kafka_key, kafka_headers)",
 		name, c.stream.Name, strings.Join(known, ", "))
+}
+
+// qualifier checks the qualifier of a column reference (or *): it must name
+// the stream, by its last parts (orders, eu.orders, sales.eu.orders).
+func (c *compiler) qualifier(at sqlparse.Node, qual []*sqlparse.Ident, ref string) error {
+	q := make([]string, len(qual))
+	for i, p := range qual {
+		q[i] = strings.ToLower(p.Name)
+	}
+	qs := strings.Join(q, ".")
+	if c.streamName == qs || strings.HasSuffix(c.streamName, "."+qs) {
+		return nil
+	}
+	return errAt(at, "%s: %q does not name the stream %s (struct field access is not supported yet)", ref, qs, c.stream.Name)
 }
 
 func literal(l *sqlparse.Literal) (*transform.Expr, error) {
@@ -446,43 +546,100 @@ func (c *compiler) source(src *ingest.SourceSpec, dec *ingest.DecodeSpec) error 
 	if dec.Format == "" {
 		dec.Format = "json"
 	}
-	if u := st["schema.registry.url"]; u != "" {
-		dec.SchemaRegistry = &ingest.SchemaRegistrySpec{URL: u, Username: st["schema.registry.username"], Password: st["schema.registry.password"]}
-	}
+	dec.SchemaRegistry = RegistrySpec(st)
 	dec.Columns = c.decodeColumns()
 	return nil
+}
+
+// RegistrySpec is the Schema Registry of a store, from its properties
+// 'schema.registry.url', 'schema.registry.username' and
+// 'schema.registry.password' (a secret reference), or nil without a URL.
+func RegistrySpec(storeProps map[string]string) *ingest.SchemaRegistrySpec {
+	u := storeProps["schema.registry.url"]
+	if u == "" {
+		return nil
+	}
+	return &ingest.SchemaRegistrySpec{URL: u, Username: storeProps["schema.registry.username"], Password: storeProps["schema.registry.password"]}
 }
 
 // sink fills the table side and the flush policy from the table's properties.
 func (c *compiler) sink(spec *ingest.Spec, tbl Table, schema *deltalog.Schema) error {
 	spec.Sink.Table = tbl.Location
 	p := tbl.Props
-	if v := p["partitioned.by"]; v != "" {
-		for _, col := range strings.Split(v, ",") {
-			col = strings.TrimSpace(col)
-			if schema.FieldByName(col) == nil {
-				return fmt.Errorf("'partitioned.by': %q is not a column of the query", col)
-			}
-			spec.Sink.PartitionBy = append(spec.Sink.PartitionBy, col)
+	if v := strings.TrimSpace(p["location"]); v != "" {
+		spec.Sink.Table = v
+	}
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !slices.Contains(TableProps, k) {
+			return &propError{k, fmt.Sprintf("unknown table property %q (properties: %s)", k, strings.Join(TableProps, ", "))}
 		}
 	}
-	if v := p["flush.interval"]; v != "" {
+	if v, ok := p["partitioned.by"]; ok {
+		seen := map[string]bool{}
+		for _, col := range strings.Split(v, ",") {
+			col = strings.TrimSpace(col)
+			f := schema.FieldByName(col)
+			switch {
+			case f == nil:
+				return &propError{"partitioned.by", fmt.Sprintf("'partitioned.by': %q is not a column of the query", col)}
+			case seen[strings.ToLower(col)]:
+				return &propError{"partitioned.by", fmt.Sprintf("'partitioned.by': %q is listed twice", col)}
+			case !partitionable(f.Type):
+				return &propError{"partitioned.by", fmt.Sprintf("'partitioned.by': column %q is a %s, and a table can only be partitioned by a column of a primitive type", col, deltalog.FormatType(f.Type))}
+			}
+			seen[strings.ToLower(col)] = true
+			spec.Sink.PartitionBy = append(spec.Sink.PartitionBy, f.Name)
+		}
+		if len(spec.Sink.PartitionBy) == len(schema.Fields) {
+			return &propError{"partitioned.by", "'partitioned.by' lists every column of the query: leave at least one out"}
+		}
+	}
+	if v, ok := p["flush.interval"]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil {
-			return fmt.Errorf("'flush.interval' %q: want a duration such as 10s or 1m", v)
+			return &propError{"flush.interval", fmt.Sprintf("'flush.interval' %q: want a duration such as 10s or 1m", v)}
+		}
+		if d < ingest.MinFlushInterval {
+			return &propError{"flush.interval", fmt.Sprintf("'flush.interval' %q: want at least %s", v, ingest.MinFlushInterval)}
 		}
 		spec.Flush.Interval.Duration = d
 	}
-	if v := p["target.file.size"]; v != "" {
+	if v, ok := p["target.file.size"]; ok {
 		n, err := ingest.ParseByteSize(v)
 		if err != nil {
-			return fmt.Errorf("'target.file.size': %w", err)
+			return &propError{"target.file.size", fmt.Sprintf("'target.file.size': %v", err)}
+		}
+		if n < 1<<20 {
+			return &propError{"target.file.size", fmt.Sprintf("'target.file.size' %q: want at least 1MiB", v)}
 		}
 		spec.Sink.TargetFileSize = ingest.ByteSize(n)
 	}
-	if v := p["kms.key"]; v != "" {
+	if v, ok := p["kms.key"]; ok {
+		if strings.TrimSpace(v) == "" {
+			return &propError{"kms.key", "'kms.key' is empty: give a KMS key id or ARN, or leave the property out"}
+		}
 		spec.Sink.KMSKey = v
 	}
 	spec.ApplyDefaults()
 	return spec.Validate()
+}
+
+// propError is an error about one table property (positioned at it).
+type propError struct{ key, msg string }
+
+func (e *propError) Error() string { return e.msg }
+
+// partitionable reports whether a column of type t can partition a table
+// (Delta partition values are strings of primitive values).
+func partitionable(t *deltalog.Type) bool {
+	switch t.Name {
+	case deltalog.TypeStruct, deltalog.TypeArray, deltalog.TypeMap, deltalog.TypeBinary:
+		return false
+	}
+	return true
 }

@@ -2,20 +2,19 @@ package plan
 
 import (
 	"errors"
-	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/ingest/transform"
+	"github.com/sluice-io/sluice/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func ordersStream(t *testing.T) Stream {
 	t.Helper()
@@ -25,6 +24,8 @@ func ordersStream(t *testing.T) Stream {
 	}{
 		{"id", "BIGINT", false}, {"customer", "STRING", true}, {"amount", "DECIMAL(12,2)", true},
 		{"country", "STRING", true}, {"placed_at", "TIMESTAMP", true}, {"tags", "ARRAY<STRING>", true},
+		{"qty", "INT", true}, {"price", "DOUBLE", true}, {"active", "BOOLEAN", true}, {"shipped_on", "DATE", true},
+		{"payload", "STRING", true}, {"raw", "BINARY", true},
 	}
 	s := Stream{Name: "sales.eu.orders", Props: map[string]string{"topic": "orders", "value.format": "json"},
 		StoreProps: map[string]string{"bootstrap.servers": "kafka-1:9092,kafka-2:9092"}}
@@ -53,85 +54,77 @@ func compileFile(t *testing.T, src string) (*Plan, error) {
 	for _, p := range ct.With {
 		props[p.Key] = strings.Trim(p.Value.String(), "'")
 	}
-	return Compile("q-test", ct.Query, ordersStream(t), Table{Name: ct.Name.String(), Location: "s3://lake/sales/eu/t", Props: props})
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Fatalf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	return Compile("q-test", ct.Query, ordersStream(t), Table{Name: ct.Name.String(), Location: "s3://lake/sales/eu/t", Props: props, PropPos: PropertyPositions(ct.With)})
 }
 
 // TestValid: statement -> pipeline spec and table schema (golden).
 func TestValid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/valid/*.sql")
-	if len(files) == 0 {
-		t.Fatal("no golden inputs")
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, _ := os.ReadFile(f)
-			p, err := compileFile(t, string(src))
-			if err != nil {
-				var pe *sqlparse.ParseError
-				if errors.As(err, &pe) {
-					t.Fatalf("%v\n%s", err, pe.Caret(string(src)))
-				}
-				t.Fatal(err)
+	golden.Each(t, "testdata/valid/*.sql", func(t *testing.T, f string) {
+		src, _ := os.ReadFile(f)
+		p, err := compileFile(t, string(src))
+		if err != nil {
+			var pe *sqlparse.ParseError
+			if errors.As(err, &pe) {
+				t.Fatalf("%v\n%s", err, pe.Caret(string(src)))
 			}
-			ss, _ := deltalog.SchemaString(p.Schema)
-			out, err := yaml.Marshal(struct {
-				Spec   any    `yaml:"spec"`
-				Schema string `yaml:"tableSchema"`
-			}{p.Spec, ss})
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden(t, strings.TrimSuffix(f, ".sql")+".golden", string(out))
-			// The worker reads the spec back from YAML: it must round-trip.
-			b, err := yaml.Marshal(p.Spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := ingest.ParseSpec(b)
-			if err != nil {
-				t.Fatalf("the spec does not load back: %v\n%s", err, b)
-			}
-			b2, _ := yaml.Marshal(back)
-			if string(b) != string(b2) {
-				t.Fatalf("spec changed through YAML:\n%s\n---\n%s", b, b2)
-			}
-		})
-	}
+			t.Fatal(err)
+		}
+		ss, _ := deltalog.SchemaString(p.Schema)
+		out, err := yaml.Marshal(struct {
+			Spec   any    `yaml:"spec"`
+			Schema string `yaml:"tableSchema"`
+		}{p.Spec, ss})
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden.Check(t, strings.TrimSuffix(f, ".sql")+".golden", string(out))
+		// The worker reads the spec back from YAML: it must round-trip.
+		b, err := yaml.Marshal(p.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ingest.ParseSpec(b)
+		if err != nil {
+			t.Fatalf("the spec does not load back: %v\n%s", err, b)
+		}
+		b2, _ := yaml.Marshal(back)
+		if string(b) != string(b2) {
+			t.Fatalf("spec changed through YAML:\n%s\n---\n%s", b, b2)
+		}
+	})
 }
 
 // TestInvalid: statement -> exact error text with position and caret.
 func TestInvalid(t *testing.T) {
-	files, _ := filepath.Glob("testdata/invalid/*.sql")
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			src, _ := os.ReadFile(f)
-			_, err := compileFile(t, string(src))
-			if err == nil {
-				t.Fatal("compiled; want an error")
-			}
-			got := err.Error() + "\n"
-			var pe *sqlparse.ParseError
-			if errors.As(err, &pe) {
-				got += pe.Caret(string(src))
-			}
-			golden(t, strings.TrimSuffix(f, ".sql")+".golden", got)
-		})
+	golden.Each(t, "testdata/invalid/*.sql", func(t *testing.T, f string) {
+		src, _ := os.ReadFile(f)
+		_, err := compileFile(t, string(src))
+		if err == nil {
+			t.Fatal("compiled; want an error")
+		}
+		got := err.Error() + "\n"
+		var pe *sqlparse.ParseError
+		if errors.As(err, &pe) {
+			got += pe.Caret(string(src))
+		}
+		golden.Check(t, strings.TrimSuffix(f, ".sql")+".golden", got)
+	})
+}
+
+// TestFunctionsExist: every SQL function the compiler accepts names an
+// operator the transform implements (called with no arguments, each fails
+// on its arguments, not as an unknown operator).
+func TestFunctionsExist(t *testing.T) {
+	for _, name := range FunctionNames() {
+		e := &transform.Expr{Op: functions[name]}
+		_, err := e.Compile(arrow.NewSchema(nil, nil))
+		if err != nil && strings.Contains(err.Error(), "unsupported operator") {
+			t.Errorf("%s -> %s: %v", name, functions[name], err)
+		}
+	}
+	for name := range aggregates {
+		if _, ok := functions[name]; ok {
+			t.Errorf("%s is both a function and an aggregate", name)
+		}
 	}
 }

@@ -18,17 +18,25 @@ import (
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve"
+	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
-	"github.com/sluice-io/sluice/serve/tlsreload"
 	"github.com/sluice-io/sluice/serve/supervisor"
+	"github.com/sluice-io/sluice/serve/tlsreload"
 )
 
 const serveUsage = `Run the Sluice server: the SQL statements API (POST /api/v1/statements),
-/healthz and /metrics, over the catalog in --data-dir, and one worker process
-per running query (CREATE TABLE ... AS SELECT), restarted when it crashes.
+the Delta Sharing protocol for recipients (/delta-sharing/, with signed file
+URLs under /files/), /healthz and /metrics, over the catalog in the data
+directory; and one worker process per running query (CREATE TABLE ... AS
+SELECT), restarted when it crashes.
 
-Usage: sluice serve [--data-dir DIR] [--addr HOST:PORT] [--warehouse URI] [--policy FILE.rego ...]
+Usage: sluice serve [--config sluice.yaml] [--data-dir DIR] [--addr HOST:PORT]
+                    [--warehouse URI] [--policy FILE.rego ...]
                     [--tls-cert FILE --tls-key FILE] [--public-url URL]
+
+On first start the server creates the user sluice_admin (role admin) and
+prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
+'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
 
 Workers are this binary run as 'sluice worker'; their specs and logs are in
 DIR/queries/<query id>/ and they get only the storage settings (AWS_*,
@@ -37,39 +45,25 @@ from the server's environment. Stopping the server stops them (each commits
 what it holds); starting it again resumes the running queries where they
 stopped.
 
-On first start the server creates the user sluice_admin (role admin) and
-prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
-'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
-
-With --tls-cert and --tls-key the server speaks HTTPS only (TLS 1.2 at
-least) and reloads the pair when the files change. --public-url is the URL
-recipients reach the server at, written into their profiles; by default it
-is derived from --addr and TLS (set it behind a proxy or on 0.0.0.0).
+With a TLS certificate and key the server speaks HTTPS only (TLS 1.2 at
+least) and reloads the pair when the files change. The public URL is where
+recipients reach the server, written into their profiles; by default it is
+derived from the listen address and TLS (set it behind a proxy or on
+0.0.0.0).
 
 Examples:
   sluice serve --data-dir /var/lib/sluice --addr 127.0.0.1:8080
+  sluice serve --config /etc/sluice/sluice.yaml --log-level debug
   SLUICE_BOOTSTRAP_TOKEN=$(sluice token) sluice serve --policy deny-pii.rego
   sluice serve --addr 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key --public-url https://sharing.example.com
+
+A commented example configuration is deploy/sluice.example.yaml.
 `
 
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return fmt.Sprint(*s) }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveUsage, stderr)
-	dataDir := fs.String("data-dir", "sluice-data", "directory of the catalog and the audit log")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	warehouse := fs.String("warehouse", "", "URI under which query tables get their default location (default: file://<data-dir>/warehouse); s3://bucket/prefix for S3")
-	tlsCert := fs.String("tls-cert", "", "TLS certificate chain (PEM); with --tls-key, serve HTTPS only")
-	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
-	publicURL := fs.String("public-url", "", "URL recipients reach this server at, written into their profiles (default: from --addr and TLS)")
-	stopTimeout := fs.Duration("worker-stop-timeout", 30*time.Second, "time a worker has to commit and exit after SIGTERM before it is killed")
-	var policies stringList
-	fs.Var(&policies, "policy", "extra Rego module (repeatable); a module that fails to compile stops start-up")
+	fs := newFlagSet("serve", serveUsage+"\n"+config.Help(), stderr)
+	configPath := fs.String("config", "", "YAML configuration file (default $SLUICE_CONFIG); see above for its keys")
+	flags := config.RegisterFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -78,75 +72,110 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "sluice serve: takes no arguments (see --help)")
 		return errUsage
 	}
-	logger, err := newLogger(stderr, *level)
+	if *configPath == "" {
+		*configPath = os.Getenv("SLUICE_CONFIG")
+	}
+	cfg, err := config.Resolve(*configPath, os.LookupEnv, flags)
 	if err != nil {
 		return err
 	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		fmt.Fprintln(stderr, "sluice serve: give both --tls-cert and --tls-key, or neither")
-		return errUsage
+	return serveWith(ctx, cfg, serveHooks{}, stdout, stderr)
+}
+
+// serveHooks let `sluice demo` run the same server with extras.
+type serveHooks struct {
+	// ready is called once the server listens, with its public URL and
+	// the bootstrap admin token (empty if it was set by the environment).
+	ready func(publicURL string) error
+	// bootstrapToken overrides SLUICE_BOOTSTRAP_TOKEN.
+	bootstrapToken string
+	// quiet keeps the token and listening lines off stdout.
+	quiet bool
+}
+
+// serveWith runs the server with a resolved configuration until ctx ends.
+func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout, stderr io.Writer) error {
+	logger, err := newLogger(stderr, cfg.LogLevel)
+	if err != nil {
+		return err
 	}
 	var certs *tlsreload.Reloader
-	if *tlsCert != "" {
-		if certs, err = tlsreload.New(*tlsCert, *tlsKey, tlsreload.WithLogger(logger)); err != nil {
+	if cfg.TLS.CertFile != "" {
+		if certs, err = tlsreload.New(cfg.TLS.CertFile, cfg.TLS.KeyFile, tlsreload.WithLogger(logger)); err != nil {
 			return err
 		}
 	}
-	if *publicURL != "" {
-		if *publicURL, err = checkPublicURL(*publicURL); err != nil {
+	publicURL := cfg.PublicURL
+	if publicURL != "" {
+		if publicURL, err = checkPublicURL(publicURL); err != nil {
 			return err
 		}
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	dataDir, warehouse := cfg.DataDir, cfg.Storage.Warehouse
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	cat, err := catalog.OpenSQLite(filepath.Join(*dataDir, "catalog.db"))
+	cat, err := catalog.OpenSQLite(filepath.Join(dataDir, "catalog.db"))
 	if err != nil {
 		return err
 	}
 	defer cat.Close()
-	audit, err := policy.NewJSONLSink(filepath.Join(*dataDir, "audit.jsonl"))
+	audit, err := policy.NewJSONLSink(filepath.Join(dataDir, "audit.jsonl"))
 	if err != nil {
 		return err
 	}
 	defer audit.Close()
-	pol, err := policy.New(ctx, policy.WithSink(audit), policy.WithModuleFiles(policies...))
+	pol, err := policy.New(ctx, policy.WithSink(audit), policy.WithModuleFiles(cfg.Policy.Files...))
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
-	tok, err := serve.Bootstrap(ctx, cat, os.Getenv("SLUICE_BOOTSTRAP_TOKEN"))
+	bootstrap := hooks.bootstrapToken
+	if bootstrap == "" {
+		bootstrap = os.Getenv("SLUICE_BOOTSTRAP_TOKEN")
+	}
+	tok, err := serve.Bootstrap(ctx, cat, bootstrap)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
-	if tok != "" {
+	if tok != "" && !hooks.quiet {
 		fmt.Fprintf(stdout, "Created user %s (role admin). Its token, shown this once:\n\n  %s\n\n", serve.BootstrapUser, tok)
 	}
-	if *warehouse == "" {
-		abs, err := filepath.Abs(filepath.Join(*dataDir, "warehouse"))
+	if warehouse == "" {
+		abs, err := filepath.Abs(filepath.Join(dataDir, "warehouse"))
 		if err != nil {
 			return err
 		}
-		*warehouse = "file://" + filepath.ToSlash(abs)
+		warehouse = "file://" + filepath.ToSlash(abs)
 	}
-	sup, err := supervisor.New(cat, filepath.Join(*dataDir, "queries"), supervisor.WithLogger(logger), supervisor.WithStopTimeout(*stopTimeout))
+	sup, err := supervisor.New(cat, filepath.Join(dataDir, "queries"), supervisor.WithLogger(logger), supervisor.WithStopTimeout(cfg.Queries.StopTimeout))
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", *addr, err)
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	defer ln.Close()
 	scheme := "http"
 	if certs != nil {
 		scheme = "https"
 		ln = tls.NewListener(ln, certs.Config())
 	}
-	if *publicURL == "" {
-		*publicURL = derivePublicURL(scheme, ln.Addr().(*net.TCPAddr))
+	if publicURL == "" {
+		publicURL = derivePublicURL(scheme, ln.Addr().(*net.TCPAddr))
 	}
-	ex := exec.New(cat, pol, exec.WithWarehouse(*warehouse), exec.WithPublicURL(*publicURL), exec.WithQueryMonitor(queryMonitor{sup}))
+	ex := exec.New(cat, pol, exec.WithWarehouse(warehouse), exec.WithPublicURL(publicURL), exec.WithQueryMonitor(queryMonitor{sup}))
 	api := serve.New(cat, ex, logger)
 	api.MustRegister(sup)
+	err = api.EnableSharing(cat, pol, serve.SharingConfig{
+		PublicURL: publicURL, DataDir: dataDir, FileURLKey: cfg.Sharing.FileURLKey, URLLifetime: cfg.Sharing.URLLifetime,
+		JWT: serve.JWTConfig{JWKSURL: cfg.Sharing.JWT.JWKSURL, Issuer: cfg.Sharing.JWT.Issuer, Audience: cfg.Sharing.JWT.Audience,
+			RecipientClaim: cfg.Sharing.JWT.RecipientClaim, Skew: cfg.Sharing.JWT.Skew},
+		Audit: audit,
+	})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	// The workers outlive the HTTP server by a little: they are stopped
 	// (and commit) after it has shut down.
@@ -154,28 +183,45 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopWorkers()
 	supDone := make(chan error, 1)
 	go func() { supDone <- sup.Run(supCtx) }()
-	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "publicURL", *publicURL, "dataDir", *dataDir)
-	fmt.Fprintf(stdout, "Listening on %s://%s\nPublic URL (in recipient profiles): %s\n", scheme, ln.Addr(), *publicURL)
+	logger.Info("serving", "addr", ln.Addr().String(), "tls", certs != nil, "publicURL", publicURL, "dataDir", dataDir)
+	if !hooks.quiet {
+		fmt.Fprintf(stdout, "Listening on %s://%s\nPublic URL (in recipient profiles): %s\n", scheme, ln.Addr(), publicURL)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	readyErr := make(chan error, 1)
+	if hooks.ready != nil {
+		go func() { readyErr <- hooks.ready(publicURL) }()
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:
 	case serveErr = <-supDone:
 		srv.Close()
 		return serveErr // the workers are stopped already
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr = err
+	case serveErr = <-readyErr:
+		if serveErr == nil {
+			<-ctx.Done()
 		}
+		serveErr = errors.Join(serveErr, shutdownHTTP(srv))
+	case <-ctx.Done():
+		serveErr = shutdownHTTP(srv)
 	}
 	stopWorkers()
 	if err := <-supDone; err != nil && serveErr == nil {
 		serveErr = err
 	}
 	return serveErr
+}
+
+// shutdownHTTP stops the HTTP server, letting requests finish for 10 s.
+func shutdownHTTP(srv *http.Server) error {
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // checkPublicURL validates --public-url: an absolute http(s) URL without

@@ -35,12 +35,17 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // its URL and a stop function that waits for a clean exit.
 func startServe(t *testing.T, dataDir string, extra ...string) (string, func()) {
 	t.Helper()
+	return startServeArgs(t, append([]string{"--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)...)
+}
+
+// startServeArgs runs `sluice serve ARGS...` in-process (see startServe).
+func startServeArgs(t *testing.T, args ...string) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		args := append([]string{"serve", "--data-dir", dataDir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...)
-		done <- run(ctx, args, out, io.Discard)
+		done <- run(ctx, append([]string{"serve"}, args...), out, io.Discard)
 	}()
 	re := regexp.MustCompile(`Listening on (https?://\S+)`)
 	deadline := time.Now().Add(20 * time.Second)
@@ -189,5 +194,38 @@ func TestPublicURL(t *testing.T) {
 	}
 	if got := derivePublicURL("http", &net.TCPAddr{IP: net.ParseIP("::1"), Port: 80}); got != "http://[::1]:80" {
 		t.Errorf("derived %s", got)
+	}
+}
+
+// TestServeConfigFile: --config supplies the data directory and address,
+// a flag overrides the file's log level, and a bad file stops start-up
+// with its position.
+func TestServeConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "from-file")
+	cfg := filepath.Join(dir, "sluice.yaml")
+	if err := os.WriteFile(cfg, []byte("data_dir: "+dataDir+"\naddr: 127.0.0.1:0\nlog_level: verbose\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := catalog.NewUserToken()
+	t.Setenv("SLUICE_BOOTSTRAP_TOKEN", token)
+	// The file's log level is invalid: the flag must win over it.
+	url, stop := startServeArgs(t, "--config", cfg, "--log-level", "warn")
+	if code, out, errs := sql(t, url, token, "CREATE DATABASE cfg; SHOW DATABASES"); code != 0 || !strings.Contains(out, "cfg") {
+		t.Fatalf("sql: %d\n%s\n%s", code, out, errs)
+	}
+	stop()
+	if _, err := os.Stat(filepath.Join(dataDir, "catalog.db")); err != nil {
+		t.Fatalf("the catalog is not in the file's data_dir: %v", err)
+	}
+
+	if err := os.WriteFile(cfg, []byte("data_dir: "+dataDir+"\nadress: 127.0.0.1:0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--config", cfg}, io.Discard, &stderr)
+	want := "sluice serve: " + cfg + `:2:1: unknown key "adress" at the top level (known keys: addr, data_dir, log_level, policy, public_url, queries, sharing, storage, tls)` + "\n"
+	if code != 1 || stderr.String() != want {
+		t.Fatalf("bad config: exit %d, stderr:\n%s\nwant:\n%s", code, stderr.String(), want)
 	}
 }

@@ -187,8 +187,22 @@ func (d *avroDecoder) compile(ctx context.Context, id int) (*avroProg, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec, err := parseAvroRecord(ctx, d.reg, s)
+	if err != nil {
+		return nil, err
+	}
+	root, err := d.compileRecord(rec, d.plan.valueCols, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &avroProg{root: root}, nil
+}
+
+// parseAvroRecord parses a registered Avro schema, resolving its
+// references through reg; it must be a record.
+func parseAvroRecord(ctx context.Context, reg Registry, s sr.Schema) (*avro.RecordSchema, error) {
 	cache := &avro.SchemaCache{}
-	if err := d.parseReferences(ctx, s.References, cache, 0); err != nil {
+	if err := avroReferences(ctx, reg, s.References, cache, 0); err != nil {
 		return nil, err
 	}
 	sch, err := avro.ParseWithCache(s.Schema, "", cache)
@@ -199,25 +213,21 @@ func (d *avroDecoder) compile(ctx context.Context, id int) (*avroProg, error) {
 	if !ok {
 		return nil, fmt.Errorf("writer schema is %s, not a record", sch.Type())
 	}
-	root, err := d.compileRecord(rec, d.plan.valueCols, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &avroProg{root: root}, nil
+	return rec, nil
 }
 
-// parseReferences parses the schemas s references (and theirs) into cache,
-// so its named types resolve.
-func (d *avroDecoder) parseReferences(ctx context.Context, refs []sr.SchemaReference, cache *avro.SchemaCache, depth int) error {
+// avroReferences parses the schemas refs name (and theirs) into cache, so
+// the named types of the schema that references them resolve.
+func avroReferences(ctx context.Context, reg Registry, refs []sr.SchemaReference, cache *avro.SchemaCache, depth int) error {
 	if depth > 32 {
 		return fmt.Errorf("schema references nest more than 32 deep")
 	}
 	for _, r := range refs {
-		ss, err := d.reg.SchemaByVersion(ctx, r.Subject, r.Version)
+		ss, err := reg.SchemaByVersion(ctx, r.Subject, r.Version)
 		if err != nil {
 			return fmt.Errorf("reference %q (subject %q version %d): %w", r.Name, r.Subject, r.Version, registryError(err))
 		}
-		if err := d.parseReferences(ctx, ss.References, cache, depth+1); err != nil {
+		if err := avroReferences(ctx, reg, ss.References, cache, depth+1); err != nil {
 			return err
 		}
 		if _, err := avro.ParseWithCache(ss.Schema.Schema, "", cache); err != nil {

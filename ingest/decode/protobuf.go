@@ -95,9 +95,18 @@ func (d *pbDecoder) compile(ctx context.Context, id int) (*pbFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	main := fmt.Sprintf("schema-registry/%d.proto", id)
+	fd, err := compileProtoSource(ctx, d.reg, fmt.Sprintf("schema-registry/%d.proto", id), s)
+	if err != nil {
+		return nil, err
+	}
+	return &pbFile{fd: fd, progs: map[string]*pbProg{}}, nil
+}
+
+// compileProtoSource compiles the .proto source of s, named main, with the files
+// it references (fetched from reg) and the well-known imports.
+func compileProtoSource(ctx context.Context, reg Registry, main string, s sr.Schema) (protoreflect.FileDescriptor, error) {
 	srcs := map[string]string{main: s.Schema}
-	if err := d.fetchReferences(ctx, s.References, srcs, 0); err != nil {
+	if err := protoReferences(ctx, reg, s.References, srcs, 0); err != nil {
 		return nil, err
 	}
 	c := protocompile.Compiler{
@@ -109,12 +118,12 @@ func (d *pbDecoder) compile(ctx context.Context, id int) (*pbFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile Protobuf schema: %w", err)
 	}
-	return &pbFile{fd: files[0], progs: map[string]*pbProg{}}, nil
+	return files[0], nil
 }
 
-// fetchReferences adds the sources of refs (and of theirs) to srcs by
+// protoReferences adds the sources of refs (and of theirs) to srcs by
 // import path.
-func (d *pbDecoder) fetchReferences(ctx context.Context, refs []sr.SchemaReference, srcs map[string]string, depth int) error {
+func protoReferences(ctx context.Context, reg Registry, refs []sr.SchemaReference, srcs map[string]string, depth int) error {
 	if depth > 32 {
 		return fmt.Errorf("schema references nest more than 32 deep")
 	}
@@ -122,12 +131,12 @@ func (d *pbDecoder) fetchReferences(ctx context.Context, refs []sr.SchemaReferen
 		if _, ok := srcs[r.Name]; ok {
 			continue
 		}
-		ss, err := d.reg.SchemaByVersion(ctx, r.Subject, r.Version)
+		ss, err := reg.SchemaByVersion(ctx, r.Subject, r.Version)
 		if err != nil {
 			return fmt.Errorf("reference %q (subject %q version %d): %w", r.Name, r.Subject, r.Version, registryError(err))
 		}
 		srcs[r.Name] = ss.Schema.Schema
-		if err := d.fetchReferences(ctx, ss.References, srcs, depth+1); err != nil {
+		if err := protoReferences(ctx, reg, ss.References, srcs, depth+1); err != nil {
 			return err
 		}
 	}

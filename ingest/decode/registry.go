@@ -118,6 +118,25 @@ func NewFromRegistry(format string, cols []Column, registryURL string, opts ...R
 	default:
 		return nil, fmt.Errorf("decode: format %q is not a schema registry format (avro, protobuf, jsonschema)", format)
 	}
+	cl, err := newRegistryClient(format, registryURL, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newDec(cols, cl, cfg.decodeOpts...)
+}
+
+// NewRegistryClient returns a client of the Schema Registry at registryURL
+// (one URL, or several separated by commas, tried in order), configured by
+// the same options as NewFromRegistry.
+func NewRegistryClient(registryURL string, opts ...RegistryOption) (Registry, error) {
+	var cfg registryConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return newRegistryClient("registry", registryURL, &cfg)
+}
+
+func newRegistryClient(format, registryURL string, cfg *registryConfig) (*sr.Client, error) {
 	if strings.TrimSpace(registryURL) == "" {
 		return nil, fmt.Errorf("decode: %s: no schema registry URL", format)
 	}
@@ -149,7 +168,7 @@ func NewFromRegistry(format string, cols []Column, registryURL string, opts ...R
 	if err != nil {
 		return nil, fmt.Errorf("decode: schema registry client: %w", err)
 	}
-	return newDec(cols, cl, cfg.decodeOpts...)
+	return cl, nil
 }
 
 // registryLimits are the cache bound and request timeout of a

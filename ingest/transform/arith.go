@@ -292,7 +292,17 @@ func decimalOp(op string, a decimal128.Num, sa int32, c decimal128.Num, sc int32
 		} else {
 			y.Mul(y, pow10[-k])
 		}
-		z = x.Quo(x, y)
+		// Rounded half away from zero, as Spark and the SQL engines that
+		// read Delta tables do (Quo alone would truncate).
+		q, r := new(big.Int).QuoRem(x, y, new(big.Int))
+		if new(big.Int).Lsh(r.Abs(r), 1).CmpAbs(y) >= 0 {
+			if (x.Sign() < 0) != (y.Sign() < 0) {
+				q.Sub(q, big.NewInt(1))
+			} else {
+				q.Add(q, big.NewInt(1))
+			}
+		}
+		z = q
 	}
 	if z.BitLen() > 127 {
 		return decimal128.Num{}, errors.New("decimal overflow")

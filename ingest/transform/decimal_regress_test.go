@@ -58,3 +58,26 @@ func TestDecimalComparisonsWithIntegerLiterals(t *testing.T) {
 		out.Release()
 	}
 }
+
+// Regression: decimal division truncated its quotient at the result scale
+// (10.25 / 3 gave ...6666); it rounds half away from zero, as Spark does.
+func TestDecimalDivisionRounds(t *testing.T) {
+	for _, tc := range []struct {
+		a, c int64 // unscaled, scale 2 and 0
+		s    int32
+		want string
+	}{
+		{1025, 3, 4, "34167"},   // 10.25 / 3 = 3.41666... -> 3.4167
+		{-1025, 3, 4, "-34167"}, // symmetric for negatives
+		{1025, -3, 4, "-34167"},
+		{100, 8, 2, "13"},   // 1.00 / 8 = 0.125 -> 0.13 (half away from zero)
+		{-100, 8, 2, "-13"}, // -0.125 -> -0.13
+		{100, 4, 2, "25"},   // exact
+		{1, 3, 2, "0"},      // 0.01 / 3 = 0.0033 -> 0.00
+	} {
+		got, err := decimalOp("/", decimal128.FromI64(tc.a), 2, decimal128.FromI64(tc.c), 0, tc.s)
+		if err != nil || got.BigInt().String() != tc.want {
+			t.Errorf("%d/100 / %d at scale %d = %v (%v), want %s", tc.a, tc.c, tc.s, got.BigInt(), err, tc.want)
+		}
+	}
+}

@@ -251,6 +251,16 @@ func sqlType(t arrow.DataType) string {
 			return "timestamp_ntz"
 		}
 		return "timestamp"
+	case *arrow.ListType:
+		return "array<" + sqlType(dt.Elem()) + ">"
+	case *arrow.MapType:
+		return "map<" + sqlType(dt.KeyType()) + ", " + sqlType(dt.ItemType()) + ">"
+	case *arrow.StructType:
+		fields := make([]string, len(dt.Fields()))
+		for i, f := range dt.Fields() {
+			fields[i] = f.Name + ": " + sqlType(f.Type)
+		}
+		return "struct<" + strings.Join(fields, ", ") + ">"
 	}
 	switch t.ID() {
 	case arrow.BOOL:

@@ -112,7 +112,7 @@ func TestCompileErrors(t *testing.T) {
 		{&Spec{Filter: op("+", col("country"), col("id"))}, "+: argument 1 must be numeric, got string"},
 		{&Spec{Filter: op("between", col("id"))}, "between takes 3 arguments, got 1"},
 		{&Spec{Filter: op("frobnicate", col("id"))}, `unsupported operator "frobnicate"`},
-		{&Spec{Select: []SelectItem{{Name: "m", Expr: op("coalesce", col("tags"), col("tags"))}}}, "coalesce: map<utf8, utf8, items_nullable> results are not supported"},
+		{&Spec{Select: []SelectItem{{Name: "m", Expr: op("coalesce", col("tags"), col("tags"))}}}, "coalesce: map<string, string> results are not supported"},
 		{&Spec{Filter: op("=", col("id"))}, "takes 2 arguments"},
 		{&Spec{Filter: op("=", col("id"), lit("x", "BIGINT"))}, `literal "x" is not a valid BIGINT`},
 		{&Spec{Select: []SelectItem{{Name: "a", Expr: col("id")}, {Name: "a", Expr: col("qty")}}}, `duplicate column name "a"`},

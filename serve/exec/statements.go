@@ -647,20 +647,29 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 	if rel.Store == "" || rel.Topic == "" {
 		return Result{}, invalid("stream %s needs WITH ('store' = ..., 'topic' = ...)", strings.Join(p, "."))
 	}
-	if _, err := r.tx.GetStore(rel.Store); err != nil {
+	store, err := r.tx.GetStore(rel.Store)
+	if err != nil {
 		return Result{}, err
 	}
 	if rel.ValueFormat == "" {
 		rel.ValueFormat = "json"
 	}
-	if len(s.Columns) == 0 && (rel.ValueFormat == "json" || rel.ValueFormat == "raw") {
+	if len(s.Columns) == 0 && !registryFormats[rel.ValueFormat] {
 		return Result{}, invalid("stream %s: a %s stream needs its columns: (name TYPE [NOT NULL], ...)", strings.Join(p, "."), rel.ValueFormat)
 	}
 	for _, c := range s.Columns {
 		rel.Columns = append(rel.Columns, catalog.Column{Name: c.Name.Name, Type: c.Type.Text, Nullable: !c.NotNull})
 	}
+	if len(s.Columns) == 0 {
+		if rel.Columns, err = registryColumns(r.ctx, strings.Join(p, "."), rel, store); err != nil {
+			return Result{}, err
+		}
+	}
 	if _, err := r.tx.CreateRelation(rel); err != nil {
 		return Result{}, err
+	}
+	if len(s.Columns) == 0 {
+		return msg("stream %s created, with the %d columns of subject %s-value", strings.Join(p, "."), len(rel.Columns), rel.Topic), nil
 	}
 	return msg("stream %s created", strings.Join(p, ".")), nil
 }
@@ -749,7 +758,7 @@ func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
 	if err := checkTableLocation(loc); err != nil {
 		return Result{}, invalid("table %s: %v", name, err)
 	}
-	target := plan.Table{Name: name, Location: loc, Props: props}
+	target := plan.Table{Name: name, Location: loc, Props: props, PropPos: plan.PropertyPositions(s.With)}
 	compiled, err := plan.Compile("pending", s.Query, src, target) // type-check before writing anything
 	if err != nil {
 		return Result{}, err

@@ -348,16 +348,15 @@ func TestCrashBackoff(t *testing.T) {
 		starts = append(starts, time.Unix(0, ns))
 	}
 	// Each gap is the worker's ~50ms life plus the backoff: at least
-	// 50ms, 100ms, 200ms, 400ms, 400ms (the cap).
+	// 50ms, 100ms, 200ms, 400ms, 400ms (the cap). No upper bound: on a
+	// loaded machine starting a process alone can take seconds; the cap
+	// itself is asserted on the backoff function (TestBackoff).
 	for i, min := range []time.Duration{50, 100, 200, 400, 400} {
 		if i+1 >= len(starts) {
 			break
 		}
 		if gap := starts[i+1].Sub(starts[i]); gap < min*time.Millisecond {
 			t.Errorf("restart %d came %v after the previous start, want >= %v", i+1, gap, min*time.Millisecond)
-		}
-		if gap := starts[i+1].Sub(starts[i]); gap > 5*time.Second {
-			t.Errorf("restart %d came %v after the previous start: backoff not capped", i+1, gap)
 		}
 	}
 }

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT count(id) AS n FROM sales.eu.orders;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id FROM sales.eu.orders WHERE max(qty) > 1;

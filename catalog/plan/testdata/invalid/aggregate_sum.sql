@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT country, SUM(amount) AS total FROM sales.eu.orders;

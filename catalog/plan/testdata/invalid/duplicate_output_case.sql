@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id, customer AS ID FROM sales.eu.orders;

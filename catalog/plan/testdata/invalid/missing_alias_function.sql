@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id, upper(customer) FROM sales.eu.orders;

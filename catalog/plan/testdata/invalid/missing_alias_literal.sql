@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id, 1 FROM sales.eu.orders;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t WITH ('partitioned.by' = 'country,country') AS SELECT id, country FROM sales.eu.orders;

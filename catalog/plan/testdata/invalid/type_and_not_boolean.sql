@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT id FROM sales.eu.orders WHERE active AND qty;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT substring(customer, 'a') AS v FROM sales.eu.orders;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t AS SELECT orders.custmer FROM sales.eu.orders;

@@ -1,0 +1,2 @@
+CREATE TABLE sales.eu.t AS SELECT id FROM sales.eu.orders
+WHERE lenght(customer) > 3;

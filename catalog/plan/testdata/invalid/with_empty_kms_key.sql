@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t WITH ('kms.key' = '') AS SELECT id FROM sales.eu.orders;

@@ -1,0 +1,1 @@
+CREATE TABLE sales.eu.t WITH ('target.file.size' = '1GiB') AS SELECT id FROM sales.eu.orders;

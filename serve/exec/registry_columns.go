@@ -1,0 +1,64 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/plan"
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/ingest/decode"
+)
+
+// RegistryTimeout bounds the Schema Registry lookup of CREATE STREAM
+// without a column list.
+const RegistryTimeout = 10 * time.Second
+
+// registryFormats are the value formats whose columns can come from the
+// store's Schema Registry.
+var registryFormats = map[string]bool{decode.FormatAvro: true, decode.FormatProtobuf: true, decode.FormatJSONSchema: true}
+
+// registryColumns returns the columns of stream (declared without a column
+// list, in value format rel.ValueFormat) from the latest schema of the
+// subject <topic>-value in the Schema Registry of its store. They are read
+// once, now: a later schema version does not change the stream.
+func registryColumns(ctx context.Context, stream string, rel catalog.Relation, store catalog.Store) ([]catalog.Column, error) {
+	spec := plan.RegistrySpec(store.Properties)
+	if spec == nil {
+		return nil, invalid("stream %s: without a column list, the columns come from the Schema Registry, but store %s has no 'schema.registry.url': add it to the store (CREATE STORE ... WITH ('schema.registry.url' = ...)) or list the columns",
+			stream, store.Name)
+	}
+	var opts []decode.RegistryOption
+	if spec.Username != "" {
+		pass, err := ingest.ResolveSecret(spec.Password)
+		if err != nil {
+			return nil, invalid("stream %s: store %s 'schema.registry.password': %v", stream, store.Name, err)
+		}
+		opts = append(opts, decode.WithBasicAuth(spec.Username, pass))
+	}
+	reg, err := decode.NewRegistryClient(spec.URL, opts...)
+	if err != nil {
+		return nil, invalid("stream %s: store %s: %v", stream, store.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, RegistryTimeout)
+	defer cancel()
+	subject := rel.Topic + "-value"
+	cols, err := decode.SubjectColumns(ctx, reg, subject, rel.ValueFormat)
+	switch {
+	case errors.Is(err, decode.ErrSubjectNotFound):
+		return nil, invalid("stream %s: the Schema Registry of store %s (%s) has no subject %q: register the value schema of topic %s, or list the columns",
+			stream, store.Name, spec.URL, subject, rel.Topic)
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("stream %s: the Schema Registry of store %s (%s) did not answer within %s: list the columns, or retry when it is reachable", stream, store.Name, spec.URL, RegistryTimeout)
+	case err != nil:
+		return nil, fmt.Errorf("stream %s: reading the columns from the Schema Registry of store %s (%s): %w; list the columns, or retry when it is reachable", stream, store.Name, spec.URL, err)
+	}
+	out := make([]catalog.Column, len(cols))
+	for i, c := range cols {
+		out[i] = catalog.Column{Name: c.Name, Type: deltalog.FormatType(c.Type), Nullable: c.Nullable}
+	}
+	return out, nil
+}
