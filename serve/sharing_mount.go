@@ -153,4 +153,3 @@ func (a recipientAuth) Authenticate(r *http.Request) (string, error) {
 	}
 	return id.Recipient, nil
 }
-

@@ -245,6 +245,7 @@ func derivePublicURL(scheme string, addr *net.TCPAddr) string {
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
+
 // queryMonitor shows the supervisor to the executor.
 type queryMonitor struct{ *supervisor.Supervisor }
 

@@ -208,7 +208,7 @@ type Executor struct {
 	maxStatements int
 	warehouse     string
 	storeOpts     []objstore.OpenOption
-	publicURL     string // see WithPublicURL
+	publicURL     string       // see WithPublicURL
 	monitor       QueryMonitor // nil without a supervisor
 }
 
