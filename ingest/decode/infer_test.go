@@ -5,9 +5,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 )
@@ -30,19 +33,8 @@ func columnsText(cols []Column) string {
 	return strings.Join(parts, ", ")
 }
 
-// avroNoUnions is orderAvro without its one field whose union of several
-// non-null types has no column type.
-var avroNoUnions = strings.Replace(orderAvro, ` {"name":"skipped","type":{"type":"array","items":{"type":"map","values":["null","string",{"type":"record","name":"S","fields":[{"name":"x","type":"double"}]}]}}},
-`, "", 1)
-
-// TestSubjectColumns: the latest schema of a subject gives the columns, in
-// schema order, with the types the decoders convert to.
-func TestSubjectColumns(t *testing.T) {
-	f, srv := newFakeRegistry(t)
-	reg := f.client(t, srv)
-	f.addLatest("orders-value", 1, sr.TypeAvro, avroNoUnions)
-	f.addLatest("unions-value", 2, sr.TypeAvro, orderAvro)
-	f.addLatest("pb-value", 3, sr.TypeProtobuf, `syntax = "proto3";
+// inferProto is the Protobuf schema of the inference tests.
+const inferProto = `syntax = "proto3";
 import "google/protobuf/timestamp.proto";
 import "google/protobuf/wrappers.proto";
 message Order {
@@ -57,7 +49,21 @@ message Order {
   enum Status { NEW = 0; }
   Status status = 9;
 }
-message Line { string sku = 1; uint32 qty = 2; }`)
+message Line { string sku = 1; uint32 qty = 2; }`
+
+// avroNoUnions is orderAvro without its one field whose union of several
+// non-null types has no column type.
+var avroNoUnions = strings.Replace(orderAvro, ` {"name":"skipped","type":{"type":"array","items":{"type":"map","values":["null","string",{"type":"record","name":"S","fields":[{"name":"x","type":"double"}]}]}}},
+`, "", 1)
+
+// TestSubjectColumns: the latest schema of a subject gives the columns, in
+// schema order, with the types the decoders convert to.
+func TestSubjectColumns(t *testing.T) {
+	f, srv := newFakeRegistry(t)
+	reg := f.client(t, srv)
+	f.addLatest("orders-value", 1, sr.TypeAvro, avroNoUnions)
+	f.addLatest("unions-value", 2, sr.TypeAvro, orderAvro)
+	f.addLatest("pb-value", 3, sr.TypeProtobuf, inferProto)
 	f.addLatest("js-value", 4, sr.TypeJSON, `{"type":"object","required":["id","at"],
  "properties":{"id":{"type":"integer"},"at":{"type":"string","format":"date-time"},"score":{"type":["number","null"]},
   "day":{"type":"string","format":"date"},"ok":{"type":"boolean"},"tags":{"type":"array","items":{"type":"string"}},
@@ -132,6 +138,55 @@ func TestSubjectColumnsDecode(t *testing.T) {
 	defer out.Release()
 	row := rowStrings(out, 0)
 	for col, want := range map[string]string{"id": "9007199254740993", "name": "Zoë", "status": "SHIPPED", "amount": "-12.34"} {
+		if row[col] != want {
+			t.Errorf("%s = %q, want %q (row %v)", col, row[col], want, row)
+		}
+	}
+}
+
+// TestSubjectColumnsDecodeProtobuf: the inferred Protobuf columns decode a
+// message of that schema (uint64 as decimal(20,0), wrappers, timestamps,
+// nested messages, maps).
+func TestSubjectColumnsDecodeProtobuf(t *testing.T) {
+	f, srv := newFakeRegistry(t)
+	reg := f.client(t, srv)
+	f.addLatest("pb-value", 3, sr.TypeProtobuf, inferProto)
+	f.add(3, sr.TypeProtobuf, inferProto)
+	cols, err := SubjectColumns(context.Background(), reg, "pb-value", "protobuf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := compileProtoSource(context.Background(), reg, "t.proto", sr.Schema{Schema: inferProto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := fd.Messages().Get(0)
+	fields := order.Fields()
+	ts := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	msg := pbSet(dynamicpb.NewMessage(order), map[string]any{
+		"id": int64(9), "name": "Zoë", "tags": []string{"a", "b"}, "attrs": map[string]int64{"k": 1},
+		"placed_at": pbSet(dynamicpb.NewMessage(fields.ByName("placed_at").Message()), map[string]any{"seconds": ts.Unix()}),
+		"first":     pbSet(dynamicpb.NewMessage(fields.ByName("first").Message()), map[string]any{"sku": "S1", "qty": uint32(4)}),
+		"maybe":     pbSet(dynamicpb.NewMessage(fields.ByName("maybe").Message()), map[string]any{"value": int32(-3)}),
+		"big":       uint64(1)<<63 + 5,
+	})
+	payload, err := proto.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewProtobuf(cols, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := d.NewBatch(memory.DefaultAllocator)
+	defer b.Release()
+	if err := b.Add(&Message{Value: frame(3, payload, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.Build()
+	defer out.Release()
+	row := rowStrings(out, 0)
+	for col, want := range map[string]string{"id": "9", "name": "Zoë", "maybe": "-3", "big": "9223372036854775813", "status": "NEW"} {
 		if row[col] != want {
 			t.Errorf("%s = %q, want %q (row %v)", col, row[col], want, row)
 		}
