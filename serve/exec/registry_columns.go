@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/plan"
+	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/ingest/decode"
@@ -20,6 +22,45 @@ const RegistryTimeout = 10 * time.Second
 // registryFormats are the value formats whose columns can come from the
 // store's Schema Registry.
 var registryFormats = map[string]bool{decode.FormatAvro: true, decode.FormatProtobuf: true, decode.FormatJSONSchema: true}
+
+// prefetched is what prefetchColumns read for one statement.
+type prefetched struct {
+	cols []catalog.Column
+	err  error
+}
+
+// prefetchColumns reads the registry columns a CREATE STREAM without a
+// column list needs before the statement's catalog transaction starts: a
+// slow or unreachable registry must not hold the catalog's write lock. It
+// returns nil for any other statement, or when the statement will fail on
+// its own first (bad name, missing store): createStream then reads the
+// columns itself. Its error is reported by createStream only after the
+// statement is authorized, so a principal without CREATE learns nothing
+// from it.
+func (e *Executor) prefetchColumns(ctx context.Context, stmt sqlparse.Statement) *prefetched {
+	s, ok := stmt.(*sqlparse.CreateStream)
+	if !ok || len(s.Columns) > 0 {
+		return nil
+	}
+	p, err := parts(catalog.KindStream, s.Name)
+	if err != nil {
+		return nil
+	}
+	props, err := properties(s.With)
+	if err != nil || props["store"] == "" || props["topic"] == "" || !registryFormats[props["value.format"]] {
+		return nil
+	}
+	var store catalog.Store
+	if err := e.cat.View(ctx, func(tx *catalog.Tx) (err error) {
+		store, err = tx.GetStore(props["store"])
+		return err
+	}); err != nil {
+		return nil
+	}
+	rel := catalog.Relation{Topic: props["topic"], ValueFormat: props["value.format"]}
+	cols, err := registryColumns(ctx, strings.Join(p, "."), rel, store)
+	return &prefetched{cols: cols, err: err}
+}
 
 // registryColumns returns the columns of stream (declared without a column
 // list, in value format rel.ValueFormat) from the latest schema of the

@@ -3,14 +3,18 @@ package exec_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/serve/exec"
 )
 
 // schemaRegistry is a tiny Confluent Schema Registry serving the latest
@@ -111,5 +115,63 @@ CREATE STORE plain WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092')`, re
 		if _, err := run(tc.sql); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s:\n got %v\nwant %s", tc.sql, err, tc.want)
 		}
+	}
+}
+
+// TestRegistryOutsideTheLock: a registry that does not answer does not
+// hold the catalog's write lock (other statements run meanwhile), and a
+// principal without CREATE is denied before any registry error is shown.
+func TestRegistryOutsideTheLock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	defer unblock()
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"error_code":40401,"message":"Subject not found."}`)
+	}))
+	defer slow.Close()
+	if _, err := e.ex.Execute(ctx, user("root"), fmt.Sprintf(`CREATE DATABASE sales; CREATE SCHEMA sales.eu;
+CREATE STORE slow WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092', 'schema.registry.url' = '%s')`, slow.URL)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.ex.Execute(ctx, user("root"), "CREATE STREAM sales.eu.s WITH ('store' = 'slow', 'topic' = 't', 'value.format' = 'avro')")
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the registry request is pending
+	other := make(chan error, 1)
+	go func() {
+		_, err := e.ex.Execute(ctx, user("root"), "CREATE DATABASE other")
+		other <- err
+	}()
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		unblock()
+		t.Fatal("a statement waited behind the registry request")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("CREATE STREAM finished before the registry answered: %v", err)
+	default:
+	}
+	unblock()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), `has no subject "t-value"`) {
+		t.Fatalf("CREATE STREAM: %v", err)
+	}
+	// alice may not create in sales.eu: denied, and the registry's answer
+	// (here: no such subject) is not shown to her.
+	_, err := e.ex.Execute(ctx, user("alice"), "CREATE STREAM sales.eu.s2 WITH ('store' = 'slow', 'topic' = 't', 'value.format' = 'avro')")
+	var de *exec.DeniedError
+	if !errors.As(err, &de) || strings.Contains(err.Error(), "subject") {
+		t.Fatalf("alice: %v", err)
 	}
 }

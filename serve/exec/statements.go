@@ -661,7 +661,12 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 		rel.Columns = append(rel.Columns, catalog.Column{Name: c.Name.Name, Type: c.Type.Text, Nullable: !c.NotNull})
 	}
 	if len(s.Columns) == 0 {
-		if rel.Columns, err = registryColumns(r.ctx, strings.Join(p, "."), rel, store); err != nil {
+		if r.pre != nil && r.pre.registry != nil {
+			rel.Columns, err = r.pre.registry.cols, r.pre.registry.err
+		} else {
+			rel.Columns, err = registryColumns(r.ctx, strings.Join(p, "."), rel, store)
+		}
+		if err != nil {
 			return Result{}, err
 		}
 	}

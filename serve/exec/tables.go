@@ -37,14 +37,21 @@ func WithStoreOptions(opts ...objstore.OpenOption) Option {
 type prepared struct {
 	// snap is the Delta table found at the LOCATION of a CREATE TABLE.
 	snap *deltalog.Snapshot
+	// registry holds the columns of a CREATE STREAM without a column
+	// list, read from its store's Schema Registry (prefetchColumns).
+	registry *prefetched
 }
 
-// prepare does the work a statement needs outside the catalog. Only CREATE
-// TABLE ... LOCATION has any: it is authorized first, in a read
+// prepare does the work a statement needs outside the catalog: the registry
+// columns of a CREATE STREAM without a column list (prefetchColumns), and
+// the Delta log of CREATE TABLE ... LOCATION, which is authorized first, in a read
 // transaction, so that a denied principal causes no request to storage
 // (the statement's transaction then decides again, so such a statement
 // makes two audited decisions).
 func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statement) (*prepared, error) {
+	if reg := e.prefetchColumns(ctx, s); reg != nil {
+		return &prepared{registry: reg}, nil
+	}
 	ct, ok := s.(*sqlparse.CreateTable)
 	if !ok || ct.Location == nil {
 		return nil, nil
