@@ -80,19 +80,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		sql = string(b)
 	}
-	body, _ := json.Marshal(serve.StatementsRequest{SQL: sql})
-	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(*server, "/")+"/api/v1/statements", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+*token)
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("server %s: %w", *server, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
+	resp, raw, err := postStatements(ctx, client, *server, *token, sql)
 	if err != nil {
 		return err
 	}
@@ -225,4 +213,26 @@ func printResults(w io.Writer, results []exec.Result) {
 			tw.Flush()
 		}
 	}
+}
+
+// postStatements sends sql to the statements API of server and returns the
+// response (its body already read) and the body.
+func postStatements(ctx context.Context, client *http.Client, server, token, sql string) (*http.Response, []byte, error) {
+	body, _ := json.Marshal(serve.StatementsRequest{SQL: sql})
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimRight(server, "/")+"/api/v1/statements", bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server %s: %w", server, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server %s: %w", server, err)
+	}
+	return resp, raw, nil
 }
