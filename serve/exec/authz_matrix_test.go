@@ -326,6 +326,20 @@ var authzMatrix = []authzCase{
 	{stmt: "REVOKE USAGE ON SHARE partners FROM ROLE target", need: []grant{allPartners},
 		reason: "missing GRANT on share partners",
 		hidden: map[string]string{"REVOKE USAGE ON SHARE nothing FROM ROLE target": "missing GRANT on share nothing"}},
+	{stmt: "GRANT USAGE ON RECIPIENT acme TO ROLE target", base: []grant{usageAcme}, need: []grant{allAcme},
+		reason: "missing GRANT on recipient acme",
+		hidden: map[string]string{"GRANT USAGE ON RECIPIENT nothing TO ROLE target": "missing GRANT on recipient nothing",
+			"GRANT USAGE ON RECIPIENT partners TO ROLE target": "missing GRANT on recipient partners"}},
+	{stmt: "REVOKE USAGE ON RECIPIENT globex FROM ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRecipient, "globex"}},
+		reason: "missing GRANT on recipient globex",
+		hidden: map[string]string{"REVOKE USAGE ON RECIPIENT nothing FROM ROLE target": "missing GRANT on recipient nothing"}},
+	{stmt: "GRANT OWNERSHIP ON RECIPIENT acme TO ROLE target", base: []grant{allAcme},
+		need:   []grant{{catalog.PrivOwnership, catalog.KindRecipient, "acme"}},
+		reason: "missing OWNERSHIP on recipient acme",
+		hidden: map[string]string{"GRANT OWNERSHIP ON RECIPIENT nothing TO ROLE target": "missing OWNERSHIP on recipient nothing"}},
+	{stmt: "SHOW GRANTS ON RECIPIENT acme", base: []grant{usageAcme}, need: []grant{allAcme},
+		reason: "missing DESCRIBE on recipient acme",
+		hidden: map[string]string{"SHOW GRANTS ON RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
 	// ALL does not cover OWNERSHIP.
 	{stmt: "GRANT OWNERSHIP ON SHARE partners TO ROLE target", base: []grant{allPartners},
 		need:   []grant{{catalog.PrivOwnership, catalog.KindShare, "partners"}},
@@ -368,6 +382,9 @@ GRANT ROLE r1 TO USER alice; GRANT ROLE target TO USER bob; GRANT SELECT ON TABL
 			return err
 		}
 		if _, err := tx.Grant(catalog.PrivUsage, catalog.KindShare, "partners", "target"); err != nil {
+			return err
+		}
+		if _, err := tx.Grant(catalog.PrivUsage, catalog.KindRecipient, "globex", "target"); err != nil {
 			return err
 		}
 		_, err := tx.GrantShare("partners", "globex")

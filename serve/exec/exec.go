@@ -52,8 +52,10 @@
 //	                              the transaction that registers the table
 //	DROP <kind> x                 DROP on the object (DROP, OWNERSHIP or ALL)
 //	GRANT|REVOKE ROLE r ...       GRANT on [role r] (its owner, ALL, or admin)
-//	GRANT|REVOKE privs ON ...     GRANT on the database, schema, stream or
-//	                              table; with OWNERSHIP among them, OWNERSHIP
+//	GRANT|REVOKE privs ON ...     GRANT on the database, schema, stream,
+//	                              table, share or recipient (USAGE on a
+//	                              recipient lets a role grant it shares);
+//	                              with OWNERSHIP among them, OWNERSHIP
 //	                              (a transfer: the object's owner becomes the
 //	                              role)
 //	DESCRIBE [kind] x             DESCRIBE on the object (held through ALL or
@@ -81,9 +83,13 @@
 //	SHOW QUERIES                  lists the queries with MONITOR on the table
 //	                              each writes (one decision per query), with
 //	                              their worker's state (WithQueryMonitor)
-//	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes; sets the
-//	                              query's desired state, which the supervisor
-//	                              applies once the statement commits
+//	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes (a query
+//	                              that does not exist: a bare query node);
+//	                              sets the query's desired state, which the
+//	                              supervisor applies once the statement
+//	                              commits. The id q is written unquoted,
+//	                              'single-' or "double-quoted" (as for
+//	                              DESCRIBE QUERY)
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
@@ -208,7 +214,7 @@ type Executor struct {
 	maxStatements int
 	warehouse     string
 	storeOpts     []objstore.OpenOption
-	publicURL     string // see WithPublicURL
+	publicURL     string       // see WithPublicURL
 	monitor       QueryMonitor // nil without a supervisor
 }
 

@@ -98,8 +98,12 @@ func (r *run) queryControl(s *sqlparse.QueryControl) (Result, error) {
 		return Result{}, err
 	}
 	if q.ID == "" {
+		hint := ""
+		if !isQueryID(id) {
+			hint = "; " + sqlparse.QueryIDShape
+		}
 		return Result{}, &catalog.Error{Class: catalog.ErrNotFound,
-			Msg: fmt.Sprintf("query %s does not exist: SHOW QUERIES lists the ids (quote one: %s QUERY \"<id>\")", id, s.Action)}
+			Msg: fmt.Sprintf("query %s does not exist: SHOW QUERIES lists the ids%s", id, hint)}
 	}
 	c, ok := controls[s.Action]
 	switch {

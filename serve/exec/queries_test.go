@@ -96,7 +96,14 @@ func TestQueryControl(t *testing.T) {
 	}{
 		{who: "alice", sql: `PAUSE QUERY "$Q"`, denied: "missing OPERATE on table sales.eu.big", state: catalog.QueryRunning},
 		{who: "alice", sql: `PAUSE QUERY nope`, denied: "missing OPERATE on query nope", state: catalog.QueryRunning},
-		{who: "root", sql: `PAUSE QUERY nope`, errIs: catalog.ErrNotFound, errText: "query nope does not exist: SHOW QUERIES lists the ids", state: catalog.QueryRunning},
+		{who: "root", sql: `PAUSE QUERY nope`, errIs: catalog.ErrNotFound, errText: "query nope does not exist: SHOW QUERIES lists the ids; a query id is a UUID", state: catalog.QueryRunning},
+		{who: "root", sql: `PAUSE QUERY 00000000-0000-4000-8000-000000000000`, errIs: catalog.ErrNotFound, errText: "does not exist: SHOW QUERIES lists the ids", state: catalog.QueryRunning},
+		// The id unquoted, single-quoted or upper-cased.
+		{who: "alice", sql: `PAUSE QUERY $Q`, denied: "missing OPERATE on table sales.eu.big", state: catalog.QueryRunning},
+		{who: "bob", sql: `PAUSE QUERY $Q`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
+		{who: "bob", sql: `resume query '$Q'`, want: "resumed", state: catalog.QueryRunning, notified: true},
+		{who: "bob", sql: `PAUSE QUERY $UQ`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
+		{who: "bob", sql: `RESUME QUERY '$UQ'`, want: "resumed", state: catalog.QueryRunning, notified: true},
 		{who: "bob", sql: `RESUME QUERY "$Q"`, want: "is already running", state: catalog.QueryRunning, notified: true},
 		{who: "bob", sql: `PAUSE QUERY "$Q"`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
 		{who: "bob", sql: `PAUSE QUERY "$Q"`, want: "is already paused", state: catalog.QueryPaused, notified: true},
@@ -107,7 +114,7 @@ func TestQueryControl(t *testing.T) {
 		{who: "bob", sql: `TERMINATE QUERY "$Q"`, want: "is already terminated", state: catalog.QueryTerminated, notified: true},
 	}
 	for _, st := range steps {
-		sql := strings.ReplaceAll(st.sql, "$Q", qid)
+		sql := strings.NewReplacer("$Q", qid, "$UQ", strings.ToUpper(qid)).Replace(st.sql)
 		before := mon.changes()
 		res, err := e.ex.Execute(context.Background(), user(st.who), sql)
 		var de *exec.DeniedError
@@ -117,7 +124,7 @@ func TestQueryControl(t *testing.T) {
 				t.Errorf("%s by %s: err = %v, want denied %q", sql, st.who, err, st.denied)
 			}
 		case st.errIs != nil:
-			if !errors.Is(err, st.errIs) || !strings.Contains(err.Error(), st.errText) || !strings.Contains(err.Error(), strings.Trim(strings.Split(sql, " ")[2], `"`)) {
+			if !errors.Is(err, st.errIs) || !strings.Contains(err.Error(), st.errText) || !strings.Contains(err.Error(), strings.Trim(strings.Split(sql, " ")[2], `"'`)) {
 				t.Errorf("%s by %s: err = %v, want %v naming the query and containing %q", sql, st.who, err, st.errIs, st.errText)
 			}
 		case err != nil:
