@@ -209,6 +209,12 @@ var authzMatrix = []authzCase{
 	{stmt: "SHOW SCHEMAS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW STREAMS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW TABLES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	// SHOW STORES, USERS and ROLES list what the principal may DESCRIBE:
+	// USAGE on a store is not enough.
+	{stmt: "SHOW STORES", base: []grant{{catalog.PrivUsage, catalog.KindStore, "kafka1"}},
+		need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}}, list: true},
+	{stmt: "SHOW USERS", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}}, list: true},
+	{stmt: "SHOW ROLES", need: []grant{{catalog.PrivOwnership, catalog.KindRole, "target"}}, list: true},
 	// SHOW QUERIES lists a query to those with MONITOR on the table it writes.
 	{stmt: "SHOW QUERIES", base: []grant{usageSales, usageEU}, need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU}, list: true},
 

@@ -71,8 +71,9 @@
 //	SHOW SCHEMAS [IN d]           USAGE on d (denied: error), then lists the
 //	                              schemas with USAGE (one decision each)
 //	SHOW STREAMS|TABLES [IN d.s]  as SHOW SCHEMAS, USAGE on each schema
-//	SHOW QUERIES                  the queries writing tables in schemas the
-//	                              principal has USAGE on
+//	SHOW STORES|USERS|ROLES       lists those the principal may DESCRIBE
+//	                              (one decision each); a store's secret
+//	                              properties are left out (see show.go)
 //	SHOW GRANTS ON kind x         DESCRIBE on x
 //	SHOW GRANTS TO ROLE r|USER u  DESCRIBE on [role r] / [user u], except for
 //	                              the principal itself and its own roles
@@ -304,8 +305,10 @@ func supported(s sqlparse.Statement) bool {
 	case *sqlparse.Describe, *sqlparse.RotateToken, *sqlparse.QueryControl:
 		return true
 	case *sqlparse.Show:
-		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES" ||
-			s.What == "SHARES" || s.What == "RECIPIENTS"
+		switch s.What {
+		case "DATABASES", "SCHEMAS", "STREAMS", "TABLES", "QUERIES", "SHARES", "RECIPIENTS", "STORES", "USERS", "ROLES":
+			return true
+		}
 	case *sqlparse.ShowGrants, *sqlparse.GrantRole, *sqlparse.GrantPrivileges:
 		return true
 	}
