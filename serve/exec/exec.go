@@ -85,7 +85,9 @@
 //	                              each writes (one decision per query), with
 //	                              their worker's state (WithQueryMonitor)
 //	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes (a query
-//	                              that does not exist: a bare query node);
+//	                              that does not exist: a bare query node;
+//	                              one whose table was dropped: a bare table
+//	                              node, even if a new table has the name);
 //	                              sets the query's desired state, which the
 //	                              supervisor applies once the statement
 //	                              commits. The id q is written unquoted,

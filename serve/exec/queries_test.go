@@ -181,3 +181,39 @@ func TestShowQueriesStatus(t *testing.T) {
 		t.Errorf("running worker row %v", r)
 	}
 }
+
+// TestQueryOfDroppedTable: a query is decided on the table it writes, not
+// on whatever table now has that name. Once its table is dropped it is
+// decided as on a missing table, even after a new table takes the name
+// (regression: the new table's grants gave MONITOR and OPERATE on the old
+// query).
+func TestQueryOfDroppedTable(t *testing.T) {
+	e := newEnv(t)
+	old := matrixFixture(t, e.ex, e.cat)
+	res, err := e.ex.Execute(context.Background(), user("root"), `DROP TABLE sales.eu.big;
+CREATE TABLE sales.eu.big AS SELECT id FROM orders;
+GRANT USAGE ON DATABASE sales TO ROLE r1; GRANT USAGE ON SCHEMA sales.eu TO ROLE r1; GRANT ALL ON TABLE sales.eu.big TO ROLE r1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := res[1].Rows[0][1]
+	res, err = e.ex.Execute(context.Background(), user("alice"), "SHOW QUERIES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Rows) != 1 || res[0].Rows[0][0] != cur {
+		t.Errorf("alice sees %q, want only the query %s writing the new table", res[0].Rows, cur)
+	}
+	for _, sql := range []string{"TERMINATE QUERY " + old, "PAUSE QUERY " + old} {
+		_, err = e.ex.Execute(context.Background(), user("alice"), sql)
+		checkDenied(t, err, "missing OPERATE on table sales.eu.big (or an ancestor)")
+	}
+	if _, err := e.ex.Execute(context.Background(), user("alice"), "PAUSE QUERY "+cur); err != nil {
+		t.Errorf("alice pauses the query of the new table: %v", err)
+	}
+	// The admin still sees and controls both.
+	res, err = e.ex.Execute(context.Background(), user("root"), "SHOW QUERIES; TERMINATE QUERY "+old)
+	if err != nil || len(res[0].Rows) != 2 {
+		t.Errorf("admin: %v, %v", res, err)
+	}
+}
