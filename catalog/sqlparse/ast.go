@@ -160,7 +160,9 @@ type Describe struct {
 	Name *Name
 }
 
-// QueryControl is PAUSE, RESUME or TERMINATE QUERY id.
+// QueryControl is PAUSE, RESUME or TERMINATE QUERY id. The id (a UUID)
+// may be written unquoted, 'single-' or "double-quoted"; it is rendered
+// double-quoted (see QueryIDShape). DESCRIBE QUERY takes the same forms.
 type QueryControl struct {
 	Pos
 	Action string
@@ -200,8 +202,10 @@ const (
 )
 
 // GrantPrivileges is GRANT privs ON <kind> name TO ROLE|RECIPIENT r, or
-// with Revoke, REVOKE ... FROM. RECIPIENT grantees are only granted SELECT
-// on a SHARE.
+// with Revoke, REVOKE ... FROM; <kind> is DATABASE, SCHEMA, STREAM, TABLE,
+// SHARE or RECIPIENT. RECIPIENT grantees are only granted SELECT on a
+// SHARE; ON RECIPIENT grants a role privileges on the recipient (USAGE:
+// granting shares to it).
 type GrantPrivileges struct {
 	Pos
 	Revoke      bool

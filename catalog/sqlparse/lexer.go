@@ -80,6 +80,7 @@ type lexer struct {
 	colOff    int // a byte offset on the current line ...
 	col       int // ... and its column, so columns are counted once
 	lastEnd   *Pos
+	prev      [2]string // the last two tokens, upper-cased if words ("" otherwise)
 }
 
 // tokenize returns the tokens of src, ending with a tokEOF token, or with a
@@ -170,6 +171,11 @@ func (lx *lexer) next() token {
 		return token{Kind: tokEOF, Pos: p, End: start}
 	}
 	c := lx.src[start]
+	if isWordByte(c) && lx.prev[1] == "QUERY" && queryVerbs[lx.prev[0]] {
+		if t, ok := lx.queryID(start, p); ok {
+			return t
+		}
+	}
 	end := start + 1
 	kind := tokPunct
 	val := ""
@@ -217,10 +223,68 @@ func (lx *lexer) next() token {
 	if kind != tokString && kind != tokQuoted {
 		val = text
 	}
+	return lx.emit(kind, text, val, p, end)
+}
+
+// emit advances past a token ending at end and returns it.
+func (lx *lexer) emit(kind tokenKind, text, val string, p Pos, end int) token {
 	lx.advance(end)
 	endPos := lx.pos(end)
 	lx.lastEnd = &endPos
+	word := ""
+	if kind == tokWord {
+		word = strings.ToUpper(text)
+	}
+	lx.prev = [2]string{lx.prev[1], word}
 	return token{Kind: kind, Text: text, Val: val, Pos: p, End: end}
+}
+
+// queryVerbs are the keywords before QUERY that a query id follows.
+var queryVerbs = map[string]bool{"PAUSE": true, "RESUME": true, "TERMINATE": true, "DESCRIBE": true}
+
+// QueryIDShape says what a query id looks like, for error messages.
+const QueryIDShape = "a query id is a UUID, 36 characters of hex digits in groups of 8-4-4-4-12 such as 3f2a9c1e-7d4b-4c6a-9a51-0b1c2d3e4f50 (SHOW QUERIES lists them), unquoted or in quotes"
+
+// queryID lexes the id after PAUSE|RESUME|TERMINATE|DESCRIBE QUERY at
+// start: a run of letters, digits, '_' and '-' that holds a '-' or starts
+// with a digit must be a UUID, and is then one word token (the lexer
+// would otherwise split it at each '-'). Any other run is lexed as usual
+// (ok false): a name, or a keyword.
+func (lx *lexer) queryID(start int, p Pos) (token, bool) {
+	s, end := lx.src, start
+	for end < len(s) && (isWordByte(s[end]) || s[end] == '-' && !strings.HasPrefix(s[end:], "--")) {
+		end++
+	}
+	run := s[start:end]
+	if !strings.Contains(run, "-") && !isDigit(run[0]) {
+		return token{}, false
+	}
+	if !IsUUID(run) {
+		return token{Kind: tokError, Val: fmt.Sprintf("malformed query id %s: %s", run, QueryIDShape), Pos: p}, true
+	}
+	return lx.emit(tokWord, run, run, p, end), true
+}
+
+// IsUUID reports whether s is a UUID in its textual form: 36 characters,
+// hex digits in groups of 8-4-4-4-12 separated by '-'.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isDigit(c) && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // number returns the end of the numeric literal at start: digits, an

@@ -209,6 +209,28 @@ func (p *parser) ident(what string) *Ident {
 	return nil
 }
 
+// queryID parses the id after QUERY: a UUID unquoted (lexed as one word),
+// in 'single' or "double" quotes, or a name. An id that is not a plain
+// name is Quoted, as it renders.
+func (p *parser) queryID() *Ident {
+	t := p.tok()
+	switch {
+	case (t.Kind == tokString || t.Kind == tokQuoted) && t.Val != "":
+		p.next()
+		return &Ident{Pos: t.Pos, Name: t.Val, Quoted: true}
+	case t.Kind == tokWord && !reserved[strings.ToUpper(t.Text)]:
+		p.next()
+		return &Ident{Pos: t.Pos, Name: t.Text, Quoted: !isPlainIdent(t.Text)}
+	}
+	p.failAt(t, "expected a query id"+p.after()+", found "+t.describe()+": "+QueryIDShape, "query id")
+	return nil
+}
+
+// isQueryIDStart reports whether t can start a query id.
+func isQueryIDStart(t token) bool {
+	return isIdentStart(t) || t.Kind == tokString && t.Val != ""
+}
+
 // isIdentStart reports whether t can start an identifier.
 func isIdentStart(t token) bool {
 	return t.Kind == tokQuoted || t.Kind == tokWord && !reserved[strings.ToUpper(t.Text)]
@@ -293,7 +315,7 @@ func (p *parser) statement() Statement {
 	case t.is("PAUSE"), t.is("RESUME"), t.is("TERMINATE"):
 		p.accept(strings.ToUpper(t.Text))
 		p.expect("QUERY")
-		return &QueryControl{Pos: t.Pos, Action: strings.ToUpper(t.Text), Query: p.ident("query id")}
+		return &QueryControl{Pos: t.Pos, Action: strings.ToUpper(t.Text), Query: p.queryID()}
 	}
 	p.failExpected("a statement ("+orList(statementWords)+")", statementWords...)
 	return nil
@@ -574,7 +596,7 @@ func (p *parser) show() Statement {
 	case "GRANTS":
 		g := &ShowGrants{Pos: pos}
 		if p.accept("ON") {
-			g.OnKind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindShare)
+			g.OnKind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindShare, KindRecipient)
 			g.On = p.objectName(g.OnKind)
 		} else if p.accept("TO") {
 			g.ToKind = p.acceptKind(KindRole, KindUser, KindRecipient)
@@ -600,6 +622,13 @@ func (p *parser) describe() Statement {
 	d := &Describe{Pos: p.expect("DESCRIBE").Pos}
 	t := p.tok()
 	for _, k := range []ObjectKind{KindDatabase, KindSchema, KindStream, KindTable, KindStore, KindShare, KindQuery, KindUser, KindRole, KindRecipient} {
+		if k == KindQuery && t.is(string(k)) && isQueryIDStart(p.peek(1)) {
+			p.accept(string(k))
+			d.Kind = k
+			id := p.queryID()
+			d.Name = &Name{Pos: id.Pos, Parts: []*Ident{id}}
+			return d
+		}
 		if t.is(string(k)) && (k == KindTable || isIdentStart(p.peek(1))) {
 			p.accept(string(k))
 			d.Kind = k
@@ -700,7 +729,7 @@ func (p *parser) grant() Statement {
 	if !p.accept("ON") {
 		p.failExpected("',' or ON", ",", "ON")
 	}
-	g.OnKind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindShare)
+	g.OnKind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindShare, KindRecipient)
 	g.On = p.objectName(g.OnKind)
 	p.expect(to)
 	kt := p.tok()

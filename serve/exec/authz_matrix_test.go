@@ -27,10 +27,14 @@ type grant struct {
 const grantRole catalog.Privilege = "ROLE"
 
 var (
-	usageSales = grant{catalog.PrivUsage, catalog.KindDatabase, "sales"}
-	usageEU    = grant{catalog.PrivUsage, catalog.KindSchema, "sales.eu"}
-	allSales   = grant{catalog.PrivAll, catalog.KindDatabase, "sales"}
-	allEU      = grant{catalog.PrivAll, catalog.KindSchema, "sales.eu"}
+	usageSales  = grant{catalog.PrivUsage, catalog.KindDatabase, "sales"}
+	usageEU     = grant{catalog.PrivUsage, catalog.KindSchema, "sales.eu"}
+	allSales    = grant{catalog.PrivAll, catalog.KindDatabase, "sales"}
+	allEU       = grant{catalog.PrivAll, catalog.KindSchema, "sales.eu"}
+	selectBig   = grant{catalog.PrivSelect, catalog.KindTable, "sales.eu.big"}
+	allPartners = grant{catalog.PrivAll, catalog.KindShare, "partners"}
+	allAcme     = grant{catalog.PrivAll, catalog.KindRecipient, "acme"}
+	usageAcme   = grant{catalog.PrivUsage, catalog.KindRecipient, "acme"}
 )
 
 // authzCase is one statement of the authorization matrix, run as alice
@@ -205,6 +209,12 @@ var authzMatrix = []authzCase{
 	{stmt: "SHOW SCHEMAS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW STREAMS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW TABLES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	// SHOW STORES, USERS and ROLES list what the principal may DESCRIBE:
+	// USAGE on a store is not enough.
+	{stmt: "SHOW STORES", base: []grant{{catalog.PrivUsage, catalog.KindStore, "kafka1"}},
+		need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}}, list: true},
+	{stmt: "SHOW USERS", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}}, list: true},
+	{stmt: "SHOW ROLES", need: []grant{{catalog.PrivOwnership, catalog.KindRole, "target"}}, list: true},
 	// SHOW QUERIES lists a query to those with MONITOR on the table it writes.
 	{stmt: "SHOW QUERIES", base: []grant{usageSales, usageEU}, need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU}, list: true},
 
@@ -249,6 +259,99 @@ var authzMatrix = []authzCase{
 		reason: "missing DESCRIBE on recipient acme",
 		hidden: map[string]string{"DESCRIBE RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
 
+	// Queries: decided on the table the query writes; a query that does
+	// not exist is a bare query node (only admin passes).
+	{stmt: `PAUSE QUERY "{q}"`, base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		reason: "missing OPERATE on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{`PAUSE QUERY "00000000-0000-4000-8000-000000000000"`: "missing OPERATE on query 00000000-0000-4000-8000-000000000000"}},
+	{stmt: `RESUME QUERY "{q}"`, base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		reason: "missing OPERATE on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{`RESUME QUERY "00000000-0000-4000-8000-000000000000"`: "missing OPERATE on query 00000000-0000-4000-8000-000000000000"}},
+	{stmt: `TERMINATE QUERY "{q}"`, base: []grant{usageSales, usageEU},
+		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		reason: "missing OPERATE on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{`TERMINATE QUERY "00000000-0000-4000-8000-000000000000"`: "missing OPERATE on query 00000000-0000-4000-8000-000000000000"}},
+	// USAGE on the database and schema alone is not OPERATE.
+	{stmt: `pause query "{q}"`, base: []grant{usageSales, usageEU, {catalog.PrivSelect, catalog.KindTable, "sales.eu.big"}},
+		need: []grant{{catalog.PrivOwnership, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{{catalog.PrivOwnership, catalog.KindDatabase, "sales"}},
+		reason: "missing OPERATE on table sales.eu.big (or an ancestor)"},
+
+	// Shares and recipients
+	{stmt: "CREATE SHARE newshare", need: []grant{{grantRole, "", "admin"}},
+		reason: "missing CREATE: creating top-level share newshare needs the admin role",
+		hidden: map[string]string{"CREATE SHARE partners": "missing CREATE: creating top-level share partners needs the admin role"}},
+	{stmt: "CREATE RECIPIENT newrc", need: []grant{{grantRole, "", "admin"}},
+		reason: "missing CREATE: creating top-level recipient newrc needs the admin role",
+		hidden: map[string]string{"CREATE RECIPIENT acme": "missing CREATE: creating top-level recipient acme needs the admin role"}},
+	{stmt: "ALTER SHARE partners ADD TABLE sales.eu.big", base: []grant{usageSales, usageEU, selectBig},
+		need:   []grant{allPartners},
+		reason: "missing ALTER on share partners",
+		hidden: map[string]string{"ALTER SHARE nothing ADD TABLE sales.eu.big": "missing ALTER on share nothing"}},
+	{stmt: "ALTER SHARE partners ADD TABLE sales.eu.big AS eu.orders WITH HISTORY", base: []grant{usageSales, usageEU, allPartners},
+		need: []grant{selectBig}, ancestor: []grant{{catalog.PrivSelect, catalog.KindSchema, "sales.eu"}},
+		reason: "missing SELECT on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"ALTER SHARE partners ADD TABLE sales.eu.nothing": "missing SELECT on table sales.eu.nothing (or an ancestor)",
+			"ALTER SHARE partners ADD TABLE sales.eu.orders": "missing SELECT on table sales.eu.orders (or an ancestor)"}},
+	{stmt: "ALTER SHARE partners REMOVE TABLE sales.eu.ext", need: []grant{allPartners},
+		reason: "missing ALTER on share partners",
+		hidden: map[string]string{"ALTER SHARE nothing REMOVE TABLE sales.eu.ext": "missing ALTER on share nothing"}},
+	{stmt: "DROP SHARE partners", need: []grant{allPartners},
+		reason: "missing DROP on share partners",
+		hidden: map[string]string{"DROP SHARE nothing": "missing DROP on share nothing", "DROP SHARE IF EXISTS acme": "missing DROP on share acme"}},
+	{stmt: "DROP RECIPIENT acme", need: []grant{allAcme},
+		reason: "missing DROP on recipient acme",
+		hidden: map[string]string{"DROP RECIPIENT nothing": "missing DROP on recipient nothing", "DROP RECIPIENT partners": "missing DROP on recipient partners"}},
+	{stmt: "GRANT SELECT ON SHARE partners TO RECIPIENT acme", base: []grant{usageAcme}, need: []grant{allPartners},
+		reason: "missing GRANT on share partners",
+		hidden: map[string]string{"GRANT SELECT ON SHARE nothing TO RECIPIENT acme": "missing GRANT on share nothing"}},
+	{stmt: "GRANT SELECT ON SHARE partners TO RECIPIENT acme", base: []grant{allPartners}, need: []grant{usageAcme},
+		reason: "missing USAGE on recipient acme",
+		hidden: map[string]string{"GRANT SELECT ON SHARE partners TO RECIPIENT nothing": "missing USAGE on recipient nothing"}},
+	{stmt: "REVOKE SELECT ON SHARE partners FROM RECIPIENT globex", base: []grant{{catalog.PrivUsage, catalog.KindRecipient, "globex"}}, need: []grant{allPartners},
+		reason: "missing GRANT on share partners",
+		hidden: map[string]string{"REVOKE SELECT ON SHARE nothing FROM RECIPIENT globex": "missing GRANT on share nothing"}},
+	{stmt: "REVOKE SELECT ON SHARE partners FROM RECIPIENT globex", base: []grant{allPartners}, need: []grant{{catalog.PrivUsage, catalog.KindRecipient, "globex"}},
+		reason: "missing USAGE on recipient globex",
+		hidden: map[string]string{"REVOKE SELECT ON SHARE partners FROM RECIPIENT nothing": "missing USAGE on recipient nothing"}},
+	{stmt: "ALTER RECIPIENT acme ROTATE TOKEN WITH ('grace' = '1h')", need: []grant{allAcme},
+		reason: "missing ALTER on recipient acme",
+		hidden: map[string]string{"ALTER RECIPIENT nothing ROTATE TOKEN": "missing ALTER on recipient nothing"}},
+	{stmt: "SHOW SHARES", need: []grant{{catalog.PrivUsage, catalog.KindShare, "partners"}}, list: true},
+	{stmt: "SHOW RECIPIENTS", need: []grant{usageAcme}, list: true},
+	{stmt: "SHOW GRANTS ON SHARE partners", need: []grant{allPartners},
+		reason: "missing DESCRIBE on share partners",
+		hidden: map[string]string{"SHOW GRANTS ON SHARE nothing": "missing DESCRIBE on share nothing"}},
+	{stmt: "SHOW GRANTS TO RECIPIENT acme", need: []grant{allAcme},
+		reason: "missing DESCRIBE on recipient acme",
+		hidden: map[string]string{"SHOW GRANTS TO RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
+	{stmt: "GRANT USAGE ON SHARE partners TO ROLE target", need: []grant{allPartners},
+		reason: "missing GRANT on share partners",
+		hidden: map[string]string{"GRANT USAGE ON SHARE nothing TO ROLE target": "missing GRANT on share nothing"}},
+	{stmt: "REVOKE USAGE ON SHARE partners FROM ROLE target", need: []grant{allPartners},
+		reason: "missing GRANT on share partners",
+		hidden: map[string]string{"REVOKE USAGE ON SHARE nothing FROM ROLE target": "missing GRANT on share nothing"}},
+	{stmt: "GRANT USAGE ON RECIPIENT acme TO ROLE target", base: []grant{usageAcme}, need: []grant{allAcme},
+		reason: "missing GRANT on recipient acme",
+		hidden: map[string]string{"GRANT USAGE ON RECIPIENT nothing TO ROLE target": "missing GRANT on recipient nothing",
+			"GRANT USAGE ON RECIPIENT partners TO ROLE target": "missing GRANT on recipient partners"}},
+	{stmt: "REVOKE USAGE ON RECIPIENT globex FROM ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRecipient, "globex"}},
+		reason: "missing GRANT on recipient globex",
+		hidden: map[string]string{"REVOKE USAGE ON RECIPIENT nothing FROM ROLE target": "missing GRANT on recipient nothing"}},
+	{stmt: "GRANT OWNERSHIP ON RECIPIENT acme TO ROLE target", base: []grant{allAcme},
+		need:   []grant{{catalog.PrivOwnership, catalog.KindRecipient, "acme"}},
+		reason: "missing OWNERSHIP on recipient acme",
+		hidden: map[string]string{"GRANT OWNERSHIP ON RECIPIENT nothing TO ROLE target": "missing OWNERSHIP on recipient nothing"}},
+	{stmt: "SHOW GRANTS ON RECIPIENT acme", base: []grant{usageAcme}, need: []grant{allAcme},
+		reason: "missing DESCRIBE on recipient acme",
+		hidden: map[string]string{"SHOW GRANTS ON RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
+	// ALL does not cover OWNERSHIP.
+	{stmt: "GRANT OWNERSHIP ON SHARE partners TO ROLE target", base: []grant{allPartners},
+		need:   []grant{{catalog.PrivOwnership, catalog.KindShare, "partners"}},
+		reason: "missing OWNERSHIP on share partners",
+		hidden: map[string]string{"GRANT OWNERSHIP ON SHARE nothing TO ROLE target": "missing OWNERSHIP on share nothing"}},
+
 	// ALTER
 	{stmt: "ALTER USER carol ROTATE TOKEN", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
 		reason: "missing ALTER on user carol",
@@ -275,7 +378,22 @@ GRANT ROLE r1 TO USER alice; GRANT ROLE target TO USER bob; GRANT SELECT ON TABL
 		if _, err := tx.CreateShare(catalog.Share{Name: "partners"}); err != nil {
 			return err
 		}
-		_, _, err := tx.CreateRecipient(catalog.Recipient{Name: "acme"})
+		if _, err := tx.AddShareTable("partners", catalog.ShareTable{Table: "sales.eu.ext"}); err != nil {
+			return err
+		}
+		if _, _, err := tx.CreateRecipient(catalog.Recipient{Name: "acme"}); err != nil {
+			return err
+		}
+		if _, _, err := tx.CreateRecipient(catalog.Recipient{Name: "globex"}); err != nil {
+			return err
+		}
+		if _, err := tx.Grant(catalog.PrivUsage, catalog.KindShare, "partners", "target"); err != nil {
+			return err
+		}
+		if _, err := tx.Grant(catalog.PrivUsage, catalog.KindRecipient, "globex", "target"); err != nil {
+			return err
+		}
+		_, err := tx.GrantShare("partners", "globex")
 		return err
 	})
 	if err != nil {
@@ -421,8 +539,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 					return
 				case tc.list:
-					if err != nil || len(res[0].Rows) != 0 {
-						t.Fatalf("denied principal: rows %q, err %v; want no rows", res[0].Rows, err)
+					if err != nil {
+						t.Fatalf("denied principal: %v; want an empty list", err)
+					}
+					if len(res[0].Rows) != 0 {
+						t.Fatalf("denied principal lists %q; want no rows", res[0].Rows)
 					}
 					return
 				}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -129,6 +130,32 @@ func TestDescribe(t *testing.T) {
 	}
 	if got != string(want) {
 		t.Errorf("DESCRIBE output differs from %s:\n--- got\n%s", path, got)
+	}
+}
+
+// TestDescribeQueryIDForms: DESCRIBE QUERY takes the id unquoted,
+// 'single-' or "double-quoted", in either case, with the same result.
+func TestDescribeQueryIDForms(t *testing.T) {
+	e := newEnv(t)
+	qid := describeFixture(t, e)
+	var want []exec.Result
+	for _, sql := range []string{`DESCRIBE QUERY "` + qid + `"`, "DESCRIBE QUERY " + qid, "describe query '" + qid + "'",
+		"DESCRIBE QUERY " + strings.ToUpper(qid), `DESCRIBE QUERY '` + strings.ToUpper(qid) + `'`} {
+		res, err := e.ex.Execute(context.Background(), user("root"), sql)
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		got := []exec.Result{{Rows: res[0].Rows, Message: res[0].Message}}
+		if want == nil {
+			want = got
+			if !strings.Contains(res[0].Message, qid) {
+				t.Fatalf("%s: message %q does not name the query", sql, res[0].Message)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v\nwant %v", sql, got, want)
+		}
 	}
 }
 

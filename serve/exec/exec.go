@@ -52,8 +52,10 @@
 //	                              the transaction that registers the table
 //	DROP <kind> x                 DROP on the object (DROP, OWNERSHIP or ALL)
 //	GRANT|REVOKE ROLE r ...       GRANT on [role r] (its owner, ALL, or admin)
-//	GRANT|REVOKE privs ON ...     GRANT on the database, schema, stream or
-//	                              table; with OWNERSHIP among them, OWNERSHIP
+//	GRANT|REVOKE privs ON ...     GRANT on the database, schema, stream,
+//	                              table, share or recipient (USAGE on a
+//	                              recipient lets a role grant it shares);
+//	                              with OWNERSHIP among them, OWNERSHIP
 //	                              (a transfer: the object's owner becomes the
 //	                              role)
 //	DESCRIBE [kind] x             DESCRIBE on the object (held through ALL or
@@ -69,8 +71,9 @@
 //	SHOW SCHEMAS [IN d]           USAGE on d (denied: error), then lists the
 //	                              schemas with USAGE (one decision each)
 //	SHOW STREAMS|TABLES [IN d.s]  as SHOW SCHEMAS, USAGE on each schema
-//	SHOW QUERIES                  the queries writing tables in schemas the
-//	                              principal has USAGE on
+//	SHOW STORES|USERS|ROLES       lists those the principal may DESCRIBE
+//	                              (one decision each); a store's secret
+//	                              properties are left out (see show.go)
 //	SHOW GRANTS ON kind x         DESCRIBE on x
 //	SHOW GRANTS TO ROLE r|USER u  DESCRIBE on [role r] / [user u], except for
 //	                              the principal itself and its own roles
@@ -81,9 +84,15 @@
 //	SHOW QUERIES                  lists the queries with MONITOR on the table
 //	                              each writes (one decision per query), with
 //	                              their worker's state (WithQueryMonitor)
-//	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes; sets the
-//	                              query's desired state, which the supervisor
-//	                              applies once the statement commits
+//	PAUSE|RESUME|TERMINATE QUERY q  OPERATE on the table q writes (a query
+//	                              that does not exist: a bare query node;
+//	                              one whose table was dropped: a bare table
+//	                              node, even if a new table has the name);
+//	                              sets the query's desired state, which the
+//	                              supervisor applies once the statement
+//	                              commits. The id q is written unquoted,
+//	                              'single-' or "double-quoted" (as for
+//	                              DESCRIBE QUERY)
 //
 // A retried catalog transaction (transient SQLite conflict) decides again
 // against the state it then sees, and each attempt is audited.
@@ -298,8 +307,10 @@ func supported(s sqlparse.Statement) bool {
 	case *sqlparse.Describe, *sqlparse.RotateToken, *sqlparse.QueryControl:
 		return true
 	case *sqlparse.Show:
-		return s.What == "DATABASES" || s.What == "SCHEMAS" || s.What == "STREAMS" || s.What == "TABLES" || s.What == "QUERIES" ||
-			s.What == "SHARES" || s.What == "RECIPIENTS"
+		switch s.What {
+		case "DATABASES", "SCHEMAS", "STREAMS", "TABLES", "QUERIES", "SHARES", "RECIPIENTS", "STORES", "USERS", "ROLES":
+			return true
+		}
 	case *sqlparse.ShowGrants, *sqlparse.GrantRole, *sqlparse.GrantPrivileges:
 		return true
 	}

@@ -380,21 +380,6 @@ func TestParseErrorRunsNothing(t *testing.T) {
 	e.mustNotExist(t, "sales")
 }
 
-func TestUnsupportedRunsNothing(t *testing.T) {
-	e := newEnv(t)
-	for _, sql := range []string{
-		"CREATE DATABASE sales; SHOW STORES",
-		"CREATE DATABASE sales; SHOW USERS",
-	} {
-		_, err := e.ex.Execute(context.Background(), user("root"), sql)
-		var ue *exec.UnsupportedError
-		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "not supported by this server yet") {
-			t.Errorf("%s: err = %v, want *UnsupportedError", sql, err)
-		}
-	}
-	e.mustNotExist(t, "sales")
-}
-
 func (e *env) mustNotExist(t *testing.T, db string) {
 	t.Helper()
 	err := e.cat.View(context.Background(), func(tx *catalog.Tx) error {

@@ -57,7 +57,9 @@ func changesQueries(s sqlparse.Statement) bool {
 // queryTarget resolves query id to the policy path of the table it writes,
 // the path the statements on a query are decided on. A query that does not
 // exist is given as a bare query node, so the check still comes before
-// existence (and only the admin role passes it).
+// existence (and only the admin role passes it); one whose table was
+// dropped, as a bare table node under the table's schema (whatever table
+// has the name now).
 func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 	q, err := r.tx.GetQuery(id)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -71,7 +73,18 @@ func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 		return catalog.Query{}, nil, fmt.Errorf("exec: query %s writes %q, not a database.schema.table", q.ID, q.Table)
 	}
 	path, err := r.path(catalog.KindTable, parts)
-	return q, path, err
+	if err != nil {
+		return catalog.Query{}, nil, err
+	}
+	// The table of that name may no longer be the query's: dropped (the
+	// query is then terminated and detached), and perhaps created anew.
+	// The grants of another table say nothing about this query: it is
+	// decided as on a missing table.
+	rel, err := r.tx.GetRelation(parts[0], parts[1], parts[2])
+	if err == nil && !strings.EqualFold(rel.QueryID, q.ID) {
+		path[len(path)-1] = policy.Node{Kind: policy.NodeKind(catalog.KindTable), Name: parts[2]}
+	}
+	return q, path, nil
 }
 
 // controls are the query-control statements: the state each asks for and
@@ -98,8 +111,12 @@ func (r *run) queryControl(s *sqlparse.QueryControl) (Result, error) {
 		return Result{}, err
 	}
 	if q.ID == "" {
+		hint := ""
+		if !isQueryID(id) {
+			hint = "; " + sqlparse.QueryIDShape
+		}
 		return Result{}, &catalog.Error{Class: catalog.ErrNotFound,
-			Msg: fmt.Sprintf("query %s does not exist: SHOW QUERIES lists the ids (quote one: %s QUERY \"<id>\")", id, s.Action)}
+			Msg: fmt.Sprintf("query %s does not exist: SHOW QUERIES lists the ids%s", id, hint)}
 	}
 	c, ok := controls[s.Action]
 	switch {

@@ -96,7 +96,14 @@ func TestQueryControl(t *testing.T) {
 	}{
 		{who: "alice", sql: `PAUSE QUERY "$Q"`, denied: "missing OPERATE on table sales.eu.big", state: catalog.QueryRunning},
 		{who: "alice", sql: `PAUSE QUERY nope`, denied: "missing OPERATE on query nope", state: catalog.QueryRunning},
-		{who: "root", sql: `PAUSE QUERY nope`, errIs: catalog.ErrNotFound, errText: "query nope does not exist: SHOW QUERIES lists the ids", state: catalog.QueryRunning},
+		{who: "root", sql: `PAUSE QUERY nope`, errIs: catalog.ErrNotFound, errText: "query nope does not exist: SHOW QUERIES lists the ids; a query id is a UUID", state: catalog.QueryRunning},
+		{who: "root", sql: `PAUSE QUERY 00000000-0000-4000-8000-000000000000`, errIs: catalog.ErrNotFound, errText: "does not exist: SHOW QUERIES lists the ids", state: catalog.QueryRunning},
+		// The id unquoted, single-quoted or upper-cased.
+		{who: "alice", sql: `PAUSE QUERY $Q`, denied: "missing OPERATE on table sales.eu.big", state: catalog.QueryRunning},
+		{who: "bob", sql: `PAUSE QUERY $Q`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
+		{who: "bob", sql: `resume query '$Q'`, want: "resumed", state: catalog.QueryRunning, notified: true},
+		{who: "bob", sql: `PAUSE QUERY $UQ`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
+		{who: "bob", sql: `RESUME QUERY '$UQ'`, want: "resumed", state: catalog.QueryRunning, notified: true},
 		{who: "bob", sql: `RESUME QUERY "$Q"`, want: "is already running", state: catalog.QueryRunning, notified: true},
 		{who: "bob", sql: `PAUSE QUERY "$Q"`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
 		{who: "bob", sql: `PAUSE QUERY "$Q"`, want: "is already paused", state: catalog.QueryPaused, notified: true},
@@ -107,7 +114,7 @@ func TestQueryControl(t *testing.T) {
 		{who: "bob", sql: `TERMINATE QUERY "$Q"`, want: "is already terminated", state: catalog.QueryTerminated, notified: true},
 	}
 	for _, st := range steps {
-		sql := strings.ReplaceAll(st.sql, "$Q", qid)
+		sql := strings.NewReplacer("$Q", qid, "$UQ", strings.ToUpper(qid)).Replace(st.sql)
 		before := mon.changes()
 		res, err := e.ex.Execute(context.Background(), user(st.who), sql)
 		var de *exec.DeniedError
@@ -117,7 +124,7 @@ func TestQueryControl(t *testing.T) {
 				t.Errorf("%s by %s: err = %v, want denied %q", sql, st.who, err, st.denied)
 			}
 		case st.errIs != nil:
-			if !errors.Is(err, st.errIs) || !strings.Contains(err.Error(), st.errText) || !strings.Contains(err.Error(), strings.Trim(strings.Split(sql, " ")[2], `"`)) {
+			if !errors.Is(err, st.errIs) || !strings.Contains(err.Error(), st.errText) || !strings.Contains(err.Error(), strings.Trim(strings.Split(sql, " ")[2], `"'`)) {
 				t.Errorf("%s by %s: err = %v, want %v naming the query and containing %q", sql, st.who, err, st.errIs, st.errText)
 			}
 		case err != nil:
@@ -172,5 +179,41 @@ func TestShowQueriesStatus(t *testing.T) {
 	}
 	if r := res[0].Rows[0]; r[3] != "running" || r[4] != "4242" || r[5] != "0" || r[6] != "17" || r[8] != "" {
 		t.Errorf("running worker row %v", r)
+	}
+}
+
+// TestQueryOfDroppedTable: a query is decided on the table it writes, not
+// on whatever table now has that name. Once its table is dropped it is
+// decided as on a missing table, even after a new table takes the name
+// (regression: the new table's grants gave MONITOR and OPERATE on the old
+// query).
+func TestQueryOfDroppedTable(t *testing.T) {
+	e := newEnv(t)
+	old := matrixFixture(t, e.ex, e.cat)
+	res, err := e.ex.Execute(context.Background(), user("root"), `DROP TABLE sales.eu.big;
+CREATE TABLE sales.eu.big AS SELECT id FROM orders;
+GRANT USAGE ON DATABASE sales TO ROLE r1; GRANT USAGE ON SCHEMA sales.eu TO ROLE r1; GRANT ALL ON TABLE sales.eu.big TO ROLE r1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := res[1].Rows[0][1]
+	res, err = e.ex.Execute(context.Background(), user("alice"), "SHOW QUERIES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Rows) != 1 || res[0].Rows[0][0] != cur {
+		t.Errorf("alice sees %q, want only the query %s writing the new table", res[0].Rows, cur)
+	}
+	for _, sql := range []string{"TERMINATE QUERY " + old, "PAUSE QUERY " + old} {
+		_, err = e.ex.Execute(context.Background(), user("alice"), sql)
+		checkDenied(t, err, "missing OPERATE on table sales.eu.big (or an ancestor)")
+	}
+	if _, err := e.ex.Execute(context.Background(), user("alice"), "PAUSE QUERY "+cur); err != nil {
+		t.Errorf("alice pauses the query of the new table: %v", err)
+	}
+	// The admin still sees and controls both.
+	res, err = e.ex.Execute(context.Background(), user("root"), "SHOW QUERIES; TERMINATE QUERY "+old)
+	if err != nil || len(res[0].Rows) != 2 {
+		t.Errorf("admin: %v, %v", res, err)
 	}
 }

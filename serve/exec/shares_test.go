@@ -172,12 +172,28 @@ func TestShareStatements(t *testing.T) {
 			audit:  []string{"user:alice GRANT partners allow", "user:alice USAGE acme deny"},
 		},
 		{
-			name: "with USAGE on the recipient the share's owner grants it, idempotently",
-			// The SQL dialect has no GRANT ... ON RECIPIENT yet.
-			before: func(tx *catalog.Tx) error {
-				_, err := tx.Grant(catalog.PrivUsage, catalog.KindRecipient, "acme", "sharer")
-				return err
-			},
+			name:   "granting USAGE on a recipient needs GRANT on it",
+			who:    "alice",
+			sql:    "GRANT USAGE ON RECIPIENT acme TO ROLE sharer",
+			denied: "missing GRANT on recipient acme",
+			audit:  []string{"user:alice GRANT acme deny"},
+		},
+		{
+			name:  "only USAGE, OWNERSHIP and ALL apply to a recipient",
+			who:   "root",
+			sql:   "GRANT SELECT ON RECIPIENT acme TO ROLE sharer",
+			errIs: catalog.ErrInvalid,
+		},
+		{
+			name:  "admin grants USAGE on the recipient, which SHOW GRANTS ON RECIPIENT lists",
+			who:   "root",
+			sql:   "GRANT USAGE ON RECIPIENT acme TO ROLE sharer; SHOW GRANTS ON RECIPIENT acme",
+			want:  []string{"USAGE on recipient acme granted to role sharer", "1 grants"},
+			rows:  [][]string{{"USAGE", "recipient", "acme", "sharer"}},
+			audit: []string{"user:root GRANT acme allow", "user:root DESCRIBE acme allow"},
+		},
+		{
+			name:  "with USAGE on the recipient the share's owner grants it, idempotently",
 			who:   "alice",
 			sql:   "GRANT SELECT ON SHARE partners TO RECIPIENT acme; GRANT SELECT ON SHARE partners TO RECIPIENT acme",
 			want:  []string{"SELECT on share partners granted to recipient acme", "SELECT on share partners granted to recipient acme"},
@@ -272,6 +288,21 @@ func TestShareStatements(t *testing.T) {
 			want:  []string{"SELECT on share partners revoked from recipient acme"},
 			errIs: catalog.ErrNotFound,
 			audit: []string{"user:alice GRANT partners allow", "user:alice USAGE acme allow", "user:alice GRANT partners allow", "user:alice USAGE acme allow"},
+		},
+		{
+			name:  "admin revokes USAGE on the recipient",
+			who:   "root",
+			sql:   "REVOKE USAGE ON RECIPIENT acme FROM ROLE sharer; SHOW GRANTS ON RECIPIENT acme",
+			want:  []string{"USAGE on recipient acme revoked from role sharer", "0 grants"},
+			rows:  [][]string{},
+			audit: []string{"user:root GRANT acme allow", "user:root DESCRIBE acme allow"},
+		},
+		{
+			name:   "without it the share's owner can no longer grant the share to the recipient",
+			who:    "alice",
+			sql:    "GRANT SELECT ON SHARE partners TO RECIPIENT acme",
+			denied: "missing USAGE on recipient acme",
+			audit:  []string{"user:alice GRANT partners allow", "user:alice USAGE acme deny"},
 		},
 		{
 			name:   "dropping a recipient needs DROP on it",

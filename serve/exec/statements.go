@@ -53,6 +53,12 @@ func (r *run) exec() (Result, error) {
 			return r.showShares()
 		case "RECIPIENTS":
 			return r.showRecipients()
+		case "STORES":
+			return r.showStores()
+		case "USERS":
+			return r.showUsers()
+		case "ROLES":
+			return r.showRoles()
 		}
 		return r.showSchemas(s)
 	case *sqlparse.ShowGrants:
@@ -419,12 +425,7 @@ func (r *run) visibleDatabases() ([]catalog.Database, error) {
 
 // usable reports whether the principal has USAGE on the object kind k at p.
 func (r *run) usable(k catalog.ObjectKind, p []string) (bool, error) {
-	path, err := r.path(k, p)
-	if err != nil {
-		return false, err
-	}
-	d, err := r.allowed(policy.ActionUsage, path)
-	return d.Allow, err
+	return r.permitted(policy.ActionUsage, k, p)
 }
 
 func (r *run) showSchemas(s *sqlparse.Show) (Result, error) {

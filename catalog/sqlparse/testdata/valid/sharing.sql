@@ -15,3 +15,9 @@ SHOW GRANTS ON SHARE partners;
 DESCRIBE SHARE partners;
 DROP RECIPIENT acme;
 DROP SHARE partners
+;
+GRANT USAGE ON RECIPIENT acme TO ROLE sharing_admin;
+GRANT OWNERSHIP ON RECIPIENT acme TO ROLE sharing_admin;
+REVOKE usage ON recipient acme FROM ROLE sharing_admin
+;
+SHOW GRANTS ON RECIPIENT acme

@@ -1,0 +1,1 @@
+PAUSE QUERY 3f2a9c1e-7d4b
