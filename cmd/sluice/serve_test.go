@@ -42,10 +42,10 @@ func startServe(t *testing.T, dataDir string, extra ...string) (string, func()) 
 func startServeArgs(t *testing.T, args ...string) (string, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out, errs := &syncBuffer{}, &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve"}, args...), out, io.Discard)
+		done <- run(ctx, append([]string{"serve"}, args...), out, errs)
 	}()
 	re := regexp.MustCompile(`Listening on (https?://\S+)`)
 	deadline := time.Now().Add(20 * time.Second)
@@ -54,12 +54,12 @@ func startServeArgs(t *testing.T, args ...string) (string, func()) {
 			return m[1], func() {
 				cancel()
 				if code := <-done; code != 0 {
-					t.Fatalf("serve exited with %d", code)
+					t.Fatalf("serve exited with %d; stderr:\n%s", code, errs.String())
 				}
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start: %s", out.String())
+			t.Fatalf("serve did not start: %s\nstderr:\n%s", out.String(), errs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
