@@ -67,16 +67,15 @@ type Worker struct {
 
 // window is the data of the next commit.
 type window struct {
-	snap     *deltalog.Snapshot
-	bw       *deltawriter.BatchWriter
-	batch    decode.Batch
-	src      []*kgo.Record // the record behind each row of batch
-	dead     *deadLetters
-	first    map[int32]int64 // first offset consumed per partition
-	last     map[int32]int64 // last offset consumed per partition
-	rows     int64           // rows written (after the filter)
-	filtered int64
-	started  time.Time
+	snap    *deltalog.Snapshot
+	bw      *deltawriter.BatchWriter // owned by ws until ws.finish
+	ws      *writeStage
+	batch   decode.Batch
+	src     []*kgo.Record // the record behind each row of batch
+	dead    *deadLetters
+	first   map[int32]int64 // first offset consumed per partition
+	last    map[int32]int64 // last offset consumed per partition
+	started time.Time
 }
 
 // Option configures a Worker.
@@ -242,12 +241,14 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
 		// Memory: the client buffers at most one fetch per broker until
-		// polled, and polling stops while a flush blocks on storage. A
-		// fetch grows several times in memory (decompressed batches plus a
-		// ~180-byte Record per record: 32 MiB fetched held ~240 MiB), so
-		// it gets 1/32 of the budget.
-		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/32, 16<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/64, 8<<20))),
+		// polled, and polling stops while a flush blocks on storage. Run
+		// takes whole fetches, so the client fetches the next one while
+		// this one is processed: two fetches are in memory. A fetch grows
+		// several times in memory (decompressed batches plus a ~180-byte
+		// Record per record: 32 MiB fetched held ~240 MiB), so each gets
+		// 1/64 of the budget.
+		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/64, 8<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/128, 4<<20))),
 		kgo.MaxConcurrentFetches(1),
 	}
 	if s.TLS != nil {
@@ -360,7 +361,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker started", "topic", w.spec.Source.Topic, "group", w.spec.Source.Group, "table", w.table.URI())
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, w.untilFlush())
-		fetches := w.cl.PollRecords(pollCtx, 10_000)
+		fetches := w.cl.PollFetches(pollCtx)
 		cancel()
 		if ctx.Err() != nil {
 			w.cl.AllowRebalance()
@@ -422,11 +423,11 @@ func (w *Worker) flushDue() bool {
 		return false
 	}
 	f := w.spec.Flush
-	buffered := win.bw.Size() + win.batch.SizeBytes() + win.dead.size
+	buffered := win.ws.buffered() + win.batch.SizeBytes() + win.dead.size
 	w.metrics.BufferedBytes.Set(float64(buffered))
 	return time.Since(win.started) >= f.Interval.Duration ||
-		win.rows+int64(win.batch.Len()) >= f.MaxRows ||
-		win.bw.Size() >= int64(f.MaxBytes) ||
+		win.ws.pendingRows()+int64(win.batch.Len()) >= f.MaxRows ||
+		win.ws.size.Load() >= int64(f.MaxBytes) ||
 		buffered >= int64(f.MemoryLimit)/2
 }
 
@@ -447,8 +448,10 @@ func (w *Worker) startWindow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	filtered := w.metrics.RecordsFiltered
 	w.win = &window{
 		snap: snap, bw: bw, batch: w.dec.NewBatch(memory.DefaultAllocator),
+		ws:   newWriteStage(bw, w.xf, w.schema, w.table.URI(), func(n int64) { filtered.Add(float64(n)) }),
 		dead: newDeadLetters(w.spec.Query, w.dlqArrow), first: map[int32]int64{}, last: map[int32]int64{},
 	}
 	return nil
@@ -540,41 +543,27 @@ func (w *Worker) deadLetter(m *decode.Message, stage string, err error) {
 	w.metrics.DeadLettered.WithLabelValues(stage).Inc()
 }
 
-// drain transforms the decoded rows and writes them to the data files.
+// drain hands the decoded rows to the window's write stage, which
+// transforms them and writes them to the data files.
 func (w *Worker) drain(ctx context.Context) error {
 	win := w.win
 	if win.batch.Len() == 0 {
 		return nil
 	}
-	rec := win.batch.Build()
-	defer rec.Release()
 	src := win.src
-	win.src = win.src[:0]
-	out, rowErrs, err := w.xf.Apply(ctx, rec)
-	if err != nil {
-		return fmt.Errorf("transform: %w", err)
+	win.src = make([]*kgo.Record, 0, cap(src))
+	size := win.batch.SizeBytes()
+	failed, err := win.ws.submit(ctx, win.batch.Build(), src, size)
+	w.deadLetterFailures(failed)
+	return err
+}
+
+// deadLetterFailures dead-letters the rows the transform rejected.
+func (w *Worker) deadLetterFailures(failed []rowFailure) {
+	for _, f := range failed {
+		m := message(f.src)
+		w.deadLetter(&m, "transform", f.err)
 	}
-	defer out.Release()
-	for _, re := range rowErrs {
-		m := message(src[re.Row])
-		w.deadLetter(&m, "transform", re.Err)
-	}
-	kept := out.NumRows()
-	win.filtered += rec.NumRows() - kept - int64(len(rowErrs))
-	w.metrics.RecordsFiltered.Add(float64(rec.NumRows() - kept - int64(len(rowErrs))))
-	if kept == 0 {
-		return nil
-	}
-	conformed, err := conform(out, w.schema)
-	if err != nil {
-		return err
-	}
-	defer conformed.Release()
-	if err := win.bw.Write(conformed); err != nil {
-		return fmt.Errorf("write %s: %w", w.table.URI(), err)
-	}
-	win.rows += kept
-	return nil
 }
 
 // flush commits the window: dead letters first, then the data with the
@@ -617,6 +606,11 @@ var (
 func (w *Worker) commitWindow(ctx context.Context) error {
 	win := w.win
 	if err := w.drain(ctx); err != nil {
+		return err
+	}
+	failed, err := win.ws.finish()
+	w.deadLetterFailures(failed)
+	if err != nil {
 		return err
 	}
 	adds, err := win.bw.Close()
@@ -670,12 +664,12 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 	}
 	st := win.bw.Stats()
 	w.metrics.Commits.Inc()
-	w.metrics.RecordsWritten.Add(float64(win.rows))
+	w.metrics.RecordsWritten.Add(float64(win.ws.rows.Load()))
 	w.metrics.FilesWritten.Add(float64(st.Files))
 	w.metrics.BytesWritten.Add(float64(st.Bytes))
 	w.metrics.TableVersion.Set(float64(v))
 	w.metrics.BufferedBytes.Set(0)
-	w.log.Debug("committed", "version", v, "rows", win.rows, "files", st.Files, "deadLetters", win.dead.n)
+	w.log.Debug("committed", "version", v, "rows", win.ws.rows.Load(), "files", st.Files, "deadLetters", win.dead.n)
 	w.ready.Store(true)
 	w.commitGroupOffsets(ctx, win.last)
 	return nil
@@ -793,6 +787,7 @@ func (w *Worker) abortWindow(ctx context.Context) {
 	if win == nil {
 		return
 	}
+	win.ws.abort()
 	win.bw.Abort()
 	win.batch.Release()
 	win.dead.release()
@@ -882,6 +877,7 @@ func (w *Worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.win != nil {
+		w.win.ws.abort()
 		w.win.bw.Abort()
 		w.win.batch.Release()
 		w.win.dead.release()
