@@ -67,15 +67,16 @@ type Worker struct {
 
 // window is the data of the next commit.
 type window struct {
-	snap    *deltalog.Snapshot
-	bw      *deltawriter.BatchWriter // owned by ws until ws.finish
-	ws      *writeStage
-	batch   decode.Batch
-	src     []*kgo.Record // the record behind each row of batch
-	dead    *deadLetters
-	first   map[int32]int64 // first offset consumed per partition
-	last    map[int32]int64 // last offset consumed per partition
-	started time.Time
+	snap     *deltalog.Snapshot
+	bw       *deltawriter.BatchWriter
+	batch    decode.Batch
+	src      []*kgo.Record // the record behind each row of batch
+	dead     *deadLetters
+	first    map[int32]int64 // first offset consumed per partition
+	last     map[int32]int64 // last offset consumed per partition
+	rows     int64           // rows written (after the filter)
+	filtered int64
+	started  time.Time
 }
 
 // Option configures a Worker.
@@ -423,11 +424,11 @@ func (w *Worker) flushDue() bool {
 		return false
 	}
 	f := w.spec.Flush
-	buffered := win.ws.buffered() + win.batch.SizeBytes() + win.dead.size
+	buffered := win.bw.Size() + win.batch.SizeBytes() + win.dead.size
 	w.metrics.BufferedBytes.Set(float64(buffered))
 	return time.Since(win.started) >= f.Interval.Duration ||
-		win.ws.pendingRows()+int64(win.batch.Len()) >= f.MaxRows ||
-		win.ws.size.Load() >= int64(f.MaxBytes) ||
+		win.rows+int64(win.batch.Len()) >= f.MaxRows ||
+		win.bw.Size() >= int64(f.MaxBytes) ||
 		buffered >= int64(f.MemoryLimit)/2
 }
 
@@ -448,10 +449,8 @@ func (w *Worker) startWindow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	filtered := w.metrics.RecordsFiltered
 	w.win = &window{
 		snap: snap, bw: bw, batch: w.dec.NewBatch(memory.DefaultAllocator),
-		ws:   newWriteStage(bw, w.xf, w.schema, w.table.URI(), func(n int64) { filtered.Add(float64(n)) }),
 		dead: newDeadLetters(w.spec.Query, w.dlqArrow), first: map[int32]int64{}, last: map[int32]int64{},
 	}
 	return nil
@@ -543,27 +542,41 @@ func (w *Worker) deadLetter(m *decode.Message, stage string, err error) {
 	w.metrics.DeadLettered.WithLabelValues(stage).Inc()
 }
 
-// drain hands the decoded rows to the window's write stage, which
-// transforms them and writes them to the data files.
+// drain transforms the decoded rows and writes them to the data files.
 func (w *Worker) drain(ctx context.Context) error {
 	win := w.win
 	if win.batch.Len() == 0 {
 		return nil
 	}
+	rec := win.batch.Build()
+	defer rec.Release()
 	src := win.src
-	win.src = make([]*kgo.Record, 0, cap(src))
-	size := win.batch.SizeBytes()
-	failed, err := win.ws.submit(ctx, win.batch.Build(), src, size)
-	w.deadLetterFailures(failed)
-	return err
-}
-
-// deadLetterFailures dead-letters the rows the transform rejected.
-func (w *Worker) deadLetterFailures(failed []rowFailure) {
-	for _, f := range failed {
-		m := message(f.src)
-		w.deadLetter(&m, "transform", f.err)
+	win.src = win.src[:0]
+	out, rowErrs, err := w.xf.Apply(ctx, rec)
+	if err != nil {
+		return fmt.Errorf("transform: %w", err)
 	}
+	defer out.Release()
+	for _, re := range rowErrs {
+		m := message(src[re.Row])
+		w.deadLetter(&m, "transform", re.Err)
+	}
+	kept := out.NumRows()
+	win.filtered += rec.NumRows() - kept - int64(len(rowErrs))
+	w.metrics.RecordsFiltered.Add(float64(rec.NumRows() - kept - int64(len(rowErrs))))
+	if kept == 0 {
+		return nil
+	}
+	conformed, err := conform(out, w.schema)
+	if err != nil {
+		return err
+	}
+	defer conformed.Release()
+	if err := win.bw.Write(conformed); err != nil {
+		return fmt.Errorf("write %s: %w", w.table.URI(), err)
+	}
+	win.rows += kept
+	return nil
 }
 
 // flush commits the window: dead letters first, then the data with the
@@ -606,11 +619,6 @@ var (
 func (w *Worker) commitWindow(ctx context.Context) error {
 	win := w.win
 	if err := w.drain(ctx); err != nil {
-		return err
-	}
-	failed, err := win.ws.finish()
-	w.deadLetterFailures(failed)
-	if err != nil {
 		return err
 	}
 	adds, err := win.bw.Close()
@@ -664,12 +672,12 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 	}
 	st := win.bw.Stats()
 	w.metrics.Commits.Inc()
-	w.metrics.RecordsWritten.Add(float64(win.ws.rows.Load()))
+	w.metrics.RecordsWritten.Add(float64(win.rows))
 	w.metrics.FilesWritten.Add(float64(st.Files))
 	w.metrics.BytesWritten.Add(float64(st.Bytes))
 	w.metrics.TableVersion.Set(float64(v))
 	w.metrics.BufferedBytes.Set(0)
-	w.log.Debug("committed", "version", v, "rows", win.ws.rows.Load(), "files", st.Files, "deadLetters", win.dead.n)
+	w.log.Debug("committed", "version", v, "rows", win.rows, "files", st.Files, "deadLetters", win.dead.n)
 	w.ready.Store(true)
 	w.commitGroupOffsets(ctx, win.last)
 	return nil
@@ -787,7 +795,6 @@ func (w *Worker) abortWindow(ctx context.Context) {
 	if win == nil {
 		return
 	}
-	win.ws.abort()
 	win.bw.Abort()
 	win.batch.Release()
 	win.dead.release()
@@ -877,7 +884,6 @@ func (w *Worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]in
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.win != nil {
-		w.win.ws.abort()
 		w.win.bw.Abort()
 		w.win.batch.Release()
 		w.win.dead.release()
