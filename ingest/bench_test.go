@@ -121,10 +121,15 @@ func BenchmarkIngestJSON(b *testing.B) {
 	for it := 0; it < b.N; it++ {
 		// Baseline: consume everything and discard it.
 		bopts := []kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
-		if os.Getenv("XBASE") != "" {
-			var mb, pb int32
-			fmt.Sscanf(os.Getenv("XBASE"), "%d,%d", &mb, &pb)
-			bopts = append(bopts, kgo.FetchMaxBytes(mb<<20), kgo.FetchMaxPartitionBytes(pb<<20), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		// SLUICE_BENCH_BASE_FETCH=MAX,PART gives the baseline fetch limits
+		// in MiB and read-committed isolation, as the worker has.
+		if f := os.Getenv("SLUICE_BENCH_BASE_FETCH"); f != "" {
+			var maxMiB, partMiB int32
+			if _, err := fmt.Sscanf(f, "%d,%d", &maxMiB, &partMiB); err != nil {
+				b.Fatalf("SLUICE_BENCH_BASE_FETCH=%q: want MAX,PART in MiB: %v", f, err)
+			}
+			bopts = append(bopts, kgo.FetchMaxBytes(maxMiB<<20), kgo.FetchMaxPartitionBytes(partMiB<<20),
+				kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 		}
 		cl := k.Client(b, bopts...)
 		k0, _ := serversCPU()
