@@ -46,6 +46,30 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// procCPU is the user+system CPU time of process pid (the broker, MinIO),
+// from /proc; 0 if it cannot be read.
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscanf(f[11], "%d", &ut)
+	fmt.Sscanf(f[12], "%d", &st)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// serversCPU is the CPU time of the broker and MinIO the test environment started.
+func serversCPU() (kafka, minio time.Duration) {
+	return procCPU(os.Getenv(testenv.EnvKafkaPID)), procCPU(os.Getenv(testenv.EnvMinIOPID))
+}
+
 // resetPeakRSS resets the kernel's peak-RSS mark (VmHWM), so the peak of
 // the ingest phase is not the producer's.
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
@@ -96,12 +120,25 @@ func BenchmarkIngestJSON(b *testing.B) {
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
 		// Baseline: consume everything and discard it.
-		cl := k.Client(b, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		bopts := []kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+		// SLUICE_BENCH_BASE_FETCH=MAX,PART gives the baseline fetch limits
+		// in MiB and read-committed isolation, as the worker has.
+		if f := os.Getenv("SLUICE_BENCH_BASE_FETCH"); f != "" {
+			var maxMiB, partMiB int32
+			if _, err := fmt.Sscanf(f, "%d,%d", &maxMiB, &partMiB); err != nil {
+				b.Fatalf("SLUICE_BENCH_BASE_FETCH=%q: want MAX,PART in MiB: %v", f, err)
+			}
+			bopts = append(bopts, kgo.FetchMaxBytes(maxMiB<<20), kgo.FetchMaxPartitionBytes(partMiB<<20),
+				kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		}
+		cl := k.Client(b, bopts...)
+		k0, _ := serversCPU()
 		cpu0, t0 := cpuTime(), time.Now()
 		for got := 0; got < n; {
 			got += cl.PollFetches(context.Background()).NumRecords()
 		}
 		baseWall, baseCPU := time.Since(t0), cpuTime()-cpu0
+		k1, _ := serversCPU()
 		cl.Close()
 
 		// Sluice: the worker until the table holds every record.
@@ -134,13 +171,28 @@ func BenchmarkIngestJSON(b *testing.B) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		resetPeakRSS()
+		// SLUICE_BENCH_CPUPROFILE=path profiles the ingest phase alone
+		// (-cpuprofile would include producing the topic).
+		if p := os.Getenv("SLUICE_BENCH_CPUPROFILE"); p != "" {
+			f, err := os.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+		}
+		k2, m2 := serversCPU()
 		cpu0, t0 = cpuTime(), time.Now()
 		go func() { done <- w.Run(ctx) }()
 		heapDumped := false
+		var parquetBytes int64
 		for {
 			time.Sleep(250 * time.Millisecond)
 			info, err := tbl.Inspect(ctx)
 			if err == nil && info.NumRecords >= int64(n) {
+				parquetBytes = info.SizeBytes
 				break
 			}
 			if p := os.Getenv("SLUICE_BENCH_HEAPPROFILE"); p != "" && !heapDumped && err == nil && info.NumRecords >= int64(n)/2 {
@@ -153,6 +205,10 @@ func BenchmarkIngestJSON(b *testing.B) {
 			}
 		}
 		ingWall, ingCPU := time.Since(t0), cpuTime()-cpu0
+		k3, m3 := serversCPU()
+		if os.Getenv("SLUICE_BENCH_CPUPROFILE") != "" {
+			pprof.StopCPUProfile()
+		}
 		cancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)
@@ -163,6 +219,14 @@ func BenchmarkIngestJSON(b *testing.B) {
 		b.ReportMetric(mb/ingCPU.Seconds(), "ingest_MB/cpu-s")
 		b.ReportMetric(mb/baseCPU.Seconds(), "consume_MB/cpu-s")
 		b.ReportMetric(ingWall.Seconds()/baseWall.Seconds(), "ingest/consume_time")
+		b.ReportMetric(ingCPU.Seconds()/baseCPU.Seconds(), "ingest/consume_cpu")
+		b.ReportMetric(ingCPU.Seconds(), "ingest_cpu-s")
+		b.ReportMetric(baseCPU.Seconds(), "consume_cpu-s")
 		b.ReportMetric(float64(peakRSS())/(1<<20), "peak_RSS_MiB")
+		b.ReportMetric(float64(parquetBytes)/1e6, "parquet_MB")
+		// The servers share the 2 cores: their CPU bounds the wall rates.
+		b.ReportMetric((k1 - k0).Seconds(), "consume_broker_cpu-s")
+		b.ReportMetric((k3 - k2).Seconds(), "ingest_broker_cpu-s")
+		b.ReportMetric((m3 - m2).Seconds(), "ingest_minio_cpu-s")
 	}
 }

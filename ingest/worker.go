@@ -242,12 +242,14 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
 		// Memory: the client buffers at most one fetch per broker until
-		// polled, and polling stops while a flush blocks on storage. A
-		// fetch grows several times in memory (decompressed batches plus a
-		// ~180-byte Record per record: 32 MiB fetched held ~240 MiB), so
-		// it gets 1/32 of the budget.
-		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/32, 16<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/64, 8<<20))),
+		// polled, and polling stops while a flush blocks on storage. Run
+		// takes whole fetches, so the client fetches the next one while
+		// this one is processed: two fetches are in memory. A fetch grows
+		// several times in memory (decompressed batches plus a ~180-byte
+		// Record per record: 32 MiB fetched held ~240 MiB), so each gets
+		// 1/64 of the budget.
+		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/64, 8<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/128, 4<<20))),
 		kgo.MaxConcurrentFetches(1),
 	}
 	if s.TLS != nil {
@@ -360,7 +362,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker started", "topic", w.spec.Source.Topic, "group", w.spec.Source.Group, "table", w.table.URI())
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, w.untilFlush())
-		fetches := w.cl.PollRecords(pollCtx, 10_000)
+		fetches := w.cl.PollFetches(pollCtx)
 		cancel()
 		if ctx.Err() != nil {
 			w.cl.AllowRebalance()

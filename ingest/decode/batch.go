@@ -134,11 +134,11 @@ func (b *batch) Add(m *Message) error {
 		b.row[i] = v
 	}
 	size := 0
-	for i, v := range b.row {
+	for i := range b.row {
 		if f := b.flat[i]; f != nil {
-			size += f.add(v)
+			size += f.add(&b.row[i])
 		} else {
-			size += b.st.appendVal(b.rb.Field(i), b.plan.nodes[i], v)
+			size += b.st.appendVal(b.rb.Field(i), b.plan.nodes[i], b.row[i])
 		}
 	}
 	b.size += int64(size)

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 
@@ -24,7 +25,7 @@ type flatCol struct {
 	dt    arrow.DataType
 	n     int    // rows
 	nulls int    // null rows
-	valid []byte // validity bitmap
+	valid []byte // validity bitmap, made at the first null: until then every row is valid
 	vals  []byte // fixed-width values; booleans as a bitmap; offsets for strings and binaries
 	data  []byte // string and binary bytes
 }
@@ -44,7 +45,7 @@ func newFlatCol(n *node, dt arrow.DataType) *flatCol {
 // bytes of string or binary data.
 func (c *flatCol) reset(rows, dataLen int) {
 	c.n, c.nulls = 0, 0
-	c.valid = make([]byte, 0, (rows+7)/8)
+	c.valid = nil
 	switch c.kind {
 	case kString, kBinary:
 		c.vals = binary.NativeEndian.AppendUint32(make([]byte, 0, 4*(rows+1)), 0)
@@ -67,18 +68,15 @@ var flatSizes = [...]int{kBool: 1, kInt8: 1, kInt16: 2, kInt32: 4, kInt64: 8, kF
 
 // add appends a staged value and returns the bytes appendVal would count
 // for it (SizeBytes' estimate).
-func (c *flatCol) add(v val) int {
+func (c *flatCol) add(v *val) int {
 	i := c.n
 	c.n++
-	if i%8 == 0 {
-		c.valid = append(c.valid, 0)
-		if c.kind == kBool {
-			c.vals = append(c.vals, 0)
-		}
+	if c.kind == kBool && i%8 == 0 {
+		c.vals = append(c.vals, 0)
 	}
 	ne := binary.NativeEndian
 	if v.null {
-		c.nulls++
+		c.addNull(i)
 		switch c.kind {
 		case kBool:
 		case kString, kBinary:
@@ -88,7 +86,10 @@ func (c *flatCol) add(v val) int {
 		}
 		return 1
 	}
-	c.valid[i/8] |= 1 << (i % 8)
+	if c.valid != nil {
+		c.growValid(i)
+		c.valid[i/8] |= 1 << (i % 8)
+	}
 	switch c.kind {
 	case kBool:
 		if v.i != 0 {
@@ -116,10 +117,34 @@ func (c *flatCol) add(v val) int {
 
 var zeros [16]byte
 
+// addNull marks row i null. The first null makes the validity bitmap, with
+// the rows before it valid.
+func (c *flatCol) addNull(i int) {
+	if c.nulls == 0 {
+		c.valid = bytes.Repeat([]byte{0xff}, i/8)
+		if i%8 != 0 {
+			c.valid = append(c.valid, byte(1)<<(i%8)-1)
+		}
+	}
+	c.nulls++
+	c.growValid(i)
+}
+
+// growValid makes the bitmap long enough for row i.
+func (c *flatCol) growValid(i int) {
+	for len(c.valid) <= i/8 {
+		c.valid = append(c.valid, 0)
+	}
+}
+
 // array returns the rows as an array (the caller releases it) and empties
 // c, sized for a batch like this one.
 func (c *flatCol) array() arrow.Array {
-	bufs := []*memory.Buffer{memory.NewBufferBytes(c.valid), memory.NewBufferBytes(c.vals)}
+	var valid *memory.Buffer // none while every row is valid
+	if c.nulls > 0 {
+		valid = memory.NewBufferBytes(c.valid)
+	}
+	bufs := []*memory.Buffer{valid, memory.NewBufferBytes(c.vals)}
 	if c.kind == kString || c.kind == kBinary {
 		bufs = append(bufs, memory.NewBufferBytes(c.data))
 	}

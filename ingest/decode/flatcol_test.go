@@ -44,11 +44,24 @@ func TestFlatColsMatchBuilders(t *testing.T) {
 		t.Fatalf("%d flat columns, want %d", flat, len(types)-1)
 	}
 	r := rand.New(rand.NewSource(3))
-	for _, rows := range []int{5, 700, 0, 1300, 9} {
+	// A flat column makes its validity bitmap at the first null: check
+	// batches without nulls, and first nulls on and off byte boundaries.
+	nulls := []struct {
+		name string
+		null func(row int) bool
+	}{
+		{"random quarter", func(int) bool { return r.Intn(4) == 0 }},
+		{"none", func(int) bool { return false }},
+		{"from row 8", func(k int) bool { return k >= 8 && k%3 == 0 }},
+		{"row 13 only", func(k int) bool { return k == 13 }},
+		{"all", func(int) bool { return true }},
+	}
+	for bi, rows := range []int{5, 700, 0, 1300, 9, 16, 14, 40, 3} {
+		np := nulls[bi%len(nulls)]
 		for k := 0; k < rows; k++ {
 			v := []byte("{")
 			for i := range types {
-				if r.Intn(4) == 0 {
+				if np.null(k) {
 					continue // null
 				}
 				if len(v) > 1 {
@@ -64,15 +77,22 @@ func TestFlatColsMatchBuilders(t *testing.T) {
 			}
 		}
 		if got.SizeBytes() != want.SizeBytes() {
-			t.Errorf("%d rows: SizeBytes %d, builders %d", rows, got.SizeBytes(), want.SizeBytes())
+			t.Errorf("%d rows, nulls %s: SizeBytes %d, builders %d", rows, np.name, got.SizeBytes(), want.SizeBytes())
 		}
 		g, w := got.Build(), want.Build()
 		if !array.RecordEqual(g, w) {
-			t.Errorf("%d rows: record\n%v\nbuilders\n%v", rows, g, w)
+			t.Errorf("%d rows, nulls %s: record\n%v\nbuilders\n%v", rows, np.name, g, w)
 		}
 		for i := range types {
-			if g.Column(i).NullN() != w.Column(i).NullN() || g.Column(i).Len() != rows {
-				t.Errorf("%d rows: column %d has %d values, %d null; builders %d null", rows, i, g.Column(i).Len(), g.Column(i).NullN(), w.Column(i).NullN())
+			gc, wc := g.Column(i), w.Column(i)
+			if gc.NullN() != wc.NullN() || gc.Len() != rows {
+				t.Errorf("%d rows, nulls %s: column %d has %d values, %d null; builders %d null", rows, np.name, i, gc.Len(), gc.NullN(), wc.NullN())
+			}
+			for k := 0; k < rows; k++ {
+				if gc.IsNull(k) != wc.IsNull(k) {
+					t.Errorf("%d rows, nulls %s: column %d row %d null=%v, builders %v", rows, np.name, i, k, gc.IsNull(k), wc.IsNull(k))
+					break
+				}
 			}
 		}
 		g.Release()
