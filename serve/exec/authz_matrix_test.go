@@ -486,7 +486,8 @@ func dump(t *testing.T, cat *catalog.Catalog) string {
 // variants, each on a fresh copy of one fixture catalog (one policy engine
 // for all).
 func TestAuthorizationMatrix(t *testing.T) {
-	pol, err := policy.New(context.Background(), policy.WithSink(&policy.MemorySink{}))
+	sink := &policy.MemorySink{}
+	pol, err := policy.New(context.Background(), policy.WithSink(sink))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -528,7 +529,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 					give(t, cat, "r1", tc.ancestor, q)
 				}
 				before := dump(t, cat)
+				seen := len(sink.Events())
 				res, err := ex.Execute(context.Background(), user("alice"), expand(tc.stmt))
+				auditedAs(t, sink.Events()[seen:], v != "denied" && !tc.list, expand(tc.reason))
 				switch {
 				case v != "denied":
 					if err != nil {
@@ -557,6 +560,35 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// auditedAs checks that the statement's decisions are in the audit log:
+// alice's, at least one; when allowed, at least one allowed (a listing or a
+// DESCRIBE without a kind also makes denied decisions on what it skips);
+// when denied (reason set), one denial with the reason the statement
+// failed on.
+func auditedAs(t *testing.T, events []policy.Event, allowed bool, reason string) {
+	t.Helper()
+	if len(events) == 0 {
+		t.Fatal("the statement made no audited decision")
+	}
+	allows := 0
+	for _, ev := range events {
+		if ev.Principal != "user:alice" {
+			t.Errorf("decision audited for %s, want user:alice: %+v", ev.Principal, ev)
+		}
+		if ev.Allow {
+			allows++
+		} else if !allowed && reason != "" && ev.Reason == reason {
+			return
+		}
+	}
+	if allowed && allows == 0 {
+		t.Errorf("an allowed statement has no allowed decision in the audit log: %+v", events)
+	}
+	if !allowed && reason != "" {
+		t.Errorf("no audited denial with reason %q in %+v", reason, events)
 	}
 }
 
