@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -402,6 +404,33 @@ func TestSharingEndToEnd(t *testing.T) {
 		t.Errorf("revoked recipient: load = %d rows, error %q; want a 404", len(res[14].Rows), res[14].Error)
 	}
 
+	// By timestamp: the commit times the feed gave, as a client would use
+	// them; and names in another case.
+	stamp := func(v int64) string {
+		t.Helper()
+		for _, r := range res[7].Rows {
+			m := r.(map[string]any)
+			if m["_commit_version"] == float64(v) {
+				ms, ok := m["_commit_timestamp"].(float64) // epoch milliseconds
+				if !ok {
+					t.Fatalf("_commit_timestamp %v of version %d: want milliseconds", m["_commit_timestamp"], v)
+				}
+				ts := time.UnixMilli(int64(ms))
+				return ts.UTC().Format("2006-01-02T15:04:05.000Z")
+			}
+		}
+		t.Fatalf("no change of version %d in the feed", v)
+		return ""
+	}
+	c = runConnector(t, py, acme, []map[string]any{
+		{"op": "load", "table": orders, "timestamp": stamp(first.Version)},
+		{"op": "changes", "table": orders, "starting_timestamp": stamp(first.Version + 1)},
+		{"op": "load", "table": strings.ToUpper(orders), "use_delta_format": true},
+	})
+	c.same(0, batch1)
+	checkChanges(t, 1, c.rows(1), expectedOrders(t, len1+1, e.nextID), nil, first.Version, last.Version)
+	c.same(2, want)
+
 	leak.mu.Lock()
 	defer leak.mu.Unlock()
 	t.Logf("responses through the leak check: %v, %d with presigned S3 URLs; %d records produced, %d kept, %v in all", leak.responses, leak.presigned, e.nextID, len(want), time.Since(t0).Round(100*time.Millisecond))
@@ -416,7 +445,7 @@ func TestSharingEndToEnd(t *testing.T) {
 // checkChanges checks a change data feed from version 0 of the pipeline's
 // append-only table: each expected row exactly once, as an insert of a
 // version up to last (up to first for the first batch's rows, after it
-// for the others), with one commit timestamp per version.
+// for the others), with one commit timestamp per version, not decreasing.
 func checkChanges(t *testing.T, op int, got, want, batch1 []any, first, last int64) {
 	t.Helper()
 	inFirst := map[string]bool{}
@@ -440,6 +469,17 @@ func checkChanges(t *testing.T, op int, got, want, batch1 []any, first, last int
 			t.Errorf("op %d: row %v changed at version %v; the first batch was complete at version %d and only it", op, m, v, first)
 		}
 		rows = append(rows, m)
+	}
+	versions := slices.Sorted(maps.Keys(stamps))
+	for i := 1; i < len(versions); i++ {
+		a, b := stamps[versions[i-1]], stamps[versions[i]]
+		af, aok := a.(float64) // epoch milliseconds (parquet format)
+		bf, bok := b.(float64)
+		as, _ := a.(string) // canonical timestamps (delta format)
+		bs, _ := b.(string)
+		if (aok && bok && af > bf) || (!aok && !bok && as > bs) || aok != bok {
+			t.Errorf("op %d: commit timestamp of version %v (%v) after that of version %v (%v)", op, versions[i-1], a, versions[i], b)
+		}
 	}
 	rows, _ = testenv.SortRows(rows)
 	if !reflect.DeepEqual(rows, want) {
