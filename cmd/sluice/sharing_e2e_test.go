@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,9 +43,51 @@ CREATE RECIPIENT acme;
 GRANT SELECT ON SHARE partners TO RECIPIENT acme;
 `
 
-// expectedOrder is the row the pipeline (pipelineSQL) writes for record id,
-// in the oracles' canonical form, and whether its WHERE keeps the record.
-func expectedOrder(id int) (map[string]any, bool) {
+// sharedPipelineSQL is pipelineSQL with the table partitioned by segment
+// and the Kafka metadata of each record selected too.
+func sharedPipelineSQL(t *testing.T, brokers, topic string) string {
+	t.Helper()
+	sql := fmt.Sprintf(pipelineSQL, brokers, topic)
+	for _, r := range [][2]string{
+		{"WITH ('flush.interval' = '1s') AS", "WITH ('flush.interval' = '1s', 'partitioned.by' = 'segment') AS"},
+		{"END AS segment\n", "END AS segment,\n         kafka_partition, kafka_offset, kafka_timestamp, kafka_key\n"},
+	} {
+		if !strings.Contains(sql, r[0]) {
+			t.Fatalf("pipelineSQL no longer holds %q", r[0])
+		}
+		sql = strings.Replace(sql, r[0], r[1], 1)
+	}
+	return sql
+}
+
+// inKafka reads the topic back from the start until it holds n records,
+// and returns them by id (their key).
+func inKafka(t *testing.T, k *testenv.KafkaEnv, topic string, n int) map[int]*kgo.Record {
+	t.Helper()
+	cl := k.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	recs := map[int]*kgo.Record{}
+	for len(recs) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read back %d of %d records from %s", len(recs), n, topic)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			id, err := strconv.Atoi(string(r.Key))
+			if err != nil {
+				t.Fatalf("record key %q", r.Key)
+			}
+			recs[id] = r
+		})
+	}
+	return recs
+}
+
+// expectedOrder is the row the pipeline (sharedPipelineSQL) writes for
+// record r (the id-th produced), in the oracles' canonical form, and
+// whether its WHERE keeps the record.
+func expectedOrder(id int, r *kgo.Record) (map[string]any, bool) {
 	cents, country := order(id)
 	if (country != "DE" && country != "NL") || cents < 10000 {
 		return nil, false
@@ -53,19 +97,23 @@ func expectedOrder(id int) (map[string]any, bool) {
 		segment = "large"
 	}
 	return map[string]any{
-		"id":          float64(id),
-		"customer_lc": fmt.Sprintf("cust-%d", id),
-		"doubled":     fmt.Sprintf("%d.%02d", 2*cents/100, 2*cents%100),
-		"segment":     segment,
+		"id":              float64(id),
+		"customer_lc":     fmt.Sprintf("cust-%d", id),
+		"doubled":         fmt.Sprintf("%d.%02d", 2*cents/100, 2*cents%100),
+		"segment":         segment,
+		"kafka_partition": float64(r.Partition),
+		"kafka_offset":    float64(r.Offset),
+		"kafka_timestamp": r.Timestamp.UTC().Format("2006-01-02T15:04:05.000000Z"),
+		"kafka_key":       "b64:" + base64.StdEncoding.EncodeToString(r.Key),
 	}, true
 }
 
 // expectedOrders are the canonical rows of records from..to, sorted.
-func expectedOrders(t *testing.T, from, to int) []any {
+func expectedOrders(t *testing.T, recs map[int]*kgo.Record, from, to int) []any {
 	t.Helper()
 	var rows []any
 	for id := from; id <= to; id++ {
-		if r, ok := expectedOrder(id); ok {
+		if r, ok := expectedOrder(id, recs[id]); ok {
 			rows = append(rows, r)
 		}
 	}
@@ -284,7 +332,7 @@ func TestSharingEndToEnd(t *testing.T) {
 	e.url = proxy.URL
 	t0 := time.Now()
 
-	e.sql(fmt.Sprintf(pipelineSQL, strings.Join(k.Brokers, ","), e.topic))
+	e.sql(sharedPipelineSQL(t, strings.Join(k.Brokers, ","), e.topic))
 	profiles := t.TempDir()
 	issue := func(name, stmts string) string {
 		t.Helper()
@@ -306,14 +354,16 @@ func TestSharingEndToEnd(t *testing.T) {
 	// nothing of the second, is the time-travel target.
 	e.produce(200)
 	e.waitRows("first batch")
+	recs := inKafka(t, k, e.topic, e.nextID)
 	first := testenv.DeltaRs(t, s3.AWSEnv(), []string{e.table})[0]
 	len1 := e.nextID
-	batch1 := expectedOrders(t, 1, len1)
+	batch1 := expectedOrders(t, recs, 1, len1)
 	t.Logf("first batch (%d of 200 records kept) readable %v after the SQL; table at version %d", len(batch1), time.Since(t0).Round(100*time.Millisecond), first.Version)
 	e.produce(200)
 	e.waitRows("second batch")
+	recs = inKafka(t, k, e.topic, e.nextID)
 	last := testenv.DeltaRs(t, s3.AWSEnv(), []string{e.table})[0]
-	want := expectedOrders(t, 1, e.nextID)
+	want := expectedOrders(t, recs, 1, e.nextID)
 	if first.Error != "" || last.Error != "" || first.Version < 1 || last.Version <= first.Version || int(first.NumRecords) != len(batch1) || int(last.NumRecords) != len(want) {
 		t.Fatalf("table history: first batch at %+v, second at %+v; want %d then %d rows in later versions", first, last, len(batch1), len(want))
 	}
@@ -350,6 +400,7 @@ func TestSharingEndToEnd(t *testing.T) {
 	const orders, snap = "partners.eu.big_orders", "partners.golden.snap"
 	mid := float64(e.nextID / 2)
 	hint := fmt.Sprintf(`{"op":"greaterThan","children":[{"op":"column","name":"id","valueType":"long"},{"op":"literal","value":"%d","valueType":"long"}]}`, int(mid))
+	large := `{"op":"equal","children":[{"op":"column","name":"segment","valueType":"string"},{"op":"literal","value":"large","valueType":"string"}]}`
 	ops := []map[string]any{
 		0:  {"op": "list_all_tables"},
 		1:  {"op": "load", "table": orders},
@@ -368,6 +419,8 @@ func TestSharingEndToEnd(t *testing.T) {
 		14: {"op": "load", "table": orders, "profile": globex},
 		15: {"op": "changes", "table": orders, "starting_version": first.Version + 1},
 		16: {"op": "load", "table": orders, "version": 0},
+		17: {"op": "load", "table": orders, "jsonPredicateHints": large},
+		18: {"op": "load", "table": orders, "jsonPredicateHints": large, "use_delta_format": true},
 	}
 	t1 := time.Now()
 	c := runConnector(t, py, acme, ops)
@@ -386,7 +439,11 @@ func TestSharingEndToEnd(t *testing.T) {
 	}
 	for _, i := range []int{5, 6} {
 		got := c.subset(i, want, func(r map[string]any) bool { return r["id"].(float64) > mid })
-		t.Logf("op %d: jsonPredicateHints id > %v: %d rows of %d (%d match)", i, mid, len(got), len(want), len(expectedOrders(t, int(mid)+1, e.nextID)))
+		t.Logf("op %d: jsonPredicateHints id > %v: %d rows of %d (%d match)", i, mid, len(got), len(want), len(expectedOrders(t, recs, int(mid)+1, e.nextID)))
+	}
+	for _, i := range []int{17, 18} {
+		got := c.subset(i, want, func(r map[string]any) bool { return r["segment"] == "large" })
+		t.Logf("op %d: jsonPredicateHints on the partition column segment = 'large': %d rows of %d", i, len(got), len(want))
 	}
 	for _, i := range []int{7, 8} {
 		checkChanges(t, i, c.rows(i), want, batch1, first.Version, last.Version)
@@ -395,7 +452,7 @@ func TestSharingEndToEnd(t *testing.T) {
 	c.same(10, batch1)
 	c.same(11, snapWant)
 	c.same(12, snapWant)
-	checkChanges(t, 15, c.rows(15), expectedOrders(t, len1+1, e.nextID), nil, first.Version, last.Version)
+	checkChanges(t, 15, c.rows(15), expectedOrders(t, recs, len1+1, e.nextID), nil, first.Version, last.Version)
 	c.same(16, []any{})
 	if res[13].Error != "" || len(res[13].Tables) != 0 {
 		t.Errorf("revoked recipient: list_all_tables = %v %s, want none", res[13].Tables, res[13].Error)
@@ -428,7 +485,7 @@ func TestSharingEndToEnd(t *testing.T) {
 		{"op": "load", "table": strings.ToUpper(orders), "use_delta_format": true},
 	})
 	c.same(0, batch1)
-	checkChanges(t, 1, c.rows(1), expectedOrders(t, len1+1, e.nextID), nil, first.Version, last.Version)
+	checkChanges(t, 1, c.rows(1), expectedOrders(t, recs, len1+1, e.nextID), nil, first.Version, last.Version)
 	c.same(2, want)
 
 	leak.mu.Lock()
