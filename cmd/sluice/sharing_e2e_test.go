@@ -326,8 +326,9 @@ func TestSharingEndToEnd(t *testing.T) {
 	proxy := httptest.NewServer(leak)
 	defer proxy.Close()
 	dir := t.TempDir()
-	server, stop := startServe(t, dir, "--warehouse", "s3://"+bucket+"/lake", "--public-url", proxy.URL)
-	defer stop()
+	serveArgs := []string{"--warehouse", "s3://" + bucket + "/lake", "--public-url", proxy.URL}
+	server, stop := startServe(t, dir, serveArgs...)
+	defer func() { stop() }()
 	leak.to(t, server)
 	e.url = proxy.URL
 	t0 := time.Now()
@@ -375,19 +376,8 @@ func TestSharingEndToEnd(t *testing.T) {
 
 	// globex was granted the share, then the grant was revoked.
 	shares := func(profile string) int {
-		t.Helper()
-		var p struct{ Endpoint, BearerToken string }
-		b, _ := os.ReadFile(profile)
-		json.Unmarshal(b, &p)
-		req, _ := http.NewRequest("GET", p.Endpoint+"shares/partners/all-tables", nil)
-		req.Header.Set("Authorization", "Bearer "+p.BearerToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := recipientCall(t, profile, "GET", "shares/partners/all-tables", "")
+		return code
 	}
 	if code := shares(globex); code != http.StatusOK {
 		t.Fatalf("granted recipient globex: all-tables answered %d", code)
@@ -488,6 +478,27 @@ func TestSharingEndToEnd(t *testing.T) {
 	checkChanges(t, 1, c.rows(1), expectedOrders(t, recs, len1+1, e.nextID), nil, first.Version, last.Version)
 	c.same(2, want)
 
+	// A restart: the keys kept in the data dir keep the file URLs and page
+	// tokens handed out before it valid, and the recipient reads on.
+	const snapQuery, ordersQuery = "shares/partners/schemas/golden/tables/snap/query", "shares/partners/schemas/eu/tables/big_orders/query"
+	_, answer := recipientCall(t, acme, "POST", snapQuery, "{}")
+	fileURL := ndjson(t, answer, "file")["url"].(string)
+	_, answer = recipientCall(t, acme, "POST", ordersQuery, `{"maxFiles": 1}`)
+	pageToken := ndjson(t, answer, "endStreamAction")["nextPageToken"].(string)
+	_, fileBefore := recipientCall(t, acme, "GET", fileURL, "")
+	stop()
+	server, stop = startServe(t, dir, serveArgs...)
+	leak.to(t, server)
+	if code, fileAfter := recipientCall(t, acme, "GET", fileURL, ""); code != http.StatusOK || !bytes.Equal(fileAfter, fileBefore) || len(fileBefore) == 0 {
+		t.Errorf("file URL of before the restart: %d, %d bytes (%d before)", code, len(fileAfter), len(fileBefore))
+	}
+	if code, answer := recipientCall(t, acme, "POST", ordersQuery, `{"maxFiles": 1, "pageToken": "`+pageToken+`"}`); code != http.StatusOK || ndjson(t, answer, "file") == nil {
+		t.Errorf("page token of before the restart: %d\n%s", code, answer)
+	}
+	c = runConnector(t, py, acme, []map[string]any{{"op": "load", "table": orders}, {"op": "load", "table": snap}})
+	c.same(0, want)
+	c.same(1, snapWant)
+
 	leak.mu.Lock()
 	defer leak.mu.Unlock()
 	t.Logf("responses through the leak check: %v, %d with presigned S3 URLs; %d records produced, %d kept, %v in all", leak.responses, leak.presigned, e.nextID, len(want), time.Since(t0).Round(100*time.Millisecond))
@@ -497,6 +508,53 @@ func TestSharingEndToEnd(t *testing.T) {
 	if leak.responses["delta-sharing"] == 0 || leak.responses["files"] == 0 || leak.presigned == 0 || leak.responses["api"] == 0 {
 		t.Errorf("the leak check saw too little: %v, %d presigned", leak.responses, leak.presigned)
 	}
+}
+
+// recipientCall sends a request with the token of a recipient's profile to
+// target, an absolute URL or a path under the profile's endpoint, and
+// returns the status and body.
+func recipientCall(t *testing.T, profile, method, target, body string) (int, []byte) {
+	t.Helper()
+	var p struct{ Endpoint, BearerToken string }
+	b, err := os.ReadFile(profile)
+	if err != nil || json.Unmarshal(b, &p) != nil {
+		t.Fatalf("profile %s: %v", profile, err)
+	}
+	if !strings.HasPrefix(target, "http") {
+		target = p.Endpoint + target
+	}
+	req, err := http.NewRequest(method, target, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+p.BearerToken)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+// ndjson returns the object under key in the first line of a protocol
+// answer that has it, failing the test if none has.
+func ndjson(t *testing.T, answer []byte, key string) map[string]any {
+	t.Helper()
+	for _, line := range bytes.Split(answer, []byte("\n")) {
+		var m map[string]map[string]any
+		if json.Unmarshal(line, &m) == nil && m[key] != nil {
+			return m[key]
+		}
+	}
+	t.Fatalf("no %q line in the answer:\n%.2000s", key, answer)
+	return nil
 }
 
 // checkChanges checks a change data feed from version 0 of the pipeline's
