@@ -295,17 +295,20 @@ func rowKey(r any) string {
 }
 
 // TestSharingEndToEnd (issue #5): records produced to a real Kafka topic
-// flow through `sluice serve` (a supervised worker running a CREATE TABLE
-// AS SELECT with a WHERE and computed columns) into a Delta table on MinIO,
-// shared over Delta Sharing; the real Python connector, with the profile
-// `sluice sql --profile-out` wrote, reads exactly the rows expected from
-// what was produced: list_all_tables, load_as_pandas with and without
-// limit and jsonPredicateHints in parquet and delta format, the change
-// data feed, and time travel to the version that held the first batch. A
-// LOCATION table on local disk is served through signed /files/ URLs and
-// reads as delta-rs reads it. A recipient whose grant was revoked sees
-// nothing, and no answer of the server carries the S3 secret key (or the
-// access key, outside presigned URLs).
+// in two batches flow through `sluice serve` (a supervised worker running a
+// CREATE TABLE AS SELECT with a WHERE, computed columns and the Kafka
+// metadata, partitioned) into a Delta table on MinIO, shared over Delta
+// Sharing; the real Python connector, with the profile `sluice sql
+// --profile-out` wrote, reads exactly the rows expected from the records
+// read back from Kafka: list_all_tables, load_as_pandas with and without
+// limit and jsonPredicateHints (statistics and partition) in parquet and
+// delta format, the change data feed from version 0 and from the second
+// batch, time travel by version and by timestamp to the version that held
+// the first batch. A LOCATION table on local disk is served through signed
+// /files/ URLs and reads as delta-rs reads it. A recipient whose grant was
+// revoked sees nothing; file URLs and page tokens survive a server
+// restart; no answer of the server carries the S3 secret key (or the
+// access key, outside presigned URLs' X-Amz-Credential).
 func TestSharingEndToEnd(t *testing.T) {
 	k := testenv.Kafka(t)
 	s3 := testenv.MinIO(t)
