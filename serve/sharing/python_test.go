@@ -216,7 +216,7 @@ func TestPythonConnector(t *testing.T) {
 		{"op": "changes", "table": "q.eu.orders", "starting_timestamp": at(3)},
 	}
 	spec, _ := json.Marshal(map[string]any{"profile": profile, "oracles": testenv.OracleDir(), "ops": ops})
-	cmd := exec.Command(py, "testdata/sharing_client.py")
+	cmd := exec.Command(py, filepath.Join(testenv.OracleDir(), "sharing_client.py"))
 	cmd.Stdin = strings.NewReader(string(spec))
 	cmd.Env = os.Environ()
 	start := time.Now()

@@ -1,8 +1,8 @@
 """Drives the real `delta-sharing` Python connector against a sharing server
-for the Go integration tests (serve/sharing/python_test.go).
+for the Go integration tests (serve/sharing/python_test.go,
+cmd/sluice/sharing_e2e_test.go).
 
-Reads a JSON spec on stdin: {"profile": PATH, "oracles": DIR, "ops": [...]},
-each op one of
+Reads a JSON spec on stdin: {"profile": PATH, "ops": [...]}, each op one of
   {"op": "list_all_tables"}
   {"op": "load", "table": "share.schema.table", "limit": N, "version": N,
    "timestamp": S, "jsonPredicateHints": S, "use_delta_format": BOOL}
@@ -10,7 +10,8 @@ each op one of
    "use_delta_format": BOOL}
 and prints a JSON list with one result per op: {"tables": [...]} or
 {"rows": [...]} (rows in the canonical form of the delta-rs oracle), or
-{"error": "..."}.
+{"error": "..."}. An op may carry its own "profile" (another recipient's).
+Rows are canonicalized by deltars_read.canonical, beside this script.
 """
 import datetime
 import json
@@ -19,7 +20,7 @@ import os
 import sys
 
 spec = json.load(sys.stdin)
-sys.path.insert(0, spec["oracles"])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -64,7 +65,7 @@ out = []
 stdout, sys.stdout = sys.stdout, sys.stderr  # the connector prints progress
 for op in spec["ops"]:
     try:
-        out.append(run(op, spec["profile"]))
+        out.append(run(op, op.get("profile", spec["profile"])))
     except BaseException as e:  # reported: the test says which op failed
         out.append({"error": f"{type(e).__name__}: {e}"})
 stdout.write(json.dumps(out))
