@@ -41,6 +41,13 @@ type SourceSpec struct {
 	// Group is the consumer group (default "sluice-<query>"). Several
 	// workers of one query share it and split the partitions.
 	Group string `yaml:"group,omitempty" json:"group"`
+	// InstanceID, when set, makes the worker a static member of its group
+	// (KIP-345): a worker restarted with the same id after a crash gets
+	// its partitions back at once, instead of after the dead member's
+	// session timeout (45 s). Workers of one query running at the same time
+	// need different ids; the supervisor, which runs one worker per query,
+	// sets "sluice-<query>".
+	InstanceID string `yaml:"instanceId,omitempty" json:"instanceId,omitempty"`
 	// Start is where a new table starts reading: "earliest" (default),
 	// "latest", or an RFC 3339 timestamp.
 	Start string    `yaml:"start,omitempty" json:"start"`
@@ -274,6 +281,11 @@ func (s *Spec) Validate() error {
 	}
 	if s.Source.Topic == "" {
 		bad("source.topic", "required")
+	}
+	if id := s.Source.InstanceID; id != "" && (len(id) > 249 || strings.ContainsFunc(id, func(r rune) bool {
+		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})) {
+		bad("source.instanceId", "%q: at most 249 of the characters a-z A-Z 0-9 . _ -", id)
 	}
 	switch s.Source.Start {
 	case "earliest", "latest":

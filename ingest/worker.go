@@ -266,6 +266,9 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		}
 		opts = append(opts, kgo.SASL(m))
 	}
+	if s.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.InstanceID))
+	}
 	opts = append(opts, w.kopts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -306,5 +307,44 @@ func TestMSKIAMMechanism(t *testing.T) {
 	}
 	if strings.Contains(msg, "secret-example") {
 		t.Fatal("the secret key itself is in the SASL message")
+	}
+}
+
+// TestStaticMembership: with source.instanceId the worker joins its group
+// as a static member (what lets a restarted worker take its partitions
+// back without waiting out the dead one's session); without, dynamically.
+func TestStaticMembership(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	defer prod.Close()
+	produce(t, prod, "orders", 0, 20, 0)
+	adm := kadm.NewClient(prod)
+	for _, id := range []string{"sluice-q1", ""} {
+		spec := testSpec(t, c.ListenAddrs(), "orders", t.TempDir())
+		spec.Source.InstanceID = id
+		// A group of its own: a static member stays in its group after
+		// it stops, until its session times out.
+		spec.Source.Group = "static-test-" + id
+		var members []kadm.DescribedGroupMember
+		runUntil(t, spec, func(w *Worker) bool {
+			gs, err := adm.DescribeGroups(context.Background(), spec.Source.Group)
+			if err != nil {
+				return false
+			}
+			g := gs[spec.Source.Group]
+			members = g.Members
+			return g.State == "Stable" && len(members) == 1
+		})
+		got := ""
+		if members[0].InstanceID != nil {
+			got = *members[0].InstanceID
+		}
+		if got != id {
+			t.Errorf("instanceId %q: the group member's instance id is %q", id, got)
+		}
 	}
 }

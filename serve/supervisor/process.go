@@ -41,6 +41,10 @@ func (s *Supervisor) startProcess(id string, raw json.RawMessage) (*process, err
 	if err != nil {
 		return nil, err
 	}
+	// Static group membership: a worker restarted after a crash gets its
+	// partitions back at once instead of after the session timeout of the
+	// dead one. One worker per query runs at a time, so the id is unique.
+	spec.Source.InstanceID = InstanceID(id)
 	refs, err := secretEnvRefs(spec)
 	if err != nil {
 		return nil, err
@@ -237,3 +241,6 @@ func registryPassword(sp *ingest.Spec) string {
 	}
 	return sp.Decode.SchemaRegistry.Password
 }
+
+// InstanceID is the static consumer-group instance id of query id's worker.
+func InstanceID(query string) string { return "sluice-" + query }

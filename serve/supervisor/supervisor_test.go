@@ -274,6 +274,12 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("worker environment has %s", bad)
 		}
 	}
+	// The worker is a static member of its group, so a restart after a
+	// crash gets its partitions back at once.
+	written, err := ingest.LoadSpec(filepath.Join(f.dir, id, specFile))
+	if err != nil || written.Source.InstanceID != InstanceID(id) || InstanceID(id) != "sluice-"+id {
+		t.Errorf("worker spec instance id %q (%v), want %q", written.Source.InstanceID, err, "sluice-"+id)
+	}
 	for name, want := range map[string]os.FileMode{"": 0o700, specFile: 0o600, logFile: 0o600} {
 		fi, err := os.Stat(filepath.Join(f.dir, id, name))
 		if err != nil || fi.Mode().Perm() != want {
