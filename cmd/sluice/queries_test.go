@@ -16,7 +16,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/exec"
@@ -205,14 +204,7 @@ func TestQueriesEndToEnd(t *testing.T) {
 	k := testenv.Kafka(t)
 	s3 := testenv.MinIO(t)
 	bucket := s3.NewBucket(t)
-	for _, kv := range append(s3.AWSEnv(), "AWS_S3_FORCE_PATH_STYLE=true") {
-		name, v, _ := strings.Cut(kv, "=")
-		t.Setenv(name, v)
-	}
-	e := &queryE2E{t: t, s3: s3, token: catalog.NewUserToken(), topic: k.NewTopic(t, 3),
-		table: "s3://" + bucket + "/lake/sales/eu/big_orders"}
-	e.prod = k.Client(t, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(5*time.Millisecond))
-	t.Setenv("SLUICE_BOOTSTRAP_TOKEN", e.token)
+	e := newQueryE2E(t, k, s3, bucket)
 	dir := t.TempDir()
 	t.Cleanup(func() {
 		if t.Failed() {
