@@ -38,8 +38,10 @@ and ingested, the table version and the lag. It runs until interrupted
 
 Usage: sluice demo [--data-dir DIR] [--addr HOST:PORT] [--profile PATH] [--rate N]
 
-The data directory must be new or empty: the embedded Kafka starts empty on
-every run, so an old catalog and table would not match it.
+Each run gets a new data directory (printed; kept after the run so the table
+can be inspected). A --data-dir given must be new or empty: the embedded
+Kafka starts empty on every run, so an old catalog and table would not
+match it.
 
 Examples:
   sluice demo
@@ -59,7 +61,7 @@ const (
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", demoUsage, stderr)
-	dataDir := fs.String("data-dir", "sluice-demo", "directory of the demo's catalog, warehouse and logs (new or empty)")
+	dataDir := fs.String("data-dir", "", "directory of the demo's catalog, warehouse and logs, new or empty (default: a new directory under the system's temp dir)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the server (port 0 picks a free port)")
 	profile := fs.String("profile", "", "where to write the recipient's profile file (default <data-dir>/acme.share)")
 	rate := fs.Int("rate", 100, "orders produced per second")
@@ -76,7 +78,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, "sluice demo: --rate must be positive")
 		return errUsage
 	}
-	if err := emptyDir(*dataDir); err != nil {
+	if *dataDir == "" {
+		if *dataDir, err = os.MkdirTemp("", "sluice-demo-"); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+	} else if err := emptyDir(*dataDir); err != nil {
 		return err
 	}
 	if *profile == "" {

@@ -153,7 +153,7 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+		return fmt.Errorf("listen %s: %w (choose another address: --addr HOST:PORT, port 0 picks a free one)", cfg.Addr, err)
 	}
 	defer ln.Close()
 	scheme := "http"
