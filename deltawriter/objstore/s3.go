@@ -247,6 +247,42 @@ func NewS3(ctx context.Context, bucket, prefix string, opts ...S3Option) (*S3, e
 		}
 	}
 
+	cfg, err := c.loadAWSConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("S3 store %s: %w", uri, err)
+	}
+
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if c.endpoint != "" {
+			o.BaseEndpoint = aws.String(c.endpoint)
+		}
+		if c.pathStyle != nil {
+			o.UsePathStyle = *c.pathStyle
+		}
+		// Objects without a stored checksum (SSE, multipart, S3-compatible
+		// servers) are normal here; don't log a warning on every read.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	uploader := manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize = c.partSize
+		u.Concurrency = 4
+	})
+	return &S3{
+		client:   client,
+		presign:  s3.NewPresignClient(client),
+		uploader: uploader,
+		bucket:   bucket,
+		prefix:   prefix,
+		sse:      c.sse,
+		kmsKeyID: c.kmsKeyID,
+		expiry:   c.expiry,
+	}, nil
+}
+
+// loadAWSConfig is the SDK configuration the options and the environment
+// give: credentials, region (us-east-1 when none), retries and the role to
+// assume.
+func (c *s3Config) loadAWSConfig(ctx context.Context) (aws.Config, error) {
 	var cfg aws.Config
 	if c.awsConfig != nil {
 		cfg = c.awsConfig.Copy()
@@ -261,7 +297,7 @@ func NewS3(ctx context.Context, bucket, prefix string, opts ...S3Option) (*S3, e
 		var err error
 		cfg, err = config.LoadDefaultConfig(ctx, lo...)
 		if err != nil {
-			return nil, fmt.Errorf("S3 store %s: load AWS configuration: %w", uri, err)
+			return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 		}
 		// The SDK uses AWS_ROLE_ARN only with a web identity token.
 		if arn := os.Getenv(EnvRoleARN); c.roleARN == "" && arn != "" && os.Getenv("AWS_WEB_IDENTITY_TOKEN_FILE") == "" {
@@ -290,32 +326,7 @@ func NewS3(ctx context.Context, bucket, prefix string, opts ...S3Option) (*S3, e
 			o.RoleSessionName = "sluice"
 		}))
 	}
-
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if c.endpoint != "" {
-			o.BaseEndpoint = aws.String(c.endpoint)
-		}
-		if c.pathStyle != nil {
-			o.UsePathStyle = *c.pathStyle
-		}
-		// Objects without a stored checksum (SSE, multipart, S3-compatible
-		// servers) are normal here; don't log a warning on every read.
-		o.DisableLogOutputChecksumValidationSkipped = true
-	})
-	uploader := manager.NewUploader(client, func(u *manager.Uploader) {
-		u.PartSize = c.partSize
-		u.Concurrency = 4
-	})
-	return &S3{
-		client:   client,
-		presign:  s3.NewPresignClient(client),
-		uploader: uploader,
-		bucket:   bucket,
-		prefix:   prefix,
-		sse:      c.sse,
-		kmsKeyID: c.kmsKeyID,
-		expiry:   c.expiry,
-	}, nil
+	return cfg, nil
 }
 
 // URI returns s3://bucket/prefix.
