@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/config"
@@ -41,7 +42,9 @@ prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
 Workers are this binary run as 'sluice worker'; their specs and logs are in
 DIR/queries/<query id>/ and they get only the storage settings (AWS_*,
 SLUICE_S3_*) and the variables their store's env: secret references name
-from the server's environment. Stopping the server stops them (each commits
+from the server's environment; with --worker-role-arn a worker of an S3
+table gets STS credentials limited to its own table instead of the
+server's AWS credentials. Stopping the server stops them (each commits
 what it holds); starting it again resumes the running queries where they
 stopped.
 
@@ -147,7 +150,15 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 		}
 		warehouse = "file://" + filepath.ToSlash(abs)
 	}
-	sup, err := supervisor.New(cat, filepath.Join(dataDir, "queries"), supervisor.WithLogger(logger), supervisor.WithStopTimeout(cfg.Queries.StopTimeout))
+	supOpts := []supervisor.Option{supervisor.WithLogger(logger), supervisor.WithStopTimeout(cfg.Queries.StopTimeout)}
+	if role := cfg.Storage.WorkerRoleARN; role != "" {
+		minter, err := objstore.NewScopedCredentials(ctx, role, cfg.Storage.WorkerCredentialsTTL)
+		if err != nil {
+			return fmt.Errorf("storage.worker_role_arn: %w", err)
+		}
+		supOpts = append(supOpts, supervisor.WithScopedCredentials(minter))
+	}
+	sup, err := supervisor.New(cat, filepath.Join(dataDir, "queries"), supOpts...)
 	if err != nil {
 		return err
 	}
@@ -251,7 +262,7 @@ type queryMonitor struct{ *supervisor.Supervisor }
 
 func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
 	st, ok := m.Status(id)
-	return exec.QueryStatus(st), ok
+	return exec.QueryStatus{State: st.State, PID: st.PID, Restarts: st.Restarts, LastError: st.LastError, Started: st.Started, Lag: st.Lag}, ok
 }
 
 func (m queryMonitor) QueriesChanged() { m.Notify() }

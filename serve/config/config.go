@@ -61,6 +61,13 @@ type Storage struct {
 	// location: file:///path or s3://bucket/prefix. Empty means
 	// file://<data_dir>/warehouse.
 	Warehouse string `yaml:"warehouse" env:"SLUICE_WAREHOUSE" flag:"warehouse" help:"URI under which query tables get their default location: file:///path or s3://bucket/prefix (default file://<data_dir>/warehouse)"`
+	// WorkerRoleARN, when set, isolates the query workers: each worker of
+	// an S3 table gets STS credentials of this role limited by a session
+	// policy to its own table (and dead-letter table), never the server's.
+	WorkerRoleARN string `yaml:"worker_role_arn" env:"SLUICE_WORKER_ROLE_ARN" flag:"worker-role-arn" help:"role ARN each query worker assumes (STS AssumeRole with a session policy) to write only its own S3 table; empty: workers get the server's AWS credentials"`
+	// WorkerCredentialsTTL is the lifetime of a worker's credentials; the
+	// worker is restarted with new ones at 80% of it.
+	WorkerCredentialsTTL time.Duration `yaml:"worker_credentials_ttl" env:"SLUICE_WORKER_CREDENTIALS_TTL" flag:"worker-credentials-ttl" help:"lifetime of a worker's scoped credentials, 15m to 12h (it is restarted with new ones at 80%)"`
 }
 
 // Policy is the policy section.
@@ -107,6 +114,7 @@ type JWT struct {
 // Defaults returns the built-in settings.
 func Defaults() Config {
 	return Config{DataDir: "sluice-data", Addr: "127.0.0.1:8080", LogLevel: "info",
+		Storage: Storage{WorkerCredentialsTTL: time.Hour},
 		Queries: Queries{StopTimeout: 30 * time.Second},
 		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}}}
 }
@@ -455,6 +463,12 @@ func (c *Config) Validate() error {
 		if !ok || (scheme != "file" && scheme != "s3") || strings.Trim(rest, "/") == "" {
 			return bad("storage.warehouse", w, "want file:///absolute/path or s3://bucket/prefix")
 		}
+	}
+	if r := c.Storage.WorkerRoleARN; r != "" && !strings.HasPrefix(r, "arn:") {
+		return bad("storage.worker_role_arn", r, "want a role ARN such as arn:aws:iam::123456789012:role/sluice-worker")
+	}
+	if d := c.Storage.WorkerCredentialsTTL; d < 15*time.Minute || d > 12*time.Hour {
+		return bad("storage.worker_credentials_ttl", d.String(), "want a duration from 15m to 12h (the limits of STS)")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return bad("tls.cert_file", c.TLS.CertFile, "give both tls.cert_file and tls.key_file, or neither")

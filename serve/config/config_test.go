@@ -31,10 +31,11 @@ func TestGoodFileValues(t *testing.T) {
 	}
 	want := Config{DataDir: "/var/lib/sluice", Addr: "0.0.0.0:9090", LogLevel: "debug",
 		PublicURL: "https://sharing.example.com",
-		Storage:   Storage{Warehouse: "s3://lake/sluice"},
-		Policy:    Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}},
-		TLS:       TLS{CertFile: "/etc/sluice/tls.crt", KeyFile: "/etc/sluice/tls.key"},
-		Queries:   Queries{StopTimeout: 45 * time.Second},
+		Storage: Storage{Warehouse: "s3://lake/sluice", WorkerRoleARN: "arn:aws:iam::123456789012:role/sluice-worker",
+			WorkerCredentialsTTL: 2 * time.Hour},
+		Policy:  Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}},
+		TLS:     TLS{CertFile: "/etc/sluice/tls.crt", KeyFile: "/etc/sluice/tls.key"},
+		Queries: Queries{StopTimeout: 45 * time.Second},
 		Sharing: Sharing{URLLifetime: 10 * time.Minute, JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
 			Issuer: "https://idp.example.com/", Audience: "sluice-sharing", RecipientClaim: "sharing_recipient", Skew: 30 * time.Second}}}
 	c.sources = nil

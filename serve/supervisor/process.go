@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/ingest"
 )
 
@@ -29,10 +31,13 @@ type process struct {
 	logs    *logCapture
 	exited  chan struct{} // closed when it has exited and its output is drained
 	waitErr error         // set before exited is closed
+	spec    *ingest.Spec
+	expires time.Time // of its scoped storage credentials; zero without
 }
 
-// startProcess writes the spec file and starts a worker on it.
-func (s *Supervisor) startProcess(id string, raw json.RawMessage) (*process, error) {
+// startProcess writes the spec file and starts a worker on it, with fresh
+// scoped credentials if given (minted here when needed otherwise).
+func (s *Supervisor) startProcess(ctx context.Context, id string, raw json.RawMessage, fresh *objstore.TempCredentials) (*process, error) {
 	dir := filepath.Join(s.dir, id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("worker directory: %w", err)
@@ -57,6 +62,10 @@ func (s *Supervisor) startProcess(id string, raw json.RawMessage) (*process, err
 	if err := writePrivate(specPath, y); err != nil {
 		return nil, fmt.Errorf("%w: write worker spec: %v", errPermanent, err)
 	}
+	creds, err := s.workerCredentials(ctx, id, spec, fresh)
+	if err != nil {
+		return nil, err
+	}
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -68,7 +77,11 @@ func (s *Supervisor) startProcess(id string, raw json.RawMessage) (*process, err
 	args := append(slices.Clone(s.binArgs), "worker", "--spec", specPath, "--metrics-addr", addr, "--log-level", s.workerLogLevel)
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(workerEnv(os.Environ(), refs), s.extraEnv...)
+	env := workerEnv(os.Environ(), refs)
+	if s.creds != nil {
+		env = scopeEnv(env, creds)
+	}
+	cmd.Env = append(env, s.extraEnv...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.WaitDelay = 5 * time.Second // a grandchild holding the pipe does not hold us
@@ -77,7 +90,10 @@ func (s *Supervisor) startProcess(id string, raw json.RawMessage) (*process, err
 		logs.Close()
 		return nil, fmt.Errorf("start worker %s: %w", s.bin, err)
 	}
-	p := &process{cmd: cmd, addr: addr, logs: logs, exited: make(chan struct{})}
+	p := &process{cmd: cmd, addr: addr, logs: logs, exited: make(chan struct{}), spec: spec}
+	if creds != nil {
+		p.expires = creds.Expires
+	}
 	go func() {
 		p.waitErr = cmd.Wait()
 		logs.note("sluice supervisor: worker pid %d %s", cmd.Process.Pid, p.exitStatus())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 )
 
 // query is the supervisor's record of one catalog query.
@@ -95,9 +96,11 @@ func (s *Supervisor) startLoop(ctx context.Context, q *query, spec json.RawMessa
 func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage) {
 	defer q.update(func(st *Status) { st.State, st.PID, st.Lag = StateStopped, 0, -1 })
 	b := backoff{min: s.backoffMin, max: s.backoffMax}
+	var fresh *objstore.TempCredentials // minted ahead for the next start
 	for ctx.Err() == nil {
 		q.update(func(st *Status) { st.State, st.PID, st.Lag = StateStarting, 0, -1 })
-		p, err := s.startProcess(q.id, spec)
+		p, err := s.startProcess(ctx, q.id, spec, fresh)
+		fresh = nil
 		if err != nil {
 			if errors.Is(err, errPermanent) {
 				s.log.Error("worker cannot start until its query changes", "query", q.id, "table", q.table, "err", err)
@@ -114,10 +117,19 @@ func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage
 			continue
 		}
 		started := time.Now()
-		q.update(func(st *Status) { st.State, st.PID, st.Started = StateRunning, p.cmd.Process.Pid, started })
+		q.update(func(st *Status) {
+			st.State, st.PID, st.Started, st.CredentialsExpire = StateRunning, p.cmd.Process.Pid, started, p.expires
+		})
 		s.log.Info("worker started", "query", q.id, "table", q.table, "pid", p.cmd.Process.Pid, "metrics", p.addr)
 		scrapeCtx, stopScrape := context.WithCancel(ctx)
 		go s.scrape(scrapeCtx, q, p.addr)
+		var refresh <-chan time.Time
+		if !p.expires.IsZero() {
+			t := time.NewTimer(time.Until(refreshAt(started, p.expires)))
+			refresh = t.C
+			scrapeOnly := stopScrape
+			stopScrape = func() { scrapeOnly(); t.Stop() } // both end with this process
+		}
 		select {
 		case <-ctx.Done():
 			stopScrape()
@@ -125,6 +137,16 @@ func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage
 			p.stop(s.stopTimeout)
 			s.log.Info("worker stopped", "query", q.id, "table", q.table, "exit", p.exitStatus())
 			return
+		case <-refresh:
+			// Credentials run out: new ones first (the worker keeps
+			// running meanwhile), then a graceful restart on them; not a
+			// crash.
+			fresh = s.remint(ctx, q, p.spec, p.expires)
+			stopScrape()
+			q.update(func(st *Status) { st.State = StateStopping })
+			p.stop(s.stopTimeout)
+			s.log.Info("worker restarted for fresh storage credentials", "query", q.id, "table", q.table, "expired", p.expires, "exit", p.exitStatus())
+			continue
 		case <-p.exited:
 			stopScrape()
 		}

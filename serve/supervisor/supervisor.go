@@ -54,6 +54,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 )
 
 // The states of a query's worker, as Status reports them.
@@ -76,6 +77,11 @@ type Status struct {
 	LastError string    // the last error line the worker logged, or how it died
 	Started   time.Time // when the current (or last) process started
 	Lag       int64     // records behind the topic's end, -1 when not known
+	// CredentialsExpire is when the current worker's scoped storage
+	// credentials expire (zero without WithScopedCredentials or for a
+	// worker whose tables are not on S3). The worker is restarted with
+	// fresh ones before.
+	CredentialsExpire time.Time
 }
 
 // Option configures a Supervisor.
@@ -133,6 +139,23 @@ func WithWorkerLogLevel(level string) Option {
 	return func(s *Supervisor) { s.workerLogLevel = level }
 }
 
+// CredentialMinter mints short-lived storage credentials allowed only on
+// the given tables (s3:// URIs); objstore.ScopedCredentials is one.
+type CredentialMinter interface {
+	Mint(ctx context.Context, session string, tables []string) (objstore.TempCredentials, error)
+}
+
+// WithScopedCredentials isolates the workers' storage access: a worker
+// whose sink or dead-letter table is on S3 gets credentials m mints for
+// those tables alone (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN), and no worker gets the server's own AWS credentials
+// (keys, profiles, role settings). A worker is restarted gracefully with
+// fresh credentials at 80% of their lifetime; a failed Mint is a failed
+// start (retried with backoff).
+func WithScopedCredentials(m CredentialMinter) Option {
+	return func(s *Supervisor) { s.creds = m }
+}
+
 // WithLogger sets the supervisor's logger.
 func WithLogger(l *slog.Logger) Option {
 	return func(s *Supervisor) { s.log = l }
@@ -155,6 +178,7 @@ type Supervisor struct {
 	scrapeEvery    time.Duration
 	maxLogBytes    int64
 	workerLogLevel string
+	creds          CredentialMinter
 	log            *slog.Logger
 
 	notify   chan struct{}

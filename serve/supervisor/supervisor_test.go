@@ -5,6 +5,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/ingest"
 )
 
@@ -206,8 +209,14 @@ func fake(t *testing.T, topic string, sasl *ingest.SASLSpec) func(string) json.R
 }
 
 func testSpec(t *testing.T, id, topic string, sasl *ingest.SASLSpec) json.RawMessage {
+	return tableSpec(t, id, topic, sasl, "/tmp/none")
+}
+
+// tableSpec is the spec of a fake worker behaving as topic says, writing
+// table.
+func tableSpec(t *testing.T, id, topic string, sasl *ingest.SASLSpec, table string) json.RawMessage {
 	sp := &ingest.Spec{Query: id, Source: ingest.SourceSpec{Brokers: []string{"127.0.0.1:1"}, Topic: topic, SASL: sasl},
-		Decode: ingest.DecodeSpec{Columns: []ingest.ColumnSpec{{Name: "id", Type: "BIGINT"}}}, Sink: ingest.SinkSpec{Table: "/tmp/none"}}
+		Decode: ingest.DecodeSpec{Columns: []ingest.ColumnSpec{{Name: "id", Type: "BIGINT"}}}, Sink: ingest.SinkSpec{Table: table}}
 	sp.ApplyDefaults()
 	b, err := json.Marshal(sp) // as serve/exec stores it
 	if err != nil {
@@ -463,4 +472,140 @@ func (f *fixture) gauge(name, state string) float64 {
 		}
 	}
 	return -1
+}
+
+// fakeMinter mints numbered credentials living ttl, or fails with err.
+type fakeMinter struct {
+	mu     sync.Mutex
+	ttl    time.Duration
+	err    error
+	n      int
+	calls  []string // "session tables..."
+	issued []objstore.TempCredentials
+}
+
+func (m *fakeMinter) Mint(_ context.Context, session string, tables []string) (objstore.TempCredentials, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, session+" "+strings.Join(tables, " "))
+	if m.err != nil {
+		return objstore.TempCredentials{}, m.err
+	}
+	m.n++
+	cr := objstore.TempCredentials{AccessKeyID: fmt.Sprintf("ASIATEMP%d", m.n), SecretAccessKey: fmt.Sprintf("temp-secret-%d", m.n),
+		SessionToken: fmt.Sprintf("temp-token-%d", m.n), Expires: time.Now().Add(m.ttl)}
+	m.issued = append(m.issued, cr)
+	return cr, nil
+}
+
+func (m *fakeMinter) set(err error) {
+	m.mu.Lock()
+	m.err = err
+	m.mu.Unlock()
+}
+
+func (m *fakeMinter) state() ([]string, []objstore.TempCredentials) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.calls), slices.Clone(m.issued)
+}
+
+// s3Spec is the spec of a steady fake worker writing table.
+func s3Spec(t *testing.T, table string) func(string) json.RawMessage {
+	return func(id string) json.RawMessage { return tableSpec(t, id, "steady", nil, table) }
+}
+
+// TestScopedCredentials: with WithScopedCredentials a worker of an S3 table
+// gets credentials minted for its sink and dead-letter tables and none of
+// the server's (keys, role, profile); it is restarted gracefully with new
+// ones before they expire (not counted as a crash); a worker of a local
+// table gets no AWS credentials at all.
+func TestScopedCredentials(t *testing.T) {
+	for _, kv := range []string{"AWS_ACCESS_KEY_ID=server-key", "AWS_SECRET_ACCESS_KEY=server-secret", "AWS_SESSION_TOKEN=server-token",
+		"AWS_ROLE_ARN=arn:aws:iam::1:role/server", "AWS_PROFILE=server", "AWS_REGION=eu-west-1", "AWS_ENDPOINT_URL_S3=http://127.0.0.1:9"} {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	const ttl = 4 * time.Second // refreshed after 3.2s
+	m := &fakeMinter{ttl: ttl}
+	f := newFixture(t, WithScopedCredentials(m))
+	stop := f.run()
+	table := "s3://lake/wh/d/s/orders"
+	id := f.addQuery("orders", s3Spec(t, table))
+	st := f.wait(id, "running", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	calls, issued := m.state()
+	if want := "sluice-" + id + " " + table + " " + table + "_dead_letters"; len(calls) != 1 || calls[0] != want {
+		t.Fatalf("Mint calls %q, want [%q]", calls, want)
+	}
+	if !st.CredentialsExpire.Equal(issued[0].Expires) {
+		t.Errorf("CredentialsExpire %v, want %v", st.CredentialsExpire, issued[0].Expires)
+	}
+	checkEnv := func(n int) {
+		t.Helper()
+		env := f.file(id, "env")
+		lines := strings.Split(env, "\n")
+		for _, want := range []string{fmt.Sprintf("AWS_ACCESS_KEY_ID=ASIATEMP%d", n), fmt.Sprintf("AWS_SECRET_ACCESS_KEY=temp-secret-%d", n),
+			fmt.Sprintf("AWS_SESSION_TOKEN=temp-token-%d", n), "AWS_REGION=eu-west-1", "AWS_ENDPOINT_URL_S3=http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED=true"} {
+			if !slices.Contains(lines, want) {
+				t.Errorf("worker environment lacks %s:\n%s", want, env)
+			}
+		}
+		for _, bad := range []string{"server-key", "server-secret", "server-token", "AWS_ROLE_ARN", "AWS_PROFILE"} {
+			if strings.Contains(env, bad) {
+				t.Errorf("worker environment has the server's %s:\n%s", bad, env)
+			}
+		}
+	}
+	checkEnv(1)
+
+	// Refresh: a new worker on new credentials before the old ones expire.
+	st2 := f.wait(id, "a worker on fresh credentials", func(s Status) bool {
+		return s.State == StateRunning && s.PID != st.PID && s.CredentialsExpire.After(issued[0].Expires) && s.Lag == 7
+	})
+	starts := strings.Fields(f.file(id, "starts")) // pid nanos pid nanos
+	if len(starts) != 4 {
+		t.Fatalf("worker starts %q, want 2", starts)
+	}
+	if ns, _ := strconv.ParseInt(starts[3], 10, 64); !time.Unix(0, ns).Before(issued[0].Expires) {
+		t.Errorf("the worker on fresh credentials started at %v, after the old ones expired (%v)", time.Unix(0, ns), issued[0].Expires)
+	}
+	if !strings.Contains(f.file(id, "stopped"), strconv.Itoa(st.PID)) || alive(st.PID) {
+		t.Errorf("worker %d was not stopped gracefully for the refresh (stopped: %q)", st.PID, f.file(id, "stopped"))
+	}
+	if st2.Restarts != 0 {
+		t.Errorf("a refresh counted as a crash: %+v", st2)
+	}
+	checkEnv(2)
+
+	// A local table: no AWS credentials, nothing minted.
+	local := f.addQuery("local", fake(t, "steady", nil))
+	stl := f.wait(local, "running", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	if env := f.file(local, "env"); strings.Contains(env, "AWS_ACCESS_KEY_ID") || strings.Contains(env, "server-secret") || !stl.CredentialsExpire.IsZero() {
+		t.Errorf("local-table worker: expiry %v, environment:\n%s", stl.CredentialsExpire, env)
+	}
+	stop()
+	if calls, _ := m.state(); slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "sluice-"+local) }) {
+		t.Errorf("credentials minted for a local table: %q", calls)
+	}
+}
+
+// TestScopedCredentialsMintFails: a failing Mint is a failed start, with
+// the error as last_error, retried with backoff until it works.
+func TestScopedCredentialsMintFails(t *testing.T) {
+	m := &fakeMinter{ttl: time.Hour, err: errors.New("assume worker role arn:aws:iam::1:role/w: AccessDenied")}
+	f := newFixture(t, WithScopedCredentials(m))
+	f.run()
+	id := f.addQuery("orders", s3Spec(t, "s3://lake/wh/d/s/orders"))
+	f.wait(id, "restarting with the STS error", func(s Status) bool {
+		return s.State == StateRestarting && s.LastError == "worker credentials: assume worker role arn:aws:iam::1:role/w: AccessDenied"
+	})
+	f.wait(id, "three attempts", func(Status) bool { calls, _ := m.state(); return len(calls) >= 3 })
+	if f.file(id, "starts") != "" {
+		t.Fatal("a worker was started without credentials")
+	}
+	m.set(nil)
+	st := f.wait(id, "running once STS works", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	if st.CredentialsExpire.IsZero() || !strings.Contains(f.file(id, "env"), "AWS_SESSION_TOKEN=temp-token-1") {
+		t.Errorf("after recovery: %+v", st)
+	}
 }
