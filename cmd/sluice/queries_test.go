@@ -189,6 +189,22 @@ func (e *queryE2E) waitRows(what string) {
 	}
 }
 
+// serveDirWithLogs returns a data directory for a server whose workers'
+// logs are shown if the test fails.
+func serveDirWithLogs(t *testing.T) string {
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logs, _ := filepath.Glob(filepath.Join(dir, "queries", "*", "worker.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s (last 4000 bytes):\n%s", l, b[max(0, len(b)-4000):])
+			}
+		}
+	})
+	return dir
+}
+
 func alive(pid string) bool {
 	n, err := strconv.Atoi(pid)
 	return err == nil && n > 0 && syscall.Kill(n, 0) == nil
@@ -205,16 +221,7 @@ func TestQueriesEndToEnd(t *testing.T) {
 	s3 := testenv.MinIO(t)
 	bucket := s3.NewBucket(t)
 	e := newQueryE2E(t, k, s3, bucket)
-	dir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			logs, _ := filepath.Glob(filepath.Join(dir, "queries", "*", "worker.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				t.Logf("%s (last 4000 bytes):\n%s", l, b[max(0, len(b)-4000):])
-			}
-		}
-	})
+	dir := serveDirWithLogs(t)
 	start := func() func() {
 		url, stop := startServe(t, dir, "--warehouse", "s3://"+bucket+"/lake", "--worker-stop-timeout", "60s")
 		e.url = url

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,16 +35,7 @@ func TestQueriesScopedCredentialsEndToEnd(t *testing.T) {
 	if _, err := root.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: aws.String(other), Body: strings.NewReader("{}")}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	t.Cleanup(func() {
-		if t.Failed() {
-			logs, _ := filepath.Glob(filepath.Join(dir, "queries", "*", "worker.log"))
-			for _, l := range logs {
-				b, _ := os.ReadFile(l)
-				t.Logf("%s (last 4000 bytes):\n%s", l, b[max(0, len(b)-4000):])
-			}
-		}
-	})
+	dir := serveDirWithLogs(t)
 	url, stop := startServe(t, dir, "--warehouse", "s3://"+bucket+"/lake", "--worker-role-arn", "arn:aws:iam::000000000000:role/sluice-worker")
 	defer stop()
 	e.url = url
