@@ -48,8 +48,8 @@ func TestMain(m *testing.M) {
 //	stubborn ignores SIGTERM
 //
 // It appends "pid unix-nanos" to ./starts, writes its environment to ./env
-// and, on a graceful stop, its pid to ./stopped (the working directory is
-// the query's directory).
+// and, on a graceful stop, appends "pid unix-nanos" to ./stopped (the
+// working directory is the query's directory).
 func fakeWorker(args []string) int {
 	var specPath, addr string
 	for i := 0; i+1 < len(args); i++ {
@@ -90,7 +90,7 @@ func fakeWorker(args []string) int {
 		select {}
 	}
 	<-ctx.Done()
-	appendFile("stopped", strconv.Itoa(pid)+"\n")
+	appendFile("stopped", fmt.Sprintf("%d %d\n", pid, time.Now().UnixNano()))
 	return 0
 }
 
@@ -562,15 +562,14 @@ func TestScopedCredentials(t *testing.T) {
 	st2 := f.wait(id, "a worker on fresh credentials", func(s Status) bool {
 		return s.State == StateRunning && s.PID != st.PID && s.CredentialsExpire.After(issued[0].Expires) && s.Lag == 7
 	})
-	starts := strings.Fields(f.file(id, "starts")) // pid nanos pid nanos
-	if len(starts) != 4 {
-		t.Fatalf("worker starts %q, want 2", starts)
+	// Stopped (SIGTERM, the worker commits) before the old credentials
+	// expire. (The new worker's start can come later on a loaded machine.)
+	stopped := strings.Fields(f.file(id, "stopped")) // pid nanos
+	if len(stopped) != 2 || stopped[0] != strconv.Itoa(st.PID) || alive(st.PID) {
+		t.Fatalf("worker %d was not stopped gracefully for the refresh (stopped: %q)", st.PID, stopped)
 	}
-	if ns, _ := strconv.ParseInt(starts[3], 10, 64); !time.Unix(0, ns).Before(issued[0].Expires) {
-		t.Errorf("the worker on fresh credentials started at %v, after the old ones expired (%v)", time.Unix(0, ns), issued[0].Expires)
-	}
-	if !strings.Contains(f.file(id, "stopped"), strconv.Itoa(st.PID)) || alive(st.PID) {
-		t.Errorf("worker %d was not stopped gracefully for the refresh (stopped: %q)", st.PID, f.file(id, "stopped"))
+	if ns, _ := strconv.ParseInt(stopped[1], 10, 64); !time.Unix(0, ns).Before(issued[0].Expires) {
+		t.Errorf("the worker was stopped for the refresh at %v, after its credentials expired (%v)", time.Unix(0, ns), issued[0].Expires)
 	}
 	if st2.Restarts != 0 {
 		t.Errorf("a refresh counted as a crash: %+v", st2)
@@ -607,5 +606,28 @@ func TestScopedCredentialsMintFails(t *testing.T) {
 	st := f.wait(id, "running once STS works", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
 	if st.CredentialsExpire.IsZero() || !strings.Contains(f.file(id, "env"), "AWS_SESSION_TOKEN=temp-token-1") {
 		t.Errorf("after recovery: %+v", st)
+	}
+}
+
+// TestScopedCredentialsRenewFails: when STS fails at refresh time the
+// worker keeps running on its credentials (the error shown) and is
+// replaced once new ones are minted.
+func TestScopedCredentialsRenewFails(t *testing.T) {
+	m := &fakeMinter{ttl: 4 * time.Second} // refreshed after 3.2s
+	f := newFixture(t, WithScopedCredentials(m))
+	f.run()
+	id := f.addQuery("orders", s3Spec(t, "s3://lake/wh/d/s/orders"))
+	st := f.wait(id, "running", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	m.set(errors.New("sts down"))
+	f.wait(id, "the renewal error while the worker runs on", func(s Status) bool {
+		return s.LastError == "worker credentials: sts down" && s.State == StateRunning && s.PID == st.PID
+	})
+	if f.file(id, "stopped") != "" {
+		t.Fatal("the worker was stopped before new credentials were minted")
+	}
+	m.set(nil)
+	f.wait(id, "a worker on renewed credentials", func(s Status) bool { return s.State == StateRunning && s.PID != st.PID && s.Lag == 7 })
+	if env := f.file(id, "env"); !strings.Contains(env, "AWS_SESSION_TOKEN=temp-token-2") {
+		t.Errorf("the new worker's environment lacks the renewed credentials:\n%s", env)
 	}
 }
