@@ -185,6 +185,7 @@ type Supervisor struct {
 	restarts prometheus.Counter
 	workersD *prometheus.Desc
 	lagD     *prometheus.Desc
+	credsD   *prometheus.Desc
 
 	mu      sync.Mutex
 	queries map[string]*query // by query id
@@ -224,6 +225,7 @@ func New(cat *catalog.Catalog, dir string, opts ...Option) (*Supervisor, error) 
 		Help: "Worker processes restarted after they exited on their own."})
 	s.workersD = prometheus.NewDesc("sluice_supervisor_workers", "Queries by the state of their worker.", []string{"state"}, nil)
 	s.lagD = prometheus.NewDesc("sluice_supervisor_query_lag", "Records a running query's worker is behind its topic (sum over partitions).", []string{"query"}, nil)
+	s.credsD = prometheus.NewDesc("sluice_supervisor_credentials_expiry_timestamp_seconds", "When a running worker's scoped storage credentials expire (Unix time).", []string{"query"}, nil)
 	return s, nil
 }
 
@@ -337,10 +339,11 @@ func (s *Supervisor) Describe(ch chan<- *prometheus.Desc) {
 	s.restarts.Describe(ch)
 	ch <- s.workersD
 	ch <- s.lagD
+	ch <- s.credsD
 }
 
-// Collect implements prometheus.Collector: restarts, workers by state and
-// the lag of each running query.
+// Collect implements prometheus.Collector: restarts, workers by state, and
+// the lag and credentials expiry of each running query.
 func (s *Supervisor) Collect(ch chan<- prometheus.Metric) {
 	s.restarts.Collect(ch)
 	counts := map[string]int{}
@@ -358,6 +361,9 @@ func (s *Supervisor) Collect(ch chan<- prometheus.Metric) {
 		counts[st.State]++
 		if st.State == StateRunning && st.Lag >= 0 {
 			ch <- prometheus.MustNewConstMetric(s.lagD, prometheus.GaugeValue, float64(st.Lag), q.id)
+		}
+		if st.State == StateRunning && !st.CredentialsExpire.IsZero() {
+			ch <- prometheus.MustNewConstMetric(s.credsD, prometheus.GaugeValue, float64(st.CredentialsExpire.UnixNano())/1e9, q.id)
 		}
 	}
 	for state, n := range counts {

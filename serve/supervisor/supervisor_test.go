@@ -540,6 +540,9 @@ func TestScopedCredentials(t *testing.T) {
 	if !st.CredentialsExpire.Equal(issued[0].Expires) {
 		t.Errorf("CredentialsExpire %v, want %v", st.CredentialsExpire, issued[0].Expires)
 	}
+	if got, want := f.gauge("sluice_supervisor_credentials_expiry_timestamp_seconds", ""), float64(issued[0].Expires.UnixNano())/1e9; got != want {
+		t.Errorf("credentials expiry metric %v, want %v", got, want)
+	}
 	checkEnv := func(n int) {
 		t.Helper()
 		env := f.file(id, "env")
