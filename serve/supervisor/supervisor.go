@@ -26,7 +26,10 @@
 // only the environment a worker needs, not the server's: the storage
 // settings (AWS_*, SLUICE_S3_*), HOME, PATH, TMPDIR, TZ, SSL_CERT_FILE,
 // SSL_CERT_DIR, and the variables the spec's secret references name
-// (env:NAME). Its stdout and stderr go to DIR/<query>/worker.log (rotated at
+// (env:NAME); with WithScopedCredentials, instead of the server's AWS
+// credentials, STS credentials limited to the worker's own S3 tables,
+// renewed by a graceful restart. Its stdout and stderr go to
+// DIR/<query>/worker.log (rotated at
 // WithMaxLogBytes); the last error line is kept for SHOW QUERIES. Its lag is
 // scraped from its /metrics (sluice_ingest_consumer_lag summed over
 // partitions) on a loopback port the supervisor picks. On Linux the worker
