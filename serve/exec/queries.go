@@ -33,6 +33,9 @@ type QueryStatus struct {
 	LastError string
 	Started   time.Time
 	Lag       int64 // records behind the end of the topic; -1 when not known
+	// CredentialsExpire is when the worker's scoped storage credentials
+	// expire (it is restarted with new ones before); zero without them.
+	CredentialsExpire time.Time
 }
 
 // WithQueryMonitor connects the executor to the supervisor: SHOW QUERIES
@@ -147,7 +150,7 @@ func (r *run) showQueries() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Columns: []string{"id", "table", "state", "status", "pid", "restarts", "lag", "started", "last_error", "created"}, Rows: [][]string{}}
+	res := Result{Columns: []string{"id", "table", "state", "status", "pid", "restarts", "lag", "started", "last_error", "credentials_expire", "created"}, Rows: [][]string{}}
 	for _, q := range qs {
 		_, path, err := r.queryTarget(q.ID)
 		if err != nil {
@@ -160,7 +163,7 @@ func (r *run) showQueries() (Result, error) {
 		if !d.Allow {
 			continue
 		}
-		row := []string{q.ID, q.Table, string(q.State), "", "", "", "", "", "", ts(q.Created)}
+		row := []string{q.ID, q.Table, string(q.State), "", "", "", "", "", "", "", ts(q.Created)}
 		if r.e.monitor != nil {
 			if st, ok := r.e.monitor.QueryStatus(q.ID); ok {
 				row[3], row[5], row[8] = st.State, strconv.Itoa(st.Restarts), st.LastError
@@ -172,6 +175,9 @@ func (r *run) showQueries() (Result, error) {
 				}
 				if !st.Started.IsZero() {
 					row[7] = ts(st.Started)
+				}
+				if !st.CredentialsExpire.IsZero() {
+					row[9] = ts(st.CredentialsExpire)
 				}
 			}
 		}

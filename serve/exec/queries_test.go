@@ -159,7 +159,7 @@ func TestShowQueriesStatus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"id", "table", "state", "status", "pid", "restarts", "lag", "started", "last_error", "created"}
+		want := []string{"id", "table", "state", "status", "pid", "restarts", "lag", "started", "last_error", "credentials_expire", "created"}
 		if !slices.Equal(res[0].Columns, want) {
 			t.Fatalf("columns %v, want %v", res[0].Columns, want)
 		}
@@ -172,12 +172,12 @@ func TestShowQueriesStatus(t *testing.T) {
 			}
 		}
 	}
-	mon.status[qid] = exec.QueryStatus{State: "running", PID: 4242, Lag: 17, Started: started}
+	mon.status[qid] = exec.QueryStatus{State: "running", PID: 4242, Lag: 17, Started: started, CredentialsExpire: started.Add(time.Hour)}
 	res, err := e.ex.Execute(context.Background(), user("root"), "SHOW QUERIES")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := res[0].Rows[0]; r[3] != "running" || r[4] != "4242" || r[5] != "0" || r[6] != "17" || r[8] != "" {
+	if r := res[0].Rows[0]; r[3] != "running" || r[4] != "4242" || r[5] != "0" || r[6] != "17" || r[8] != "" || r[9] != "2026-05-01T13:00:00Z" {
 		t.Errorf("running worker row %v", r)
 	}
 }
