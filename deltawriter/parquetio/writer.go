@@ -117,12 +117,20 @@ func NewWriter(w io.Writer, schema *deltalog.Schema, opts ...Option) (*Writer, e
 	default:
 		return nil, fmt.Errorf("parquetio: unknown compression %d", o.compression)
 	}
-	cfg, err := parquet.NewWriterConfig(ps, codec, createdByOption(createdBy),
-		parquet.PageBufferSize(o.pageSize), parquet.DataPageVersion(1))
-	if err != nil {
+	popts := []parquet.WriterOption{ps, codec, createdByOption(createdBy),
+		parquet.PageBufferSize(o.pageSize), parquet.DataPageVersion(1),
+		// No statistics in data page headers: parquet-go would compute each
+		// page's bounds a second time for them (it already does for the
+		// column index and the column chunk statistics, which readers use).
+		// parquet-mr stopped writing them in 1.11 (PARQUET-1365).
+		parquet.DataPageStatistics(false)}
+	// The config is checked here, because parquet.NewWriter panics on a bad
+	// one; the options, not the config, go to NewWriter: a *WriterConfig
+	// given as an option ORs its DataPageStatistics with the default (true).
+	if _, err := parquet.NewWriterConfig(popts...); err != nil {
 		return nil, fmt.Errorf("parquetio: writer config: %w", err)
 	}
-	wr := &Writer{schema: schema, opts: o, pw: parquet.NewWriter(w, cfg)}
+	wr := &Writer{schema: schema, opts: o, pw: parquet.NewWriter(w, popts...)}
 	wr.cols = wr.pw.ColumnWriters()
 	wr.roots = writerTree(schema.Fields)
 	var walk func(top int, n *node, nodes []*node, child []int)
