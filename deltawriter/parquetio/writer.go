@@ -261,7 +261,9 @@ func (w *Writer) writeFlat(leaf int, nd *node, arr arrow.Array) error {
 	}
 	if nd.acc != nil {
 		nd.acc.nulls += int64(nulls)
-		nd.acc.addAll(arr)
+		if !chunkBounds(nd) {
+			nd.acc.addAll(arr)
+		}
 	}
 	vals, err := w.leafValues(arr, nd.typ, 0, n)
 	if err != nil {
@@ -517,7 +519,35 @@ func (w *Writer) Close() (*deltalog.FileStats, error) {
 		w.err = fmt.Errorf("parquetio: close file (row group %d): %w", w.rg, err)
 		return nil, w.err
 	}
+	if !w.noFlat {
+		w.boundsFromChunks()
+	}
 	return fileStats(w.rows, w.roots), nil
+}
+
+// chunkBounds reports whether the min/max of a column written by writeFlat
+// are taken from the file's column chunk statistics, which parquet-go
+// computes anyway, instead of being computed a second time: strings, whose
+// comparisons are the costly part of the statistics. Parquet's BYTE_ARRAY
+// order is Go's string order, and parquet-go keeps the chunk bounds whole.
+func chunkBounds(nd *node) bool { return nd.acc != nil && nd.acc.kind == statString }
+
+// boundsFromChunks folds the column chunk statistics of every row group into
+// the min/max of the flat columns for which chunkBounds holds.
+func (w *Writer) boundsFromChunks() {
+	md := w.pw.File().Metadata()
+	for leaf, lp := range w.leaves {
+		nd := lp.nodes[0]
+		if len(lp.nodes) != 1 || !chunkBounds(nd) {
+			continue
+		}
+		for _, rg := range md.RowGroups {
+			st := rg.Columns[leaf].MetaData.Statistics
+			if st.MinValue != nil && st.MaxValue != nil {
+				nd.acc.addStrings(strBounds{lo: string(st.MinValue), hi: string(st.MaxValue), ok: true})
+			}
+		}
+	}
 }
 
 // zstdCodec is the zstd codec of data pages, shared by all writers so they
