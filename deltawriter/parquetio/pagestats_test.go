@@ -3,6 +3,7 @@ package parquetio
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -132,5 +133,51 @@ func TestPageStatistics(t *testing.T) {
 				t.Errorf("%s: chunk statistics [%x, %x], values [%v, %v]", where, st.MinValue, st.MaxValue, cmin, cmax)
 			}
 		}
+	}
+}
+
+// TestStringBoundsAcrossRowGroups checks the Delta string bounds taken from
+// the column chunk statistics: folded over row groups, from whole values
+// (not the column index's truncated ones), with empty strings and row groups
+// holding only nulls.
+func TestStringBoundsAcrossRowGroups(t *testing.T) {
+	long := strings.Repeat("m", 20) // longer than the column index keeps (16 bytes)
+	for _, tc := range []struct {
+		name     string
+		groups   []string // one record, hence one row group, each: JSON values of s
+		min, max any
+	}{
+		{"min and max in later groups", []string{`"` + long + `b"`, `"` + long + `a", null`, `"` + long + `c"`}, long + "a", long + "c"},
+		{"empty string is the min", []string{`"b"`, `""`}, "", "b"},
+		{"a group of nulls only", []string{`null, null`, `"x"`, `null`}, "x", "x"},
+		{"nulls only", []string{`null`}, nil, nil},
+		{"truncated to 32 characters", []string{`"` + strings.Repeat("z", 40) + `"`, `"` + strings.Repeat("a", 40) + `"`},
+			strings.Repeat("a", 32), strings.Repeat("z", 31) + "{"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mustSchema(t, schemaJSON("s string"))
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			var recs []arrow.Record
+			for _, g := range tc.groups {
+				var rows []string
+				for _, v := range strings.Split(g, ", ") {
+					rows = append(rows, `{"s":`+v+`}`)
+				}
+				r := recordFromJSON(t, mem, s, "["+strings.Join(rows, ",")+"]")
+				defer r.Release()
+				recs = append(recs, r)
+			}
+			data, st := writeFile(t, s, recs, WithRowGroupSize(1))
+			if n := countRowGroups(t, data); n != len(tc.groups) {
+				t.Fatalf("%d row groups, want %d", n, len(tc.groups))
+			}
+			if got := st.MinValues["s"]; got != tc.min {
+				t.Errorf("min %q, want %q", got, tc.min)
+			}
+			if got := st.MaxValues["s"]; got != tc.max {
+				t.Errorf("max %q, want %q", got, tc.max)
+			}
+		})
 	}
 }
