@@ -117,12 +117,20 @@ func NewWriter(w io.Writer, schema *deltalog.Schema, opts ...Option) (*Writer, e
 	default:
 		return nil, fmt.Errorf("parquetio: unknown compression %d", o.compression)
 	}
-	cfg, err := parquet.NewWriterConfig(ps, codec, createdByOption(createdBy),
-		parquet.PageBufferSize(o.pageSize), parquet.DataPageVersion(1))
-	if err != nil {
+	popts := []parquet.WriterOption{ps, codec, createdByOption(createdBy),
+		parquet.PageBufferSize(o.pageSize), parquet.DataPageVersion(1),
+		// No statistics in data page headers: parquet-go would compute each
+		// page's bounds a second time for them (it already does for the
+		// column index and the column chunk statistics, which readers use).
+		// parquet-mr stopped writing them in 1.11 (PARQUET-1365).
+		parquet.DataPageStatistics(false)}
+	// The config is checked here, because parquet.NewWriter panics on a bad
+	// one; the options, not the config, go to NewWriter: a *WriterConfig
+	// given as an option ORs its DataPageStatistics with the default (true).
+	if _, err := parquet.NewWriterConfig(popts...); err != nil {
 		return nil, fmt.Errorf("parquetio: writer config: %w", err)
 	}
-	wr := &Writer{schema: schema, opts: o, pw: parquet.NewWriter(w, cfg)}
+	wr := &Writer{schema: schema, opts: o, pw: parquet.NewWriter(w, popts...)}
 	wr.cols = wr.pw.ColumnWriters()
 	wr.roots = writerTree(schema.Fields)
 	var walk func(top int, n *node, nodes []*node, child []int)
@@ -253,7 +261,9 @@ func (w *Writer) writeFlat(leaf int, nd *node, arr arrow.Array) error {
 	}
 	if nd.acc != nil {
 		nd.acc.nulls += int64(nulls)
-		nd.acc.addAll(arr)
+		if !chunkBounds(nd) {
+			nd.acc.addAll(arr)
+		}
 	}
 	vals, err := w.leafValues(arr, nd.typ, 0, n)
 	if err != nil {
@@ -509,7 +519,35 @@ func (w *Writer) Close() (*deltalog.FileStats, error) {
 		w.err = fmt.Errorf("parquetio: close file (row group %d): %w", w.rg, err)
 		return nil, w.err
 	}
+	if !w.noFlat {
+		w.boundsFromChunks()
+	}
 	return fileStats(w.rows, w.roots), nil
+}
+
+// chunkBounds reports whether the min/max of a column written by writeFlat
+// are taken from the file's column chunk statistics, which parquet-go
+// computes anyway, instead of being computed a second time: strings, whose
+// comparisons are the costly part of the statistics. Parquet's BYTE_ARRAY
+// order is Go's string order, and parquet-go keeps the chunk bounds whole.
+func chunkBounds(nd *node) bool { return nd.acc != nil && nd.acc.kind == statString }
+
+// boundsFromChunks folds the column chunk statistics of every row group into
+// the min/max of the flat columns for which chunkBounds holds.
+func (w *Writer) boundsFromChunks() {
+	md := w.pw.File().Metadata()
+	for leaf, lp := range w.leaves {
+		nd := lp.nodes[0]
+		if len(lp.nodes) != 1 || !chunkBounds(nd) {
+			continue
+		}
+		for _, rg := range md.RowGroups {
+			st := rg.Columns[leaf].MetaData.Statistics
+			if st.MinValue != nil && st.MaxValue != nil {
+				nd.acc.addStrings(strBounds{lo: string(st.MinValue), hi: string(st.MaxValue), ok: true})
+			}
+		}
+	}
 }
 
 // zstdCodec is the zstd codec of data pages, shared by all writers so they
