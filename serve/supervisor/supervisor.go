@@ -248,6 +248,9 @@ func (s *Supervisor) Notify() {
 func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.stopAll()
 	if err := s.reconcile(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the first reconcile finished
+		}
 		return err
 	}
 	tick := time.NewTicker(s.reconcileEvery)

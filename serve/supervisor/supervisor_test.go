@@ -634,3 +634,16 @@ func TestScopedCredentialsRenewFails(t *testing.T) {
 		t.Errorf("the new worker's environment lacks the renewed credentials:\n%s", env)
 	}
 }
+
+// TestRunStoppedBeforeFirstReconcile: a server stopped right after it
+// started (its context canceled before the supervisor's first look at the
+// catalog) is a clean stop, not an error (regression: `sluice serve`
+// exited 1 when stopped that early).
+func TestRunStoppedBeforeFirstReconcile(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.sup.Run(ctx); err != nil {
+		t.Fatalf("Run on a canceled context: %v", err)
+	}
+}
