@@ -29,7 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "run Kafka -> Delta -> Delta Sharing end to end on this machine, no external services", runDemo},
-		{"serve", "run the server: the SQL statements API over the catalog, authorized by OPA", runServe},
+		{"serve", "run the server: SQL statements API, query workers, Delta Sharing; authorized by OPA", runServe},
 		{"sql", "run SQL statements on a server", runSQL},
 		{"worker", "run one pipeline worker: a Kafka topic into a Delta table, exactly once", runWorker},
 		{"delta", "inspect and maintain Delta tables (inspect, optimize, vacuum, checkpoint)", runDelta},
