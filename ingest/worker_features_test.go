@@ -123,13 +123,7 @@ func TestWorkerTLSAndSASL(t *testing.T) {
 // TestSchemaEvolution: a new nullable column is added to the table on the
 // next commit; incompatible changes fail naming the column.
 func TestSchemaEvolution(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	defer prod.Close()
+	c, prod := fakeKafka(t, 2)
 	dir := t.TempDir()
 	spec := testSpec(t, c.ListenAddrs(), "orders", dir)
 	good := produce(t, prod, "orders", 0, 100, 0)
@@ -168,13 +162,7 @@ func TestSchemaEvolution(t *testing.T) {
 
 // TestMetricsAndHealth scrapes a running worker's Prometheus endpoint.
 func TestMetricsAndHealth(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	defer prod.Close()
+	c, prod := fakeKafka(t, 2)
 	good := produce(t, prod, "orders", 0, 300, 10)
 	spec := testSpec(t, c.ListenAddrs(), "orders", t.TempDir())
 	spec.Metrics.Addr = "127.0.0.1:0"
@@ -236,13 +224,7 @@ func TestStartPosition(t *testing.T) {
 		{t0.Add(60 * time.Minute).Format(time.RFC3339), 40 + 50},
 	} {
 		t.Run(tc.start, func(t *testing.T) {
-			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-			defer prod.Close()
+			c, prod := fakeKafka(t, 1)
 			var old []*kgo.Record
 			for i := 0; i < 100; i++ {
 				old = append(old, &kgo.Record{Topic: "orders", Timestamp: t0.Add(time.Duration(i) * time.Minute),
@@ -314,13 +296,7 @@ func TestMSKIAMMechanism(t *testing.T) {
 // as a static member (what lets a restarted worker take its partitions
 // back without waiting out the dead one's session); without, dynamically.
 func TestStaticMembership(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	prod, _ := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	defer prod.Close()
+	c, prod := fakeKafka(t, 2)
 	produce(t, prod, "orders", 0, 20, 0)
 	adm := kadm.NewClient(prod)
 	for _, id := range []string{"sluice-q1", ""} {
@@ -347,4 +323,22 @@ func TestStaticMembership(t *testing.T) {
 			t.Errorf("instanceId %q: the group member's instance id is %q", id, got)
 		}
 	}
+}
+
+// fakeKafka starts a one-broker kfake cluster with the topic "orders" of
+// the given partitions and a client on it (a producer, and an admin's
+// connection); both are closed when the test ends.
+func fakeKafka(t *testing.T, partitions int32) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return c, cl
 }
