@@ -329,9 +329,11 @@ start_kafka() {
 		while [[ $cport == "$port" ]]; do cport=$(free_port); done
 		rm -rf "$KAFKA_DIR/data" "$KAFKA_DIR/kafka.log"
 		write_kafka_config "$port" "$cport"
-		# A cluster id is 16 random bytes, base64url without padding.
+		# A cluster id is 16 random bytes, base64url without padding. One in
+		# 64 starts with '-', which the tool's argument parser takes for an
+		# option (the run then failed to format): give it as --cluster-id=ID.
 		cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-		"${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -t "$cluster" \
+		"${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --cluster-id="$cluster" \
 			-c "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/format.out" 2>&1 || {
 			cat "$KAFKA_DIR/format.out" >&2
 			die "formatting Kafka's storage failed (is java 17+ on PATH?)"
