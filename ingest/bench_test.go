@@ -75,15 +75,19 @@ func serversCPU() (kafka, minio time.Duration) {
 func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSS is VmHWM: the peak resident set since the last reset.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+func peakRSS() int64 { return procStatusBytes(os.Getpid(), "VmHWM:") }
+
+// procStatusBytes reads a memory field (VmRSS:, VmHWM:, in kB) of
+// /proc/PID/status, in bytes; 0 if it cannot be read.
+func procStatusBytes(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
+		if rest, ok := strings.CutPrefix(l, field); ok {
 			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
 			return kb << 10
 		}
 	}

@@ -374,20 +374,7 @@ func (e *e2e) countRows() int64 {
 }
 
 // rss returns a process's resident set size in bytes.
-func rss(t testing.TB, pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:")), "%d", &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func rss(_ testing.TB, pid int) int64 { return procStatusBytes(pid, "VmRSS:") }
 
 // TestBoundedMemoryWhenStorageStalls pauses the object store (SIGSTOP)
 // while the producer keeps going: the worker's RSS stays under its

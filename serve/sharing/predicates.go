@@ -500,28 +500,20 @@ func compareFilter(col column, valueType, op string, lit value) fileFilter {
 	}
 }
 
-func andFilter(fs []fileFilter) fileFilter {
-	return func(f *deltalog.Add, st *fileStats) tri {
-		out := yes
-		for _, g := range fs {
-			switch g(f, st) {
-			case no:
-				return no
-			case maybe:
-				out = maybe
-			}
-		}
-		return out
-	}
-}
+func andFilter(fs []fileFilter) fileFilter { return combineFilters(fs, no, yes) }
 
-func orFilter(fs []fileFilter) fileFilter {
+func orFilter(fs []fileFilter) fileFilter { return combineFilters(fs, yes, no) }
+
+// combineFilters is AND (decisive no, empty yes) or OR (decisive yes,
+// empty no) over three-valued filters: the decisive answer of any filter
+// wins, else maybe if any filter is unsure, else the empty answer.
+func combineFilters(fs []fileFilter, decisive, empty tri) fileFilter {
 	return func(f *deltalog.Add, st *fileStats) tri {
-		out := no
+		out := empty
 		for _, g := range fs {
 			switch g(f, st) {
-			case yes:
-				return yes
+			case decisive:
+				return decisive
 			case maybe:
 				out = maybe
 			}
