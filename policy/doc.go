@@ -32,34 +32,42 @@
 // only through a share granted to the recipient (the Delta Sharing server,
 // serve/sharing, builds these paths).
 //
-// # Design: one query per request, checks per node in Rego
+// # Design: one OPA evaluation per node, specialised per request shape
 //
-// OPA decides per node, but is queried once per request: the input holds the
-// whole path and the Rego computes one check per node (USAGE on each
-// ancestor, the action on the target), with inheritance across nodes. One
-// query per node would pay OPA's fixed cost of an evaluation (most of a
-// small policy's cost) once per node and could not see inheritance without
-// passing the ancestors anyway. To keep that single evaluation small:
+// OPA is evaluated on each node of the path, root first, and the first
+// node it denies decides the request; every node allowing it allows it.
+// Each evaluation's input holds the whole request (principal, action,
+// path) and "node", the index of the node being checked; the Rego says
+// what that node needs (USAGE on an ancestor of the target, the action on
+// the target, nothing on the object a CREATE makes) and whether the
+// principal holds it there or by inheritance. To keep each evaluation
+// small:
 //
-//   - the query is prepared once (rego.PrepareForEval) and swapped
-//     atomically by Reload;
-//   - the input is built directly as an ast.Value (rego.EvalParsedInput): no
-//     JSON round trip;
+//   - the input is built once per request directly as ast.Values (no JSON
+//     round trip) and shared by its node checks;
 //   - only the grants to the principal's roles are passed (the default
 //     policy reads no other), so a database granted to hundreds of roles
 //     costs the policy nothing; WithAllGrants turns this off;
-//   - each node also carries "privileges", the set of privileges its grants
-//     give the principal's roles, computed in Go: the Rego's checks are a few
-//     set-membership tests per node, with no loop over grants, while the
-//     rules themselves (inheritance, OWNERSHIP and ALL, USAGE, admin, deny,
-//     reasons) stay in the Rego;
-//   - the Rego avoids user-defined functions and comprehensions on the hot
-//     path;
+//   - each node carries "privileges", the set of privileges its grants give
+//     the principal's roles, and "inherited", the union of its ancestors'
+//     privileges, both computed in Go: the Rego reads a few set members,
+//     with no loop over grants or over the path, while the rules themselves
+//     (inheritance, OWNERSHIP and ALL, USAGE, admin, deny, reasons) stay in
+//     the Rego;
+//   - the policy is specialised with OPA's partial evaluation for each
+//     request shape — principal kind, action, node index and path length —
+//     and OPA evaluates the residual, in which everything that depends only
+//     on the shape is already decided (see specialize.go; it decides exactly
+//     as the whole policy does, which TestSpecialisedDecidesAsGeneral checks
+//     request by request). A shape is specialised on its first check;
+//     policies calling nondeterministic builtins are never specialised;
+//     WithoutSpecialisation turns it off;
 //   - decisions are cached (WithDecisionCache, an LRU of DefaultCacheSize)
-//     under a SHA-256 of the whole policy input, one cache per compiled
-//     policy (Reload starts afresh), so a cached decision is exactly what
-//     the policy would decide again; policies calling nondeterministic
-//     builtins are not cached. Cached decisions are audited like the others.
+//     under a SHA-256 of the whole request as the policy sees it, one cache
+//     per compiled policy (Reload starts afresh), so a cached decision is
+//     exactly what the policy would decide again; policies calling
+//     nondeterministic builtins are not cached. Cached decisions are audited
+//     like the others.
 //
 // Measured figures are in docs/policy.md (BenchmarkDecide).
 //

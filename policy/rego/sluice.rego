@@ -1,35 +1,50 @@
 # Sluice's default authorization policy.
 #
-# Input (built by package policy from a policy.Request):
+# OPA is asked once per node of a request's path, root first: "may the
+# principal pass this node on the way to the action?". The engine stops at
+# the first node denied; the request is allowed when every node allows it.
+#
+# Input (built by package policy from a policy.Request), for the check of
+# node 1 of a SELECT on sales.eu.orders:
 #
 #   {
 #     "principal": {"kind": "user", "name": "alice", "roles": ["analyst", ...]},
 #     "action":    "SELECT",
 #     "path": [
-#       {"kind": "database", "name": "sales",  "fqn": "sales",           "grants": [{"role": "analyst", "privilege": "USAGE"}],  "privileges": {"USAGE"}},
-#       {"kind": "schema",   "name": "eu",     "fqn": "sales.eu",        "grants": [],                                         "privileges": set()},
-#       {"kind": "table",    "name": "orders", "fqn": "sales.eu.orders", "grants": [{"role": "analyst", "privilege": "SELECT"}], "privileges": {"SELECT"}}
-#     ]
+#       {"kind": "database", "name": "sales",  "fqn": "sales",           "grants": [...], "privileges": {"USAGE"},  "inherited": set()},
+#       {"kind": "schema",   "name": "eu",     "fqn": "sales.eu",        "grants": [...], "privileges": set(),      "inherited": {"USAGE"}},
+#       {"kind": "table",    "name": "orders", "fqn": "sales.eu.orders", "grants": [...], "privileges": {"SELECT"}, "inherited": {"USAGE"}}
+#     ],
+#     "node":  1,   # index in path of the node this evaluation checks
+#     "depth": 3    # count(input.path)
 #   }
 #
-# privileges is the set of privileges granted on the node to one of the
-# principal's roles, computed by the engine from the node's grants (the
-# rules below read it, not grants, so they never loop over grants).
-#
+# A node's "privileges" is the set of privileges granted on it to one of the
+# principal's roles, and "inherited" the union of its ancestors'
+# "privileges"; the engine computes both from the grants (whatever
+# WithAllGrants says), so no rule below loops over grants or over the path.
 # principal.roles are the effective roles (already expanded through
 # role-of-role grants). The query is data.sluice.authz.decision, an object
 # {"allow": bool, "reason": string}.
 #
+# The engine specialises this policy with OPA's partial evaluation for each
+# request shape (principal kind, action, node, depth) and evaluates the
+# residual, so a rule that depends only on those costs nothing per request.
+# That is why the rules below avoid "else" (a rule with "else" is not
+# partially evaluated) and read the path length as input.depth.
+#
 # Rules, in prose:
 #   - deny by default;
 #   - the admin role may do anything (operator deny rules still apply);
-#   - an action on the target node needs USAGE on every ancestor of the target
-#     and the action's privilege on the target; every check is made per node;
+#   - an action on the target node needs USAGE on every ancestor of the
+#     target and the action's privilege on the target: each is the check of
+#     one node;
 #   - a privilege granted on a node covers all its descendants, except USAGE,
 #     which covers only the node it is granted on;
 #   - OWNERSHIP covers every privilege, ALL every privilege but OWNERSHIP;
 #   - CREATE: the path ends at the object to be created, and CREATE is needed
-#     on its parent (top-level objects only by admin);
+#     on its parent (top-level objects only by admin); the new object's own
+#     node needs nothing;
 #   - operators add rules to the "deny" set in this package to forbid what the
 #     rules above allow; each deny message becomes the reason;
 #   - a share recipient (principal kind "recipient") holds no roles: none of
@@ -42,115 +57,92 @@ roles := {r | some r in input.principal.roles}
 
 is_admin if "admin" in input.principal.roles
 
+is_recipient if input.principal.kind == "recipient"
+
+# node: the path node this evaluation checks.
+node := input.path[input.node]
+
 # Index in input.path of the node the action is checked on. For CREATE the
 # last node is the object to be created, and the check is on its parent.
-target := count(input.path) - 2 if {
-	input.action == "CREATE"
-} else := count(input.path) - 1
+target := input.depth - 2 if input.action == "CREATE"
 
-# covering[p]: the privileges whose grant on a node satisfies p there.
-# OWNERSHIP covers everything, ALL everything but OWNERSHIP. (Literal
-# constants: a comprehension would be evaluated again for every query.)
-covering := {
-	"USAGE": {"USAGE", "OWNERSHIP", "ALL"},
-	"CREATE": {"CREATE", "OWNERSHIP", "ALL"},
-	"SELECT": {"SELECT", "OWNERSHIP", "ALL"},
-	"INSERT": {"INSERT", "OWNERSHIP", "ALL"},
-	"DROP": {"DROP", "OWNERSHIP", "ALL"},
-	"ALTER": {"ALTER", "OWNERSHIP", "ALL"},
-	"DESCRIBE": {"DESCRIBE", "OWNERSHIP", "ALL"},
-	"MONITOR": {"MONITOR", "OWNERSHIP", "ALL"},
-	"OPERATE": {"OPERATE", "OWNERSHIP", "ALL"},
-	"GRANT": {"GRANT", "OWNERSHIP", "ALL"},
-	"OWNERSHIP": {"OWNERSHIP"},
-}
+target := input.depth - 1 if input.action != "CREATE"
 
-# inherited_covering[p]: the privileges whose grant on an ancestor satisfies
-# p on a node. A USAGE grant covers only its own node (USAGE on a database
-# does not open its schemas); OWNERSHIP and ALL, which cover USAGE, inherit
-# like every other privilege.
-inherited_covering := {
-	"USAGE": {"OWNERSHIP", "ALL"},
-	"CREATE": {"CREATE", "OWNERSHIP", "ALL"},
-	"SELECT": {"SELECT", "OWNERSHIP", "ALL"},
-	"INSERT": {"INSERT", "OWNERSHIP", "ALL"},
-	"DROP": {"DROP", "OWNERSHIP", "ALL"},
-	"ALTER": {"ALTER", "OWNERSHIP", "ALL"},
-	"DESCRIBE": {"DESCRIBE", "OWNERSHIP", "ALL"},
-	"MONITOR": {"MONITOR", "OWNERSHIP", "ALL"},
-	"OPERATE": {"OPERATE", "OWNERSHIP", "ALL"},
-	"GRANT": {"GRANT", "OWNERSHIP", "ALL"},
-	"OWNERSHIP": {"OWNERSHIP"},
-}
+# need: the privilege the checked node needs. USAGE on an ancestor of the
+# target, the action on the target, nothing ("") on the object a CREATE
+# makes. Undefined for a top-level CREATE (no parent to hold CREATE on).
+need := "USAGE" if input.node < target
 
-# granted[j]: the privileges granted to one of the principal's roles on
-# path node j itself. The engine computes them from the grants (whatever
-# WithAllGrants says) and passes them as the set input.path[j].privileges,
-# so no rule below loops over grants. (Kept for extensions; the rules below
-# read input.path[j].privileges directly.)
-granted := [n.privileges | some n in input.path]
+need := input.action if input.node == target
 
-# strong: the path nodes on which the principal holds OWNERSHIP or ALL,
-# which cover USAGE on every descendant.
-strong contains j if {
-	some j, n in input.path
-	n.privileges.OWNERSHIP
-}
-
-strong contains j if {
-	some j, n in input.path
-	n.privileges.ALL
-}
-
-# missing: indexes of the path nodes whose check fails. There is one check
-# per node up to the target: USAGE on each ancestor of the target, the
-# action on the target. Each check is a few set-membership tests: no
-# comprehension, no user function (both cost far more per call).
-missing contains i if {
-	some i, n in input.path
-	i < target
-	not n.privileges.USAGE
-	not n.privileges.OWNERSHIP
-	not n.privileges.ALL
-	not below_strong[i]
-}
-
-missing contains target if {
+need := "" if {
 	target >= 0
-	covering[input.action]
-	not held_on_target
-	not held_on_ancestor
+	input.node > target
 }
 
-# below_strong: the path nodes with OWNERSHIP or ALL held on a strict
-# ancestor.
-below_strong contains i if {
-	some j in strong
-	some i, _ in input.path
-	j < i
+# The actions the policy knows; any other is never allowed.
+known_action if input.action in {
+	"USAGE", "CREATE", "SELECT", "INSERT", "DROP", "ALTER",
+	"DESCRIBE", "MONITOR", "OPERATE", "GRANT", "OWNERSHIP",
 }
 
-# held_on_target: a privilege covering the action is held on the target.
-held_on_target if {
-	some p in input.path[target].privileges
-	covering[input.action][p]
+# held: a privilege covering need is granted on the node itself, or one that
+# inherits is granted on an ancestor. OWNERSHIP covers everything and ALL
+# everything but OWNERSHIP, on the node and below it; a USAGE grant covers
+# only its own node.
+held if node.privileges[need]
+
+held if node.privileges.OWNERSHIP
+
+held if {
+	need != "OWNERSHIP"
+	node.privileges.ALL
 }
 
-# held_on_ancestor: a privilege covering the action is held on an ancestor.
-held_on_ancestor if {
-	some j, n in input.path
-	j < target
-	some p in n.privileges
-	inherited_covering[input.action][p]
+held if {
+	need != "USAGE"
+	node.inherited[need]
 }
 
-# An action the policy does not know is never allowed.
-missing contains target if not covering[input.action]
+held if node.inherited.OWNERSHIP
+
+held if {
+	need != "OWNERSHIP"
+	node.inherited.ALL
+}
 
 # Operators extend this set from their own modules; see docs/policy.md.
 deny contains msg if {
 	false
 	msg := ""
+}
+
+# allow: every body holds the deny set empty, so that a partial evaluation
+# with no operator deny rules leaves one flat rule.
+default allow := false
+
+allow if {
+	not is_recipient
+	is_admin
+	count(deny) == 0
+}
+
+allow if {
+	not is_recipient
+	need == ""
+	count(deny) == 0
+}
+
+allow if {
+	not is_recipient
+	known_action
+	held
+	count(deny) == 0
+}
+
+allow if {
+	recipient_allow
+	count(deny) == 0
 }
 
 # ---- Share recipients (the Delta Sharing server) ----
@@ -166,9 +158,8 @@ deny contains msg if {
 # (the share is granted to it). The table node carries "shares": the share
 # must be one of them, so a table is reachable only through a share it is
 # in. Roles, grants and admin do not count for recipients; operator deny
-# rules still apply (they see every node of the path).
-
-is_recipient if input.principal.kind == "recipient"
+# rules still apply (they see every node of the path). The rule is the same
+# on every node of the path.
 
 recipient_allow if {
 	is_recipient
@@ -178,72 +169,56 @@ recipient_allow if {
 	recipient_path_ok
 }
 
-recipient_path_ok if count(input.path) == 1
+recipient_path_ok if input.depth == 1
 
 recipient_path_ok if {
-	count(input.path) == 4
+	input.depth == 4
 	input.path[1].kind == "database"
 	input.path[2].kind == "schema"
 	input.path[3].kind == "table"
 	input.path[0].name in input.path[3].shares
 }
 
-default base_allow := false
-
-base_allow if {
-	not is_recipient
-	is_admin
+# The reason names the privilege and the node of the failed check;
+# " (or an ancestor)" says that a grant on an ancestor would have done too
+# (USAGE is not inherited). The bodies exclude each other.
+ancestor_note := " (or an ancestor)" if {
+	input.node > 0
+	need != "USAGE"
 }
 
-base_allow if {
-	not is_recipient
-	target >= 0
-	count(missing) == 0
-}
+ancestor_note := "" if input.node == 0
 
-base_allow if recipient_allow
+ancestor_note := "" if need == "USAGE"
 
-default allow := false
+reason := "" if allow
 
-allow if {
-	base_allow
-	count(deny) == 0
-}
-
-label(i) := sprintf("%s %s", [input.path[i].kind, input.path[i].fqn])
-
-# The reason names the privilege and node of the first failed check;
-# " (or an ancestor)" says that a grant on an ancestor would have done too.
-# (label and scope are kept for extensions; reason inlines them.)
-scope(i, p) := " (or an ancestor)" if {
-	i > 0
-	p != "USAGE"
-} else := ""
-
-reason := "" if {
-	allow
-} else := concat("; ", deny) if {
+reason := concat("; ", deny) if {
+	not allow
 	count(deny) > 0
-} else := msg if {
+}
+
+reason := msg if {
+	not allow
+	count(deny) == 0
 	is_recipient
 	msg := sprintf("recipient %s may only SELECT tables of a share granted to it, through that share", [input.principal.name])
-} else := msg if {
-	target < 0
-	msg := sprintf("missing CREATE: creating top-level %s needs the admin role", [label(count(input.path) - 1)])
-} else := msg if {
-	min(missing) == target
-	n := input.path[target]
-	msg := sprintf("missing %s on %s %s%s", [input.action, n.kind, n.fqn, ancestor_note])
-} else := msg if {
-	n := input.path[min(missing)]
-	msg := sprintf("missing USAGE on %s %s", [n.kind, n.fqn])
-} else := "denied by policy"
+}
 
-# ancestor_note: a grant on an ancestor would have satisfied the failed
-# check on the target (USAGE is not inherited).
-ancestor_note := " (or an ancestor)" if {
-	target > 0
-	input.action != "USAGE"
-} else := ""
+reason := msg if {
+	not allow
+	count(deny) == 0
+	not is_recipient
+	target < 0
+	msg := sprintf("missing CREATE: creating top-level %s %s needs the admin role", [node.kind, node.fqn])
+}
+
+reason := msg if {
+	not allow
+	count(deny) == 0
+	not is_recipient
+	target >= 0
+	msg := concat("", ["missing ", need, " on ", node.kind, " ", node.fqn, ancestor_note])
+}
 
 decision := {"allow": allow, "reason": reason}

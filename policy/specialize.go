@@ -1,0 +1,171 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Specialisation: OPA's partial evaluation of the policy per request shape.
+//
+// Of a node check's input, four fields take few values and decide most of
+// the policy's work: the principal's kind, the action, the index of the
+// checked node and the path's length. Partially evaluating the decision with
+// those four known and everything else unknown (the path's nodes, the
+// principal's name and roles) gives a residual policy in which every rule
+// that depends only on them is already decided: which privilege the node
+// needs, which grants cover it, which reason to give. OPA does this
+// (rego.PreparedPartialQuery), and OPA evaluates the residual; no rule of
+// the policy is restated here. The residual is exact for any input of that
+// shape because every other field of the input is unknown to it.
+//
+// A shape is specialised on its first check and kept with the compiled
+// policy (a Reload starts afresh). A policy that calls a nondeterministic
+// builtin is never specialised, and a shape whose partial evaluation fails is
+// evaluated in full, as is every shape when specialisation is off.
+
+// residualPackage is the package of the rules built from a residual. It
+// cannot clash with an operator's package: "sluice_specialised" is reserved
+// (docs/policy.md).
+var residualPackage = ast.Ref{ast.DefaultRootDocument, ast.StringTerm("sluice_specialised")}
+
+const residualQuery = "data.sluice_specialised.decision"
+
+// partialQuery is what the policy is partially evaluated for: the decision,
+// bound to x, so that each residual query body says which decision it gives.
+const partialQuery = "x = " + Query
+
+// shapeUnknowns are the input fields a residual leaves to evaluation time.
+var shapeUnknowns = []*ast.Term{
+	ast.MustParseTerm("input.path"),
+	ast.MustParseTerm("input.principal.name"),
+	ast.MustParseTerm("input.principal.roles"),
+}
+
+// shape is what a residual is specialised on.
+type shape struct {
+	kind   PrincipalKind
+	action Action
+	node   int
+	depth  int
+}
+
+// residual is the specialised policy of one shape, made once.
+type residual struct {
+	once     sync.Once
+	compiler *ast.Compiler
+	query    ast.Body // x = data.sluice_specialised.decision, compiled
+	ok       bool     // false: evaluate the full policy for this shape
+	err      error
+}
+
+// specialiser makes and keeps the residuals of one compiled policy.
+type specialiser struct {
+	partial rego.PreparedPartialQuery
+	modules []*ast.Module // the policy, for residuals that call its rules
+	store   storage.Store // empty: the policy reads only input
+
+	mu     sync.RWMutex
+	shapes map[shape]*residual
+}
+
+// newSpecialiser prepares the partial evaluation of the compiled modules.
+func newSpecialiser(ctx context.Context, mods []*ast.Module) (*specialiser, error) {
+	opts := []func(*rego.Rego){rego.Query(partialQuery), rego.StrictBuiltinErrors(true)}
+	for _, m := range mods {
+		opts = append(opts, rego.ParsedModule(m))
+	}
+	pq, err := rego.New(opts...).PrepareForPartial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policy: prepare partial evaluation: %w", err)
+	}
+	return &specialiser{partial: pq, modules: mods, store: inmem.New(), shapes: make(map[shape]*residual)}, nil
+}
+
+// residual returns the residual for s, making it on first use; r.ok is
+// false when s must be evaluated with the full policy.
+func (sp *specialiser) residual(ctx context.Context, s shape) *residual {
+	sp.mu.RLock()
+	r := sp.shapes[s]
+	sp.mu.RUnlock()
+	if r == nil {
+		sp.mu.Lock()
+		if r = sp.shapes[s]; r == nil {
+			r = &residual{}
+			sp.shapes[s] = r
+		}
+		sp.mu.Unlock()
+	}
+	r.once.Do(func() {
+		r.compiler, r.query, r.err = sp.make(context.WithoutCancel(ctx), s)
+		r.ok = r.err == nil
+	})
+	return r
+}
+
+// make partially evaluates the decision for s and compiles the residual as
+// the rule data.sluice_specialised.decision, one body per residual query.
+func (sp *specialiser) make(ctx context.Context, s shape) (*ast.Compiler, ast.Body, error) {
+	known := ast.NewObject(
+		[2]*ast.Term{keyPrincipal, ast.ObjectTerm([2]*ast.Term{keyKind, ast.StringTerm(string(s.kind))})},
+		[2]*ast.Term{keyAction, ast.StringTerm(string(s.action))},
+		[2]*ast.Term{keyNode, ast.InternedTerm(s.node)},
+		[2]*ast.Term{keyDepth, ast.InternedTerm(s.depth)},
+	)
+	pq, err := sp.partial.Partial(ctx, rego.EvalParsedInput(known), rego.EvalParsedUnknowns(shapeUnknowns))
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: partial evaluation of %+v: %w", s, err)
+	}
+	mod := &ast.Module{Package: &ast.Package{Path: residualPackage}}
+	for _, body := range pq.Queries {
+		head := ast.RefHead(ast.Ref{ast.VarTerm("decision")}, ast.VarTerm("x"))
+		head.Assign = true
+		mod.Rules = append(mod.Rules, &ast.Rule{Head: head, Body: body, Module: mod})
+	}
+	mods := map[string]*ast.Module{"sluice_specialised.rego": mod}
+	for i, m := range pq.Support {
+		mods[fmt.Sprintf("support_%d.rego", i)] = m
+	}
+	for i, m := range sp.modules {
+		mods[fmt.Sprintf("policy_%d.rego", i)] = m
+	}
+	c := ast.NewCompiler().WithStrict(false)
+	if c.Compile(mods); c.Failed() {
+		return nil, nil, fmt.Errorf("policy: compile residual of %+v: %w", s, c.Errors)
+	}
+	q, err := c.QueryCompiler().Compile(ast.MustParseBody("x = " + residualQuery))
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: compile residual query of %+v: %w", s, err)
+	}
+	return c, q, nil
+}
+
+// eval evaluates the residual for one node check with OPA's evaluator.
+func (r *residual) eval(ctx context.Context, store storage.Store, input *ast.Term) (bool, string, error) {
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("policy: evaluate: %w", err)
+	}
+	defer store.Abort(ctx, txn)
+	rs, err := topdown.NewQuery(r.query).
+		WithCompiler(r.compiler).
+		WithStore(store).
+		WithTransaction(txn).
+		WithInput(input).
+		WithStrictBuiltinErrors(true).
+		WithMetrics(noMetrics).
+		Run(ctx)
+	if err != nil {
+		return false, "", fmt.Errorf("policy: evaluate: %w", err)
+	}
+	if len(rs) != 1 {
+		return false, "", fmt.Errorf("policy: %w: %s is undefined", ErrNoDecision, Query)
+	}
+	return decisionOf(rs[0][ast.Var("x")].Value)
+}

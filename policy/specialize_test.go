@@ -1,0 +1,153 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// differentialRequests are requests of every shape the engine sees: catalog
+// paths of one to three nodes with realistic grants (the benchmark's
+// catalog), CREATE at every depth, admins, workers, recipients on share
+// paths and on catalog paths, and actions at every level.
+func differentialRequests() []Request {
+	cat := newBenchCatalog(7)
+	var reqs []Request
+	reqs = append(reqs, cat.requests(300, 1, 11)...)
+	reqs = append(reqs, cat.requests(300, 2, 12)...)
+	reqs = append(reqs, cat.requests(600, 3, 13)...)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 400 {
+		r := cat.requests(1, 1+rng.IntN(3), uint64(100+i))[0]
+		switch rng.IntN(6) {
+		case 0:
+			r.Principal.Roles = append(r.Principal.Roles, "admin")
+		case 1:
+			r.Principal.Kind = PrincipalWorker
+		case 2:
+			// The principal holds the grants of the path's first roles.
+			for _, n := range r.Path {
+				if len(n.Grants) > 0 {
+					r.Principal.Roles = append(r.Principal.Roles, n.Grants[rng.IntN(len(n.Grants))].Role)
+				}
+			}
+		}
+		r.Action = Actions[rng.IntN(len(Actions))]
+		if len(r.Path) > 1 && rng.IntN(3) == 0 {
+			r.Path[1].Name = "pii" // for the operator module below
+		}
+		reqs = append(reqs, r)
+	}
+	granted := []string{"acme"}
+	for _, who := range []Principal{{Kind: PrincipalRecipient, Name: "acme"}, {Kind: PrincipalRecipient, Name: "other"}, user("admin")} {
+		for _, a := range []Action{ActionSelect, ActionDescribe} {
+			for _, p := range [][]Node{
+				{{Kind: NodeShare, Name: "q3", Recipients: granted}},
+				{{Kind: NodeShare, Name: "q3"}},
+				sharePath("q3", granted, []string{"q3"}),
+				sharePath("q3", granted, []string{"q4"}),
+				catalogPath(2, NodeTable, nil),
+			} {
+				reqs = append(reqs, Request{Principal: who, Action: a, Path: p})
+			}
+		}
+	}
+	return reqs
+}
+
+// TestSpecialisedDecidesAsGeneral: the residual policies OPA's partial
+// evaluation makes decide every request exactly as the whole policy does,
+// reasons and errors included, for the default policy and with operator
+// modules.
+func TestSpecialisedDecidesAsGeneral(t *testing.T) {
+	ctx := context.Background()
+	reqs := differentialRequests()
+	for _, c := range []struct {
+		name   string
+		mods   []Module
+		denial string // a reason the module gives, to be seen at least 10 times
+	}{
+		{"default", nil, "missing USAGE on schema"},
+		{"pii deny rule", []Module{{Name: "pii.rego", Source: piiModule}}, "is restricted to admins"},
+		{"deny by role and action", []Module{{Name: "x.rego", Source: `package sluice.authz
+
+deny contains msg if {
+	input.action in {"DROP", "ALTER"}
+	some r in input.principal.roles
+	startswith(r, "role_1")
+	msg := sprintf("%s may not %s on %s", [r, input.action, node.fqn])
+}
+`}}, " may not "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			general, err := New(ctx, WithModules(c.mods...), WithoutSpecialisation(), WithDecisionCache(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			special, err := New(ctx, WithModules(c.mods...), WithDecisionCache(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			allowed, denials := 0, 0
+			for i, r := range reqs {
+				want, werr := general.Decide(ctx, r)
+				got, gerr := special.Decide(ctx, r)
+				if got.Allow != want.Allow || got.Reason != want.Reason || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+					t.Fatalf("request %d %+v:\nspecialised %+v, %v\ngeneral     %+v, %v", i, r, got, gerr, want, werr)
+				}
+				if got.Allow {
+					allowed++
+				}
+				if strings.Contains(got.Reason, c.denial) {
+					denials++
+				}
+			}
+			if denials < 10 {
+				t.Fatalf("%q given %d times: the corpus does not exercise the policy", c.denial, denials)
+			}
+			// Both outcomes must be well represented for the comparison to mean anything.
+			if allowed < len(reqs)/10 || allowed > len(reqs)*9/10 {
+				t.Fatalf("%d of %d requests allowed: the corpus does not exercise both outcomes", allowed, len(reqs))
+			}
+			// And the specialised engine must really have evaluated residuals.
+			st := special.state.Load()
+			if st.spec == nil {
+				t.Fatal("the default engine does not specialise")
+			}
+			shapes, failed := 0, 0
+			for k, r := range st.spec.shapes {
+				shapes++
+				if !r.ok {
+					failed++
+					t.Errorf("shape %+v not specialised: %v", k, r.err)
+				}
+			}
+			if shapes < 20 || failed > 0 {
+				t.Fatalf("%d shapes, %d not specialised", shapes, failed)
+			}
+		})
+	}
+}
+
+// TestNondeterministicPolicyIsNotSpecialised: a policy reading the clock
+// must be evaluated afresh for every check.
+func TestNondeterministicPolicyIsNotSpecialised(t *testing.T) {
+	eng, err := New(context.Background(), WithModules(Module{Name: "hours.rego", Source: "package sluice.authz\n\ndeny contains \"after hours\" if time.now_ns() < 0\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eng.state.Load().spec != nil {
+		t.Fatal("a policy calling time.now_ns is specialised")
+	}
+}
+
+// TestReservedPackageRefused: a module cannot shadow the specialised
+// policies' package.
+func TestReservedPackageRefused(t *testing.T) {
+	_, err := New(context.Background(), WithModules(Module{Name: "evil.rego", Source: "package sluice_specialised\n\ndecision := {\"allow\": true}\n"}))
+	if err == nil || !strings.Contains(err.Error(), "evil.rego: package data.sluice_specialised is reserved") {
+		t.Fatalf("got %v", err)
+	}
+}
