@@ -153,7 +153,10 @@ func (r *residual) eval(ctx context.Context, store storage.Store, input *ast.Ter
 		return false, "", fmt.Errorf("policy: evaluate: %w", err)
 	}
 	defer store.Abort(ctx, txn)
+	vc := newFlatCache()
+	defer vc.release()
 	rs, err := topdown.NewQuery(r.query).
+		WithVirtualCache(vc).
 		WithCompiler(r.compiler).
 		WithStore(store).
 		WithTransaction(txn).
@@ -168,4 +171,88 @@ func (r *residual) eval(ctx context.Context, store storage.Store, input *ast.Ter
 		return false, "", fmt.Errorf("policy: %w: %s is undefined", ErrNoDecision, Query)
 	}
 	return decisionOf(rs[0][ast.Var("x")].Value)
+}
+
+// flatCache is OPA's virtual-document cache for one evaluation of a
+// residual, kept flat: a residual has a handful of rules, so a linear scan
+// of the active frame's entries beats OPA's default tree of hash maps, and
+// the entries' memory is reused across evaluations (flatCaches).
+type flatCache struct {
+	entries []flatEntry
+	frames  []int // start in entries of each frame; the last is active
+}
+
+type flatEntry struct {
+	ref       ast.Ref
+	value     *ast.Term
+	undefined bool
+}
+
+var flatCaches = sync.Pool{New: func() any { return &flatCache{} }}
+
+func newFlatCache() *flatCache {
+	c := flatCaches.Get().(*flatCache)
+	c.entries = c.entries[:0]
+	c.frames = append(c.frames[:0], 0)
+	return c
+}
+
+func (c *flatCache) release() {
+	clear(c.entries) // drop the terms for the collector
+	flatCaches.Put(c)
+}
+
+// Push starts a new, empty frame.
+func (c *flatCache) Push() { c.frames = append(c.frames, len(c.entries)) }
+
+// Pop drops the active frame and its entries.
+func (c *flatCache) Pop() {
+	top := c.frames[len(c.frames)-1]
+	clear(c.entries[top:])
+	c.entries = c.entries[:top]
+	c.frames = c.frames[:len(c.frames)-1]
+}
+
+func (c *flatCache) find(ref ast.Ref) *flatEntry {
+	for i := len(c.entries) - 1; i >= c.frames[len(c.frames)-1]; i-- {
+		if c.entries[i].ref.Equal(ref) {
+			return &c.entries[i]
+		}
+	}
+	return nil
+}
+
+// Get returns the value cached for ref in the active frame: (v, false) if
+// defined, (nil, true) if cached as undefined, (nil, false) if not cached.
+func (c *flatCache) Get(ref ast.Ref) (*ast.Term, bool) {
+	if e := c.find(ref); e != nil {
+		return e.value, e.undefined
+	}
+	return nil, false
+}
+
+// Put caches value for ref in the active frame; a nil value records that
+// ref is undefined.
+func (c *flatCache) Put(ref ast.Ref, value *ast.Term) {
+	e := c.find(ref)
+	if e == nil {
+		c.entries = append(c.entries, flatEntry{ref: ref})
+		e = &c.entries[len(c.entries)-1]
+	}
+	if value != nil {
+		e.value = value
+	} else {
+		e.undefined = true
+	}
+}
+
+// Keys returns the refs with a value in the active frame.
+func (c *flatCache) Keys() []ast.Ref {
+	var keys []ast.Ref
+	for _, e := range c.entries[c.frames[len(c.frames)-1]:] {
+		if e.value != nil {
+			keys = append(keys, e.ref)
+		}
+	}
+	return keys
 }
