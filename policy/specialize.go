@@ -225,10 +225,14 @@ func (c *flatCache) find(ref ast.Ref) *flatEntry {
 // Get returns the value cached for ref in the active frame: (v, false) if
 // defined, (nil, true) if cached as undefined, (nil, false) if not cached.
 func (c *flatCache) Get(ref ast.Ref) (*ast.Term, bool) {
-	if e := c.find(ref); e != nil {
-		return e.value, e.undefined
+	switch e := c.find(ref); {
+	case e == nil:
+		return nil, false
+	case e.undefined:
+		return nil, true
+	default:
+		return e.value, false
 	}
-	return nil, false
 }
 
 // Put caches value for ref in the active frame; a nil value records that

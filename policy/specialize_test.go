@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // differentialRequests are requests of every shape the engine sees: catalog
@@ -149,5 +152,50 @@ func TestReservedPackageRefused(t *testing.T) {
 	_, err := New(context.Background(), WithModules(Module{Name: "evil.rego", Source: "package sluice_specialised\n\ndecision := {\"allow\": true}\n"}))
 	if err == nil || !strings.Contains(err.Error(), "evil.rego: package data.sluice_specialised is reserved") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFlatCacheMatchesOPA: the flat virtual-document cache answers every
+// Get as OPA's own cache does, over random sequences of Push, Pop, Put
+// (values and undefined) and Get on overlapping refs.
+func TestFlatCacheMatchesOPA(t *testing.T) {
+	refs := []ast.Ref{
+		ast.MustParseRef("data.a.allow"),
+		ast.MustParseRef("data.a.reason"),
+		ast.MustParseRef("data.b.allow"),
+		ast.MustParseRef(`data.a.x["k"]`),
+		ast.MustParseRef("data.a.x"),
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		opa, flat := topdown.NewVirtualCache(), newFlatCache()
+		depth := 0
+		for step := range 60 {
+			ref := refs[rng.IntN(len(refs))]
+			switch op := rng.IntN(10); {
+			case op == 0:
+				opa.Push()
+				flat.Push()
+				depth++
+			case op == 1 && depth > 0:
+				opa.Pop()
+				flat.Pop()
+				depth--
+			case op < 5:
+				var v *ast.Term
+				if rng.IntN(3) > 0 {
+					v = ast.IntNumberTerm(rng.IntN(5))
+				}
+				opa.Put(ref, v)
+				flat.Put(ref, v)
+			default:
+				wv, wu := opa.Get(ref)
+				gv, gu := flat.Get(ref)
+				if wu != gu || !wv.Equal(gv) {
+					t.Fatalf("round %d step %d: Get(%v) = %v, %v; OPA's cache %v, %v", round, step, ref, gv, gu, wv, wu)
+				}
+			}
+		}
+		flat.release()
 	}
 }
