@@ -437,22 +437,41 @@ var (
 	keyReason     = ast.StringTerm("reason")
 )
 
-// privTerms interns the terms of the known privilege names, so building a
-// node's privilege set allocates only the set.
-var privTerms = func() map[string]*ast.Term {
-	m := make(map[string]*ast.Term, len(Actions)+1)
+// interned holds the terms of the strings every request repeats: privilege
+// and action names, node and principal kinds. OPA does not modify input
+// terms, so requests share them.
+var interned = func() map[string]*ast.Term {
+	m := make(map[string]*ast.Term, len(Actions)+len(NodeKinds)+4)
 	for _, a := range Actions {
 		m[string(a)] = ast.StringTerm(string(a))
+	}
+	for _, k := range NodeKinds {
+		m[string(k)] = ast.StringTerm(string(k))
+	}
+	for _, k := range []PrincipalKind{PrincipalUser, PrincipalRecipient, PrincipalWorker} {
+		m[string(k)] = ast.StringTerm(string(k))
 	}
 	m[PrivilegeAll] = ast.StringTerm(PrivilegeAll)
 	return m
 }()
 
-func privTerm(p string) *ast.Term {
-	if t := privTerms[p]; t != nil {
+// term returns the interned term of s, or a new one.
+func term(s string) *ast.Term {
+	if t := interned[s]; t != nil {
 		return t
 	}
-	return ast.StringTerm(p)
+	return ast.StringTerm(s)
+}
+
+// emptySet is shared by every empty privilege set of the input.
+var emptySet = ast.SetTerm()
+
+// privSet is the set of ts, or the shared empty set.
+func privSet(ts []*ast.Term) *ast.Term {
+	if len(ts) == 0 {
+		return emptySet
+	}
+	return ast.SetTerm(ts...)
 }
 
 // stringSet is a Rego set of strings.
@@ -506,7 +525,7 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 			switch {
 			case ri >= 0:
 				role = roles[ri]
-				privs = append(privs, privTerm(g.Privilege))
+				privs = append(privs, term(g.Privilege))
 			case e.cfg.allGrants:
 				role = ast.StringTerm(g.Role)
 			default:
@@ -514,16 +533,16 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 			}
 			grants = append(grants, ast.ObjectTerm(
 				[2]*ast.Term{keyRole, role},
-				[2]*ast.Term{keyPrivilege, privTerm(g.Privilege)},
+				[2]*ast.Term{keyPrivilege, term(g.Privilege)},
 			))
 		}
 		fields := [][2]*ast.Term{
-			{keyKind, ast.StringTerm(string(n.Kind))},
+			{keyKind, term(string(n.Kind))},
 			{keyName, ast.StringTerm(n.Name)},
 			{keyFQN, ast.StringTerm(names[i])},
 			{keyGrants, ast.ArrayTerm(grants...)},
-			{keyPrivileges, ast.SetTerm(privs...)},
-			{keyInherited, ast.SetTerm(inherited...)},
+			{keyPrivileges, privSet(privs)},
+			{keyInherited, privSet(inherited)},
 		}
 		inherited = append(inherited, privs...)
 		if n.Recipients != nil {
@@ -536,11 +555,11 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 	}
 	return &requestInput{fields: [4][2]*ast.Term{
 		{keyPrincipal, ast.ObjectTerm(
-			[2]*ast.Term{keyKind, ast.StringTerm(string(r.Principal.Kind))},
+			[2]*ast.Term{keyKind, term(string(r.Principal.Kind))},
 			[2]*ast.Term{keyName, ast.StringTerm(r.Principal.Name)},
 			[2]*ast.Term{keyRoles, ast.ArrayTerm(roles...)},
 		)},
-		{keyAction, ast.StringTerm(string(r.Action))},
+		{keyAction, term(string(r.Action))},
 		{keyPath, ast.ArrayTerm(path...)},
 		{keyDepth, ast.InternedTerm(len(r.Path))},
 	}}
