@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -49,7 +50,7 @@ func (c *flatCol) reset(rows, dataLen int) {
 	switch c.kind {
 	case kString, kBinary:
 		c.vals = binary.NativeEndian.AppendUint32(make([]byte, 0, 4*(rows+1)), 0)
-		c.data = make([]byte, 0, dataLen)
+		c.data = make([]byte, 0, dataLen+16) // addBytes keeps 16 bytes spare
 	case kBool:
 		c.vals = make([]byte, 0, (rows+7)/8)
 	default:
@@ -104,21 +105,33 @@ func (c *flatCol) addNull() int {
 	switch c.kind {
 	case kBool:
 		if i%8 == 0 {
-			c.vals = append(c.vals, 0)
+			c.extend(1)[0] = 0
 		}
 	case kString, kBinary:
-		c.vals = binary.NativeEndian.AppendUint32(c.vals, uint32(len(c.data)))
+		binary.NativeEndian.PutUint32(c.extend(4), uint32(len(c.data)))
 	default:
-		c.vals = append(c.vals, zeros[:flatSizes[c.kind]]...)
+		copy(c.extend(flatSizes[c.kind]), zeros[:])
 	}
 	return 1
+}
+
+// extend lengthens c.vals by k bytes and returns them. It writes c.vals's
+// pointer only when the slice grows: storing a slice into the heap costs a
+// write barrier while the GC runs, and a reslice of the same slice does not.
+func (c *flatCol) extend(k int) []byte {
+	n := len(c.vals)
+	if cap(c.vals)-n < k {
+		c.vals = slices.Grow(c.vals, k)
+	}
+	c.vals = c.vals[:n+k]
+	return c.vals[n : n+k]
 }
 
 // addBool appends a boolean to a kBool column.
 func (c *flatCol) addBool(v bool) {
 	i := c.nextValid()
 	if i%8 == 0 {
-		c.vals = append(c.vals, 0)
+		c.extend(1)[0] = 0
 	}
 	if v {
 		c.vals[i/8] |= 1 << (i % 8)
@@ -132,31 +145,47 @@ func (c *flatCol) addInt(x int64) {
 	ne := binary.NativeEndian
 	switch c.kind {
 	case kInt8:
-		c.vals = append(c.vals, byte(x))
+		c.extend(1)[0] = byte(x)
 	case kInt16:
-		c.vals = ne.AppendUint16(c.vals, uint16(x))
+		ne.PutUint16(c.extend(2), uint16(x))
 	case kInt32, kDate:
-		c.vals = ne.AppendUint32(c.vals, uint32(x))
+		ne.PutUint32(c.extend(4), uint32(x))
 	case kFloat32:
-		c.vals = ne.AppendUint32(c.vals, math.Float32bits(float32(math.Float64frombits(uint64(x)))))
+		ne.PutUint32(c.extend(4), math.Float32bits(float32(math.Float64frombits(uint64(x)))))
 	default: // kInt64, kFloat64, kTimestamp, kTimestampNTZ
-		c.vals = ne.AppendUint64(c.vals, uint64(x))
+		ne.PutUint64(c.extend(8), uint64(x))
 	}
 }
 
 // addDecimal appends a decimal's low and high bits.
 func (c *flatCol) addDecimal(lo, hi int64) {
 	c.nextValid()
-	ne := binary.NativeEndian
-	c.vals = ne.AppendUint64(ne.AppendUint64(c.vals, uint64(lo)), uint64(hi))
+	b := c.extend(16)
+	binary.NativeEndian.PutUint64(b, uint64(lo))
+	binary.NativeEndian.PutUint64(b[8:], uint64(hi))
 }
 
 // addBytes appends a string or binary value and returns the bytes
 // appendVal counts for it.
 func (c *flatCol) addBytes(b []byte) int {
 	c.nextValid()
-	c.data = append(c.data, b...)
-	c.vals = binary.NativeEndian.AppendUint32(c.vals, uint32(len(c.data)))
+	n := len(c.data)
+	if cap(c.data)-n < 16+len(b) {
+		c.data = slices.Grow(c.data, 16+len(b))
+	}
+	if len(b) <= 16 && cap(b) >= 16 {
+		// Short strings, the usual case, are copied in two words rather
+		// than by a call to memmove; the bytes past the value land in
+		// c.data's spare capacity, which later values overwrite.
+		src, dst := b[:16], c.data[n:n+16]
+		le := binary.LittleEndian
+		le.PutUint64(dst, le.Uint64(src))
+		le.PutUint64(dst[8:], le.Uint64(src[8:]))
+	} else {
+		copy(c.data[n:n+len(b)], b)
+	}
+	c.data = c.data[:n+len(b)]
+	binary.NativeEndian.PutUint32(c.extend(4), uint32(len(c.data)))
 	return 4 + len(b)
 }
 

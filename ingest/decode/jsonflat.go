@@ -32,6 +32,7 @@ var flatOps = [...]flatOp{kString: opString, kInt8: opInt, kInt16: opInt, kInt32
 type flatKeys struct {
 	keys *keySet
 	ents []flatEnt // parallel to keys.names
+	all  uint64    // the bits of all keys, as flatRow marks them seen
 }
 
 type flatEnt struct {
@@ -47,7 +48,7 @@ func newFlatKeys(fp *fastPlan) *flatKeys {
 	if len(top.ents) > 64 {
 		return nil
 	}
-	fk := &flatKeys{keys: &top.keys, ents: make([]flatEnt, len(top.ents))}
+	fk := &flatKeys{keys: &top.keys, ents: make([]flatEnt, len(top.ents)), all: 1<<len(top.ents) - 1}
 	for i, e := range top.ents {
 		if e.sub != nil || e.col < 0 {
 			return nil
@@ -72,7 +73,7 @@ func (sc *scanner) flatRow(b []byte, cols []*flatCol, n int) (int, bool) {
 	fk := sc.fp.flat
 	var seen uint64
 	size, ok := sc.flatMembers(b, cols, &seen)
-	if ok {
+	if ok && seen != fk.all {
 		// Absent keys are nulls.
 		for idx := range fk.ents {
 			if seen&(1<<idx) == 0 {
