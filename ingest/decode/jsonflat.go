@@ -1,5 +1,10 @@
 package decode
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // This file holds the scanner's loop for flat records: when every value
 // column is a top-level key of a non-nested type, a batch whose columns are
 // all flat (flatcol.go) has each value appended straight to its column as
@@ -36,9 +41,13 @@ type flatKeys struct {
 }
 
 type flatEnt struct {
-	col  int
-	node *node
-	op   flatOp
+	// words are the key's member, `"name":`, for a two-load comparison,
+	// or words that match nothing if it is longer than 16 bytes.
+	words  memberWords
+	member int // length of the member
+	col    int
+	node   *node
+	op     flatOp
 }
 
 // newFlatKeys returns the flat loop's plan for fp, or nil if a value column
@@ -61,7 +70,11 @@ func newFlatKeys(fp *fastPlan) *flatKeys {
 		if int(e.node.kind) < len(flatOps) {
 			op = flatOps[e.node.kind]
 		}
-		fk.ents[i] = flatEnt{col: e.col, node: e.node, op: op}
+		words := top.keys.words[i]
+		if len(top.keys.members[i]) > 16 {
+			words = memberWords{w0: 1} // no load masked by m0 = 0 equals 1
+		}
+		fk.ents[i] = flatEnt{words: words, member: len(top.keys.members[i]), col: e.col, node: e.node, op: op}
 	}
 	return fk
 }
@@ -109,7 +122,10 @@ func (sc *scanner) flatMembers(b []byte, cols []*flatCol, seen *uint64) (int, bo
 	size, guess := 0, 0
 	for !empty && i >= 0 {
 		var idx int
-		if idx, i = key(b, i, fk.keys, guess); i < 0 {
+		if guess < len(fk.ents) && i+16 <= len(b) && fk.ents[guess].words.match(b[i:i+16]) {
+			// The key producers put next: keySet.member, inlined.
+			idx, i = guess, skipWS(b, i+fk.ents[guess].member)
+		} else if idx, i = key(b, i, fk.keys, guess); i < 0 {
 			return 0, false
 		}
 		if idx < 0 {
@@ -144,15 +160,12 @@ func (sc *scanner) flatValue(b []byte, i int, e *flatEnt, c *flatCol) (int, int)
 	}
 	switch ch := b[i]; {
 	case ch == '"' && (e.op == opString || e.op == opTimestamp):
-		j, esc, ascii := scanString(b, i+1)
-		if j < 0 || esc {
+		j := plainEnd(b, i+1)
+		if j < 0 {
 			break
 		}
 		raw := b[i+1 : j]
 		if e.op == opString {
-			if !ascii {
-				break
-			}
 			return j + 1, c.addBytes(raw)
 		}
 		if len(raw) < 10 || raw[4] != '-' {
@@ -201,4 +214,24 @@ func (sc *scanner) flatValue(b []byte, i int, e *flatEnt, c *flatCol) (int, int)
 		return -1, 0
 	}
 	return i, c.add(&v)
+}
+
+// plainEnd returns the index of the quote that ends the string whose
+// contents start at b[i], if they are ASCII without escapes (what
+// scanString reports as not escaped and ASCII), and -1 if they are not or
+// the string ends within 8 bytes of the end of b (scanString decides then).
+// It is plainRun's loop for ASCII, small enough to be inlined.
+func plainEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, bs := w^swarQuote, w^swarBack
+		if m := ((q-swarLo)&^q | (bs-swarLo)&^bs | w) & swarHi; m != 0 {
+			if i += bits.TrailingZeros64(m) >> 3; b[i] == '"' {
+				return i
+			}
+			return -1
+		}
+		i += 8
+	}
+	return -1
 }

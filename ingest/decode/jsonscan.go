@@ -112,9 +112,13 @@ func (k *keySet) member(b []byte, i, j int) (int, bool) {
 	if i+16 > len(b) || len(mem) > 16 {
 		return e, e <= len(b) && string(b[i:e]) == mem
 	}
-	w := &k.words[j]
-	b = b[i : i+16]
-	return e, binary.LittleEndian.Uint64(b)&w.m0 == w.w0 && binary.LittleEndian.Uint64(b[8:])&w.m1 == w.w1
+	return e, k.words[j].match(b[i : i+16])
+}
+
+// match reports whether the 16 bytes b start with the member.
+func (w *memberWords) match(b []byte) bool {
+	b = b[:16]
+	return binary.LittleEndian.Uint64(b)&w.m0 == w.w0 && binary.LittleEndian.Uint64(b[8:])&w.m1 == w.w1
 }
 
 // find returns the index of key, or -1.
