@@ -9,8 +9,9 @@ import (
 // column is a top-level key of a non-nested type, a batch whose columns are
 // all flat (flatcol.go) has each value appended straight to its column as
 // the scanner reads it, with no staged row in between, and the common
-// values (plain strings, integers, exact doubles, timestamps, booleans,
-// null) are converted by a dispatch on the column's kind alone. Any other
+// values (plain ASCII strings, integers, doubles without an exponent,
+// timestamp strings, booleans, null) are converted by a dispatch on the
+// column's kind alone. Any other
 // value goes through scanner.value, as in the general loop. The loop
 // accepts exactly the rows the general loop accepts, with the same values;
 // a row it gives up on is truncated from the columns and goes through the
@@ -40,6 +41,7 @@ type flatKeys struct {
 	all  uint64    // the bits of all keys, as flatRow marks them seen
 }
 
+// flatEnt is one top-level key of the flat loop's plan.
 type flatEnt struct {
 	// words are the key's member, `"name":`, for a two-load comparison,
 	// or words that match nothing if it is longer than 16 bytes.
