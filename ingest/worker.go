@@ -498,14 +498,15 @@ func (w *Worker) processPartition(ctx context.Context, p kgo.FetchTopicPartition
 	}
 	last := recs[len(recs)-1]
 	w.metrics.Lag.WithLabelValues(partitionLabel(p.Partition)).Set(float64(max(p.HighWatermark-last.Offset-1, 0)))
+	// Mark progress before anything can fail, so a dead-lettered record's
+	// offset is committed with the window. If a drain below fails, the
+	// window is dropped and this offset with it.
+	win.last[p.Partition] = last.Offset
 	var bytesIn int
 	m := &w.msg
 	for _, r := range recs {
 		bytesIn += len(r.Key) + len(r.Value)
 		setMessage(m, r)
-		// Mark progress before anything can fail, so a dead-lettered
-		// record's offset is committed with the window.
-		win.last[p.Partition] = r.Offset
 		if err := win.batch.Add(m); err != nil {
 			w.deadLetter(m, "decode", err)
 			continue

@@ -96,18 +96,30 @@ type rowSource interface {
 	stageRow(m *Message, row []val, s *stager) error
 }
 
+// flatSource is a rowSource that can also append the value columns of a
+// message straight to the batch's flat columns, skipping the staged row.
+type flatSource interface {
+	// appendFlat appends m's value columns to cols (indexed by column, all
+	// flat) as row n and returns the bytes SizeBytes counts for them; false
+	// means it did not serve the row, cols hold n rows as before, and the
+	// row must be staged with slowRow.
+	appendFlat(m *Message, cols []*flatCol, n int, s *stager) (int, bool)
+	slowRow(m *Message, row []val, s *stager) error
+}
+
 // batch implements Batch for every format: the format's rowSource stages
 // the value columns, the batch stages the metadata columns, and only a row
 // that converted completely is appended.
 type batch struct {
-	plan *plan
-	src  rowSource
-	rb   *array.RecordBuilder // for nested columns
-	flat []*flatCol           // per column; nil for nested columns
-	st   stager
-	row  []val
-	n    int
-	size int64
+	plan   *plan
+	src    rowSource
+	direct flatSource           // if set, tried first for every row
+	rb     *array.RecordBuilder // for nested columns
+	flat   []*flatCol           // per column; nil for nested columns
+	st     stager
+	row    []val
+	n      int
+	size   int64
 }
 
 func newBatch(p *plan, mem memory.Allocator, src rowSource) *batch {
@@ -119,12 +131,53 @@ func newBatch(p *plan, mem memory.Allocator, src rowSource) *batch {
 	return b
 }
 
+// allFlat reports whether the columns cols are all flat columns.
+func (b *batch) allFlat(cols []int) bool {
+	for _, i := range cols {
+		if b.flat[i] == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // Add decodes m into one row; see Batch.
 func (b *batch) Add(m *Message) error {
 	b.st.reset()
-	if err := b.src.stageRow(m, b.row, &b.st); err != nil {
+	if b.direct != nil {
+		size, ok := b.direct.appendFlat(m, b.flat, b.n, &b.st)
+		if ok {
+			return b.addMeta(m, size)
+		}
+		if err := b.direct.slowRow(m, b.row, &b.st); err != nil {
+			return err
+		}
+	} else if err := b.src.stageRow(m, b.row, &b.st); err != nil {
 		return err
 	}
+	if err := b.stageMeta(m); err != nil {
+		return err
+	}
+	size := 0
+	for i := range b.row {
+		size += b.appendStaged(i)
+	}
+	b.size += int64(size)
+	b.n++
+	return nil
+}
+
+// appendStaged appends column i's staged value and returns the bytes
+// SizeBytes counts for it.
+func (b *batch) appendStaged(i int) int {
+	if f := b.flat[i]; f != nil {
+		return f.add(&b.row[i])
+	}
+	return b.st.appendVal(b.rb.Field(i), b.plan.nodes[i], b.row[i])
+}
+
+// stageMeta stages the metadata columns of m into the row.
+func (b *batch) stageMeta(m *Message) error {
 	for _, i := range b.plan.metaCols {
 		c := &b.plan.cols[i]
 		v, err := b.st.meta(b.plan.nodes[i], c.Meta, m)
@@ -133,13 +186,21 @@ func (b *batch) Add(m *Message) error {
 		}
 		b.row[i] = v
 	}
-	size := 0
-	for i := range b.row {
-		if f := b.flat[i]; f != nil {
-			size += f.add(&b.row[i])
-		} else {
-			size += b.st.appendVal(b.rb.Field(i), b.plan.nodes[i], b.row[i])
+	return nil
+}
+
+// addMeta completes a row whose value columns were appended straight to
+// the flat columns (size bytes): it appends the metadata columns, or
+// truncates the value columns again if one fails.
+func (b *batch) addMeta(m *Message, size int) error {
+	if err := b.stageMeta(m); err != nil {
+		for _, i := range b.plan.valueCols {
+			b.flat[i].truncate(b.n)
 		}
+		return err
+	}
+	for _, i := range b.plan.metaCols {
+		size += b.appendStaged(i)
 	}
 	b.size += int64(size)
 	b.n++

@@ -44,16 +44,58 @@ func benchRecords(n int) [][]byte {
 	return out
 }
 
+// ingestColumns and ingestRecords are the columns and records of the
+// end-to-end benchmark (BenchmarkIngestJSON in package ingest): 10 fields,
+// ~175 bytes, short strings, one date for every timestamp, a double with 2
+// decimals.
+func ingestColumns() []Column {
+	p := deltalog.Primitive
+	return []Column{
+		{Name: "id", Type: p(deltalog.TypeLong)},
+		{Name: "user", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "event", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "amount", Type: p(deltalog.TypeDouble), Nullable: true},
+		{Name: "qty", Type: p(deltalog.TypeInteger), Nullable: true},
+		{Name: "ok", Type: p(deltalog.TypeBoolean), Nullable: true},
+		{Name: "ts", Type: p(deltalog.TypeTimestamp), Nullable: true},
+		{Name: "country", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "device", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "session", Type: p(deltalog.TypeString), Nullable: true},
+	}
+}
+
+func ingestRecords(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, `{"id":%d,"user":"user-%06d","event":"%s","amount":%d.%02d,"qty":%d,"ok":%t,"ts":"2024-05-01T12:%02d:%02d.%03dZ","country":"%s","device":"%s","session":"s-%012x"}`,
+			i, i%100000, []string{"click", "view", "purchase", "scroll"}[i%4], i%1000, i%100, i%10, i%3 == 0,
+			i%60, i%60, i%1000, []string{"DE", "FR", "US", "JP", "BR"}[i%5], []string{"ios", "android", "web"}[i%3], i*7919)
+	}
+	return out
+}
+
 // BenchmarkJSONDecode decodes 64k-row batches of 10-field, ~200-byte JSON
 // records; MB/s is of JSON input.
 func BenchmarkJSONDecode(b *testing.B) {
-	const rows = 64 << 10
-	recs := benchRecords(rows)
+	recs := benchRecords(64 << 10)
+	benchDecode(b, benchColumns(), recs, len(recs))
+}
+
+// BenchmarkJSONDecodeIngest decodes the 65,536 records of the end-to-end
+// benchmark's shape in batches of 8,192 rows, as the worker does.
+func BenchmarkJSONDecodeIngest(b *testing.B) {
+	benchDecode(b, ingestColumns(), ingestRecords(64<<10), 8192)
+}
+
+// benchDecode decodes recs per iteration, building a record every
+// batchRows rows.
+func benchDecode(b *testing.B, cols []Column, recs [][]byte, batchRows int) {
+	rows := len(recs)
 	total := 0
 	for _, r := range recs {
 		total += len(r)
 	}
-	d, err := NewJSON(benchColumns())
+	d, err := NewJSON(cols)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,9 +113,14 @@ func BenchmarkJSONDecode(b *testing.B) {
 			if err := bt.Add(&msgs[j]); err != nil {
 				b.Fatal(err)
 			}
+			if bt.Len() == batchRows {
+				bt.Build().Release()
+			}
 		}
-		bt.Build().Release()
+		if bt.Len() > 0 {
+			bt.Build().Release()
+		}
 	}
-	b.ReportMetric(float64(b.N)*rows/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64(total)/rows, "bytes/record")
+	b.ReportMetric(float64(b.N)*float64(rows)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(total)/float64(rows), "bytes/record")
 }

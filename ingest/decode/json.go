@@ -48,9 +48,16 @@ func NewJSON(cols []Column, opts ...JSONOption) (Decoder, error) {
 // Schema is the Arrow schema of the rows.
 func (d *jsonDecoder) Schema() *arrow.Schema { return d.plan.schema }
 
-// NewBatch starts an empty batch.
+// NewBatch starts an empty batch. When the scanner's flat loop serves the
+// columns and they are all flat columns in the batch, rows are appended to
+// them straight from the scanner.
 func (d *jsonDecoder) NewBatch(mem memory.Allocator) Batch {
-	return newBatch(d.plan, mem, newJSONRows(d.plan, d.fast))
+	rows := newJSONRows(d.plan, d.fast)
+	b := newBatch(d.plan, mem, rows)
+	if d.fast != nil && d.fast.flat != nil && b.allFlat(d.plan.valueCols) {
+		b.direct = rows
+	}
+	return b
 }
 
 // jsonRows stages JSON values: with the scanner (jsonscan.go) where it can,
@@ -72,23 +79,53 @@ func newJSONRows(p *plan, fp *fastPlan) *jsonRows {
 var errNotObject = errors.New("value is not a JSON object")
 
 func (j *jsonRows) stageRow(m *Message, row []val, s *stager) error {
-	if sc := j.sc; sc != nil {
-		if sc.rest > 0 {
-			sc.rest--
-		} else {
-			sc.s = s
-			if sc.row(m.Value, row) {
-				sc.misses = 0
-				return nil
-			}
-			// The reference decides: it stages the row or says why not.
-			s.reset()
-			if sc.misses++; sc.misses >= missLimit {
-				sc.misses, sc.rest = 0, missRest
-			}
+	if j.try(s) {
+		if j.sc.row(m.Value, row) {
+			j.sc.misses = 0
+			return nil
 		}
+		j.missed(s)
 	}
 	return j.slowRow(m, row, s)
+}
+
+// appendFlat appends the value columns of m straight to cols with the
+// scanner's flat loop; false means it did not, and the row must be staged
+// with slowRow.
+func (j *jsonRows) appendFlat(m *Message, cols []*flatCol, n int, s *stager) (int, bool) {
+	if j.try(s) {
+		if size, ok := j.sc.flatRow(m.Value, cols, n); ok {
+			j.sc.misses = 0
+			return size, true
+		}
+		j.missed(s)
+	}
+	return 0, false
+}
+
+// try reports whether the scanner should try the next row (it rests after
+// many misses), and gives it the row's stager.
+func (j *jsonRows) try(s *stager) bool {
+	sc := j.sc
+	if sc == nil {
+		return false
+	}
+	if sc.rest > 0 {
+		sc.rest--
+		return false
+	}
+	sc.s = s
+	return true
+}
+
+// missed counts a row the scanner gave up on; the reference decides it, and
+// stages the row or says why not.
+func (j *jsonRows) missed(s *stager) {
+	s.reset()
+	sc := j.sc
+	if sc.misses++; sc.misses >= missLimit {
+		sc.misses, sc.rest = 0, missRest
+	}
 }
 
 // slowRow stages a row through a fastjson tree: the reference for the

@@ -36,6 +36,7 @@ type fastPlan struct {
 	top    *keyLevel
 	slots  int       // number of seen-stamps a row needs: one per column, then one per inner key
 	fields fieldKeys // the key sets of the columns' struct types
+	flat   *flatKeys // the plan of the flat loop (jsonflat.go), or nil
 }
 
 // keyLevel is the set of keys wanted in one object on the columns' paths.
@@ -59,25 +60,32 @@ type keyEnt struct {
 type keySet struct {
 	names []string
 	// members are the names as they start an object member in compact
-	// JSON, `"name":`; words and masks hold their first 8 bytes,
-	// little-endian, for a one-load comparison.
-	members      []string
-	words, masks []uint64
-	index        map[string]int // for larger sets; nil for small ones
+	// JSON, `"name":`; words hold their first 16 bytes for one- or
+	// two-load comparisons.
+	members []string
+	words   []memberWords
+	index   map[string]int // for larger sets; nil for small ones
+}
+
+// memberWords are bytes 0-7 and 8-15 of a member, little-endian and
+// zero-padded, and the masks of the bytes it fills.
+type memberWords struct {
+	w0, m0, w1, m1 uint64
 }
 
 // keySetLinear is the size up to which keySet searches linearly.
 const keySetLinear = 8
 
 func newKeySet(names []string) keySet {
-	k := keySet{names: names, members: make([]string, len(names)),
-		words: make([]uint64, len(names)), masks: make([]uint64, len(names))}
+	k := keySet{names: names, members: make([]string, len(names)), words: make([]memberWords, len(names))}
 	for i, n := range names {
-		k.members[i] = `"` + n + `":`
-		var w [8]byte
-		m := copy(w[:], k.members[i])
-		k.words[i] = binary.LittleEndian.Uint64(w[:])
-		k.masks[i] = ^uint64(0) >> (64 - 8*uint(m))
+		mem := `"` + n + `":`
+		k.members[i] = mem
+		w := &k.words[i]
+		w.w0, w.m0 = wordOf(mem)
+		if len(mem) > 8 {
+			w.w1, w.m1 = wordOf(mem[8:])
+		}
 	}
 	if len(names) > keySetLinear {
 		k.index = make(map[string]int, len(names))
@@ -88,18 +96,29 @@ func newKeySet(names []string) keySet {
 	return k
 }
 
+// wordOf returns the first 8 bytes of s (zero-padded), little-endian, and
+// the mask of the bytes s fills.
+func wordOf(s string) (word, mask uint64) {
+	var w [8]byte
+	m := copy(w[:], s)
+	return binary.LittleEndian.Uint64(w[:]), ^uint64(0) >> (64 - 8*uint(m))
+}
+
 // member reports whether b[i:] starts with members[j] and returns the index
 // after it.
 func (k *keySet) member(b []byte, i, j int) (int, bool) {
 	mem := k.members[j]
 	e := i + len(mem)
-	if i+8 > len(b) {
+	if i+16 > len(b) || len(mem) > 16 {
 		return e, e <= len(b) && string(b[i:e]) == mem
 	}
-	if binary.LittleEndian.Uint64(b[i:])&k.masks[j] != k.words[j] {
-		return 0, false
-	}
-	return e, len(mem) <= 8 || e <= len(b) && string(b[i+8:e]) == mem[8:]
+	return e, k.words[j].match(b[i : i+16])
+}
+
+// match reports whether the 16 bytes b start with the member.
+func (w *memberWords) match(b []byte) bool {
+	b = b[:16]
+	return binary.LittleEndian.Uint64(b)&w.m0 == w.w0 && binary.LittleEndian.Uint64(b[8:])&w.m1 == w.w1
 }
 
 // find returns the index of key, or -1.
@@ -193,6 +212,7 @@ func newFastPlan(p *plan) *fastPlan {
 		}
 	}
 	fill(root)
+	fp.flat = newFlatKeys(fp)
 	return fp
 }
 
@@ -460,16 +480,11 @@ func (sc *scanner) value(b []byte, i int, n *node, dst *val) int {
 			*dst = val{b: raw} // valid UTF-8: fromText would return it as is
 			return i
 		case (n.kind == kTimestamp || n.kind == kTimestampNTZ) && len(raw) >= 10 && raw[4] == '-':
-			// fromText's date-time case, with the date cached.
-			days, ok := sc.days(raw)
+			x, ok := sc.timestamp(raw, n.kind)
 			if !ok {
 				return -1
 			}
-			t, ok := parseClock(raw, days)
-			if !ok || n.kind == kTimestampNTZ && t.hasOffset {
-				return -1
-			}
-			*dst = val{i: t.micros - t.offset*1e6}
+			*dst = val{i: x}
 			return i
 		}
 		*dst, err = s.fromText(n, raw)
@@ -506,16 +521,10 @@ func (sc *scanner) value(b []byte, i int, n *node, dst *val) int {
 				return j
 			}
 		case kFloat64:
-			f, j, ok := scanFloatExact(b, i)
-			if !ok && j > 0 {
-				// The general path would parse the same text.
-				if f, err = strconv.ParseFloat(bstr(b[i:j]), 64); err != nil {
-					return -1
+			if f, j := scanDouble(b, i); j != 0 {
+				if j > 0 {
+					*dst = floatVal(f)
 				}
-				ok = true
-			}
-			if ok {
-				*dst = floatVal(f)
 				return j
 			}
 		}
@@ -531,6 +540,39 @@ func (sc *scanner) value(b []byte, i int, n *node, dst *val) int {
 		return -1
 	}
 	return i
+}
+
+// timestamp converts the date-time text raw (at least 10 bytes, with '-'
+// at raw[4]) for a column of kind k (kTimestamp or kTimestampNTZ), as
+// fromText's date-time case does, with the date cached.
+func (sc *scanner) timestamp(raw []byte, k kind) (int64, bool) {
+	days, ok := sc.days(raw)
+	if !ok {
+		return 0, false
+	}
+	t, ok := parseClock(raw, days)
+	if !ok || k == kTimestampNTZ && t.hasOffset {
+		return 0, false
+	}
+	return t.micros - t.offset*1e6, true
+}
+
+// scanDouble parses the number at b[i:] for a double column when it is
+// "[-]digits[.digits]" and ends where fastjson's number does, as the
+// general path (fromNumeric) would: it returns the value and the index after
+// it, or -1 if the general path would fail. end is 0 for a number of any
+// other form, which the general path handles.
+func scanDouble(b []byte, i int) (f float64, end int) {
+	f, j, ok := scanFloatExact(b, i)
+	if ok || j == 0 {
+		return f, j
+	}
+	// The general path would parse the same text.
+	f, err := strconv.ParseFloat(bstr(b[i:j]), 64)
+	if err != nil {
+		return 0, -1
+	}
+	return f, j
 }
 
 // minus reports whether b[i:] starts with '-', and returns the index after

@@ -22,6 +22,11 @@ type scanCompare struct {
 	st, rs stager
 	row    []val
 	refRow []val
+	// For columns the flat loop serves: the rows it appended to flat, and
+	// the same rows staged by the reference and appended to want.
+	flat, want []*flatCol
+	rows       int
+	sizes      [2]int
 }
 
 func newScanCompare(t testing.TB, cols []Column, opts ...JSONOption) *scanCompare {
@@ -39,7 +44,70 @@ func newScanCompare(t testing.TB, cols []Column, opts ...JSONOption) *scanCompar
 		row: make([]val, len(cols)), refRow: make([]val, len(cols))}
 	c.st.opts, c.rs.opts = &jd.plan.opts, &jd.plan.opts
 	c.sc.s = &c.st
+	if jd.fast.flat != nil {
+		c.flat, c.want = make([]*flatCol, len(cols)), make([]*flatCol, len(cols))
+		for i, n := range jd.plan.nodes {
+			c.flat[i] = newFlatCol(n, jd.plan.schema.Field(i).Type)
+			c.want[i] = newFlatCol(n, jd.plan.schema.Field(i).Type)
+		}
+	}
 	return c
+}
+
+// hasFlat reports whether the flat loop serves the columns.
+func (c *scanCompare) hasFlat() bool { return c.flat != nil }
+
+// checkFlat appends value with the flat loop, and if it accepts it, the
+// reference's row to want. It fails t if the flat loop accepts a value the
+// reference rejects, or if the columns differ after it, accepted or not:
+// a row it gives up on must leave no trace.
+func (c *scanCompare) checkFlat(t testing.TB, value []byte) bool {
+	t.Helper()
+	c.st.reset()
+	c.rs.reset()
+	clear(c.refRow)
+	size, ok := c.sc.flatRow(value, c.flat, c.rows)
+	if ok {
+		if err := c.ref.slowRow(&Message{Value: value}, c.refRow, &c.rs); err != nil {
+			t.Fatalf("flat loop accepted %q, reference failed: %v", value, err)
+		}
+		c.sizes[0] += size
+		for _, i := range c.plan.valueCols {
+			c.sizes[1] += c.want[i].add(&c.refRow[i])
+		}
+		c.rows++
+	}
+	for _, i := range c.plan.valueCols {
+		if d := diffFlat(c.flat[i], c.want[i]); d != "" {
+			t.Fatalf("after %q (accepted %v): column %s: %s", value, ok, c.plan.cols[i].Name, d)
+		}
+	}
+	if c.sizes[0] != c.sizes[1] {
+		t.Fatalf("after %q: size %d, reference %d", value, c.sizes[0], c.sizes[1])
+	}
+	if c.rows >= 4096 { // start afresh now and then
+		for _, i := range c.plan.valueCols {
+			c.flat[i].reset(0, 0)
+			c.want[i].reset(0, 0)
+		}
+		c.rows = 0
+	}
+	return ok
+}
+
+// diffFlat describes how a flat column differs from want, or returns "".
+func diffFlat(got, want *flatCol) string {
+	switch {
+	case got.n != want.n || got.nulls != want.nulls:
+		return fmt.Sprintf("%d rows, %d nulls; reference %d, %d", got.n, got.nulls, want.n, want.nulls)
+	case (got.valid == nil) != (want.valid == nil) || !bytes.Equal(got.valid, want.valid):
+		return fmt.Sprintf("validity %x, reference %x", got.valid, want.valid)
+	case !bytes.Equal(got.vals, want.vals):
+		return fmt.Sprintf("values %x, reference %x", got.vals, want.vals)
+	case !bytes.Equal(got.data, want.data):
+		return fmt.Sprintf("data %q, reference %q", got.data, want.data)
+	}
+	return ""
 }
 
 // check stages value both ways. It fails t if the scanner accepts a value
@@ -186,12 +254,167 @@ var scanSeeds = []string{
 	`{"id":1,"codes":{"1":"a","1":"b"},"ok":true}`,
 }
 
+// flatColumns are top-level columns of every flat type, named as the keys
+// of the seeds and of randJSON.
+func flatColumns(t testing.TB) []Column {
+	p := deltalog.Primitive
+	return []Column{
+		{Name: "id", Type: p(deltalog.TypeLong)},
+		{Name: "ts", Type: p(deltalog.TypeTimestamp), Nullable: true},
+		{Name: "day", Type: p(deltalog.TypeDate), Nullable: true},
+		{Name: "flag", Type: p(deltalog.TypeBoolean), Nullable: true},
+		{Name: "b", Type: p(deltalog.TypeByte), Nullable: true},
+		{Name: "s", Type: p(deltalog.TypeShort), Nullable: true},
+		{Name: "f", Type: p(deltalog.TypeFloat), Nullable: true},
+		{Name: "ntz", Type: p(deltalog.TypeTimestampNTZ), Nullable: true},
+		{Name: "bin", Type: p(deltalog.TypeBinary), Nullable: true},
+		{Name: "amount", Type: deltalog.Decimal(12, 3), Nullable: true},
+		{Name: "dbl", Type: p(deltalog.TypeDouble), Nullable: true},
+		{Name: "label", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "ok", Type: p(deltalog.TypeBoolean)},
+		{Name: "name", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "when", Type: p(deltalog.TypeTimestamp), Nullable: true},
+		{Name: "x", Type: p(deltalog.TypeInteger), Nullable: true},
+		{Name: "a_key_longer_than_sixteen_bytes", Type: p(deltalog.TypeString), Nullable: true},
+	}
+}
+
+// flatSeeds are inputs for the flat loop: every flat type's common and
+// uncommon values, and the ways a row fails after some of its values were
+// appended.
+var flatSeeds = []string{
+	`{"id":1,"ts":"2024-01-31T10:00:00Z","day":"2024-01-31","flag":true,"b":1,"s":2,"f":0.5,"ntz":"2024-01-31T10:00:00","bin":"AAE=","amount":12.345,"dbl":1.25,"label":"x","ok":true,"name":"n","when":null,"x":-7,"a_key_longer_than_sixteen_bytes":"y"}`,
+	`{"id":2,"ok":false}`,
+	`{"ok":true}`,
+	`{"id":3,"label":"a","ok":true,"label":"b"}`,
+	`{"id":4,"label":"a","name":"b","x":2147483648,"ok":true}`,
+	`{"id":5,"label":"a","name":"b","ok":null}`,
+	`{"id":6,"label":"a","name":"b"}`,
+	`{"id":7,"label":"é\u00e9","name":"\"q\"","ok":true}`,
+	`{"id":8,"label":12.5,"name":true,"flag":"TRUE","x":"12","dbl":"NaN","ok":true}`,
+	`{"id":9,"dbl":0.1234567890123456789,"f":1e39,"b":128,"ok":true}`,
+	`{"id":10,"dbl":1e3,"s":-32768,"b":-128,"ok":true}`,
+	`{"id":11,"ts":"2024-01-31T10:20:30.123456789+02:00","ntz":"2024-01-31T10:20:30+02:00","ok":true}`,
+	`{"id":12,"ts":"2024-13-31T10:20:30Z","ok":true}`,
+	`{"id":13,"ts":1706696430123,"ntz":"2024-01-31","day":19782,"ok":true}`,
+	`{"id":14,"label":"x","unknown":{"a":[1,2,"}"]},"ok":true}`,
+	`{"id":15,"label":"x","ok":true}x`,
+	`{"id":16,"label":"x","ok":true,}`,
+	`{"id":17,"label":"x" "ok":true}`,
+	`{"id":18,"flag":nul,"ok":true}`,
+	`{"id":19,"flag":tru,"ok":true}`,
+	` { "id" : 20 , "label" : "x" , "ok" : true } `,
+	`{"i\u0064":21,"ok":true}`,
+	`{"id":22,"a_key_longer_than_sixteen_bytes":"z","a_key_longer_than_sixteen_bytez":"w","ok":true}`,
+	`{"id":23,"bin":"aGk","amount":"1.2345","ok":true}`,
+	`{"id":24,"amount":1.2345,"ok":true}`,
+	`{"id":25,"label":"\xff","name":"` + "ÿ" + `","ok":true}`,
+	`{"id":-9223372036854775808,"x":-2147483648,"ok":false}`,
+	`{"id":1234567890123456789,"dbl":9007199254740993,"ok":true}`,
+	`{"id":26,"label":{"a":1},"ok":true}`,
+	`{"id":27,"label":["a"],"x":[1],"ok":true}`,
+	`{}`,
+	`[]`,
+	`{"id":28,"ok":true`,
+}
+
 func TestJSONScanMatchesReference(t *testing.T) {
-	for _, cols := range [][]Column{nestedColumns(t), pathColumns(t)} {
+	for _, cols := range [][]Column{nestedColumns(t), pathColumns(t), flatColumns(t), benchColumns(), ingestColumns()} {
 		c := newScanCompare(t, cols)
-		for _, s := range scanSeeds {
+		for _, s := range append(scanSeeds, flatSeeds...) {
 			c.check(t, []byte(s))
+			if c.hasFlat() {
+				c.checkFlat(t, []byte(s))
+			}
 		}
+	}
+}
+
+// TestJSONFlatLoopServes checks which column sets the flat loop serves, and
+// that it serves records of the usual shapes.
+func TestJSONFlatLoopServes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cols []Column
+		flat bool
+	}{
+		{"flat", flatColumns(t), true},
+		{"bench", benchColumns(), true},
+		{"nested", nestedColumns(t), false},
+		{"paths", pathColumns(t), false},
+	} {
+		c := newScanCompare(t, tc.cols)
+		if c.hasFlat() != tc.flat {
+			t.Errorf("%s: flat loop %v, want %v", tc.name, c.hasFlat(), tc.flat)
+		}
+	}
+	flat := newScanCompare(t, flatColumns(t))
+	for _, s := range flatSeeds[:2] {
+		if !flat.checkFlat(t, []byte(s)) {
+			t.Errorf("flat loop gave up on %s", s)
+		}
+	}
+	for name, c := range map[string]struct {
+		cols []Column
+		recs [][]byte
+	}{"bench": {benchColumns(), benchRecords(1000)}, "ingest": {ingestColumns(), ingestRecords(1000)}} {
+		sc := newScanCompare(t, c.cols)
+		for _, r := range c.recs {
+			if !sc.checkFlat(t, r) {
+				t.Fatalf("%s: flat loop gave up on %s", name, r)
+			}
+		}
+	}
+}
+
+// TestJSONFlatBatch checks, through Batch, that rows go through the flat
+// loop, that metadata columns are appended after it, and that a row whose
+// metadata column fails leaves nothing behind.
+func TestJSONFlatBatch(t *testing.T) {
+	p := deltalog.Primitive
+	cols := []Column{
+		{Name: "id", Type: p(deltalog.TypeLong)},
+		{Name: "label", Type: p(deltalog.TypeString), Nullable: true},
+		{Name: "key", Type: p(deltalog.TypeString), Meta: MetaKey}, // NOT NULL: a message without a key fails
+		{Name: "off", Type: p(deltalog.TypeLong), Meta: MetaOffset},
+	}
+	d, err := NewJSON(cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := d.NewBatch(memory.DefaultAllocator)
+	defer b.Release()
+	if b.(*batch).direct == nil {
+		t.Fatal("the batch does not use the flat loop")
+	}
+	msgs := []struct {
+		m   Message
+		err bool
+	}{
+		{Message{Key: []byte("k1"), Offset: 1, Value: []byte(`{"id":1,"label":"a"}`)}, false},
+		{Message{Offset: 2, Value: []byte(`{"id":2,"label":"b"}`)}, true},
+		{Message{Key: []byte("k3"), Offset: 3, Value: []byte(`{"id":3}`)}, false},
+		{Message{Key: []byte("k4"), Offset: 4, Value: []byte(`{"label":"d"}`)}, true},
+		{Message{Key: []byte("k5"), Offset: 5, Value: []byte(`{"id":5,"label":"ée"}`)}, false},
+	}
+	for _, m := range msgs {
+		if err := b.Add(&m.m); (err != nil) != m.err {
+			t.Fatalf("offset %d: error %v, want an error: %v", m.m.Offset, err, m.err)
+		}
+	}
+	rec := b.Build()
+	defer rec.Release()
+	var got []string
+	for r := 0; r < int(rec.NumRows()); r++ {
+		var row []string
+		for c := 0; c < int(rec.NumCols()); c++ {
+			row = append(row, rec.Column(c).ValueStr(r))
+		}
+		got = append(got, strings.Join(row, ","))
+	}
+	want := []string{"1,a,k1,1", "3,(null),k3,3", "5,ée,k5,5"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("rows %q, want %q", got, want)
 	}
 }
 
@@ -342,8 +565,9 @@ func TestJSONScanRandom(t *testing.T) {
 	}
 	r := rand.New(rand.NewSource(2))
 	compares := []*scanCompare{newScanCompare(t, nestedColumns(t)), newScanCompare(t, pathColumns(t)),
-		newScanCompare(t, nestedColumns(t), WithEpochUnit(EpochSeconds), WithDecimalRounding())}
-	accepted := 0
+		newScanCompare(t, nestedColumns(t), WithEpochUnit(EpochSeconds), WithDecimalRounding()),
+		newScanCompare(t, flatColumns(t)), newScanCompare(t, flatColumns(t), WithEpochUnit(EpochSeconds), WithDecimalRounding())}
+	accepted, flatAccepted := 0, 0
 	var w strings.Builder
 	for i := 0; i < n; i++ {
 		w.Reset()
@@ -356,10 +580,13 @@ func TestJSONScanRandom(t *testing.T) {
 			if c.check(t, v) {
 				accepted++
 			}
+			if c.hasFlat() && c.checkFlat(t, v) {
+				flatAccepted++
+			}
 		}
 	}
-	if accepted < n/10 {
-		t.Errorf("scanner accepted only %d of %d rows", accepted, 3*n)
+	if accepted < n/10 || flatAccepted < n/10 {
+		t.Errorf("scanner accepted only %d of %d rows, the flat loop %d of %d", accepted, len(compares)*n, flatAccepted, 2*n)
 	}
 }
 
@@ -385,13 +612,16 @@ func mutate(r *rand.Rand, v []byte) []byte {
 // FuzzJSONScan checks that whatever the scanner accepts, the fastjson
 // reference accepts with the same row.
 func FuzzJSONScan(f *testing.F) {
-	for _, s := range scanSeeds {
+	for _, s := range append(scanSeeds, flatSeeds...) {
 		f.Add([]byte(s))
 	}
-	compares := []*scanCompare{newScanCompare(f, nestedColumns(f)), newScanCompare(f, pathColumns(f))}
+	compares := []*scanCompare{newScanCompare(f, nestedColumns(f)), newScanCompare(f, pathColumns(f)), newScanCompare(f, flatColumns(f))}
 	f.Fuzz(func(t *testing.T, value []byte) {
 		for _, c := range compares {
 			c.check(t, value)
+			if c.hasFlat() {
+				c.checkFlat(t, value)
+			}
 		}
 	})
 }
