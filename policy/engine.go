@@ -170,8 +170,9 @@ type Decision struct {
 // Engine makes authorization decisions with a prepared OPA query. It is safe
 // for concurrent use.
 type Engine struct {
-	cfg   config
-	state atomic.Pointer[prepared]
+	cfg     config
+	state   atomic.Pointer[prepared]
+	metrics *engineMetrics
 }
 
 type prepared struct {
@@ -185,7 +186,7 @@ type prepared struct {
 // options) and prepares its query once. A policy that fails to compile
 // returns OPA's error, which cites file:line:column.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
-	e := &Engine{cfg: config{sink: discard{}, now: time.Now, cacheSize: DefaultCacheSize}}
+	e := &Engine{cfg: config{sink: discard{}, now: time.Now, cacheSize: DefaultCacheSize}, metrics: newMetrics()}
 	for _, o := range opts {
 		o(&e.cfg)
 	}
@@ -310,7 +311,9 @@ func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 		} else {
 			k := e.key(r)
 			var hit bool
-			if d.Allow, d.Reason, hit = st.cache.get(k); !hit {
+			if d.Allow, d.Reason, hit = st.cache.get(k); hit {
+				e.metrics.cacheHits.Inc()
+			} else {
 				d.Allow, d.Reason, err = e.decide(ctx, st, r, names)
 				if err == nil {
 					st.cache.put(k, d.Allow, d.Reason)
@@ -323,6 +326,15 @@ func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 		d.Reason = "denied: " + err.Error()
 	}
 	d.Latency = e.cfg.now().Sub(start)
+	e.metrics.decision.Observe(d.Latency.Seconds())
+	switch {
+	case err != nil:
+		e.metrics.decisions.WithLabelValues("error").Inc()
+	case d.Allow:
+		e.metrics.decisions.WithLabelValues("allowed").Inc()
+	default:
+		e.metrics.decisions.WithLabelValues("denied").Inc()
+	}
 	var target string
 	if len(names) > 0 {
 		target = names[len(names)-1]
@@ -364,9 +376,13 @@ func (e *Engine) decide(ctx context.Context, st *prepared, r Request, names []st
 // check evaluates the policy for one node check: the residual of the
 // check's shape, or the whole policy.
 func (e *Engine) check(ctx context.Context, st *prepared, r Request, in nodeInput) (bool, string, error) {
-	if obs := e.cfg.observeCheck; obs != nil {
-		defer func(t0 time.Time) { obs(time.Since(t0)) }(time.Now())
-	}
+	defer func(t0 time.Time) {
+		d := time.Since(t0)
+		e.metrics.check.Observe(d.Seconds())
+		if obs := e.cfg.observeCheck; obs != nil {
+			obs(d)
+		}
+	}(time.Now())
 	if st.spec != nil {
 		s := shape{kind: r.Principal.Kind, action: r.Action, node: in.index, depth: len(r.Path)}
 		if res := st.spec.residual(ctx, s); res.ok {

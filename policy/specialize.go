@@ -109,6 +109,22 @@ func (sp *specialiser) residual(ctx context.Context, s shape) *residual {
 	return r
 }
 
+// counts returns how many shapes were specialised and how many fell back
+// to the whole policy (a shape still being made counts as neither).
+func (sp *specialiser) counts() (special, general int) {
+	sp.mu.RLock()
+	defer sp.mu.RUnlock()
+	for _, r := range sp.shapes {
+		switch {
+		case r.ok:
+			special++
+		case r.err != nil:
+			general++
+		}
+	}
+	return special, general
+}
+
 // make partially evaluates the decision for s and compiles the residual as
 // the rule data.sluice_specialised.decision, one body per residual query.
 func (sp *specialiser) make(ctx context.Context, s shape) (*ast.Compiler, ast.Body, error) {

@@ -177,7 +177,7 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	}
 	ex := exec.New(cat, pol, exec.WithWarehouse(warehouse), exec.WithPublicURL(publicURL), exec.WithQueryMonitor(queryMonitor{sup}))
 	api := serve.New(cat, ex, logger)
-	api.MustRegister(sup)
+	api.MustRegister(sup, pol)
 	err = api.EnableSharing(cat, pol, serve.SharingConfig{
 		PublicURL: publicURL, DataDir: dataDir, FileURLKey: cfg.Sharing.FileURLKey, URLLifetime: cfg.Sharing.URLLifetime,
 		JWT: serve.JWTConfig{JWKSURL: cfg.Sharing.JWT.JWKSURL, Issuer: cfg.Sharing.JWT.Issuer, Audience: cfg.Sharing.JWT.Audience,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -100,6 +101,19 @@ func TestServeAndSQL(t *testing.T) {
 	}
 	if !strings.Contains(out, "sales") || strings.Contains(out, "ok2") {
 		t.Fatalf("after restart SHOW DATABASES = %q (want sales, and not ok2 from the failed script)", out)
+	}
+	// The policy engine's metrics are on /metrics: the SHOW DATABASES above
+	// made one allowed decision per database.
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`sluice_policy_decisions_total{outcome="allowed"}`, "sluice_policy_check_duration_seconds_bucket", `sluice_policy_shapes{state="specialised"}`, "sluice_policy_revision_info{revision="} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics has no %s", m)
+		}
 	}
 }
 
