@@ -309,11 +309,13 @@ func TestCRUD(t *testing.T) {
 func TestCascade(t *testing.T) {
 	c, _ := openTest(t)
 	fixture(t, c)
+	var cascaded Query
 	must(t, c, func(tx *Tx) error {
 		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big"}); err != nil {
 			return err
 		}
-		if _, err := tx.CreateQuery(Query{SQL: "SELECT 1", Table: "sales.eu.big"}); err != nil {
+		var err error
+		if cascaded, err = tx.CreateQuery(Query{SQL: "SELECT 1", Table: "sales.eu.big"}); err != nil {
 			return err
 		}
 		if _, err := tx.CreateRole(Role{Name: "analysts"}); err != nil {
@@ -325,7 +327,7 @@ func TestCascade(t *testing.T) {
 		if _, err := tx.CreateShare(Share{Name: "partners"}); err != nil {
 			return err
 		}
-		_, err := tx.AddShareTable("partners", ShareTable{Table: "sales.eu.orders"})
+		_, err = tx.AddShareTable("partners", ShareTable{Table: "sales.eu.orders"})
 		return err
 	})
 	for _, tc := range []struct {
@@ -345,7 +347,8 @@ func TestCascade(t *testing.T) {
 	must(t, c, func(tx *Tx) error { return tx.DropDatabase("sales", true) })
 	err := c.View(ctx, func(tx *Tx) error {
 		for _, q := range []string{
-			`SELECT COUNT(*) FROM objects WHERE kind IN ('database', 'schema', 'stream', 'table', 'query')`,
+			`SELECT COUNT(*) FROM objects WHERE kind IN ('database', 'schema', 'stream', 'table')`,
+			`SELECT COUNT(*) FROM objects WHERE kind = 'query' AND ref_id IS NOT NULL`,
 			`SELECT COUNT(*) FROM grants`, `SELECT COUNT(*) FROM share_tables`,
 		} {
 			if n, err := tx.count(q); err != nil || n != 0 {
@@ -355,6 +358,12 @@ func TestCascade(t *testing.T) {
 		sh, err := tx.GetShare("partners")
 		if err != nil || len(sh.Tables) != 0 {
 			t.Errorf("share after cascade: %+v, %v", sh, err)
+		}
+		// The query writing a dropped table is terminated, not deleted, as
+		// DROP TABLE does: its worker stops and SHOW QUERIES still shows it.
+		q, err := tx.GetQuery(cascaded.ID)
+		if err != nil || q.State != QueryTerminated || q.Table != "sales.eu.big" {
+			t.Errorf("query after cascade: %+v, %v; want it terminated, naming sales.eu.big", q, err)
 		}
 		_, err = tx.GetStore("kafka_prod") // stores are not inside databases
 		return err

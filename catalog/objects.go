@@ -39,8 +39,8 @@ func (t *Tx) ListDatabases() ([]Database, error) {
 
 // DropDatabase drops a database. It refuses a database that has schemas
 // unless cascade is set, in which case everything inside goes too: schemas,
-// relations, the queries writing those tables, their entries in shares and
-// all grants on them.
+// relations, their entries in shares and all grants on them; the queries
+// writing those tables are terminated and detached, as DropTable does.
 func (t *Tx) DropDatabase(name string, cascade bool) error {
 	r, err := t.mustFind(KindDatabase, "", name, name)
 	if err != nil {
@@ -138,14 +138,33 @@ func (t *Tx) DropSchema(db, name string, cascade bool) error {
 }
 
 // dropRelationDependents removes what depends on the relations selected by
-// sel (one ? argument): the queries writing them and their share entries.
-// Children and grants go with ON DELETE CASCADE.
+// sel (one ? argument): their share entries go, and the queries writing them
+// are terminated and detached (see detachQueries). Children and grants go
+// with ON DELETE CASCADE.
 func (t *Tx) dropRelationDependents(sel string, arg string) error {
 	if _, err := t.exec(`DELETE FROM share_tables WHERE relation_id IN (`+sel+`)`, arg); err != nil {
 		return fmt.Errorf("catalog: remove share entries: %w", err)
 	}
-	if _, err := t.exec(`DELETE FROM objects WHERE kind = 'query' AND ref_id IN (`+sel+`)`, arg); err != nil {
-		return fmt.Errorf("catalog: drop queries: %w", err)
+	return t.detachQueries(sel, arg)
+}
+
+// detachQueries marks the queries writing the relations selected by sel
+// (one ? argument) terminated and detaches them from their tables: the
+// supervisor stops their workers, and SHOW QUERIES still tells what became
+// of them (their Table keeps the name the table had).
+func (t *Tx) detachQueries(sel string, arg string) error {
+	qs, err := t.queriesWriting(sel, arg)
+	if err != nil {
+		return err
+	}
+	for _, q := range qs {
+		q.State = QueryTerminated
+		if err := t.updateBody(q.ID, q); err != nil {
+			return err
+		}
+	}
+	if _, err := t.exec(`UPDATE objects SET ref_id = NULL WHERE kind = 'query' AND ref_id IN (`+sel+`)`, arg); err != nil {
+		return fmt.Errorf("catalog: detach queries: %w", err)
 	}
 	return nil
 }

@@ -39,34 +39,25 @@ func (t *Tx) DropTable(db, schema, name string) (Relation, error) {
 	if sh != "" {
 		return Relation{}, errorf(ErrInUse, "table %s is in share %s: remove it from the share first (ALTER SHARE %s REMOVE TABLE %s)", display, sh, sh, display)
 	}
-	qs, err := t.queriesWriting(r.id)
-	if err != nil {
-		return Relation{}, err
-	}
-	for _, q := range qs {
-		q.State = QueryTerminated
-		if err := t.updateBody(q.ID, q); err != nil {
-			return Relation{}, err
-		}
-	}
-	if _, err := t.exec(`UPDATE objects SET ref_id = NULL WHERE kind = 'query' AND ref_id = ?`, r.id); err != nil {
-		return Relation{}, fmt.Errorf("catalog: detach the query of table %s: %w", display, err)
+	if err := t.detachQueries(`SELECT ?`, r.id); err != nil {
+		return Relation{}, fmt.Errorf("catalog: drop table %s: %w", display, err)
 	}
 	return rel, t.deleteObj(r)
 }
 
-// queriesWriting returns the queries whose table is the relation id.
-func (t *Tx) queriesWriting(id string) ([]Query, error) {
-	rows, err := t.query(selectObj+`WHERE o.kind = 'query' AND o.ref_id = ?`, id)
+// queriesWriting returns the queries whose table is one of the relations
+// selected by sel (one ? argument).
+func (t *Tx) queriesWriting(sel, arg string) ([]Query, error) {
+	rows, err := t.query(selectObj+`WHERE o.kind = 'query' AND o.ref_id IN (`+sel+`)`, arg)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: queries writing %s: %w", id, err)
+		return nil, fmt.Errorf("catalog: queries writing %s: %w", arg, err)
 	}
 	defer rows.Close()
 	var out []Query
 	for rows.Next() {
 		r, err := scanObj(rows)
 		if err != nil {
-			return nil, fmt.Errorf("catalog: queries writing %s: %w", id, err)
+			return nil, fmt.Errorf("catalog: queries writing %s: %w", arg, err)
 		}
 		q, err := toQuery(r)
 		if err != nil {
