@@ -167,8 +167,9 @@ type Decision struct {
 	Latency time.Duration
 }
 
-// Engine makes authorization decisions with a prepared OPA query. It is safe
-// for concurrent use.
+// Engine makes authorization decisions: OPA evaluates the policy on each
+// node of a request's path (see Decide). It is safe for concurrent use, and
+// it is a prometheus.Collector of its decisions and latencies.
 type Engine struct {
 	cfg     config
 	state   atomic.Pointer[prepared]
@@ -287,10 +288,13 @@ func revision(mods []Module) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// Decide asks the policy whether r is allowed. It fails closed: an invalid
-// request, an evaluation error or a policy without an answer is denied, with
-// the error returned and named in the Reason. Every decision, allowed or
-// not, goes to the audit sink.
+// Decide asks the policy whether r is allowed: OPA evaluates it once per
+// node of r.Path, root first, and the first node denied decides (its reason
+// is the Decision's); r is allowed when every node is. A decision may come
+// from the decision cache instead. Decide fails closed: an invalid request,
+// an evaluation error or a policy without an answer is denied, with the
+// error returned and named in the Reason. Every decision, allowed or not,
+// goes to the audit sink.
 func (e *Engine) Decide(ctx context.Context, r Request) (Decision, error) {
 	start := e.cfg.now()
 	st := e.state.Load()
