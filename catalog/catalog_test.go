@@ -309,27 +309,7 @@ func TestCRUD(t *testing.T) {
 func TestCascade(t *testing.T) {
 	c, _ := openTest(t)
 	fixture(t, c)
-	var cascaded Query
-	must(t, c, func(tx *Tx) error {
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big"}); err != nil {
-			return err
-		}
-		var err error
-		if cascaded, err = tx.CreateQuery(Query{SQL: "SELECT 1", Table: "sales.eu.big"}); err != nil {
-			return err
-		}
-		if _, err := tx.CreateRole(Role{Name: "analysts"}); err != nil {
-			return err
-		}
-		if _, err := tx.Grant(PrivSelect, KindTable, "sales.eu.orders", "analysts"); err != nil {
-			return err
-		}
-		if _, err := tx.CreateShare(Share{Name: "partners"}); err != nil {
-			return err
-		}
-		_, err = tx.AddShareTable("partners", ShareTable{Table: "sales.eu.orders"})
-		return err
-	})
+	cascaded := queryAndShareFixture(t, c, "sales.eu.orders")
 	for _, tc := range []struct {
 		name string
 		op   func(tx *Tx) error

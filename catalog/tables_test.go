@@ -10,28 +10,7 @@ import (
 func TestDropTable(t *testing.T) {
 	c, _ := openTest(t)
 	fixture(t, c)
-	var qid string
-	must(t, c, func(tx *Tx) error {
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big"}); err != nil {
-			return err
-		}
-		q, err := tx.CreateQuery(Query{SQL: "SELECT 1", Table: "sales.eu.big"})
-		if err != nil {
-			return err
-		}
-		qid = q.ID
-		if _, err := tx.CreateRole(Role{Name: "analysts"}); err != nil {
-			return err
-		}
-		if _, err := tx.Grant(PrivSelect, KindTable, "sales.eu.big", "analysts"); err != nil {
-			return err
-		}
-		if _, err := tx.CreateShare(Share{Name: "partners"}); err != nil {
-			return err
-		}
-		_, err = tx.AddShareTable("partners", ShareTable{Table: "sales.eu.orders"})
-		return err
-	})
+	qid := queryAndShareFixture(t, c, "sales.eu.big").ID
 	for _, tc := range []struct {
 		name, table string
 		class       error
@@ -106,4 +85,33 @@ func TestCheckPrivilege(t *testing.T) {
 		}
 		wantErr(t, err, ErrInvalid, tc.want)
 	}
+}
+
+// queryAndShareFixture adds to fixture the table sales.eu.big written by a
+// query (returned), the role analysts granted SELECT on granted, and the
+// share partners holding sales.eu.orders.
+func queryAndShareFixture(t *testing.T, c *Catalog, granted string) Query {
+	t.Helper()
+	var q Query
+	must(t, c, func(tx *Tx) error {
+		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big"}); err != nil {
+			return err
+		}
+		var err error
+		if q, err = tx.CreateQuery(Query{SQL: "SELECT 1", Table: "sales.eu.big"}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateRole(Role{Name: "analysts"}); err != nil {
+			return err
+		}
+		if _, err := tx.Grant(PrivSelect, KindTable, granted, "analysts"); err != nil {
+			return err
+		}
+		if _, err := tx.CreateShare(Share{Name: "partners"}); err != nil {
+			return err
+		}
+		_, err = tx.AddShareTable("partners", ShareTable{Table: "sales.eu.orders"})
+		return err
+	})
+	return q
 }
