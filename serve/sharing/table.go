@@ -124,6 +124,17 @@ func needHistory(t sharedTable, what string) *apiError {
 }
 
 // open opens the table's store.
+// openTable resolves the table of the request path and opens its store, for
+// the endpoints that validate nothing else first.
+func (c *call) openTable(segs []string) (sharedTable, objstore.Store, *apiError) {
+	t, aerr := c.table(segs)
+	if aerr != nil {
+		return t, nil, aerr
+	}
+	st, aerr := c.open(t)
+	return t, st, aerr
+}
+
 func (c *call) open(t sharedTable) (objstore.Store, *apiError) {
 	if t.location == "" {
 		return nil, internal(fmt.Errorf("table %s (%s) has no location", t.label(), t.entry.Table))
@@ -136,11 +147,7 @@ func (c *call) open(t sharedTable) (objstore.Store, *apiError) {
 }
 
 func (c *call) tableVersion(segs []string) (int, *apiError) {
-	t, aerr := c.table(segs)
-	if aerr != nil {
-		return 0, aerr
-	}
-	st, aerr := c.open(t)
+	t, st, aerr := c.openTable(segs)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -230,11 +237,7 @@ func (c *call) timeTravel(t sharedTable, st objstore.Store, version *int64, time
 }
 
 func (c *call) metadata(segs []string) (int, *apiError) {
-	t, aerr := c.table(segs)
-	if aerr != nil {
-		return 0, aerr
-	}
-	st, aerr := c.open(t)
+	t, st, aerr := c.openTable(segs)
 	if aerr != nil {
 		return 0, aerr
 	}
