@@ -31,7 +31,11 @@
 # request shape (principal kind, action, node, depth) and evaluates the
 # residual, so a rule that depends only on those costs nothing per request.
 # That is why the rules below avoid "else" (a rule with "else" is not
-# partially evaluated) and read the path length as input.depth.
+# partially evaluated) and read the path length as input.depth, and why
+# "decision" is two rules on "allow" rather than one object holding it with
+# "allow" defaulting to false: a rule with a default is kept whole as a rule
+# of its own, while these are inlined, so that a residual is one flat rule
+# whose bodies OPA's rule index picks by the privileges the node holds.
 #
 # Rules, in prose:
 #   - deny by default;
@@ -118,9 +122,8 @@ deny contains msg if {
 }
 
 # allow: every body holds the deny set empty, so that a partial evaluation
-# with no operator deny rules leaves one flat rule.
-default allow := false
-
+# with no operator deny rules leaves one flat rule. Undefined (not false)
+# when the request is denied: test it with "not allow".
 allow if {
 	not is_recipient
 	is_admin
@@ -179,7 +182,8 @@ recipient_path_ok if {
 	input.path[0].name in input.path[3].shares
 }
 
-# The reason names the privilege and the node of the failed check;
+# reason: why the request is denied, when it is (decision reads it only
+# then). It names the privilege and the node of the failed check;
 # " (or an ancestor)" says that a grant on an ancestor would have done too
 # (USAGE is not inherited). The bodies exclude each other.
 ancestor_note := " (or an ancestor)" if {
@@ -191,22 +195,17 @@ ancestor_note := "" if input.node == 0
 
 ancestor_note := "" if need == "USAGE"
 
-reason := "" if allow
-
 reason := concat("; ", deny) if {
-	not allow
 	count(deny) > 0
 }
 
 reason := msg if {
-	not allow
 	count(deny) == 0
 	is_recipient
 	msg := sprintf("recipient %s may only SELECT tables of a share granted to it, through that share", [input.principal.name])
 }
 
 reason := msg if {
-	not allow
 	count(deny) == 0
 	not is_recipient
 	target < 0
@@ -214,11 +213,12 @@ reason := msg if {
 }
 
 reason := msg if {
-	not allow
 	count(deny) == 0
 	not is_recipient
 	target >= 0
 	msg := concat("", ["missing ", need, " on ", node.kind, " ", node.fqn, ancestor_note])
 }
 
-decision := {"allow": allow, "reason": reason}
+decision := {"allow": true, "reason": ""} if allow
+
+decision := {"allow": false, "reason": reason} if not allow
