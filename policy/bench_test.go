@@ -182,9 +182,10 @@ func BenchmarkDecide(b *testing.B) {
 }
 
 // benchReference separates the machine's latency tail from the policy's.
-// It interleaves three-level decisions with two reference tasks sized so
-// that their median equals the node checks' median, and reports the p50/p99
-// of all three, measured under the same conditions:
+// It interleaves three-level decisions with three reference tasks, the
+// first two sized so that their median equals the node checks' median, and
+// reports the p50/p99 of the checks and of each task, measured under the
+// same conditions:
 //
 //   - ref: pure CPU work with no allocation and a tiny working set
 //     (SHA-256 over 512 bytes, repeated): its spread is the machine's own
