@@ -423,16 +423,21 @@ func decisionOf(v ast.Value) (bool, string, error) {
 			return false, "", fmt.Errorf("policy: %w: allow is %s, not a boolean", ErrNoDecision, ast.ValueName(a.Value))
 		}
 	}
-	var reason string
+	var reason ast.Value
 	if t := obj.Get(keyReason); t != nil {
-		if s, ok := t.Value.(ast.String); ok {
-			reason = string(s)
-		}
+		reason = t.Value
 	}
-	if !allow && reason == "" {
-		reason = "denied by policy"
+	return bool(allow), reasonOf(bool(allow), reason), nil
+}
+
+// reasonOf reads a decision's reason: v if it is a string, and for a
+// denial without one, "denied by policy".
+func reasonOf(allow bool, v ast.Value) string {
+	s, _ := v.(ast.String)
+	if !allow && s == "" {
+		return "denied by policy"
 	}
-	return bool(allow), reason, nil
+	return string(s)
 }
 
 // Keys of the input objects, made once: OPA does not modify input terms.
