@@ -127,9 +127,16 @@ func BenchmarkDecide(b *testing.B) {
 				// turning it off keeps larger b.N honest too.
 				opts = append(opts, WithDecisionCache(0))
 			}
-			var checks []time.Duration
+			var checks, granted, denied []time.Duration
 			opts = append(opts, func(c *config) {
-				c.observeCheck = func(d time.Duration) { checks = append(checks, d) }
+				c.observeCheck = func(d time.Duration, allow bool) {
+					checks = append(checks, d)
+					if allow {
+						granted = append(granted, d)
+					} else {
+						denied = append(denied, d)
+					}
+				}
 			})
 			eng, err := New(ctx, opts...)
 			if err != nil {
@@ -156,6 +163,7 @@ func BenchmarkDecide(b *testing.B) {
 			}
 			durs := make([]time.Duration, 0, b.N)
 			checks = make([]time.Duration, 0, 3*b.N)
+			granted, denied = make([]time.Duration, 0, 3*b.N), make([]time.Duration, 0, b.N)
 			cpu0 := cpuTime()
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -175,6 +183,17 @@ func BenchmarkDecide(b *testing.B) {
 				b.ReportMetric(percentile(checks, 0.50), "p50-µs/check")
 				b.ReportMetric(percentile(checks, 0.99), "p99-µs/check")
 				b.ReportMetric(float64(len(checks))/float64(b.N), "checks/op")
+			}
+			// Granted and denied checks apart: a denial evaluates the grant
+			// and then the denial (see split.go).
+			for _, k := range []struct {
+				name string
+				ds   []time.Duration
+			}{{"granted", granted}, {"denied", denied}} {
+				if len(k.ds) > 0 {
+					b.ReportMetric(percentile(k.ds, 0.50), "p50-µs/"+k.name)
+					b.ReportMetric(percentile(k.ds, 0.99), "p99-µs/"+k.name)
+				}
 			}
 			b.ReportMetric(float64(allowed)/float64(min(512, len(reqs)))*100, "%allowed")
 		})

@@ -85,9 +85,9 @@ type config struct {
 	allGrants bool
 	cacheSize int
 	general   bool // no specialisation
-	// observeCheck, when set (by benchmarks), receives the duration of
-	// every node check.
-	observeCheck func(time.Duration)
+	// observeCheck, when set (by benchmarks), receives the duration and
+	// the outcome of every node check.
+	observeCheck func(d time.Duration, allow bool)
 }
 
 // WithModules adds Rego modules to the policy. Modules in package
@@ -379,12 +379,12 @@ func (e *Engine) decide(ctx context.Context, st *prepared, r Request, names []st
 
 // check evaluates the policy for one node check: the residual of the
 // check's shape, or the whole policy.
-func (e *Engine) check(ctx context.Context, st *prepared, r Request, in nodeInput) (bool, string, error) {
+func (e *Engine) check(ctx context.Context, st *prepared, r Request, in nodeInput) (allow bool, reason string, err error) {
 	defer func(t0 time.Time) {
 		d := time.Since(t0)
 		e.metrics.check.Observe(d.Seconds())
 		if obs := e.cfg.observeCheck; obs != nil {
-			obs(d)
+			obs(d, allow)
 		}
 	}(time.Now())
 	if st.spec != nil {
