@@ -342,35 +342,44 @@ func cpuTime() time.Duration {
 // BenchmarkCheck measures one node check, the OPA evaluation of a
 // residual, on a fixed input: a relation SELECT granted on the relation
 // itself, granted through ALL on the database (the index's last candidate),
-// and denied. With nothing varying between iterations it shows a check's
-// cost apart from the catalog's variety and the machine's tail, for
-// comparing changes to the evaluation.
+// and denied; with the default policy, and with an operator's deny rule
+// added (the pii module of the authorization tests). With nothing varying
+// between iterations it shows a check's cost apart from the catalog's
+// variety and the machine's tail, for comparing changes to the evaluation.
 func BenchmarkCheck(b *testing.B) {
 	ctx := context.Background()
-	eng, err := New(ctx, WithDecisionCache(0))
-	if err != nil {
-		b.Fatal(err)
-	}
-	st := eng.state.Load()
-	for _, c := range []struct {
-		name   string
-		grants map[int][]Grant
-		allow  bool
+	for _, p := range []struct {
+		name string
+		mods []Module
 	}{
-		{"granted", map[int][]Grant{2: {{Role: "analyst", Privilege: "SELECT"}}}, true},
-		{"granted-inherited", map[int][]Grant{0: {{Role: "analyst", Privilege: "ALL"}}}, true},
-		{"denied", nil, false},
+		{"default", nil},
+		{"deny-rule", []Module{{Name: "pii.rego", Source: piiModule}}},
 	} {
-		r := Request{Principal: user("analyst", "r1", "r2", "r3", "r4"), Action: ActionSelect, Path: catalogPath(2, NodeTable, c.grants)}
-		in := eng.input(r, QualifiedNames(r.Path)).node(2)
-		if allow, _, err := eng.check(ctx, st, r, in); err != nil || allow != c.allow {
-			b.Fatalf("%s: allow = %v, %v", c.name, allow, err)
+		eng, err := New(ctx, WithDecisionCache(0), WithModules(p.mods...))
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for range b.N {
-				_, _, _ = eng.check(ctx, st, r, in)
+		st := eng.state.Load()
+		for _, c := range []struct {
+			name   string
+			grants map[int][]Grant
+			allow  bool
+		}{
+			{"granted", map[int][]Grant{2: {{Role: "analyst", Privilege: "SELECT"}}}, true},
+			{"granted-inherited", map[int][]Grant{0: {{Role: "analyst", Privilege: "ALL"}}}, true},
+			{"denied", nil, false},
+		} {
+			r := Request{Principal: user("analyst", "r1", "r2", "r3", "r4"), Action: ActionSelect, Path: catalogPath(2, NodeTable, c.grants)}
+			in := eng.input(r, QualifiedNames(r.Path)).node(2)
+			if allow, _, err := eng.check(ctx, st, r, in); err != nil || allow != c.allow {
+				b.Fatalf("%s: allow = %v, %v", c.name, allow, err)
 			}
-		})
+			b.Run(p.name+"/"+c.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for range b.N {
+					_, _, _ = eng.check(ctx, st, r, in)
+				}
+			})
+		}
 	}
 }

@@ -194,12 +194,12 @@ func (sp *specialiser) compileSplit(s shape, parts *splitResidual, support []*as
 	for _, body := range parts.granted {
 		mod.Rules = append(mod.Rules, residualRule(mod, "granted", ast.BooleanTerm(true), body))
 	}
-	if parts.denied != nil {
+	for i, body := range parts.denied {
 		value := ast.VarTerm("x")
-		if parts.reason != nil {
-			value = parts.reason
+		if parts.reasons != nil {
+			value = parts.reasons[i]
 		}
-		mod.Rules = append(mod.Rules, residualRule(mod, "denied", value, parts.denied))
+		mod.Rules = append(mod.Rules, residualRule(mod, "denied", value, body))
 	}
 	c, err := sp.compile(s, mod, support)
 	if err != nil {
@@ -209,12 +209,12 @@ func (sp *specialiser) compileSplit(s shape, parts *splitResidual, support []*as
 	if r.granted, err = qc.Compile(ast.MustParseBody(grantedQuery)); err != nil {
 		return fmt.Errorf("policy: compile residual query of %+v: %w", s, err)
 	}
-	if parts.denied != nil {
+	if len(parts.denied) > 0 {
 		if r.denied, err = qc.Compile(ast.MustParseBody(deniedQuery)); err != nil {
 			return fmt.Errorf("policy: compile residual query of %+v: %w", s, err)
 		}
 	}
-	r.compiler, r.grant, r.reasonOnly = c, decided{allow, reason}, parts.reason != nil
+	r.compiler, r.grant, r.reasonOnly = c, decided{allow, reason}, parts.reasons != nil
 	return nil
 }
 

@@ -132,9 +132,9 @@ deny contains msg if {
 			if shapes < 20 || failed > 0 {
 				t.Fatalf("%d shapes, %d not specialised", shapes, failed)
 			}
-			// The default policy's residuals split (split.go) but for a few
-			// shapes that decide with one body; an operator's deny rules
-			// make residuals split does not prove, evaluated whole.
+			// Residuals split (split.go) but for a few shapes that decide
+			// with one body, and those whose operator deny rules call a
+			// builtin that may fail (startswith), evaluated whole.
 			halves := 0
 			for _, r := range st.spec.shapes {
 				if r.query == nil {
@@ -142,7 +142,7 @@ deny contains msg if {
 				}
 			}
 			t.Logf("%d shapes, %d split", shapes, halves)
-			if c.mods == nil && halves < shapes*9/10 {
+			if halves < shapes*3/4 {
 				t.Fatalf("only %d of %d shapes split", halves, shapes)
 			}
 		})

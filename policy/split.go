@@ -13,26 +13,30 @@ import (
 // allow, {"allow": false, "reason": reason} if not allow. Its residual for a
 // shape is therefore
 //
-//	x = V if A1, ..., x = V if An       (V ground: the same grant)
-//	x = T if { not N; R }              (N's rules are exactly A1, ..., An)
+//	x = V if A1, ..., x = V if An       (V constant: the same grant)
+//	x = T1 if { not N; R1 }, ...       (N's rules are exactly A1, ..., An)
 //
 // and evaluated as one complete rule OPA must try every candidate body of,
-// the negation included, which evaluates the Ai a second time as N's rules.
-// Split recognises that form and proves it: the Ai exclude the last body
-// (it needs none of them to hold), and all give the same V, so the decision
-// is V as soon as one Ai holds and the last body otherwise, with its
-// negation true by then. OPA then evaluates two rules in turn:
+// the negations included, which evaluate the Ai a second time as N's rules.
+// Split recognises that form and proves it: the Ai exclude the denying
+// bodies (those need none of them to hold), and all give the same V, so the
+// decision is V as soon as one Ai holds and the denying bodies' otherwise,
+// with their negation true by then. OPA then evaluates two rules in turn:
 //
 //	granted := true if A1, ..., granted := true if An
-//	denied := T if R                    (or T's reason, see below)
+//	denied := T1 if R1, ...             (or the Tk's reasons, see below)
 //
 // granted has a constant value, so OPA's rule index stops at the first Ai
 // that holds (its "early exit"); denied is evaluated only when none does.
 // Stopping early skips the Ai not yet tried, which is exact only if they
 // could not have failed the evaluation: split requires every Ai to be made
 // of input references, variables, constants, unification, comparisons and
-// membership, none of which raises an error. A residual of any other form
-// (an operator's policy may make one) is left whole.
+// membership, none of which raises an error, and of reads of support
+// documents whose own rules are made of the same (plus count of a set and
+// sprintf of a literal array, which cannot fail either): an operator's
+// "deny" rules put such a read, count(deny) == 0, into every Ai, and the
+// denial is then several bodies, each holding "not N". A residual of any
+// other form is left whole.
 
 // errorFreeCalls are the builtins whose evaluation never raises an error:
 // unification, comparisons (OPA orders any two values) and membership.
@@ -55,14 +59,15 @@ type splitResidual struct {
 	value *ast.Term
 	// granted are the bodies A1, ..., An.
 	granted []ast.Body
-	// denied is R with the binding of the decision, x = T; nil when the
-	// residual has no denying body (no Ai holding leaves the decision
-	// undefined).
-	denied ast.Body
-	// reason, when not nil, is the reason term of T = {"allow": false,
-	// "reason": reason}; denied then lacks the binding, and the denial's
-	// rule gives the reason alone, which spares OPA building the object.
-	reason *ast.Term
+	// denied are the denying bodies R, each with its binding of the
+	// decision, x = T; none when the residual has no denying body (no Ai
+	// holding leaves the decision undefined).
+	denied []ast.Body
+	// reasons, when not nil, are the reason terms of each T = {"allow":
+	// false, "reason": reason}; the denied bodies then lack the binding, and
+	// the denial's rule gives the reason alone, which spares OPA building
+	// the object.
+	reasons []*ast.Term
 }
 
 // split recognises a residual of the decision (queries, each binding the
@@ -70,18 +75,16 @@ type splitResidual struct {
 // false for any other form.
 func split(queries []ast.Body, support []*ast.Module) (*splitResidual, bool) {
 	x := ast.Var("x")
+	a := newAnalyser(support)
 	s := &splitResidual{}
-	var deny ast.Body
+	var denials []ast.Body
 	for _, q := range queries {
 		i, t, ok := binding(q, x)
 		if !ok {
 			return nil, false
 		}
-		if !t.IsGround() {
-			if deny != nil {
-				return nil, false // two denying bodies
-			}
-			deny = q
+		if !ast.IsConstant(t.Value) { // a ground reference or call is no constant
+			denials = append(denials, q)
 			continue
 		}
 		if s.value != nil && !s.value.Equal(t) {
@@ -89,7 +92,7 @@ func split(queries []ast.Body, support []*ast.Module) (*splitResidual, bool) {
 		}
 		s.value = t
 		cond := slices.Delete(slices.Clone(q), i, i+1)
-		if len(cond) == 0 || !errorFree(cond) {
+		if len(cond) == 0 || !a.body(cond) {
 			return nil, false
 		}
 		s.granted = append(s.granted, cond)
@@ -97,34 +100,46 @@ func split(queries []ast.Body, support []*ast.Module) (*splitResidual, bool) {
 	if len(s.granted) == 0 {
 		return nil, false
 	}
-	if deny == nil {
-		return s, true
-	}
-	// The denying body must hold "not N" with N's rules the Ai, and nothing
-	// before it that could fail the evaluation of a request granted.
-	neg := -1
-	for i, e := range deny {
-		if ref, ok := negatedRef(e); ok && sameBodies(supportRules(support, ref), s.granted) {
-			neg = i
-			break
+	// Every denying body must hold "not N" with N's rules the Ai, and
+	// nothing before it that could fail the evaluation of a request granted.
+	var negated ast.Ref
+	reasons := make([]*ast.Term, 0, len(denials))
+	for _, deny := range denials {
+		neg := -1
+		for i, e := range deny {
+			if ref, ok := negatedRef(e); ok && (ref.Equal(negated) ||
+				negated == nil && sameBodies(supportRules(support, ref), s.granted)) {
+				negated, neg = ref, i
+				break
+			}
+			if !a.body(ast.NewBody(e)) {
+				return nil, false
+			}
 		}
-		if !errorFree(ast.NewBody(e)) {
+		if neg < 0 {
 			return nil, false
 		}
+		rest := slices.Delete(slices.Clone(deny), neg, neg+1)
+		i, t, _ := binding(rest, x)
+		if r, ok := denialReason(t); ok && reasons != nil {
+			reasons = append(reasons, r)
+			rest = slices.Delete(rest, i, i+1)
+		} else if reasons != nil {
+			// Not every denial gives a reason alone: put back the bindings
+			// taken out so far, and give the object for all of them.
+			for k, r := range reasons {
+				s.denied[k] = append(s.denied[k], ast.Equality.Expr(ast.VarTerm("x"), denialObject(r)))
+			}
+			reasons = nil
+		}
+		if len(rest) == 0 {
+			rest = ast.NewBody(ast.NewExpr(ast.BooleanTerm(true)))
+		}
+		s.denied = append(s.denied, rest)
 	}
-	if neg < 0 {
-		return nil, false
+	if len(s.denied) > 0 {
+		s.reasons = reasons
 	}
-	rest := slices.Delete(slices.Clone(deny), neg, neg+1)
-	i, t, _ := binding(rest, x)
-	if r, ok := denialReason(t); ok {
-		s.reason = r
-		rest = slices.Delete(rest, i, i+1)
-	}
-	if len(rest) == 0 {
-		rest = ast.NewBody(ast.NewExpr(ast.BooleanTerm(true)))
-	}
-	s.denied = rest
 	return s, true
 }
 
@@ -167,32 +182,150 @@ func denialReason(t *ast.Term) (*ast.Term, bool) {
 	return r, r != nil
 }
 
-// errorFree reports whether evaluating body reads only input and cannot
-// raise an error.
-func errorFree(body ast.Body) bool {
+// denialObject is the decision {"allow": false, "reason": r}.
+func denialObject(r *ast.Term) *ast.Term {
+	return ast.ObjectTerm([2]*ast.Term{keyAllow, ast.BooleanTerm(false)}, [2]*ast.Term{keyReason, r})
+}
+
+// analyser tells which bodies of a residual cannot raise an error. It knows
+// the residual's support rules, so that a body may read a support document
+// whose rules cannot raise one either.
+type analyser struct {
+	support []*ast.Module
+	docs    map[string]docInfo // by reference; absent: not analysed yet
+}
+
+// docInfo is what the analyser found of a support document.
+type docInfo struct {
+	done      bool // false while its rules are being analysed (a cycle)
+	errorFree bool
+	set       bool // every rule is a partial set rule: the value is a set
+}
+
+func newAnalyser(support []*ast.Module) *analyser {
+	return &analyser{support: support, docs: map[string]docInfo{}}
+}
+
+// body reports whether evaluating body reads only input and support
+// documents and cannot raise an error.
+func (a *analyser) body(body ast.Body) bool {
 	for _, e := range body {
-		if e.Negated || len(e.With) > 0 {
+		if len(e.With) > 0 {
 			return false
 		}
 		switch ts := e.Terms.(type) {
 		case *ast.Term:
-			if !plainTerm(ts) {
+			if !a.term(ts) {
 				return false
 			}
 		case []*ast.Term:
-			if !errorFreeCalls[e.Operator().String()] {
+			if e.Negated || !a.call(e.Operator().String(), ts[1:]) {
 				return false
 			}
-			for _, t := range ts[1:] {
-				if !plainTerm(t) {
-					return false
-				}
-			}
-		default: // some, every, not
+		default: // some, every
 			return false
 		}
 	}
 	return true
+}
+
+// call reports whether calling op on args cannot raise an error.
+func (a *analyser) call(op string, args []*ast.Term) bool {
+	switch {
+	case errorFreeCalls[op]:
+	case op == ast.Count.Name && len(args) > 0:
+		// count fails on what is not a collection or a string.
+		if !a.collection(args[0]) {
+			return false
+		}
+		args = args[1:]
+	case op == ast.Sprintf.Name && len(args) > 1:
+		// sprintf fails only on a format that is not a string or
+		// arguments that are not an array.
+		arr, ok := args[1].Value.(*ast.Array)
+		if _, str := args[0].Value.(ast.String); !str || !ok {
+			return false
+		}
+		for i := range arr.Len() {
+			if !a.term(arr.Elem(i)) {
+				return false
+			}
+		}
+		args = args[2:]
+	default:
+		return false
+	}
+	for _, t := range args {
+		if !a.term(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// term reports whether t is a variable, a constant, a reference into input
+// whose other parts are variables or scalars, or a support document that
+// cannot raise an error.
+func (a *analyser) term(t *ast.Term) bool {
+	if plainTerm(t) {
+		return true
+	}
+	ok, _ := a.doc(t)
+	return ok
+}
+
+// collection reports whether t is certainly a collection: a constant one, or
+// a support document of partial set rules.
+func (a *analyser) collection(t *ast.Term) bool {
+	switch t.Value.(type) {
+	case ast.Set, ast.Object, *ast.Array:
+		return ast.IsConstant(t.Value)
+	}
+	ok, set := a.doc(t)
+	return ok && set
+}
+
+// doc analyses the support document t refers to, if it does.
+func (a *analyser) doc(t *ast.Term) (errorFree, set bool) {
+	ref, ok := t.Value.(ast.Ref)
+	if !ok || !ref.HasPrefix(ast.DefaultRootRef) || !ref.IsGround() {
+		return false, false
+	}
+	key := ref.String()
+	if d, seen := a.docs[key]; seen {
+		return d.done && d.errorFree, d.set
+	}
+	a.docs[key] = docInfo{} // a cycle back here finds it not done: refused
+	d := docInfo{done: true, set: true}
+	for _, m := range a.support {
+		for _, r := range m.Rules {
+			if !m.Package.Path.Extend(r.Head.Ref()).Equal(ref) {
+				continue
+			}
+			d.errorFree = true
+			if r.Head.RuleKind() != ast.MultiValue {
+				d.set = false
+			}
+			if r.Default || r.Else != nil || len(r.Head.Args) > 0 ||
+				!plainHead(r.Head.Key) || !plainHead(r.Head.Value) || !a.body(r.Body) {
+				a.docs[key] = docInfo{done: true}
+				return false, false
+			}
+		}
+	}
+	d.set = d.set && d.errorFree
+	a.docs[key] = d
+	return d.errorFree, d.set
+}
+
+// plainHead reports whether a rule head's key or value (nil if it has none)
+// is a variable or a constant.
+func plainHead(t *ast.Term) bool {
+	if t == nil {
+		return true
+	}
+	_, isVar := t.Value.(ast.Var)
+	return isVar || ast.IsConstant(t.Value)
 }
 
 // plainTerm reports whether t is a variable, a constant, or a reference
