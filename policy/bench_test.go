@@ -106,6 +106,11 @@ func BenchmarkDecide(b *testing.B) {
 		{"path3-reference", 3, nil},
 		{"path3-general", 3, func(*testing.B) []Option { return []Option{WithoutSpecialisation()} }},
 		{"path3-all-grants", 3, func(*testing.B) []Option { return []Option{WithAllGrants()} }},
+		// An operator's deny rule (schemas named pii for admins only):
+		// every check also evaluates the deny set.
+		{"path3-deny-rule", 3, func(*testing.B) []Option {
+			return []Option{WithModules(Module{Name: "pii.rego", Source: piiModule})}
+		}},
 		{"path3-jsonl-audit", 3, func(b *testing.B) []Option {
 			s, err := NewJSONLSink(filepath.Join(b.TempDir(), "audit.jsonl"))
 			if err != nil {
