@@ -128,7 +128,11 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 		return err
 	}
 	defer audit.Close()
-	pol, err := policy.New(ctx, policy.WithSink(audit), policy.WithModuleFiles(cfg.Policy.Files...))
+	popts := []policy.Option{policy.WithSink(audit), policy.WithModuleFiles(cfg.Policy.Files...)}
+	if cfg.Policy.AllGrants {
+		popts = append(popts, policy.WithAllGrants())
+	}
+	pol, err := policy.New(ctx, popts...)
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}

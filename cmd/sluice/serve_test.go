@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -241,5 +242,51 @@ func TestServeConfigFile(t *testing.T) {
 	want := "sluice serve: " + cfg + `:2:1: unknown key "adress" at the top level (known keys: addr, data_dir, log_level, policy, public_url, queries, sharing, storage, tls)` + "\n"
 	if code != 1 || stderr.String() != want {
 		t.Fatalf("bad config: exit %d, stderr:\n%s\nwant:\n%s", code, stderr.String(), want)
+	}
+}
+
+// TestServePolicyAllGrants: a policy module reads node.grants. By default
+// the server passes it only the grants to the principal's roles; with
+// --policy-all-grants (policy.all_grants) it sees every grant, so a deny
+// rule on nodes granted to a "quarantine" role applies to everyone.
+func TestServePolicyAllGrants(t *testing.T) {
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "quarantine.rego")
+	if err := os.WriteFile(mod, []byte(`package sluice.authz
+
+deny contains msg if {
+	some g in node.grants
+	g.role == "quarantine"
+	msg := sprintf("%s is quarantined", [node.fqn])
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	token := catalog.NewUserToken()
+	t.Setenv("SLUICE_BOOTSTRAP_TOKEN", token)
+	userToken := regexp.MustCompile(regexp.QuoteMeta(catalog.UserTokenPrefix) + `[A-Za-z0-9_-]+`)
+	for _, all := range []bool{false, true} {
+		args := []string{"--policy", mod}
+		if all {
+			args = append(args, "--policy-all-grants")
+		}
+		url, stop := startServe(t, filepath.Join(dir, fmt.Sprint(all)), args...)
+		// The quarantine grant comes last: with every grant visible, the
+		// deny rule applies to the admin too.
+		code, out, errs := sql(t, url, token, `CREATE DATABASE d; CREATE ROLE reader; CREATE ROLE quarantine;
+GRANT USAGE ON DATABASE d TO ROLE reader; CREATE USER bob; GRANT ROLE reader TO USER bob;
+GRANT USAGE ON DATABASE d TO ROLE quarantine`)
+		bob := userToken.FindString(out)
+		if code != 0 || bob == "" {
+			t.Fatalf("all_grants %v: setup: exit %d, no token for bob in\n%s\n%s", all, code, out, errs)
+		}
+		code, out, errs = sql(t, url, bob, "SHOW SCHEMAS IN d")
+		switch {
+		case all && (code != 1 || !strings.Contains(errs, "d is quarantined")):
+			t.Errorf("all_grants: bob's SHOW SCHEMAS: exit %d, %s%s; want denied, d is quarantined", code, out, errs)
+		case !all && code != 0:
+			t.Errorf("default: bob's SHOW SCHEMAS: exit %d, %s; want allowed (the quarantine grant is not bob's)", code, errs)
+		}
+		stop()
 	}
 }

@@ -74,6 +74,9 @@ type Storage struct {
 type Policy struct {
 	// Files are extra Rego modules; one that fails to compile stops start-up.
 	Files []string `yaml:"files" env:"SLUICE_POLICY" flag:"policy" help:"extra Rego module files; the flag is repeatable, the variable comma-separated; a module that fails to compile stops start-up"`
+	// AllGrants passes every grant on a node to the policy, not only those
+	// to the principal's roles.
+	AllGrants bool `yaml:"all_grants" env:"SLUICE_POLICY_ALL_GRANTS" flag:"policy-all-grants" help:"pass every grant on a node to the policy, not only those to the principal's roles: for modules that read other roles' grants (decisions get slower on nodes with many grants)"`
 }
 
 // TLS is the tls section. With both files the server speaks HTTPS only

@@ -33,7 +33,7 @@ func TestGoodFileValues(t *testing.T) {
 		PublicURL: "https://sharing.example.com",
 		Storage: Storage{Warehouse: "s3://lake/sluice", WorkerRoleARN: "arn:aws:iam::123456789012:role/sluice-worker",
 			WorkerCredentialsTTL: 2 * time.Hour},
-		Policy:  Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}},
+		Policy:  Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}, AllGrants: true},
 		TLS:     TLS{CertFile: "/etc/sluice/tls.crt", KeyFile: "/etc/sluice/tls.key"},
 		Queries: Queries{StopTimeout: 45 * time.Second},
 		Sharing: Sharing{URLLifetime: 10 * time.Minute, JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
