@@ -297,20 +297,15 @@ func (a *analyser) doc(t *ast.Term) (errorFree, set bool) {
 	}
 	a.docs[key] = docInfo{} // a cycle back here finds it not done: refused
 	d := docInfo{done: true, set: true}
-	for _, m := range a.support {
-		for _, r := range m.Rules {
-			if !m.Package.Path.Extend(r.Head.Ref()).Equal(ref) {
-				continue
-			}
-			d.errorFree = true
-			if r.Head.RuleKind() != ast.MultiValue {
-				d.set = false
-			}
-			if r.Default || r.Else != nil || len(r.Head.Args) > 0 ||
-				!plainHead(r.Head.Key) || !plainHead(r.Head.Value) || !a.body(r.Body) {
-				a.docs[key] = docInfo{done: true}
-				return false, false
-			}
+	for _, r := range rulesOf(a.support, ref) {
+		d.errorFree = true
+		if r.Head.RuleKind() != ast.MultiValue {
+			d.set = false
+		}
+		if r.Default || r.Else != nil || len(r.Head.Args) > 0 ||
+			!plainHead(r.Head.Key) || !plainHead(r.Head.Value) || !a.body(r.Body) {
+			a.docs[key] = docInfo{done: true}
+			return false, false
 		}
 	}
 	d.set = d.set && d.errorFree
@@ -371,19 +366,27 @@ func negatedRef(e *ast.Expr) (ast.Ref, bool) {
 // disjunction of its bodies.
 func supportRules(support []*ast.Module, ref ast.Ref) []ast.Body {
 	var bodies []ast.Body
-	for _, m := range support {
-		for _, r := range m.Rules {
-			if !m.Package.Path.Extend(r.Head.Ref()).Equal(ref) {
-				continue
-			}
-			if r.Default || r.Else != nil || len(r.Head.Args) > 0 || r.Head.Key != nil ||
-				r.Head.Value == nil || r.Head.Value.Value.Compare(ast.Boolean(true)) != 0 {
-				return nil
-			}
-			bodies = append(bodies, r.Body)
+	for _, r := range rulesOf(support, ref) {
+		if r.Default || r.Else != nil || len(r.Head.Args) > 0 || r.Head.Key != nil ||
+			r.Head.Value == nil || r.Head.Value.Value.Compare(ast.Boolean(true)) != 0 {
+			return nil
 		}
+		bodies = append(bodies, r.Body)
 	}
 	return bodies
+}
+
+// rulesOf returns the rules of support that define the document ref.
+func rulesOf(support []*ast.Module, ref ast.Ref) []*ast.Rule {
+	var rules []*ast.Rule
+	for _, m := range support {
+		for _, r := range m.Rules {
+			if m.Package.Path.Extend(r.Head.Ref()).Equal(ref) {
+				rules = append(rules, r)
+			}
+		}
+	}
+	return rules
 }
 
 // sameBodies reports whether a and b hold the same bodies, as sets, up to
