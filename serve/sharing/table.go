@@ -123,7 +123,6 @@ func needHistory(t sharedTable, what string) *apiError {
 	return badParam("%s is not supported because history sharing is not enabled on table %s", what, t.label())
 }
 
-// open opens the table's store.
 // openTable resolves the table of the request path and opens its store, for
 // the endpoints that validate nothing else first.
 func (c *call) openTable(segs []string) (sharedTable, objstore.Store, *apiError) {
@@ -135,6 +134,7 @@ func (c *call) openTable(segs []string) (sharedTable, objstore.Store, *apiError)
 	return t, st, aerr
 }
 
+// open opens the table's store.
 func (c *call) open(t sharedTable) (objstore.Store, *apiError) {
 	if t.location == "" {
 		return nil, internal(fmt.Errorf("table %s (%s) has no location", t.label(), t.entry.Table))
