@@ -43,6 +43,9 @@ const (
 	deniedQuery  = "x = data.sluice_specialised.denied"
 )
 
+// deniedRef is the rule deniedQuery asks.
+var deniedRef = ast.MustParseRef("data.sluice_specialised.denied")
+
 // partialQuery is what the policy is partially evaluated for: the decision,
 // bound to x, so that each residual query body says which decision it gives.
 const partialQuery = "x = " + Query
@@ -77,8 +80,12 @@ type residual struct {
 	grant      decided
 	denied     ast.Body
 	reasonOnly bool
-	ok         bool // false: evaluate the full policy for this shape
-	err        error
+	// reason, when not nil, renders the denial's reason without asking
+	// OPA the denied query (reason.go); the query stays for the inputs it
+	// cannot render.
+	reason *reasonTemplate
+	ok     bool // false: evaluate the full policy for this shape
+	err    error
 }
 
 // decided is a decision read from the policy.
@@ -215,6 +222,9 @@ func (sp *specialiser) compileSplit(s shape, parts *splitResidual, support []*as
 		}
 	}
 	r.compiler, r.grant, r.reasonOnly = c, decided{allow, reason}, parts.reasons != nil
+	if rules := c.GetRules(deniedRef); r.reasonOnly && len(rules) == 1 {
+		r.reason, _ = newReasonTemplate(rules[0])
+	}
 	return nil
 }
 
@@ -279,7 +289,8 @@ func (r *residual) evalTraced(ctx context.Context, store storage.Store, input *a
 			WithTransaction(txn).
 			WithInput(input).
 			WithStrictBuiltinErrors(true).
-			WithMetrics(noMetrics)
+			WithMetrics(noMetrics).
+			WithRequestMetadata(noRequestMetadata)
 		if tr != nil {
 			query = query.WithQueryTracer(tr)
 		}
@@ -304,6 +315,11 @@ func (r *residual) evalTraced(ctx context.Context, store storage.Store, input *a
 		case ok:
 			return r.grant.allow, r.grant.reason, nil
 		}
+		if r.reason != nil {
+			if v, ok := r.reason.render(input.Value); ok {
+				return false, reasonOf(false, v), nil
+			}
+		}
 		q = r.denied
 	}
 	var v ast.Value
@@ -322,6 +338,12 @@ func (r *residual) evalTraced(ctx context.Context, store storage.Store, input *a
 		return decisionOf(v)
 	}
 }
+
+// noRequestMetadata is the request metadata of every residual query:
+// empty, and shared, since OPA's evaluator and builtins only read it (they
+// hand it to custom builtins and resolvers, of which a residual has none);
+// without it OPA makes a map per query.
+var noRequestMetadata = map[string]any{}
 
 // noBaseCache is OPA's cache of base documents, kept empty: a residual's
 // store is empty, so there is nothing to cache, and OPA's default cache

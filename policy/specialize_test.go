@@ -73,9 +73,10 @@ func TestSpecialisedDecidesAsGeneral(t *testing.T) {
 		name   string
 		mods   []Module
 		denial string // a reason the module gives, to be seen at least 10 times
+		render bool   // split shapes render their denial's reason (reason.go)
 	}{
-		{"default", nil, "missing USAGE on schema"},
-		{"pii deny rule", []Module{{Name: "pii.rego", Source: piiModule}}, "is restricted to admins"},
+		{"default", nil, "missing USAGE on schema", true},
+		{"pii deny rule", []Module{{Name: "pii.rego", Source: piiModule}}, "is restricted to admins", false},
 		{"deny by role and action", []Module{{Name: "x.rego", Source: `package sluice.authz
 
 deny contains msg if {
@@ -84,7 +85,7 @@ deny contains msg if {
 	startswith(r, "role_1")
 	msg := sprintf("%s may not %s on %s", [r, input.action, node.fqn])
 }
-`}}, " may not "},
+`}}, " may not ", false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			general, err := New(ctx, WithModules(c.mods...), WithoutSpecialisation(), WithDecisionCache(0))
@@ -135,15 +136,23 @@ deny contains msg if {
 			// Residuals split (split.go) but for a few shapes that decide
 			// with one body, and those whose operator deny rules call a
 			// builtin that may fail (startswith), evaluated whole.
-			halves := 0
+			halves, rendered := 0, 0
 			for _, r := range st.spec.shapes {
 				if r.query == nil {
 					halves++
 				}
+				if r.reason != nil {
+					rendered++
+				}
 			}
-			t.Logf("%d shapes, %d split", shapes, halves)
+			t.Logf("%d shapes, %d split, %d rendering their reason", shapes, halves, rendered)
 			if halves < shapes*3/4 {
 				t.Fatalf("only %d of %d shapes split", halves, shapes)
+			}
+			// The default policy's denials are texts of the request's
+			// fields: every split shape renders its reason.
+			if c.render && rendered < halves {
+				t.Fatalf("only %d of %d split shapes render their reason", rendered, halves)
 			}
 		})
 	}
@@ -346,7 +355,8 @@ func TestResidualStaysSmall(t *testing.T) {
 		allow    bool
 		maxExprs int
 	}{
-		{"denied", sel(nil), false, 5},
+		// The grant's query only: the reason is rendered (reason.go).
+		{"denied", sel(nil), false, 1},
 		{"granted on the table", sel(map[int][]Grant{2: {{Role: "analyst", Privilege: "SELECT"}}}), true, 2},
 		{"inherited from the database", sel(map[int][]Grant{0: {{Role: "analyst", Privilege: "ALL"}}}), true, 2},
 	} {
