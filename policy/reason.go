@@ -177,29 +177,26 @@ func (t *reasonTemplate) render(input ast.Value) (ast.Value, bool) {
 		if !ok {
 			return nil, false
 		}
-		var fixedArgs [8]any
-		args := fixedArgs[:0]
+		var fixedParts [8]string
+		parts := fixedParts[:0]
 		for _, p := range s.parts {
 			str, ok := get(p).(ast.String)
 			if !ok {
 				return nil, false
 			}
-			args = append(args, string(str))
+			parts = append(parts, string(str))
 		}
 		if s.call == ast.Sprintf.Name {
 			// OPA's sprintf passes a string operand to fmt.Sprintf as a Go
 			// string.
+			args := make([]any, len(parts))
+			for i, p := range parts {
+				args[i] = p
+			}
 			slots[s.out] = ast.String(fmt.Sprintf(string(arg), args...))
 			continue
 		}
-		var b strings.Builder
-		for i, a := range args {
-			if i > 0 {
-				b.WriteString(string(arg))
-			}
-			b.WriteString(a.(string))
-		}
-		slots[s.out] = ast.String(b.String())
+		slots[s.out] = ast.String(strings.Join(parts, string(arg)))
 	}
 	return get(t.value), true
 }
