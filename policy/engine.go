@@ -390,7 +390,7 @@ func (e *Engine) check(ctx context.Context, st *prepared, r Request, in nodeInpu
 	if st.spec != nil {
 		s := shape{kind: r.Principal.Kind, action: r.Action, node: in.index, depth: len(r.Path)}
 		if res := st.spec.residual(ctx, s); res.ok {
-			return res.eval(ctx, st.spec.store, ast.NewTerm(in.value))
+			return res.eval(ctx, st.spec, ast.NewTerm(in.value))
 		}
 	}
 	rs, err := st.query.Eval(ctx, rego.EvalParsedInput(in.value), rego.EvalMetrics(noMetrics))

@@ -98,7 +98,12 @@ type decided struct {
 type specialiser struct {
 	partial rego.PreparedPartialQuery
 	modules []*ast.Module // the policy, for residuals that call its rules
-	store   storage.Store // empty: the policy reads only input
+	// store is empty (residuals read only input) and never written, so
+	// one read transaction, opened here and never closed, serves every
+	// evaluation: a transaction per check would cost an allocation and
+	// two atomic operations on the store's lock, shared by all checks.
+	store storage.Store
+	txn   storage.Transaction
 
 	mu     sync.RWMutex
 	shapes map[shape]*residual
@@ -114,7 +119,12 @@ func newSpecialiser(ctx context.Context, mods []*ast.Module) (*specialiser, erro
 	if err != nil {
 		return nil, fmt.Errorf("policy: prepare partial evaluation: %w", err)
 	}
-	return &specialiser{partial: pq, modules: mods, store: inmem.New(), shapes: make(map[shape]*residual)}, nil
+	store := inmem.New()
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policy: open the residuals' store: %w", err)
+	}
+	return &specialiser{partial: pq, modules: mods, store: store, txn: txn, shapes: make(map[shape]*residual)}, nil
 }
 
 // residual returns the residual for s, making it on first use; r.ok is
@@ -266,18 +276,14 @@ func (sp *specialiser) ownsSupport(support []*ast.Module) bool {
 	return true
 }
 
-// eval evaluates the residual for one node check with OPA's evaluator.
-func (r *residual) eval(ctx context.Context, store storage.Store, input *ast.Term) (bool, string, error) {
-	return r.evalTraced(ctx, store, input, nil)
+// eval evaluates the residual for one node check with OPA's evaluator, on
+// sp's store.
+func (r *residual) eval(ctx context.Context, sp *specialiser, input *ast.Term) (bool, string, error) {
+	return r.evalTraced(ctx, sp, input, nil)
 }
 
 // evalTraced is eval with a tracer of OPA's evaluation (nil: none).
-func (r *residual) evalTraced(ctx context.Context, store storage.Store, input *ast.Term, tr topdown.QueryTracer) (bool, string, error) {
-	txn, err := store.NewTransaction(ctx)
-	if err != nil {
-		return false, "", fmt.Errorf("policy: evaluate: %w", err)
-	}
-	defer store.Abort(ctx, txn)
+func (r *residual) evalTraced(ctx context.Context, sp *specialiser, input *ast.Term, tr topdown.QueryTracer) (bool, string, error) {
 	run := func(q ast.Body) (ast.Value, bool, error) {
 		vc := newFlatCache()
 		defer vc.release()
@@ -285,8 +291,8 @@ func (r *residual) evalTraced(ctx context.Context, store storage.Store, input *a
 			WithVirtualCache(vc).
 			WithBaseCache(noBaseCache{}).
 			WithCompiler(r.compiler).
-			WithStore(store).
-			WithTransaction(txn).
+			WithStore(sp.store).
+			WithTransaction(sp.txn).
 			WithInput(input).
 			WithStrictBuiltinErrors(true).
 			WithMetrics(noMetrics).
@@ -322,8 +328,11 @@ func (r *residual) evalTraced(ctx context.Context, store storage.Store, input *a
 		}
 		q = r.denied
 	}
-	var v ast.Value
-	ok := false
+	var (
+		v   ast.Value
+		ok  bool
+		err error
+	)
 	if q != nil {
 		if v, ok, err = run(q); err != nil {
 			return false, "", err

@@ -368,7 +368,7 @@ func TestResidualStaysSmall(t *testing.T) {
 			}
 			in := eng.input(tc.r, QualifiedNames(tc.r.Path)).node(2)
 			var c exprCounter
-			allow, reason, err := res.evalTraced(ctx, st.spec.store, ast.NewTerm(in.value), &c)
+			allow, reason, err := res.evalTraced(ctx, st.spec, ast.NewTerm(in.value), &c)
 			if err != nil || allow != tc.allow {
 				t.Fatalf("decision = %v %q %v, want allow %v", allow, reason, err, tc.allow)
 			}
