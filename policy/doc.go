@@ -62,6 +62,11 @@
 //     request by request). A shape is specialised on its first check;
 //     policies calling nondeterministic builtins are never specialised;
 //     WithoutSpecialisation turns it off;
+//   - a residual of the default policy's form is evaluated as a grant, then,
+//     only when nothing grants, a denial (split.go); a denial's reason made
+//     of input fields, concat and sprintf is rendered by the engine instead
+//     of a second OPA query, falling back to the query wherever OPA would
+//     not give a value (reason.go);
 //   - decisions are cached (WithDecisionCache, an LRU of DefaultCacheSize)
 //     under a SHA-256 of the whole request as the policy sees it, one cache
 //     per compiled policy (Reload starts afresh), so a cached decision is
