@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -83,7 +84,7 @@ func TestReasonTemplate(t *testing.T) {
 					WithInput(in).WithStrictBuiltinErrors(true).Run(context.Background())
 				store.Abort(context.Background(), txn)
 				got, rendered := tmpl.render(in.Value)
-				if want := contains(tc.renders, name); rendered != want {
+				if want := slices.Contains(tc.renders, name); rendered != want {
 					t.Errorf("%s: rendered %v, want %v (OPA: %v, %v)", name, rendered, want, rs, err)
 				}
 				if !rendered {
@@ -98,15 +99,6 @@ func TestReasonTemplate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestReasonTemplateDeclines: a policy whose denial reads a field the
