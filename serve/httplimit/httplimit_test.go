@@ -1,0 +1,364 @@
+package httplimit
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// start serves h under the limits of cfg on a loopback port and returns
+// the Limits and the address.
+func start(t *testing.T, cfg Config, h http.Handler) (*Limits, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := New(cfg)
+	srv := &http.Server{Handler: l.Handler(h), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l.Listener(ln))
+	t.Cleanup(func() { srv.Close() })
+	return l, ln.Addr().String()
+}
+
+// dialFrom connects to addr from the loopback address local (127.0.0.x:
+// distinct clients on Linux).
+func dialFrom(t *testing.T, local, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// roundTrip sends a GET of path on c and reads the answer.
+func roundTrip(c net.Conn, br *bufio.Reader, path string) (*http.Response, string, error) {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path); err != nil {
+		return nil, "", err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b), err
+}
+
+// elapsedWithin fails unless d is in [lo, hi]: generous bounds, for a
+// loaded machine.
+func elapsedWithin(t *testing.T, what string, d, lo, hi time.Duration) {
+	t.Helper()
+	if d < lo || d > hi {
+		t.Fatalf("%s after %s; want between %s and %s", what, d, lo, hi)
+	}
+}
+
+// TestBodyTimeout: a body trickled slower than the body deadline is cut
+// there (408 if the handler was reading it, its own answer and a closed
+// connection if it was not); a body sent at once is served and the
+// connection kept; and a request whose body has been read is not cut by
+// the deadline while the handler works on.
+func TestBodyTimeout(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /read", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, "read: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "got %d", len(b))
+	})
+	mux.HandleFunc("POST /refuse", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no token", http.StatusUnauthorized) // the body unread
+	})
+	mux.HandleFunc("POST /work", func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		select {
+		case <-r.Context().Done():
+			http.Error(w, "canceled", http.StatusInternalServerError)
+		case <-time.After(2 * time.Second): // twice the body timeout
+			io.WriteString(w, "worked")
+		}
+	})
+	l, addr := start(t, Config{BodyTimeout: time.Second}, mux)
+
+	cases := []struct {
+		name    string
+		path    string
+		trickle bool
+		status  int
+		body    string // a part of the answer
+		closed  bool   // the server closes the connection after answering
+	}{
+		{"trickled, read by the handler", "/read", true, http.StatusRequestTimeout, "http.body_timeout", true},
+		{"trickled, unread by the handler", "/refuse", true, http.StatusUnauthorized, "no token", true},
+		{"sent at once", "/read", false, http.StatusOK, "got 100", false},
+		{"read, then long work", "/work", false, http.StatusOK, "worked", false},
+	}
+	timeouts := 0
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialFrom(t, "127.0.0.1", addr)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			begin := time.Now()
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", tc.path)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if !tc.trickle {
+					c.Write([]byte(strings.Repeat("x", 100)))
+					return
+				}
+				for i := 0; i < 100; i++ { // 1 byte every 200 ms: 20 s
+					select {
+					case <-stop:
+						return
+					case <-time.After(200 * time.Millisecond):
+					}
+					if _, err := c.Write([]byte("x")); err != nil {
+						return
+					}
+				}
+			}()
+			defer func() { close(stop); wg.Wait() }()
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.body) {
+				t.Fatalf("answer %d %q; want %d with %q", resp.StatusCode, b, tc.status, tc.body)
+			}
+			if tc.trickle {
+				timeouts++
+				elapsedWithin(t, "answered", time.Since(begin), 800*time.Millisecond, 10*time.Second)
+			}
+			if tc.closed {
+				if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+					t.Fatalf("after the answer: %v; want the connection closed", err)
+				}
+				return
+			}
+			// kept alive: a second request on it is served
+			if resp, _, err := roundTrip(c, br, "/nothing"); err != nil || resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("second request on the connection: %v %v", resp, err)
+			}
+		})
+	}
+	// Only the trickled body the handler read counts as a body timeout: the
+	// other was cut by net/http draining it after the handler's answer.
+	if got := testutil.ToFloat64(l.bodyTimeouts); got != 1 {
+		t.Fatalf("sluice_http_body_timeouts_total = %v, want 1", got)
+	}
+}
+
+// TestWriteIdle: a client that reads a long answer slowly but steadily
+// gets all of it, though it takes longer than the write-idle timeout and
+// comes in one write; a client that reads nothing is cut at the timeout.
+func TestWriteIdle(t *testing.T) {
+	const size = 24 << 20 // more than loopback socket buffers hold
+	handlerErr := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, err := w.Write(make([]byte, size)) // one write of it all
+		handlerErr <- err
+	})
+	l, addr := start(t, Config{WriteIdleTimeout: time.Second}, mux)
+
+	t.Run("slow reader completes", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.1", addr).(*net.TCPConn)
+		c.SetReadBuffer(16 << 10)
+		fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin, n, buf := time.Now(), 0, make([]byte, 64<<10)
+		for n < size {
+			m, err := resp.Body.Read(buf)
+			n += m
+			if err != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // at most 12.8 MB/s: 2 s or more
+		}
+		if n != size {
+			t.Fatalf("read %d of %d bytes", n, size)
+		}
+		if err := <-handlerErr; err != nil {
+			t.Fatalf("handler write: %v", err)
+		}
+		if d := time.Since(begin); d < 2*time.Second {
+			t.Fatalf("read in %s: too fast to show that a write longer than the timeout survives", d)
+		}
+	})
+	t.Run("stalled reader is cut", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.1", addr).(*net.TCPConn)
+		c.SetReadBuffer(16 << 10)
+		begin := time.Now()
+		fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+		var err error
+		select {
+		case err = <-handlerErr:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the handler's write to a client that reads nothing did not end")
+		}
+		if err == nil {
+			t.Fatal("the handler wrote it all to a client that reads nothing")
+		}
+		elapsedWithin(t, "cut", time.Since(begin), 800*time.Millisecond, 15*time.Second)
+		if got := testutil.ToFloat64(l.writeIdle); got != 1 {
+			t.Fatalf("sluice_http_write_idle_timeouts_total = %v, want 1", got)
+		}
+	})
+}
+
+// refused reports whether the server closed c without answering a request.
+func refused(t *testing.T, c net.Conn) bool {
+	t.Helper()
+	_, _, err := roundTrip(c, bufio.NewReader(c), "/ok")
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("neither answered nor closed: %v", err)
+	}
+	return true
+}
+
+// TestConnectionCaps: past the per-client cap a client's connection is
+// closed at accept while another client's is served; past the overall cap
+// everyone's is; a closed connection frees its place.
+func TestConnectionCaps(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	l, addr := start(t, Config{MaxConnections: 3, MaxConnectionsPerClient: 2}, mux)
+
+	var held []net.Conn
+	steps := []struct {
+		name    string
+		from    string
+		refused bool
+	}{
+		{"first of client 1", "127.0.0.1", false},
+		{"second of client 1", "127.0.0.1", false},
+		{"third of client 1: over its cap", "127.0.0.1", true},
+		{"first of client 2", "127.0.0.2", false},
+		{"first of client 3: over the overall cap", "127.0.0.3", true},
+	}
+	for _, s := range steps {
+		c := dialFrom(t, s.from, addr)
+		if got := refused(t, c); got != s.refused {
+			t.Fatalf("%s: refused = %v, want %v", s.name, got, s.refused)
+		}
+		if !s.refused {
+			held = append(held, c) // kept open (keep-alive)
+		}
+	}
+	for reason, want := range map[string]float64{ReasonMaxPerClient: 1, ReasonMaxConnections: 1} {
+		if got := testutil.ToFloat64(l.rejected.WithLabelValues(reason)); got != want {
+			t.Errorf("rejected{reason=%q} = %v, want %v", reason, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(l.connections); got != 3 {
+		t.Errorf("sluice_http_connections = %v, want 3", got)
+	}
+	// Client 1 closes one: client 3 gets in once the server has seen it.
+	held[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(l.connections) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection still counts")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if refused(t, dialFrom(t, "127.0.0.3", addr)) {
+		t.Fatal("client 3 refused after a place was freed")
+	}
+}
+
+// TestShedding: past max_inflight a request is answered 503 with
+// Retry-After at once, the exempt health path still answers, and once the
+// load is gone requests are served again.
+func TestShedding(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		io.WriteString(w, "done")
+	})
+	mux.HandleFunc("GET /fast", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fast") })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	l, addr := start(t, Config{MaxInflight: 1, RetryAfter: 1500 * time.Millisecond, Exempt: []string{"/healthz"}}, mux)
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		slow <- string(b)
+	}()
+	<-entered
+
+	resp, body := get("/fast")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" || !strings.Contains(body, `"code":"OVERLOADED"`) ||
+		!strings.Contains(body, `"errorCode":"SERVICE_UNAVAILABLE"`) {
+		t.Fatalf("over the limit: %d Retry-After %q %s; want 503, Retry-After 2 and both error codes", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp, body := get("/healthz"); resp.StatusCode != http.StatusOK || body != "ok" {
+		t.Fatalf("exempt /healthz under load: %d %s", resp.StatusCode, body)
+	}
+	if got := testutil.ToFloat64(l.inflightG); got != 1 {
+		t.Fatalf("sluice_http_inflight_requests = %v, want 1", got)
+	}
+	close(release)
+	if got := <-slow; got != "done" {
+		t.Fatalf("the request in flight: %s", got)
+	}
+	if resp, body := get("/fast"); resp.StatusCode != http.StatusOK || body != "fast" {
+		t.Fatalf("after the load: %d %s", resp.StatusCode, body)
+	}
+	if got := testutil.ToFloat64(l.shed); got != 1 {
+		t.Fatalf("sluice_http_requests_shed_total = %v, want 1", got)
+	}
+}
