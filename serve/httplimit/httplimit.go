@@ -10,6 +10,8 @@
 //     closed. A write that progresses, however slowly, has its deadline
 //     pushed forward, so a long streamed answer to a client that keeps
 //     reading is never cut (a whole-response write deadline would cut it).
+//     These connections own their write deadline: one set through
+//     http.ResponseController is replaced at the next write.
 //   - Handler gives every request with a body a deadline for receiving it
 //     (counted from the end of the headers; http.Server.ReadTimeout would
 //     count the whole request instead): a body trickled slower than that
