@@ -45,6 +45,8 @@ type Config struct {
 	PublicURL string `yaml:"public_url" env:"SLUICE_PUBLIC_URL" flag:"public-url" help:"URL recipients reach this server at, written into their profiles (default: from addr and TLS)"`
 	// TLS is the server's TLS section.
 	TLS TLS `yaml:"tls"`
+	// HTTP holds the HTTP server's timeouts and limits.
+	HTTP HTTP `yaml:"http"`
 	// Queries is the section of the query workers.
 	Queries Queries `yaml:"queries"`
 	// Sharing is the Delta Sharing section.
@@ -86,6 +88,28 @@ type TLS struct {
 	KeyFile  string `yaml:"key_file" env:"SLUICE_TLS_KEY" flag:"tls-key" help:"TLS private key (PEM)"`
 }
 
+// HTTP is the http section: what one client, or all of them, may hold of
+// the server (see docs/limits.md). Every value must be positive.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" env:"SLUICE_HTTP_READ_HEADER_TIMEOUT" flag:"http-read-header-timeout" help:"time a client has to send a request's headers"`
+	// BodyTimeout counts from the end of the headers; past it a request
+	// is answered 408 and its connection closed.
+	BodyTimeout time.Duration `yaml:"body_timeout" env:"SLUICE_HTTP_BODY_TIMEOUT" flag:"http-body-timeout" help:"time a client has to send a request's body, from the end of its headers (past it: 408, connection closed)"`
+	IdleTimeout time.Duration `yaml:"idle_timeout" env:"SLUICE_HTTP_IDLE_TIMEOUT" flag:"http-idle-timeout" help:"time a keep-alive connection may wait idle for its next request"`
+	// WriteIdleTimeout closes a connection whose client reads nothing of
+	// an answer for that long; a slow reader that keeps reading is never
+	// cut, however long the answer.
+	WriteIdleTimeout time.Duration `yaml:"write_idle_timeout" env:"SLUICE_HTTP_WRITE_IDLE_TIMEOUT" flag:"http-write-idle-timeout" help:"a connection whose client reads nothing of an answer for this long is closed (long answers read steadily are never cut)"`
+	MaxConnections   int           `yaml:"max_connections" env:"SLUICE_HTTP_MAX_CONNECTIONS" flag:"http-max-connections" help:"open connections at most; more are closed as soon as accepted"`
+	// MaxConnectionsPerClient counts by remote IP address: behind a
+	// proxy every client has the proxy's.
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client" env:"SLUICE_HTTP_MAX_CONNECTIONS_PER_CLIENT" flag:"http-max-connections-per-client" help:"open connections of one client IP address at most (behind a proxy, the proxy's: raise it)"`
+	// MaxInflight sheds load: past it requests are answered 503 with
+	// Retry-After, except /healthz and /metrics.
+	MaxInflight int           `yaml:"max_inflight" env:"SLUICE_HTTP_MAX_INFLIGHT" flag:"http-max-inflight" help:"requests answered at once at most; more get 503 with Retry-After (/healthz and /metrics are exempt)"`
+	RetryAfter  time.Duration `yaml:"retry_after" env:"SLUICE_HTTP_RETRY_AFTER" flag:"http-retry-after" help:"Retry-After of a 503 for load, rounded up to whole seconds"`
+}
+
 // Queries is the queries section: how query workers are run.
 type Queries struct {
 	// StopTimeout is how long a worker has to commit and exit after
@@ -118,6 +142,8 @@ type JWT struct {
 func Defaults() Config {
 	return Config{DataDir: "sluice-data", Addr: "127.0.0.1:8080", LogLevel: "info",
 		Storage: Storage{WorkerCredentialsTTL: time.Hour},
+		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, BodyTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+			WriteIdleTimeout: time.Minute, MaxConnections: 1024, MaxConnectionsPerClient: 128, MaxInflight: 512, RetryAfter: 5 * time.Second},
 		Queries: Queries{StopTimeout: 30 * time.Second},
 		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}}}
 }
@@ -476,6 +502,9 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return bad("tls.cert_file", c.TLS.CertFile, "give both tls.cert_file and tls.key_file, or neither")
 	}
+	if err := c.validateHTTP(bad); err != nil {
+		return err
+	}
 	if c.Queries.StopTimeout <= 0 {
 		return bad("queries.stop_timeout", c.Queries.StopTimeout.String(), "want a positive duration")
 	}
@@ -489,6 +518,39 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(f) == "" {
 			return bad("policy.files", f, "want a Rego file path")
 		}
+	}
+	return nil
+}
+
+// validateHTTP checks the http section: positive values, and a client
+// cap within the overall one.
+func (c *Config) validateHTTP(bad func(key, val, want string) error) error {
+	h := c.HTTP
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+		min time.Duration
+	}{{"read_header_timeout", h.ReadHeaderTimeout, 0}, {"body_timeout", h.BodyTimeout, 0}, {"idle_timeout", h.IdleTimeout, 0},
+		{"write_idle_timeout", h.WriteIdleTimeout, 0}, {"retry_after", h.RetryAfter, time.Second}} {
+		if d.v <= 0 || d.v < d.min {
+			want := "want a positive duration such as 30s"
+			if d.min > 0 {
+				want = "want a duration of " + d.min.String() + " or more"
+			}
+			return bad("http."+d.key, d.v.String(), want)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"max_connections", h.MaxConnections}, {"max_connections_per_client", h.MaxConnectionsPerClient}, {"max_inflight", h.MaxInflight}} {
+		if n.v <= 0 {
+			return bad("http."+n.key, strconv.Itoa(n.v), "want a positive number")
+		}
+	}
+	if h.MaxConnectionsPerClient > h.MaxConnections {
+		return bad("http.max_connections_per_client", strconv.Itoa(h.MaxConnectionsPerClient),
+			fmt.Sprintf("want at most http.max_connections (%d)", h.MaxConnections))
 	}
 	return nil
 }

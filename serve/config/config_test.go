@@ -33,8 +33,10 @@ func TestGoodFileValues(t *testing.T) {
 		PublicURL: "https://sharing.example.com",
 		Storage: Storage{Warehouse: "s3://lake/sluice", WorkerRoleARN: "arn:aws:iam::123456789012:role/sluice-worker",
 			WorkerCredentialsTTL: 2 * time.Hour},
-		Policy:  Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}, AllGrants: true},
-		TLS:     TLS{CertFile: "/etc/sluice/tls.crt", KeyFile: "/etc/sluice/tls.key"},
+		Policy: Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}, AllGrants: true},
+		TLS:    TLS{CertFile: "/etc/sluice/tls.crt", KeyFile: "/etc/sluice/tls.key"},
+		HTTP: HTTP{ReadHeaderTimeout: 5 * time.Second, BodyTimeout: 20 * time.Second, IdleTimeout: 90 * time.Second, WriteIdleTimeout: 45 * time.Second,
+			MaxConnections: 2000, MaxConnectionsPerClient: 50, MaxInflight: 300, RetryAfter: 3 * time.Second},
 		Queries: Queries{StopTimeout: 45 * time.Second},
 		Sharing: Sharing{URLLifetime: 10 * time.Minute, JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
 			Issuer: "https://idp.example.com/", Audience: "sluice-sharing", RecipientClaim: "sharing_recipient", Skew: 30 * time.Second}}}
