@@ -10,12 +10,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluice-io/sluice/internal/trickle"
 )
 
 // start serves h under the limits of cfg on a loopback port and returns
@@ -120,27 +121,11 @@ func TestBodyTimeout(t *testing.T) {
 			c.SetDeadline(time.Now().Add(20 * time.Second))
 			begin := time.Now()
 			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", tc.path)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if !tc.trickle {
-					c.Write([]byte(strings.Repeat("x", 100)))
-					return
-				}
-				for i := 0; i < 100; i++ { // 1 byte every 200 ms: 20 s
-					select {
-					case <-stop:
-						return
-					case <-time.After(200 * time.Millisecond):
-					}
-					if _, err := c.Write([]byte("x")); err != nil {
-						return
-					}
-				}
-			}()
-			defer func() { close(stop); wg.Wait() }()
+			if tc.trickle {
+				defer trickle.Start(c, 100, 200*time.Millisecond)() // 20 s for the body
+			} else {
+				c.Write([]byte(strings.Repeat("x", 100)))
+			}
 			br := bufio.NewReader(c)
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
