@@ -60,6 +60,10 @@ Examples:
   SLUICE_BOOTSTRAP_TOKEN=$(sluice token) sluice serve --policy deny-pii.rego
   sluice serve --addr 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key --public-url https://sharing.example.com
 
+Slow and stalled clients are cut, connections are capped overall and per
+client address, and past the in-flight limit requests are answered 503 with
+Retry-After: the http.* settings below (docs/limits.md).
+
 A commented example configuration is deploy/sluice.example.yaml.
 `
 
@@ -171,6 +175,8 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 		return fmt.Errorf("listen %s: %w (choose another address: --addr HOST:PORT, port 0 picks a free one)", cfg.Addr, err)
 	}
 	defer ln.Close()
+	limits := httpLimits(cfg.HTTP)
+	ln = limits.Listener(ln) // below TLS: a refused connection costs no handshake
 	scheme := "http"
 	if certs != nil {
 		scheme = "https"
@@ -181,7 +187,7 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	}
 	ex := exec.New(cat, pol, exec.WithWarehouse(warehouse), exec.WithPublicURL(publicURL), exec.WithQueryMonitor(queryMonitor{sup}))
 	api := serve.New(cat, ex, logger)
-	api.MustRegister(sup, pol)
+	api.MustRegister(sup, pol, limits)
 	err = api.EnableSharing(cat, pol, serve.SharingConfig{
 		PublicURL: publicURL, DataDir: dataDir, FileURLKey: cfg.Sharing.FileURLKey, URLLifetime: cfg.Sharing.URLLifetime,
 		JWT: serve.JWTConfig{JWKSURL: cfg.Sharing.JWT.JWKSURL, Issuer: cfg.Sharing.JWT.Issuer, Audience: cfg.Sharing.JWT.Audience,
@@ -191,7 +197,7 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := httpServer(cfg.HTTP, limits, api.Handler())
 	// The workers outlive the HTTP server by a little: they are stopped
 	// (and commit) after it has shut down.
 	supCtx, stopWorkers := context.WithCancel(context.Background())
