@@ -11,7 +11,10 @@
 //     pushed forward, so a long streamed answer to a client that keeps
 //     reading is never cut (a whole-response write deadline would cut it).
 //     These connections own their write deadline: one set through
-//     http.ResponseController is replaced at the next write.
+//     http.ResponseController is replaced at the next write. Over HTTP/2,
+//     where a stream its client stops reading blocks on flow control and
+//     not on the connection, Handler gives each stream the same timeout
+//     (per 32 KiB of a write).
 //   - Handler gives every request with a body a deadline for receiving it
 //     (counted from the end of the headers; http.Server.ReadTimeout would
 //     count the whole request instead): a body trickled slower than that
@@ -246,6 +249,12 @@ func (c *conn) Write(p []byte) (int, error) {
 // Handler wraps h with load shedding and the body deadline.
 func (l *Limits) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor >= 2 && l.cfg.WriteIdleTimeout > 0 {
+			// One connection carries many streams, and a stream the client
+			// stops reading blocks on flow control, not on the connection:
+			// the write-idle timeout is the stream's.
+			w = &streamWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: l.cfg.WriteIdleTimeout, l: l}
+		}
 		// The body deadline comes first: a shed request's unread body is
 		// still drained by net/http, and must not be trickled forever.
 		if l.cfg.BodyTimeout > 0 && r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
@@ -269,6 +278,44 @@ func (l *Limits) Handler(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// streamWriter is the ResponseWriter of an HTTP/2 stream: each part of a
+// write (streamChunk bytes) has the write-idle timeout, so only a client
+// that reads nothing for that long is cut.
+type streamWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+	l  *Limits
+}
+
+const streamChunk = 32 << 10
+
+func (w *streamWriter) Write(p []byte) (int, error) {
+	written := 0
+	for written < len(p) {
+		w.rc.SetWriteDeadline(time.Now().Add(w.d))
+		n, err := w.ResponseWriter.Write(p[written:min(len(p), written+streamChunk)])
+		written += n
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				w.l.writeIdle.Inc()
+				err = fmt.Errorf("client read nothing for %s (write_idle_timeout): %w", w.d, err)
+			}
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// Flush lets handlers flush through the wrapper.
+func (w *streamWriter) Flush() {
+	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	w.rc.Flush()
+}
+
+// Unwrap serves http.ResponseController.
+func (w *streamWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // errorBody is understood by the clients of both of the server's APIs: the
 // statements API reads error.code, Delta Sharing clients errorCode.

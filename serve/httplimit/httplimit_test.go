@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"syscall"
@@ -180,42 +181,148 @@ func TestWriteIdle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		begin, n, buf := time.Now(), 0, make([]byte, 64<<10)
-		for n < size {
-			m, err := resp.Body.Read(buf)
-			n += m
-			if err != nil {
-				break
-			}
-			time.Sleep(5 * time.Millisecond) // at most 12.8 MB/s: 2 s or more
-		}
-		if n != size {
-			t.Fatalf("read %d of %d bytes", n, size)
-		}
-		if err := <-handlerErr; err != nil {
-			t.Fatalf("handler write: %v", err)
-		}
-		if d := time.Since(begin); d < 2*time.Second {
-			t.Fatalf("read in %s: too fast to show that a write longer than the timeout survives", d)
-		}
+		readSlowly(t, resp.Body, size, handlerErr)
 	})
 	t.Run("stalled reader is cut", func(t *testing.T) {
 		c := dialFrom(t, "127.0.0.1", addr).(*net.TCPConn)
 		c.SetReadBuffer(16 << 10)
 		begin := time.Now()
 		fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-		var err error
-		select {
-		case err = <-handlerErr:
-		case <-time.After(20 * time.Second):
-			t.Fatal("the handler's write to a client that reads nothing did not end")
-		}
-		if err == nil {
-			t.Fatal("the handler wrote it all to a client that reads nothing")
-		}
-		elapsedWithin(t, "cut", time.Since(begin), 800*time.Millisecond, 15*time.Second)
+		waitCut(t, handlerErr, begin)
 		if got := testutil.ToFloat64(l.writeIdle); got != 1 {
 			t.Fatalf("sluice_http_write_idle_timeouts_total = %v, want 1", got)
+		}
+	})
+}
+
+// startHTTP2 serves h under the limits of cfg over TLS with HTTP/2.
+func startHTTP2(t *testing.T, cfg Config, h http.Handler) (*Limits, *httptest.Server) {
+	t.Helper()
+	l := New(cfg)
+	srv := httptest.NewUnstartedServer(l.Handler(h))
+	srv.Listener = l.Listener(srv.Listener)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return l, srv
+}
+
+// TestBodyTimeoutHTTP2: over HTTP/2 the body deadline is the stream's: a
+// trickled body is answered 408 at it.
+func TestBodyTimeoutHTTP2(t *testing.T) {
+	_, srv := startHTTP2(t, Config{BodyTimeout: time.Second}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	}))
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() {
+		for range 100 { // 20 s for the body
+			time.Sleep(200 * time.Millisecond)
+			if _, err := pw.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	begin := time.Now()
+	resp, err := srv.Client().Post(srv.URL, "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "REQUEST_TIMEOUT") {
+		t.Fatalf("%s %d %s; want HTTP/2 408 REQUEST_TIMEOUT", resp.Proto, resp.StatusCode, b)
+	}
+	elapsedWithin(t, "answered", time.Since(begin), 800*time.Millisecond, 10*time.Second)
+}
+
+// readSlowly reads size bytes from body over 2 s or more (64 KiB every
+// 5 ms at most), then checks that the handler's write succeeded.
+func readSlowly(t *testing.T, body io.Reader, size int, handlerErr <-chan error) {
+	t.Helper()
+	begin, n, buf := time.Now(), 0, make([]byte, 64<<10)
+	for n < size {
+		m, err := body.Read(buf)
+		n += m
+		if err != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n != size {
+		t.Fatalf("read %d of %d bytes", n, size)
+	}
+	if err := <-handlerErr; err != nil {
+		t.Fatalf("handler write: %v", err)
+	}
+	if d := time.Since(begin); d < 2*time.Second {
+		t.Fatalf("read in %s: too fast to show that a write longer than the timeout survives", d)
+	}
+}
+
+// waitCut waits for the handler's write to a client reading nothing to
+// fail, at the 1 s write-idle timeout after begin, and returns its error.
+func waitCut(t *testing.T, handlerErr <-chan error, begin time.Time) error {
+	t.Helper()
+	var err error
+	select {
+	case err = <-handlerErr:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler's write to a client that reads nothing did not end")
+	}
+	if err == nil {
+		t.Fatal("the handler wrote it all to a client that reads nothing")
+	}
+	elapsedWithin(t, "cut", time.Since(begin), 800*time.Millisecond, 15*time.Second)
+	return err
+}
+
+// TestWriteIdleHTTP2: over HTTP/2 the timeout is the stream's: a stream
+// read slowly completes, one its client stops reading (it blocks on flow
+// control, not on the connection) is cut, and the connection's other
+// streams are served meanwhile.
+func TestWriteIdleHTTP2(t *testing.T) {
+	const size = 24 << 20 // more than the client's flow-control window
+	handlerErr := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /big", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		_, err := w.Write(make([]byte, size))
+		handlerErr <- err
+	})
+	mux.HandleFunc("GET /small", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "small") })
+	l, srv := startHTTP2(t, Config{WriteIdleTimeout: time.Second}, mux)
+	client := srv.Client()
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("%s answered over %s, want HTTP/2", path, resp.Proto)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+
+	t.Run("slow reader completes", func(t *testing.T) {
+		resp := get("/big")
+		readSlowly(t, resp.Body, size, handlerErr)
+	})
+	t.Run("stalled stream is cut, others served", func(t *testing.T) {
+		begin := time.Now()
+		get("/big") // read nothing
+		b, _ := io.ReadAll(get("/small").Body)
+		if string(b) != "small" {
+			t.Fatalf("another stream: %q", b)
+		}
+		err := waitCut(t, handlerErr, begin)
+		if got := testutil.ToFloat64(l.writeIdle); got != 1 {
+			t.Fatalf("sluice_http_write_idle_timeouts_total = %v, want 1 (%v)", got, err)
 		}
 	})
 }
