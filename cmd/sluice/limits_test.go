@@ -139,7 +139,7 @@ func TestServeSlowBody(t *testing.T) {
 // gets all of it; one that stops reading is cut.
 func TestServeSlowReaderGetsLongAnswer(t *testing.T) {
 	const files = 40000
-	s := startLimitsServer(t, files, "--http-write-idle-timeout", "1s", "--log-level", "error")
+	s := startLimitsServer(t, files, "--http-write-idle-timeout", "2s", "--log-level", "error")
 	query := func(c *net.TCPConn) *http.Response {
 		t.Helper()
 		c.SetReadBuffer(16 << 10)
@@ -179,17 +179,26 @@ func TestServeSlowReaderGetsLongAnswer(t *testing.T) {
 		if lines != files {
 			t.Fatalf("%d file lines, want %d", lines, files)
 		}
-		if d := time.Since(begin); d < 2*time.Second {
+		if d := time.Since(begin); d < 3*time.Second {
 			t.Fatalf("%d bytes read in %s: too fast to show that an answer longer than the write-idle timeout survives", size, d)
 		}
 	})
 	t.Run("stalled reader is cut", func(t *testing.T) {
 		c := s.dial(t, "127.0.0.1")
 		resp := query(c)
-		time.Sleep(3 * time.Second) // read nothing
+		time.Sleep(6 * time.Second) // read nothing, 3 times the timeout
 		_, err := io.Copy(io.Discard, resp.Body)
 		if err == nil {
 			t.Fatal("a reader that stalled past the write-idle timeout got the whole answer")
+		}
+		resp, err = http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(m), "\nsluice_http_write_idle_timeouts_total 1\n") {
+			t.Fatal("/metrics does not count the cut connection")
 		}
 	})
 }
