@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/ingest/eventgen"
+	"github.com/sluice-io/sluice/internal/dirlock"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/config"
 )
@@ -82,6 +83,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *dataDir, err = os.MkdirTemp("", "sluice-demo-"); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
+	} else if err := dirlock.Check(*dataDir); err != nil {
+		return dataDirErr(err)
 	} else if err := emptyDir(*dataDir); err != nil {
 		return err
 	}

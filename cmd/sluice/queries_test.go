@@ -23,9 +23,10 @@ import (
 
 // TestMain lets the test binary stand in for the sluice binary: the
 // supervisor of an in-process `sluice serve` runs its own executable as
-// `<exe> worker --spec ...`, which is this binary here.
+// `<exe> worker --spec ...`, which is this binary here; a test that needs
+// a server in another process runs `<exe> serve ...`.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "worker" {
+	if len(os.Args) > 1 && (os.Args[1] == "worker" || os.Args[1] == "serve") {
 		main()
 	}
 	os.Exit(m.Run())
