@@ -295,8 +295,8 @@ type queryMonitor struct{ *supervisor.Supervisor }
 
 func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
 	st, ok := m.Status(id)
-	return exec.QueryStatus{State: st.State, PID: st.PID, Restarts: st.Restarts, LastError: st.LastError, Started: st.Started, Lag: st.Lag,
-		CredentialsExpire: st.CredentialsExpire}, ok
+	return exec.QueryStatus{State: st.State, PID: st.PID, MetricsAddr: st.MetricsAddr, Restarts: st.Restarts, LastError: st.LastError,
+		Started: st.Started, Lag: st.Lag, CredentialsExpire: st.CredentialsExpire}, ok
 }
 
 func (m queryMonitor) QueriesChanged() { m.Notify() }
