@@ -99,9 +99,11 @@
 //
 // # Tables, streams and storage
 //
-// CREATE TABLE ... LOCATION 'uri' takes file:///absolute/path or
-// s3://bucket/prefix (no "." or ".." component, no control character),
-// loads the Delta log there and refuses a location without one, or with a
+// CREATE TABLE ... LOCATION 'uri' takes file:///absolute/path,
+// s3://bucket/prefix or an absolute directory path, recorded as its
+// file:// URI (no "." or ".." component, no control character; a relative
+// path is refused, by the parser already: relative to the server's working
+// directory would mean nothing to the client), loads the Delta log there and refuses a location without one, or with a
 // protocol Sluice cannot read (deltalog.CheckReadable); the table's
 // columns are its schema's. The storage request runs between the two
 // decisions, outside the catalog's write lock, bounded by StorageTimeout.
