@@ -333,6 +333,37 @@ func TestDropTable(t *testing.T) {
 	}
 }
 
+// TestPurgeFailsAfterCommit: DROP TABLE ... PURGE commits the drop, then
+// deletes the files; when that fails the error says the statement
+// committed (its result is among the results) and the rest did not run.
+func TestPurgeFailsAfterCommit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.setup(t, "CREATE DATABASE sales; CREATE SCHEMA sales.eu")
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
+		_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: notADir})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.ex.Execute(ctx, user("root"), "CREATE SCHEMA sales.us; DROP TABLE sales.eu.t PURGE; CREATE SCHEMA sales.asia")
+	var se *exec.StatementError
+	if !errors.As(err, &se) || se.Index != 2 || !se.Committed || se.NotRun() != 1 || !strings.Contains(err.Error(), "was dropped, but purging its files failed") {
+		t.Fatalf("err = %v (%+v), want statement 2 committed with its purge failed", err, se)
+	}
+	if len(res) != 2 || !strings.HasPrefix(res[1].Message, "table sales.eu.t dropped") {
+		t.Errorf("results %q, want CREATE SCHEMA's and the committed DROP's", messages(res))
+	}
+	if e.relationExists(t, "sales.eu.t") {
+		t.Error("the table is still there")
+	}
+}
+
 // TestTableLocations: a query's table is written below a root, with no
 // "." or ".." component; a table that has a root for location anyway (made
 // through the catalog) is dropped only without PURGE.
