@@ -85,17 +85,30 @@ type ErrorBody struct {
 	Error APIError `json:"error"`
 }
 
-// APIError describes what went wrong. Line and Column locate a syntax or
-// semantic error in the submitted SQL; Caret shows the line with a caret.
-// Results holds the statements of the script that did run and commit
-// before the failing one.
+// APIError describes what went wrong. Line and Column locate a syntax
+// error in the submitted SQL, or the start of the statement that failed;
+// Caret shows the line with a caret.
+//
+// An error at a statement of a script that had begun to run
+// (exec.StatementError) also says which: StatementIndex (from 1) of
+// StatementCount, its canonical SQL in Statement, and NotRun, the number
+// of statements after it, which did not run. Results holds the statements
+// before it, which ran and committed; the failing statement changed
+// nothing, unless Committed (it committed, and what it does after its
+// commit, such as PURGE deleting files, failed: its result is then the
+// last of Results). Without StatementIndex nothing ran.
 type APIError struct {
-	Code    string        `json:"code"`
-	Message string        `json:"message"`
-	Line    int           `json:"line,omitempty"`
-	Column  int           `json:"column,omitempty"`
-	Caret   string        `json:"caret,omitempty"`
-	Results []exec.Result `json:"results,omitempty"`
+	Code           string        `json:"code"`
+	Message        string        `json:"message"`
+	Line           int           `json:"line,omitempty"`
+	Column         int           `json:"column,omitempty"`
+	Caret          string        `json:"caret,omitempty"`
+	StatementIndex int           `json:"statement_index,omitempty"`
+	StatementCount int           `json:"statement_count,omitempty"`
+	Statement      string        `json:"statement,omitempty"`
+	NotRun         *int          `json:"not_run,omitempty"`
+	Committed      bool          `json:"committed,omitempty"`
+	Results        []exec.Result `json:"results,omitempty"`
 }
 
 func (s *Server) statements(w http.ResponseWriter, r *http.Request) {
@@ -139,7 +152,7 @@ func (s *Server) serveStatements(w http.ResponseWriter, r *http.Request) string 
 		status, apiErr := classify(err, sql)
 		apiErr.Results = results
 		if status == http.StatusInternalServerError {
-			s.log.Error("statements", "user", user.Name, "err", err)
+			s.log.Error("statements", "user", user.Name, "statement", apiErr.StatementIndex, "of", apiErr.StatementCount, "err", err)
 		}
 		return writeErr(w, status, apiErr)
 	}
@@ -148,8 +161,22 @@ func (s *Server) serveStatements(w http.ResponseWriter, r *http.Request) string 
 	return "OK"
 }
 
-// classify maps an execution error to an HTTP status and an API error.
+// classify maps an execution error to an HTTP status and an API error,
+// located at the failing statement if there is one.
 func classify(err error, sql string) (int, APIError) {
+	status, e := classifyCause(err, sql)
+	var se *exec.StatementError
+	if errors.As(err, &se) {
+		notRun := se.NotRun()
+		e.StatementIndex, e.StatementCount, e.Statement, e.NotRun, e.Committed = se.Index, se.Count, se.Statement, &notRun, se.Committed
+		e.Line, e.Column, e.Caret = se.Pos.Line, se.Pos.Col, se.Pos.Caret(sql)
+	}
+	return status, e
+}
+
+// classifyCause maps the cause of an execution error to a status and an
+// API error.
+func classifyCause(err error, sql string) (int, APIError) {
 	var pe *sqlparse.ParseError
 	var de *exec.DeniedError
 	var ue *exec.UnsupportedError

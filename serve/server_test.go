@@ -168,3 +168,41 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestStatementsAPIStopsAtFailure: a script that fails at its second
+// statement answers which statement failed (number, SQL, position with a
+// caret), that the first one ran (its result) and that the two after it
+// did not run; a script that fails before running says none of that.
+func TestStatementsAPIStopsAtFailure(t *testing.T) {
+	f := newFixture(t)
+	admin, err := Bootstrap(context.Background(), f.cat, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := f.post(t, admin, "CREATE DATABASE sales;\n  GRANT USAGE ON DATABASE sales TO ROLE nosuch;\nCREATE SCHEMA sales.eu; CREATE SCHEMA sales.us")
+	e, _ := body["error"].(map[string]any)
+	if code != 404 || e["code"] != "NOT_FOUND" {
+		t.Fatalf("%d %v, want 404 NOT_FOUND", code, body)
+	}
+	for k, want := range map[string]any{"statement_index": 2.0, "statement_count": 4.0, "not_run": 2.0, "line": 2.0, "column": 3.0,
+		"statement": "GRANT USAGE ON DATABASE sales TO ROLE nosuch",
+		"caret":     "    GRANT USAGE ON DATABASE sales TO ROLE nosuch;\n    ^\n"} {
+		if e[k] != want {
+			t.Errorf("error.%s = %#v, want %#v", k, e[k], want)
+		}
+	}
+	if _, ok := e["committed"]; ok {
+		t.Errorf("error.committed present for a rolled-back statement: %v", e)
+	}
+	results, _ := e["results"].([]any)
+	if len(results) != 1 || results[0].(map[string]any)["statement"] != "CREATE DATABASE sales" {
+		t.Errorf("error.results = %v, want CREATE DATABASE sales's", results)
+	}
+	_, body = f.post(t, admin, "CREATE DATABASE other; CREATE TABLE ;")
+	e, _ = body["error"].(map[string]any)
+	for _, k := range []string{"statement_index", "statement_count", "not_run", "results"} {
+		if _, ok := e[k]; ok {
+			t.Errorf("syntax error has %s: %v", k, e)
+		}
+	}
+}

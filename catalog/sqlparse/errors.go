@@ -37,8 +37,12 @@ const maxCaretLine = 100
 //
 // Tabs before the token are kept so the caret lines up; lines longer than
 // 100 characters are cut around the error, with "..." marking the cuts.
-func (e *ParseError) Caret(src string) string {
-	off := min(max(e.Offset, 0), len(src))
+func (e *ParseError) Caret(src string) string { return e.Position().Caret(src) }
+
+// Caret returns the source line at p and a caret under p, as
+// ParseError.Caret does (src must be the parsed text).
+func (p Pos) Caret(src string) string {
+	off := min(max(p.Offset, 0), len(src))
 	start := strings.LastIndexByte(src[:off], '\n') + 1
 	end := strings.IndexByte(src[off:], '\n')
 	if end < 0 {

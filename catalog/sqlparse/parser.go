@@ -366,11 +366,16 @@ func (p *parser) createTable(c *CreateTable) Statement {
 	if p.accept("LOCATION") {
 		t := p.tok()
 		if t.Kind != tokString {
-			p.failExpected("the table's URI as a string such as 's3://bucket/path'")
+			p.failExpected("the table's URI as a string such as 's3://bucket/path' or '/data/path'")
 		}
 		p.next()
-		if !strings.HasPrefix(t.Val, "s3://") && !strings.HasPrefix(t.Val, "file://") {
-			p.failAt(t, "expected an s3:// or file:// URI, found "+t.describe())
+		switch {
+		case strings.HasPrefix(t.Val, "s3://"), strings.HasPrefix(t.Val, "file://"), strings.HasPrefix(t.Val, "/"):
+		case !strings.Contains(t.Val, "://"):
+			p.failAt(t, "expected an absolute path, file:// or s3:// URI, found the relative path "+quoteString(t.Val)+
+				": the server does not resolve it against its working directory; write it from the root, such as '/data/path'")
+		default:
+			p.failAt(t, "expected an absolute path, file:// or s3:// URI, found "+t.describe())
 		}
 		c.Location = &Literal{Pos: t.Pos, Kind: LitString, Value: t.Val}
 		if p.accept("WITH") {

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/ingest/eventgen"
+	"github.com/sluice-io/sluice/internal/dirlock"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/config"
 )
@@ -38,6 +39,9 @@ and ingested, the table version and the lag. It runs until interrupted
 
 Usage: sluice demo [--data-dir DIR] [--addr HOST:PORT] [--profile PATH] [--rate N]
 
+The demo listens on 127.0.0.1:8090 by default, not on sluice serve's
+127.0.0.1:8080, so it runs beside a server.
+
 Each run gets a new data directory (printed; kept after the run so the table
 can be inspected). A --data-dir given must be new or empty: the embedded
 Kafka starts empty on every run, so an old catalog and table would not
@@ -47,6 +51,10 @@ Examples:
   sluice demo
   sluice demo --data-dir /tmp/sluice-demo --rate 2000 --addr 127.0.0.1:9000
 `
+
+// demoAddr is the demo's default listen address: another port than
+// sluice serve's default (config.Defaults), so both run side by side.
+const demoAddr = "127.0.0.1:8090"
 
 //go:embed demo.sql
 var demoSQL string
@@ -62,7 +70,7 @@ const (
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", demoUsage, stderr)
 	dataDir := fs.String("data-dir", "", "directory of the demo's catalog, warehouse and logs, new or empty (default: a new directory under the system's temp dir)")
-	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the server (port 0 picks a free port)")
+	addr := fs.String("addr", demoAddr, "listen address of the server (port 0 picks a free port)")
 	profile := fs.String("profile", "", "where to write the recipient's profile file (default <data-dir>/acme.share)")
 	rate := fs.Int("rate", 100, "orders produced per second")
 	level := fs.String("log-level", "warn", "server log level: debug, info, warn, error")
@@ -82,6 +90,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *dataDir, err = os.MkdirTemp("", "sluice-demo-"); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
+	} else if err := dirlock.Check(*dataDir); err != nil {
+		return dataDirErr(err)
 	} else if err := emptyDir(*dataDir); err != nil {
 		return err
 	}

@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/serve/config"
 )
 
 // demoRead is what testdata/demo_read.py prints.
@@ -118,5 +120,30 @@ func TestDemoRefusesUsedDataDir(t *testing.T) {
 	code = run(context.Background(), []string{"demo", "--rate", "0"}, &out, &out)
 	if code != 2 {
 		t.Fatalf("--rate 0: exit %d", code)
+	}
+}
+
+// TestDemoAndServeDefaultPorts: the demo and the server listen on
+// different ports by default (a demo beside a server got a bind error),
+// and each --help states its own default.
+func TestDemoAndServeDefaultPorts(t *testing.T) {
+	re := regexp.MustCompile(`-addr (?:string|value)\n\s+listen address.*\(default "?([^")]+)"?\)`)
+	defaults := map[string]string{}
+	for _, cmd := range []string{"demo", "serve"} {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "--help"}, &out, &out); code != 0 {
+			t.Fatalf("%s --help: exit %d\n%s", cmd, code, out.String())
+		}
+		m := re.FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("%s --help names no --addr default:\n%s", cmd, out.String())
+		}
+		defaults[cmd] = m[1]
+	}
+	if defaults["serve"] != config.Defaults().Addr || defaults["demo"] != demoAddr {
+		t.Errorf("--help defaults %v, want serve %s and demo %s", defaults, config.Defaults().Addr, demoAddr)
+	}
+	if defaults["demo"] == defaults["serve"] {
+		t.Errorf("demo and serve both default to %s", defaults["demo"])
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,9 +25,10 @@ import (
 
 // TestMain lets the test binary stand in for the sluice binary: the
 // supervisor of an in-process `sluice serve` runs its own executable as
-// `<exe> worker --spec ...`, which is this binary here.
+// `<exe> worker --spec ...`, which is this binary here; a test that needs
+// a server in another process runs `<exe> serve ...`.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "worker" {
+	if len(os.Args) > 1 && (os.Args[1] == "worker" || os.Args[1] == "serve") {
 		main()
 	}
 	os.Exit(m.Run())
@@ -247,6 +250,16 @@ func TestQueriesEndToEnd(t *testing.T) {
 	t.Logf("first 300 records in the table (read by delta-rs) %v after CREATE TABLE AS SELECT", time.Since(t0).Round(100*time.Millisecond))
 	e.waitQuery("lag 0", func(q map[string]string) bool { return q["lag"] == "0" })
 	qid := q["id"]
+	// SHOW QUERIES says where the worker's own metrics are.
+	resp, err := http.Get("http://" + q["metrics_addr"] + "/metrics")
+	if err != nil {
+		t.Fatalf("worker metrics at metrics_addr %q: %v", q["metrics_addr"], err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "sluice_ingest_consumer_lag") {
+		t.Fatalf("metrics_addr %s serves no sluice_ingest_consumer_lag:\n%.2000s", q["metrics_addr"], metrics)
+	}
 
 	// kill -9: the supervisor restarts the worker and says so.
 	pid, _ := strconv.Atoi(q["pid"])

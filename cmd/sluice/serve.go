@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/internal/dirlock"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/config"
@@ -38,6 +39,12 @@ Usage: sluice serve [--config sluice.yaml] [--data-dir DIR] [--addr HOST:PORT]
 On first start the server creates the user sluice_admin (role admin) and
 prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
 'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
+
+One server per data directory: the server locks DIR/sluice.lock (holding
+its pid) for as long as it runs, and a second server (or 'sluice demo') on
+DIR refuses to start, naming the first one's pid. The lock ends with the
+process, however it ends (also kill -9), so a crashed server never blocks a
+restart.
 
 Workers are this binary run as 'sluice worker'; their specs and logs are in
 DIR/queries/<query id>/ and they get only the storage settings (AWS_*,
@@ -122,6 +129,14 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	lock, err := dirlock.Acquire(dataDir)
+	switch {
+	case errors.Is(err, dirlock.ErrUnsupported):
+		logger.Warn("no lock on the data directory on this platform: make sure no other server uses it", "dataDir", dataDir)
+	case err != nil:
+		return dataDirErr(err)
+	}
+	defer lock.Release()
 	cat, err := catalog.OpenSQLite(filepath.Join(dataDir, "catalog.db"))
 	if err != nil {
 		return err
@@ -235,6 +250,20 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	return serveErr
 }
 
+// dataDirErr explains a failure to lock the data directory; a lock held
+// by another server is named with its pid and what to do.
+func dataDirErr(err error) error {
+	var held *dirlock.HeldError
+	if !errors.As(err, &held) {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	holder := "a process that has not recorded its pid yet"
+	if held.PID > 0 {
+		holder = fmt.Sprintf("pid %d", held.PID)
+	}
+	return fmt.Errorf("data directory %s is in use by another sluice server (%s; lock file %s): stop that server first, or give this one another --data-dir", held.Dir, holder, held.Path)
+}
+
 // shutdownHTTP stops the HTTP server, letting requests finish for 10 s.
 func shutdownHTTP(srv *http.Server) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -272,8 +301,8 @@ type queryMonitor struct{ *supervisor.Supervisor }
 
 func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
 	st, ok := m.Status(id)
-	return exec.QueryStatus{State: st.State, PID: st.PID, Restarts: st.Restarts, LastError: st.LastError, Started: st.Started, Lag: st.Lag,
-		CredentialsExpire: st.CredentialsExpire}, ok
+	return exec.QueryStatus{State: st.State, PID: st.PID, MetricsAddr: st.MetricsAddr, Restarts: st.Restarts, LastError: st.LastError,
+		Started: st.Started, Lag: st.Lag, CredentialsExpire: st.CredentialsExpire}, ok
 }
 
 func (m queryMonitor) QueriesChanged() { m.Notify() }

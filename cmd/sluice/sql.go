@@ -25,9 +25,14 @@ const sqlUsage = `Run SQL statements on a Sluice server and print the results.
 Usage: sluice sql --server URL --token TOKEN (-e 'STATEMENTS' | -f FILE.sql) [--json]
                   [--ca-cert FILE.pem] [--profile-out FILE]
 
-The token may also come from SLUICE_TOKEN. Statements run in order; the
-command stops at, and exits non-zero on, the first error, which it prints
-with its position and a caret under the offending token.
+The token may also come from SLUICE_TOKEN. The whole text is parsed
+first: a syntax error runs nothing. Then the statements run in order, each
+committed on its own; the first that fails stops the script, and the
+command exits 1 saying which statement failed (its number and line, a
+caret under it), that the ones before it ran and committed (their output
+is printed), that it changed nothing, and that the rest did not run. A
+script is not one transaction (see docs/sql.md): to run it again, drop
+what ran or use IF NOT EXISTS.
 
 CREATE RECIPIENT and ALTER RECIPIENT ... ROTATE TOKEN return the recipient's
 Delta Sharing profile, with its token, this once: --profile-out writes it to
@@ -110,11 +115,7 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		printResults(stdout, eb.Error.Results)
-		msg := eb.Error.Code + ": " + eb.Error.Message
-		if eb.Error.Caret != "" {
-			msg += "\n" + strings.TrimRight(eb.Error.Caret, "\n")
-		}
-		return fmt.Errorf("%s", msg)
+		return errors.New(failure(eb.Error))
 	}
 	var ok serve.StatementsResponse
 	if err := json.Unmarshal(raw, &ok); err != nil {
@@ -125,6 +126,43 @@ func runSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	printResults(stdout, ok.Results)
 	return nil
+}
+
+// failure renders an error answer: the error with its caret and, for a
+// script that had begun to run, which statement failed and what became of
+// the others.
+func failure(e serve.APIError) string {
+	msg := e.Code + ": " + e.Message
+	if e.StatementCount > 1 {
+		msg = fmt.Sprintf("statement %d of %d (line %d:%d) failed: %s", e.StatementIndex, e.StatementCount, e.Line, e.Column, msg)
+	}
+	if e.Caret != "" {
+		msg += "\n" + strings.TrimRight(e.Caret, "\n")
+	}
+	if e.StatementIndex == 0 {
+		return msg + "\nno statement ran"
+	}
+	var parts []string
+	if before := e.StatementIndex - 1; before > 0 {
+		parts = append(parts, statementRange(1, before)+" ran and committed (output above)")
+	}
+	if e.Committed {
+		parts = append(parts, fmt.Sprintf("statement %d committed, but what follows its commit failed (see the error)", e.StatementIndex))
+	} else {
+		parts = append(parts, fmt.Sprintf("statement %d changed nothing", e.StatementIndex))
+	}
+	if e.NotRun != nil && *e.NotRun > 0 {
+		parts = append(parts, statementRange(e.StatementIndex+1, e.StatementIndex+*e.NotRun)+" did not run")
+	}
+	return msg + "\n" + strings.Join(parts, "; ")
+}
+
+// statementRange renders "statement 3" or "statements 3-5".
+func statementRange(from, to int) string {
+	if from == to {
+		return fmt.Sprintf("statement %d", from)
+	}
+	return fmt.Sprintf("statements %d-%d", from, to)
 }
 
 // httpClient trusts the certificate authorities in caFile, if given.

@@ -16,9 +16,19 @@
 // not at all. The first statement that is denied (*DeniedError) or fails
 // stops the script: the statements before it stay committed, it is rolled
 // back, the statements after it do not run. Execute returns the results of
-// the committed statements together with that error, so a client can tell
-// how far the script got. (A script is not one transaction: DDL over many
-// objects would hold the catalog's write lock for the whole script.)
+// the committed statements together with that error, wrapped in a
+// *StatementError that says which statement it was (number, position,
+// SQL) and how many did not run, so a client can tell how far the script
+// got. A statement whose commit is followed by more work (DROP TABLE ...
+// PURGE deleting files) that fails is the one exception to "rolled back":
+// its StatementError is Committed.
+//
+// A script is not one transaction, and cannot honestly be: statements have
+// effects outside the catalog that a rollback would not undo (a CREATE
+// TABLE ... AS SELECT starts a worker once committed, CREATE RECIPIENT
+// hands out a profile with a live token, PURGE deletes files, LOCATION
+// reads storage outside the catalog's lock), and DDL over many objects
+// would hold the catalog's write lock for the whole script.
 //
 // # Authorization
 //
@@ -99,9 +109,11 @@
 //
 // # Tables, streams and storage
 //
-// CREATE TABLE ... LOCATION 'uri' takes file:///absolute/path or
-// s3://bucket/prefix (no "." or ".." component, no control character),
-// loads the Delta log there and refuses a location without one, or with a
+// CREATE TABLE ... LOCATION 'uri' takes file:///absolute/path,
+// s3://bucket/prefix or an absolute directory path, recorded as its
+// file:// URI (no "." or ".." component, no control character; a relative
+// path is refused, by the parser already: relative to the server's working
+// directory would mean nothing to the client), loads the Delta log there and refuses a location without one, or with a
 // protocol Sluice cannot read (deltalog.CheckReadable); the table's
 // columns are its schema's. The storage request runs between the two
 // decisions, outside the catalog's write lock, bounded by StorageTimeout.
@@ -183,6 +195,32 @@ func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("statement not supported by this server yet: %s", e.Statement)
 }
 
+// StatementError is the error that stopped a script at one of its
+// statements, once the script had begun to run: the statements before it
+// committed (their results are returned with it), it did not (unless
+// Committed), and the NotRun statements after it did not run. It wraps
+// the statement's error (a *DeniedError, a *catalog.Error, ...), whose
+// message it keeps.
+type StatementError struct {
+	Index     int          // the failing statement's number in the script, from 1
+	Count     int          // the statements in the script
+	Statement string       // the failing statement, as canonical SQL
+	Pos       sqlparse.Pos // where it starts in the script
+	// Committed is set when the statement itself committed and what it
+	// does after its commit failed (DROP TABLE ... PURGE deleting the
+	// files): its result is then the last one returned.
+	Committed bool
+	Err       error
+}
+
+func (e *StatementError) Error() string { return e.Err.Error() }
+
+func (e *StatementError) Unwrap() error { return e.Err }
+
+// NotRun is the number of statements after the failing one: none of them
+// ran.
+func (e *StatementError) NotRun() int { return e.Count - e.Index }
+
 // ErrTooManyStatements is returned for a script longer than the executor's
 // limit (WithMaxStatements).
 var ErrTooManyStatements = errors.New("too many statements in one script")
@@ -233,9 +271,10 @@ func New(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) *Executor {
 // Execute parses sql and runs its statements in order as principal; see the
 // package documentation for the semantics. It returns the results of the
 // statements that committed, and the error that stopped the script, if any:
-// a *sqlparse.ParseError, *UnsupportedError or *DeniedError, a catalog error
-// (*catalog.Error, for errors.Is with catalog.ErrNotFound etc.) or an
-// internal one.
+// a *sqlparse.ParseError, *UnsupportedError or ErrTooManyStatements before
+// anything ran; once statements run, a *StatementError wrapping a
+// *DeniedError, a catalog error (*catalog.Error, for errors.Is with
+// catalog.ErrNotFound etc.) or an internal one.
 func (e *Executor) Execute(ctx context.Context, principal Principal, sql string) ([]Result, error) {
 	if principal.Kind != policy.PrincipalUser || principal.Name == "" {
 		return nil, fmt.Errorf("exec: only a named user can run statements, not %s %q", principal.Kind, principal.Name)
@@ -253,10 +292,13 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 		}
 	}
 	results := make([]Result, 0, len(stmts))
-	for _, s := range stmts {
+	for i, s := range stmts {
+		failed := func(err error, committed bool) ([]Result, error) {
+			return results, &StatementError{Index: i + 1, Count: len(stmts), Statement: s.String(), Pos: s.Position(), Committed: committed, Err: err}
+		}
 		pre, err := e.prepare(ctx, principal, s)
 		if err != nil {
-			return results, err
+			return failed(err, false)
 		}
 		var (
 			res Result
@@ -269,7 +311,7 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 			return err
 		})
 		if err != nil {
-			return results, err
+			return failed(err, false)
 		}
 		res.Statement = s.String()
 		results = append(results, res)
@@ -280,7 +322,7 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 		}
 		if r.after != nil {
 			if err := r.after(ctx); err != nil {
-				return results, err
+				return failed(err, true)
 			}
 		}
 	}

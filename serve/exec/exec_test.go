@@ -327,7 +327,8 @@ func projectRows(r exec.Result) [][]string {
 
 // TestFailingStatementRollsBackAlone: the statements before a failing one
 // stay committed, the failing one leaves nothing, the ones after it do not
-// run.
+// run; the error says which statement failed, where it is, and how many
+// did not run.
 func TestFailingStatementRollsBackAlone(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -336,9 +337,24 @@ func TestFailingStatementRollsBackAlone(t *testing.T) {
 	}
 	res, err := e.ex.Execute(ctx, user("root"), `CREATE SCHEMA sales.eu;
 		GRANT USAGE, CREATE ON DATABASE sales TO ROLE nosuch;
-		CREATE SCHEMA sales.us`)
+		CREATE SCHEMA sales.us; CREATE SCHEMA sales.asia`)
 	if !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("err = %v, want catalog.ErrNotFound", err)
+	}
+	var se *exec.StatementError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %T %v, want an *exec.StatementError", err, err)
+	}
+	want := exec.StatementError{Index: 2, Count: 4, Statement: "GRANT USAGE, CREATE ON DATABASE sales TO ROLE nosuch",
+		Pos: sqlparse.Pos{Line: 2, Col: 3, Offset: 26}, Err: se.Err}
+	if *se != want || se.NotRun() != 2 || se.Error() != se.Err.Error() {
+		t.Errorf("StatementError = %+v (not run %d), want %+v (not run 2)", *se, se.NotRun(), want)
+	}
+	// A denial is located the same way, and stays a *DeniedError.
+	_, err = e.ex.Execute(ctx, user("alice"), "SHOW DATABASES;\nDROP DATABASE sales")
+	var de *exec.DeniedError
+	if !errors.As(err, &se) || !errors.As(err, &de) || se.Index != 2 || se.Count != 2 || se.Pos.Line != 2 || se.NotRun() != 0 {
+		t.Errorf("denied second statement: %T %+v", err, se)
 	}
 	if got, want := messages(res), []string{"schema sales.eu created"}; !slices.Equal(got, want) {
 		t.Errorf("messages = %q, want %q", got, want)

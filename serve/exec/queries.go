@@ -33,6 +33,9 @@ type QueryStatus struct {
 	LastError string
 	Started   time.Time
 	Lag       int64 // records behind the end of the topic; -1 when not known
+	// MetricsAddr is the host:port of the running worker's Prometheus
+	// /metrics; empty when no process runs.
+	MetricsAddr string
 	// CredentialsExpire is when the worker's scoped storage credentials
 	// expire (it is restarted with new ones before); zero without them.
 	CredentialsExpire time.Time
@@ -150,7 +153,7 @@ func (r *run) showQueries() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Columns: []string{"id", "table", "state", "status", "pid", "restarts", "lag", "started", "last_error", "credentials_expire", "created"}, Rows: [][]string{}}
+	res := Result{Columns: []string{"id", "table", "state", "status", "pid", "metrics_addr", "restarts", "lag", "started", "last_error", "credentials_expire", "created"}, Rows: [][]string{}}
 	for _, q := range qs {
 		_, path, err := r.queryTarget(q.ID)
 		if err != nil {
@@ -163,22 +166,25 @@ func (r *run) showQueries() (Result, error) {
 		if !d.Allow {
 			continue
 		}
-		row := []string{q.ID, q.Table, string(q.State), "", "", "", "", "", "", "", ts(q.Created)}
+		var st QueryStatus
+		known := false
 		if r.e.monitor != nil {
-			if st, ok := r.e.monitor.QueryStatus(q.ID); ok {
-				row[3], row[5], row[8] = st.State, strconv.Itoa(st.Restarts), st.LastError
-				if st.PID > 0 {
-					row[4] = strconv.Itoa(st.PID)
-				}
-				if st.Lag >= 0 {
-					row[6] = strconv.FormatInt(st.Lag, 10)
-				}
-				if !st.Started.IsZero() {
-					row[7] = ts(st.Started)
-				}
-				if !st.CredentialsExpire.IsZero() {
-					row[9] = ts(st.CredentialsExpire)
-				}
+			st, known = r.e.monitor.QueryStatus(q.ID)
+		}
+		row := []string{q.ID, q.Table, string(q.State), "", "", "", "", "", "", "", "", ts(q.Created)}
+		if known {
+			row[3], row[5], row[6], row[9] = st.State, st.MetricsAddr, strconv.Itoa(st.Restarts), st.LastError
+			if st.PID > 0 {
+				row[4] = strconv.Itoa(st.PID)
+			}
+			if st.Lag >= 0 {
+				row[7] = strconv.FormatInt(st.Lag, 10)
+			}
+			if !st.Started.IsZero() {
+				row[8] = ts(st.Started)
+			}
+			if !st.CredentialsExpire.IsZero() {
+				row[10] = ts(st.CredentialsExpire)
 			}
 		}
 		res.Rows = append(res.Rows, row)

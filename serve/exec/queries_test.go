@@ -149,17 +149,17 @@ func TestShowQueriesStatus(t *testing.T) {
 	mon.status[qid] = exec.QueryStatus{State: "restarting", Restarts: 2, LastError: "worker exited (signal: killed)", Started: started, Lag: -1}
 	tests := []struct {
 		who  string
-		rows [][]string // id, table, state, status, pid, restarts, lag, started, last_error
+		rows [][]string // id, table, state, status, pid, metrics_addr, restarts, lag, started, last_error
 	}{
 		{"alice", nil},
-		{"bob", [][]string{{qid, "sales.eu.big", "running", "restarting", "", "2", "", "2026-05-01T12:00:00Z", "worker exited (signal: killed)"}}},
+		{"bob", [][]string{{qid, "sales.eu.big", "running", "restarting", "", "", "2", "", "2026-05-01T12:00:00Z", "worker exited (signal: killed)"}}},
 	}
 	for _, tt := range tests {
 		res, err := e.ex.Execute(context.Background(), user(tt.who), "SHOW QUERIES")
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"id", "table", "state", "status", "pid", "restarts", "lag", "started", "last_error", "credentials_expire", "created"}
+		want := []string{"id", "table", "state", "status", "pid", "metrics_addr", "restarts", "lag", "started", "last_error", "credentials_expire", "created"}
 		if !slices.Equal(res[0].Columns, want) {
 			t.Fatalf("columns %v, want %v", res[0].Columns, want)
 		}
@@ -172,12 +172,12 @@ func TestShowQueriesStatus(t *testing.T) {
 			}
 		}
 	}
-	mon.status[qid] = exec.QueryStatus{State: "running", PID: 4242, Lag: 17, Started: started, CredentialsExpire: started.Add(time.Hour)}
+	mon.status[qid] = exec.QueryStatus{State: "running", PID: 4242, MetricsAddr: "127.0.0.1:40123", Lag: 17, Started: started, CredentialsExpire: started.Add(time.Hour)}
 	res, err := e.ex.Execute(context.Background(), user("root"), "SHOW QUERIES")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := res[0].Rows[0]; r[3] != "running" || r[4] != "4242" || r[5] != "0" || r[6] != "17" || r[8] != "" || r[9] != "2026-05-01T13:00:00Z" {
+	if r := res[0].Rows[0]; r[3] != "running" || r[4] != "4242" || r[5] != "127.0.0.1:40123" || r[6] != "0" || r[7] != "17" || r[9] != "" || r[10] != "2026-05-01T13:00:00Z" {
 		t.Errorf("running worker row %v", r)
 	}
 }

@@ -35,8 +35,11 @@ func WithStoreOptions(opts ...objstore.OpenOption) Option {
 // before its catalog transaction so that no object-store request runs
 // while the catalog's write lock is held.
 type prepared struct {
-	// snap is the Delta table found at the LOCATION of a CREATE TABLE.
-	snap *deltalog.Snapshot
+	// snap is the Delta table found at the LOCATION of a CREATE TABLE,
+	// and location that LOCATION as the catalog records it (a plain path
+	// as its file:// URI).
+	snap     *deltalog.Snapshot
+	location string
 	// registry holds the columns of a CREATE STREAM without a column
 	// list, read from its store's Schema Registry (prefetchColumns).
 	registry *prefetched
@@ -80,20 +83,38 @@ func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statem
 	if err != nil {
 		return nil, invalid("table %s: %v", name, err)
 	}
-	return &prepared{snap: snap}, nil
+	location := ct.Location.Value
+	if !strings.Contains(location, "://") {
+		location = loc.String() // a plain path is kept as the file:// URI it means
+	}
+	return &prepared{snap: snap, location: location}, nil
 }
 
 // checkLocation checks the URI of an existing table and returns it parsed:
-// file:///absolute/path or s3://bucket/prefix, with no "." or ".."
-// component, no empty component and no control character.
+// file:///absolute/path, s3://bucket/prefix or an absolute directory path
+// (returned as its file:// URI, as `sluice delta inspect` takes it), with
+// no "." or ".." component, no empty component and no control character.
+// A relative path is refused: the server's working directory is no
+// meaningful base.
 func checkLocation(loc string) (*url.URL, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("LOCATION %q: %s; want file:///absolute/path or s3://bucket/prefix", loc, why)
+		return fmt.Errorf("LOCATION %q: %s; want /absolute/path, file:///absolute/path or s3://bucket/prefix", loc, why)
 	}
 	if i := strings.IndexFunc(loc, unicode.IsControl); i >= 0 {
 		return nil, bad(fmt.Sprintf("control character at byte %d", i))
 	}
-	u, err := url.Parse(loc)
+	uri := loc
+	if !strings.Contains(loc, "://") {
+		if !filepath.IsAbs(loc) {
+			return nil, bad("a relative path, which the server does not resolve against its working directory: write it from the root")
+		}
+		p := strings.TrimRight(filepath.ToSlash(loc), "/")
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p // the root, or a Windows volume: file:///C:/...
+		}
+		uri = (&url.URL{Scheme: "file", Path: p}).String()
+	}
+	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, bad("not a URI")
 	}
@@ -236,10 +257,10 @@ func (r *run) registerTable(s *sqlparse.CreateTable, p []string, props map[strin
 	}
 	snap := r.pre.snap
 	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindTable,
-		Location: s.Location.Value, External: true, Properties: props}
+		Location: r.pre.location, External: true, Properties: props}
 	for _, f := range snap.Schema.Fields {
 		if err := catalog.ValidateName("column", f.Name); err != nil {
-			return Result{}, invalid("table %s: the Delta table at %s cannot be registered: %v (Sluice names columns with letters, digits and _)", name, s.Location.Value, err)
+			return Result{}, invalid("table %s: the Delta table at %s cannot be registered: %v (Sluice names columns with letters, digits and _)", name, rel.Location, err)
 		}
 		rel.Columns = append(rel.Columns, catalog.Column{Name: f.Name, Type: deltalog.FormatType(f.Type), Nullable: f.Nullable})
 	}
@@ -247,7 +268,7 @@ func (r *run) registerTable(s *sqlparse.CreateTable, p []string, props map[strin
 		return Result{}, err
 	}
 	return msg("table %s registered at %s (version %d, %d columns; not copied: Sluice reads it and does not write it)",
-		name, s.Location.Value, snap.Version, len(rel.Columns)), nil
+		name, rel.Location, snap.Version, len(rel.Columns)), nil
 }
 
 // dropTable drops a table; its query is terminated (the supervisor stops

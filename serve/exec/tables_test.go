@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/serve/exec"
 )
 
@@ -94,23 +95,28 @@ func TestCreateTableLocation(t *testing.T) {
 			want: "the Delta table at " + golden(t, "data-reader-array-complex-objects") + ` cannot be registered: invalid column name "3d_int_list": must start with a letter or _ (Sluice names columns with letters, digits and _)`},
 		{name: "deletion vectors", location: golden(t, "dv-with-columnmapping"),
 			want: "the Delta table at " + golden(t, "dv-with-columnmapping") + ` cannot be registered: unsupported reader feature deletionVectors: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
-		// (The parser already refuses a LOCATION that is not s3:// or file://.)
+		// (The parser already refuses a LOCATION that is not s3://, file://
+		// or an absolute path: TestCreateTableLocationPath.)
+		{name: "plain dot dot", location: "/data/../etc",
+			want: `LOCATION "/data/../etc": ".." path component; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
+		{name: "plain root", location: "/",
+			want: `LOCATION "/": a file URI needs an absolute path below the root; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "dot dot", location: "file:///data/../etc",
-			want: `LOCATION "file:///data/../etc": ".." path component; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "file:///data/../etc": ".." path component; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "encoded dot dot", location: "s3://lake/a/%2e%2e/b",
-			want: `LOCATION "s3://lake/a/%2e%2e/b": ".." path component; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "s3://lake/a/%2e%2e/b": ".." path component; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "control character", location: "s3://lake/a\nb",
-			want: `LOCATION "s3://lake/a\nb": control character at byte 11; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "s3://lake/a\nb": control character at byte 11; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "empty component", location: "s3://lake/a//b",
-			want: `LOCATION "s3://lake/a//b": empty path component; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "s3://lake/a//b": empty path component; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "bucket", location: "s3://Lake_1/t",
-			want: `LOCATION "s3://Lake_1/t": invalid bucket name "Lake_1"; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "s3://Lake_1/t": invalid bucket name "Lake_1"; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "file host", location: "file://server/t",
-			want: `LOCATION "file://server/t": a file URI names a local path, not host "server"; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "file://server/t": a file URI names a local path, not host "server"; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "file root", location: "file:///",
-			want: `LOCATION "file:///": a file URI needs an absolute path below the root; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "file:///": a file URI needs an absolute path below the root; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{name: "query", location: "s3://lake/t?x=1",
-			want: `LOCATION "s3://lake/t?x=1": no user, query or fragment allowed; want file:///absolute/path or s3://bucket/prefix`},
+			want: `LOCATION "s3://lake/t?x=1": no user, query or fragment allowed; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			table := "sales.eu." + strings.ReplaceAll(tc.name, " ", "_")
@@ -147,6 +153,43 @@ func TestCreateTableLocation(t *testing.T) {
 				t.Errorf("columns = %q\nwant %q", cols, tc.cols)
 			}
 		})
+	}
+}
+
+// TestCreateTableLocationPath: LOCATION takes an absolute directory path
+// as `sluice delta inspect` does, registered as its file:// URI (what
+// DESCRIBE shows and the sharing server reads); a relative path is a
+// syntax error that says to write it from the root.
+func TestCreateTableLocationPath(t *testing.T) {
+	e := newEnv(t)
+	e.setup(t, "CREATE DATABASE sales; CREATE SCHEMA sales.eu")
+	uri := golden(t, "basic-decimal-table")
+	path := strings.TrimPrefix(uri, "file://")
+	for _, tc := range []struct{ name, location string }{
+		{"plain", path},
+		{"plain_slash", path + "/"},
+	} {
+		table := "sales.eu." + tc.name
+		res := e.setup(t, "CREATE TABLE "+table+" LOCATION '"+tc.location+"'")
+		if want := "table " + table + " registered at " + uri; !strings.HasPrefix(res[0].Message, want+" (version ") {
+			t.Errorf("%s: message %q, want it to start with %q", tc.location, res[0].Message, want)
+		}
+		res = e.setup(t, "DESCRIBE TABLE "+table)
+		var loc string
+		for _, row := range res[0].Rows {
+			if row[0] == "info" && row[1] == "location" {
+				loc = row[2]
+			}
+		}
+		if loc != uri {
+			t.Errorf("%s: DESCRIBE location %q, want %s", tc.location, loc, uri)
+		}
+	}
+	_, err := e.ex.Execute(context.Background(), user("root"), "CREATE TABLE sales.eu.rel LOCATION 'testdata/t'")
+	var pe *sqlparse.ParseError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "found the relative path 'testdata/t'") ||
+		!strings.Contains(err.Error(), "write it from the root") {
+		t.Fatalf("relative LOCATION: %v, want a syntax error saying to write it from the root", err)
 	}
 }
 
@@ -290,6 +333,37 @@ func TestDropTable(t *testing.T) {
 	}
 }
 
+// TestPurgeFailsAfterCommit: DROP TABLE ... PURGE commits the drop, then
+// deletes the files; when that fails the error says the statement
+// committed (its result is among the results) and the rest did not run.
+func TestPurgeFailsAfterCommit(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.setup(t, "CREATE DATABASE sales; CREATE SCHEMA sales.eu")
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
+		_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: notADir})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.ex.Execute(ctx, user("root"), "CREATE SCHEMA sales.us; DROP TABLE sales.eu.t PURGE; CREATE SCHEMA sales.asia")
+	var se *exec.StatementError
+	if !errors.As(err, &se) || se.Index != 2 || !se.Committed || se.NotRun() != 1 || !strings.Contains(err.Error(), "was dropped, but purging its files failed") {
+		t.Fatalf("err = %v (%+v), want statement 2 committed with its purge failed", err, se)
+	}
+	if len(res) != 2 || !strings.HasPrefix(res[1].Message, "table sales.eu.t dropped") {
+		t.Errorf("results %q, want CREATE SCHEMA's and the committed DROP's", messages(res))
+	}
+	if e.relationExists(t, "sales.eu.t") {
+		t.Error("the table is still there")
+	}
+}
+
 // TestTableLocations: a query's table is written below a root, with no
 // "." or ".." component; a table that has a root for location anyway (made
 // through the catalog) is dropped only without PURGE.
@@ -303,8 +377,8 @@ func TestTableLocations(t *testing.T) {
 		{"a/../../etc", `location "a/../../etc": ".." path component; want a directory path, file:///absolute/path or s3://bucket/prefix`},
 		{"/data//t", `location "/data//t": empty path component; want a directory path, file:///absolute/path or s3://bucket/prefix`},
 		{"s3://bucket", `location "s3://bucket" is the root of bucket bucket: give a prefix below it, s3://bucket/<prefix>`},
-		{"s3://bucket/a/../b", `LOCATION "s3://bucket/a/../b": ".." path component; want file:///absolute/path or s3://bucket/prefix`},
-		{"file:///", `LOCATION "file:///": a file URI needs an absolute path below the root; want file:///absolute/path or s3://bucket/prefix`},
+		{"s3://bucket/a/../b", `LOCATION "s3://bucket/a/../b": ".." path component; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
+		{"file:///", `LOCATION "file:///": a file URI needs an absolute path below the root; want /absolute/path, file:///absolute/path or s3://bucket/prefix`},
 		{"/data/sales/t", ""},
 		{"s3://lake/sales/t", ""},
 	} {

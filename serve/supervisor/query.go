@@ -94,11 +94,11 @@ func (s *Supervisor) startLoop(ctx context.Context, q *query, spec json.RawMessa
 // runLoop keeps a worker of spec running until ctx is canceled, restarting
 // it with backoff when it exits, then stops it gracefully.
 func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage) {
-	defer q.update(func(st *Status) { st.State, st.PID, st.Lag = StateStopped, 0, -1 })
+	defer q.update(func(st *Status) { st.State, st.PID, st.Lag, st.MetricsAddr = StateStopped, 0, -1, "" })
 	b := backoff{min: s.backoffMin, max: s.backoffMax}
 	var fresh *objstore.TempCredentials // minted ahead for the next start
 	for ctx.Err() == nil {
-		q.update(func(st *Status) { st.State, st.PID, st.Lag = StateStarting, 0, -1 })
+		q.update(func(st *Status) { st.State, st.PID, st.Lag, st.MetricsAddr = StateStarting, 0, -1, "" })
 		p, err := s.startProcess(ctx, q.id, spec, fresh)
 		fresh = nil
 		if err != nil {
@@ -118,7 +118,7 @@ func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage
 		}
 		started := time.Now()
 		q.update(func(st *Status) {
-			st.State, st.PID, st.Started, st.CredentialsExpire = StateRunning, p.cmd.Process.Pid, started, p.expires
+			st.State, st.PID, st.Started, st.CredentialsExpire, st.MetricsAddr = StateRunning, p.cmd.Process.Pid, started, p.expires, p.addr
 		})
 		s.log.Info("worker started", "query", q.id, "table", q.table, "pid", p.cmd.Process.Pid, "metrics", p.addr)
 		scrapeCtx, stopScrape := context.WithCancel(ctx)
@@ -157,7 +157,7 @@ func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage
 		msg := p.exitError()
 		s.restarts.Inc()
 		q.update(func(st *Status) {
-			st.State, st.PID, st.Lag, st.LastError = StateRestarting, 0, -1, msg
+			st.State, st.PID, st.Lag, st.LastError, st.MetricsAddr = StateRestarting, 0, -1, msg, ""
 			st.Restarts++
 		})
 		s.log.Warn("worker exited; restarting", "query", q.id, "table", q.table, "in", d, "err", msg)

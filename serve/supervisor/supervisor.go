@@ -80,6 +80,9 @@ type Status struct {
 	LastError string    // the last error line the worker logged, or how it died
 	Started   time.Time // when the current (or last) process started
 	Lag       int64     // records behind the topic's end, -1 when not known
+	// MetricsAddr is the loopback host:port of the running worker's
+	// Prometheus /metrics (empty when no process runs).
+	MetricsAddr string
 	// CredentialsExpire is when the current worker's scoped storage
 	// credentials expire (zero without WithScopedCredentials or for a
 	// worker whose tables are not on S3). The worker is restarted with

@@ -258,6 +258,25 @@ func (f *fixture) file(id, name string) string {
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
+// checkMetricsAddr asserts that st's MetricsAddr is a loopback address
+// serving the running worker's lag metric.
+func checkMetricsAddr(t *testing.T, st Status) {
+	t.Helper()
+	host, _, err := net.SplitHostPort(st.MetricsAddr)
+	if err != nil || host != "127.0.0.1" {
+		t.Fatalf("MetricsAddr %q (%v), want 127.0.0.1:PORT", st.MetricsAddr, err)
+	}
+	resp, err := http.Get("http://" + st.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("GET the worker's metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), lagMetric) {
+		t.Fatalf("%s/metrics does not serve %s: %q", st.MetricsAddr, lagMetric, body)
+	}
+}
+
 // TestLifecycle: a running query gets a worker with a private spec, a
 // filtered environment and its lag scraped; kill -9 is a crash (restarted,
 // counted, reported); PAUSE stops it gracefully and RESUME starts a new one;
@@ -272,6 +291,7 @@ func TestLifecycle(t *testing.T) {
 	stop := f.run()
 	id := f.addQuery("steady", fake(t, "steady", &ingest.SASLSpec{Mechanism: "PLAIN", Username: "u", Password: "env:TEST_KAFKA_PASSWORD"}))
 	st := f.wait(id, "running with lag 7", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+	checkMetricsAddr(t, st)
 	env := strings.Split(f.file(id, "env"), "\n")
 	for _, want := range []string{"AWS_ACCESS_KEY_ID=minio", "SLUICE_S3_SSE=AES256", "TEST_KAFKA_PASSWORD=pw"} {
 		if !slices.Contains(env, want) {
@@ -313,7 +333,9 @@ func TestLifecycle(t *testing.T) {
 
 	// PAUSE: a graceful stop (SIGTERM), not a crash; RESUME: a new worker.
 	f.setState(id, catalog.QueryPaused)
-	f.wait(id, "paused", func(s Status) bool { return s.State == StatePaused && s.PID == 0 })
+	if p := f.wait(id, "paused", func(s Status) bool { return s.State == StatePaused && s.PID == 0 }); p.MetricsAddr != "" {
+		t.Errorf("paused query shows metrics address %q, want none", p.MetricsAddr)
+	}
 	if !strings.Contains(f.file(id, "stopped"), strconv.Itoa(st2.PID)) || alive(st2.PID) {
 		t.Errorf("paused worker %d did not stop on SIGTERM (stopped: %q)", st2.PID, f.file(id, "stopped"))
 	}
@@ -322,6 +344,7 @@ func TestLifecycle(t *testing.T) {
 	if st3.Restarts != 1 || st3.PID == st2.PID {
 		t.Errorf("after RESUME: %+v", st3)
 	}
+	checkMetricsAddr(t, st3)
 
 	// A changed spec: the worker is replaced.
 	if err := f.cat.Update(context.Background(), func(tx *catalog.Tx) error {

@@ -5,5 +5,6 @@ CREATE TABLE IF NOT EXISTS sales.orders.big
 CREATE TABLE sales.orders.all_cols AS SELECT r.*, amount FROM sales.orders.raw;
 CREATE TABLE sales.ext.history LOCATION 's3://lake/sales/history';
 CREATE TABLE sales.ext.local LOCATION 'file:///var/lib/sluice/local' WITH ('readonly' = TRUE);
+CREATE TABLE sales.ext.plain LOCATION '/var/lib/sluice/plain';
 DROP TABLE sales.orders.big;
 DROP TABLE IF EXISTS sales.orders.paid PURGE

@@ -1,0 +1,1 @@
+CREATE TABLE d.s.t LOCATION 'warehouse/sales/t'
