@@ -1,7 +1,8 @@
 // Package sluice_test holds the repository-level tests: a fresh clone is
-// self-contained (clone_test.go) and the README's commands run as written
-// (readme_test.go). Both work on a clone of the committed HEAD, so commit
-// before running them.
+// self-contained (clone_test.go), the README's commands run as written
+// (readme_test.go), the testdata package works (testdata_test.go). The
+// first two work on a clone of the committed HEAD: commit before running
+// them.
 package sluice_test
 
 import (
