@@ -10,23 +10,23 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 // goldenDir holds Delta tables written by Spark (see its README).
-const goldenDir = "../../../shared/testdata/delta-golden"
+var goldenDir = testdata.Path("delta-golden")
 
 // goldenTables lists the golden tables (directories with a _delta_log).
 func goldenTables(t *testing.T) []string {
 	t.Helper()
 	ents, err := os.ReadDir(goldenDir)
 	if err != nil {
-		t.Fatalf("golden tables: %v (they live in ../shared/testdata beside the repository)", err)
+		t.Fatalf("golden tables: %v (see testdata/delta-golden/README.md)", err)
 	}
 	var dirs []string
 	for _, e := range ents {
 		if _, err := os.Stat(filepath.Join(goldenDir, e.Name(), "_delta_log")); err == nil {
-			abs, _ := filepath.Abs(filepath.Join(goldenDir, e.Name()))
-			dirs = append(dirs, abs)
+			dirs = append(dirs, filepath.Join(goldenDir, e.Name()))
 		}
 	}
 	if len(dirs) < 50 {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -26,6 +24,7 @@ import (
 	"github.com/sluice-io/sluice/internal/dirlock"
 	"github.com/sluice-io/sluice/serve"
 	"github.com/sluice-io/sluice/serve/config"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 const demoUsage = `Run the whole of Sluice on this machine, with no external service: an
@@ -55,9 +54,6 @@ Examples:
 // demoAddr is the demo's default listen address: another port than
 // sluice serve's default (config.Defaults), so both run side by side.
 const demoAddr = "127.0.0.1:8090"
-
-//go:embed demo.sql
-var demoSQL string
 
 // demoTable and demoShareTable name the demo's table in the catalog and
 // in the share.
@@ -122,7 +118,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		genDone <- eventgen.Run(genCtx, producer, eventgen.New(uint64(time.Now().UnixNano())), demoTopic, *rate, 0, &produced)
 	}()
 
-	script, err := renderDemoSQL(brokers)
+	script, err := testdata.Pipeline("demo", struct{ Brokers, Topic string }{brokers, demoTopic})
 	if err != nil {
 		return err
 	}
@@ -167,19 +163,6 @@ func mustAbs(p string) string {
 	return abs
 }
 
-// renderDemoSQL fills the embedded Kafka's address into demo.sql.
-func renderDemoSQL(brokers string) (string, error) {
-	t, err := template.New("demo.sql").Parse(demoSQL)
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, struct{ Brokers string }{brokers}); err != nil {
-		return "", err
-	}
-	return b.String(), nil
-}
-
 // demo is the part of `sluice demo` that runs once the server listens.
 type demo struct {
 	stdout   io.Writer
@@ -192,7 +175,7 @@ type demo struct {
 // start runs the demo script through the statements API, writes the
 // profile, prints the next steps and starts the status line.
 func (d *demo) start(ctx context.Context, publicURL, script string) error {
-	fmt.Fprintf(d.stdout, "Server at %s; running the demo pipeline (cmd/sluice/demo.sql):\n\n", publicURL)
+	fmt.Fprintf(d.stdout, "Server at %s; running the demo pipeline (testdata/pipelines/demo.sql):\n\n", publicURL)
 	var out bytes.Buffer
 	code := run(ctx, []string{"sql", "--server", publicURL, "--token", d.token, "--profile-out", d.profile, "-e", script}, &out, &out)
 	for _, l := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {

@@ -15,8 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/ingest/eventgen"
 	"github.com/sluice-io/sluice/serve/config"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 // demoRead is what testdata/demo_read.py prints.
@@ -145,5 +150,107 @@ func TestDemoAndServeDefaultPorts(t *testing.T) {
 	}
 	if defaults["demo"] == defaults["serve"] {
 		t.Errorf("demo and serve both default to %s", defaults["demo"])
+	}
+}
+
+// TestDemoPipelineEndToEnd runs the demo's pipeline file
+// (testdata/pipelines/demo.sql, the one `sluice demo` embeds) on the test
+// Kafka instead of the embedded one, fed with the sample orders
+// (testdata/events/orders.jsonl): the table, read by delta-rs, holds
+// exactly the paid orders with the pipeline's computed columns.
+func TestDemoPipelineEndToEnd(t *testing.T) {
+	k := testenv.Kafka(t)
+	testenv.Python(t)
+	raw, err := os.ReadFile(testdata.Path("events", "orders.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic := k.NewTopic(t, 3)
+	want := map[float64]map[string]any{}
+	var recs []*kgo.Record
+	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var o eventgen.Order
+		if err := json.Unmarshal([]byte(line), &o); err != nil {
+			t.Fatalf("orders.jsonl line %d: %v", i+1, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(o.Customer), Value: []byte(line)})
+		if o.Status != "paid" || o.Amount <= 0 {
+			continue
+		}
+		size := "regular"
+		if o.Amount >= 200 {
+			size = "large"
+		}
+		want[float64(o.OrderID)] = map[string]any{"customer": o.Customer, "country": o.Country, "channel": o.Channel,
+			"items": float64(o.Items), "amount": o.Amount, "currency": o.Currency, "avg_item_price": math.Round(o.Amount/float64(o.Items)*100) / 100,
+			"order_size": size, "ordered_at": o.TS.UTC().Format("2006-01-02T15:04:05.000000Z")}
+	}
+	if len(want) == 0 || len(want) == len(recs) {
+		t.Fatalf("the sample orders should hold paid and other orders: %d of %d kept", len(want), len(recs))
+	}
+	if err := k.Client(t).ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+
+	token := catalog.NewUserToken()
+	t.Setenv("SLUICE_BOOTSTRAP_TOKEN", token)
+	dir := serveDirWithLogs(t)
+	url, stop := startServe(t, dir)
+	defer stop()
+	script, err := testdata.Pipeline("demo", struct{ Brokers, Topic string }{strings.Join(k.Brokers, ","), topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := sql(t, url, token, script); code != 0 {
+		t.Fatalf("demo pipeline: exit %d\n%s\n%s", code, out, errs)
+	}
+	table := filepath.Join(dir, "warehouse", "shop", "sales", "paid_orders")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rs := testenv.DeltaRs(t, nil, []string{table}, "--rows")[0]
+		if rs.Error == "" && len(rs.Rows) >= len(want) {
+			checkPaidOrders(t, rs.Rows, want)
+			return
+		}
+		if time.Now().After(deadline) {
+			_, q, _ := sql(t, url, token, "SHOW QUERIES")
+			t.Fatalf("%d of %d paid orders in %s after 90 s (%s); SHOW QUERIES:\n%s", len(rs.Rows), len(want), table, rs.Error, q)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// checkPaidOrders compares the demo table's rows with the expected ones
+// by order_id; the Kafka columns are checked for presence only (which
+// partition a record lands on is the producer's choice).
+func checkPaidOrders(t *testing.T, rows []any, want map[float64]map[string]any) {
+	t.Helper()
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want the %d paid orders", len(rows), len(want))
+	}
+	for _, r := range rows {
+		row := r.(map[string]any)
+		id, _ := row["order_id"].(float64)
+		w, ok := want[id]
+		if !ok {
+			t.Fatalf("row %v: not a paid order of the sample (or written twice)", row)
+		}
+		delete(want, id)
+		for _, c := range []string{"kafka_partition", "kafka_offset"} {
+			if _, ok := row[c].(float64); !ok {
+				t.Errorf("order %v: %s = %v", id, c, row[c])
+			}
+		}
+		for c, v := range w {
+			got := row[c]
+			if f, ok := v.(float64); ok {
+				if g, ok := got.(float64); ok && math.Abs(g-f) < 1e-9 {
+					continue
+				}
+			} else if got == v {
+				continue
+			}
+			t.Errorf("order %v: %s = %v, want %v", id, c, got, v)
+		}
 	}
 }

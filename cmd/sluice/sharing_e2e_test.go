@@ -30,6 +30,7 @@ import (
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 // shareSQL shares the pipeline's table (with history) and a table
@@ -313,12 +314,9 @@ func TestSharingEndToEnd(t *testing.T) {
 	k := testenv.Kafka(t)
 	s3 := testenv.MinIO(t)
 	py := testenv.Python(t)
-	golden, err := filepath.Abs("../../../shared/testdata/delta-golden/snapshot-data3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	golden := testdata.Path("delta-golden", "snapshot-data3")
 	if _, err := os.Stat(filepath.Join(golden, "_delta_log")); err != nil {
-		t.Fatalf("golden table: %v (see /work/shared/testdata/README.md)", err)
+		t.Fatalf("golden table: %v (see testdata/delta-golden/README.md)", err)
 	}
 	bucket := s3.NewBucket(t)
 	e := newQueryE2E(t, k, s3, bucket)

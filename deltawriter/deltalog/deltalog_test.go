@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/parquet-go/parquet-go"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 func newStore(t *testing.T) objstore.Store {
@@ -348,7 +350,7 @@ func TestCheckpointKeepsZeroValues(t *testing.T) {
 	}
 }
 
-const goldenDir = "../../../shared/testdata/delta-golden"
+var goldenDir = testdata.Path("delta-golden")
 
 // Spark records how many files its checkpoints hold; a snapshot loaded from
 // that checkpoint must see as many. This covers the V2 checkpoint tables

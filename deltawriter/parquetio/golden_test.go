@@ -20,6 +20,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 func openParquet(t testing.TB, data []byte) *parquet.File {
@@ -35,7 +36,7 @@ func schemaText(t testing.TB, data []byte) string { return openParquet(t, data).
 
 func countRowGroups(t testing.TB, data []byte) int { return len(openParquet(t, data).RowGroups()) }
 
-const goldenDir = "../../../shared/testdata/delta-golden"
+var goldenDir = testdata.Path("delta-golden")
 
 // goldenTable returns a golden table's schema and the stats Spark recorded
 // for each of its data files, by file path.
@@ -44,7 +45,7 @@ func goldenTable(t *testing.T, name string) (*deltalog.Schema, map[string]json.R
 	dir := filepath.Join(goldenDir, name)
 	logs, _ := filepath.Glob(filepath.Join(dir, "_delta_log", "*.json"))
 	if len(logs) == 0 {
-		t.Skipf("golden table %s not available", name)
+		t.Fatalf("golden table %s: no _delta_log/*.json in %s (see testdata/delta-golden/README.md)", name, dir)
 	}
 	var schema *deltalog.Schema
 	stats := map[string]json.RawMessage{}

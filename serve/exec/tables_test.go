@@ -12,18 +12,16 @@ import (
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/serve/exec"
+	"github.com/sluice-io/sluice/testdata"
 )
 
-// goldenDir holds the Delta golden tables (see ../shared/testdata/README.md).
-const goldenDir = "../../../shared/testdata/delta-golden"
+// goldenDir holds the Delta golden tables (see testdata/delta-golden/README.md).
+var goldenDir = testdata.Path("delta-golden")
 
 // golden returns the file:// URI of a golden table.
 func golden(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := filepath.Abs(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := filepath.Join(goldenDir, name)
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("golden table %s: %v", name, err)
 	}
@@ -65,7 +63,7 @@ func TestCreateTableLocation(t *testing.T) {
 	if len(partFile) == 0 {
 		t.Fatal("no parquet file in data-reader-primitives")
 	}
-	absPart, _ := filepath.Abs(partFile[0])
+	absPart := partFile[0]
 	missing := "file://" + filepath.ToSlash(filepath.Join(t.TempDir(), "nothere"))
 	for _, tc := range []struct {
 		name, location string

@@ -2,11 +2,11 @@ package sharing
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 // TestLatestVersionMatchesReplay: the quick latest version (hint plus
@@ -16,11 +16,7 @@ func TestLatestVersionMatchesReplay(t *testing.T) {
 	for _, name := range []string{"checkpoint", "multi-part-checkpoint", "corrupted-last-checkpoint", "only-checkpoint-files",
 		"snapshot-data3", "v2-checkpoint-json", "v2-checkpoint-parquet", "time-travel-start-start20-start40", "basic-with-inserts-deletes-checkpoint"} {
 		t.Run(name, func(t *testing.T) {
-			dir, err := filepath.Abs(filepath.Join("../../../shared/testdata/delta-golden", name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := objstore.NewLocal(dir)
+			st, err := objstore.NewLocal(testdata.Path("delta-golden", name))
 			if err != nil {
 				t.Fatal(err)
 			}

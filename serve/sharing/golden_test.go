@@ -10,20 +10,18 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/testdata"
 )
 
-// shareGolden registers a golden table of /work/shared/testdata as
+// shareGolden registers a golden table of testdata/delta-golden as
 // q3.golden.<alias> (with history) and returns its directory.
 func (e *env) shareGolden(name, alias string) string {
 	e.t.Helper()
-	dir, err := filepath.Abs(filepath.Join("../../../shared/testdata/delta-golden", name))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	dir := testdata.Path("delta-golden", name)
 	if _, err := os.Stat(filepath.Join(dir, "_delta_log")); err != nil {
-		e.t.Fatalf("golden table %s: %v (see /work/shared/testdata/README.md)", name, err)
+		e.t.Fatalf("golden table %s: %v (see testdata/delta-golden/README.md)", name, err)
 	}
-	err = e.cat.Update(context.Background(), func(tx *catalog.Tx) error {
+	err := e.cat.Update(context.Background(), func(tx *catalog.Tx) error {
 		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: alias, Kind: catalog.KindTable, Location: dir, External: true}); err != nil {
 			return err
 		}

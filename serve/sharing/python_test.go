@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/fileurl"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 // ordersRows are the rows appended to the S3 table, one batch per version
@@ -44,12 +45,9 @@ func TestPythonConnector(t *testing.T) {
 	s3env := testenv.MinIO(t)
 	py := testenv.Python(t)
 	ctx := context.Background()
-	golden, err := filepath.Abs("../../../shared/testdata/delta-golden/snapshot-data3")
-	if err != nil {
-		t.Fatal(err)
-	}
+	golden := testdata.Path("delta-golden", "snapshot-data3")
 	if _, err := os.Stat(filepath.Join(golden, "_delta_log")); err != nil {
-		t.Fatalf("golden table: %v (see /work/shared/testdata/README.md)", err)
+		t.Fatalf("golden table: %v (see testdata/delta-golden/README.md)", err)
 	}
 
 	// An S3 table with three appends.
