@@ -37,6 +37,7 @@ and ingested, the table version and the lag. It runs until interrupted
 (Ctrl-C), then stops cleanly.
 
 Usage: sluice demo [--data-dir DIR] [--addr HOST:PORT] [--profile PATH] [--rate N]
+       sluice demo produce --brokers HOST:PORT ...   (the orders into a real Kafka)
 
 Each run gets a new data directory (printed; kept after the run so the table
 can be inspected). A --data-dir given must be new or empty: the embedded
@@ -60,6 +61,9 @@ const (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "produce" {
+		return runDemoProduce(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("demo", demoUsage, stderr)
 	dataDir := fs.String("data-dir", "", "directory of the demo's catalog, warehouse and logs, new or empty (default: a new directory under the system's temp dir)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address of the server (port 0 picks a free port)")
