@@ -270,6 +270,9 @@ do_env() {
 }
 
 do_start() {
+	# Each build of a changed source tree leaves untagged build-stage images
+	# behind; drop those a day old, keeping the recent ones as build cache.
+	podman image prune --force --filter until=24h >/dev/null 2>&1 || true
 	if ! running; then
 		rm -f "$SOCK"
 		# setsid: the service outlives this script; do_stop ends it by pid.
