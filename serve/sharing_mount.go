@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/fileurl"
 	"github.com/sluice-io/sluice/serve/jwtauth"
@@ -41,6 +43,10 @@ type SharingConfig struct {
 	JWT JWTConfig
 	// Audit receives a record of every sharing request (may be nil).
 	Audit policy.Sink
+	// S3PublicEndpoint, when set, is the endpoint URL the pre-signed URLs of
+	// S3 tables are signed for, instead of the one the server reaches the
+	// store at (for a store behind another name inside a container network).
+	S3PublicEndpoint string
 }
 
 // JWTConfig configures recipient authentication by an identity provider's
@@ -96,6 +102,11 @@ func (s *Server) EnableSharing(cat *catalog.Catalog, pol *policy.Engine, cfg Sha
 	}
 	if cfg.Audit != nil {
 		opts = append(opts, sharing.WithAuditSink(cfg.Audit))
+	}
+	if ep := cfg.S3PublicEndpoint; ep != "" {
+		opts = append(opts, sharing.WithStoreOpener(func(ctx context.Context, uri string) (objstore.Store, error) {
+			return objstore.Open(ctx, uri, objstore.WithS3Options(objstore.WithPresignEndpoint(ep)))
+		}))
 	}
 	h, err := sharing.NewHandler(cat, pol, opts...)
 	if err != nil {

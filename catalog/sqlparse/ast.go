@@ -216,12 +216,14 @@ type GrantPrivileges struct {
 	Grantee     *Ident
 }
 
-// AlterShare is ALTER SHARE s ADD TABLE t [AS schema.name] [WITH HISTORY]
-// or ALTER SHARE s REMOVE TABLE t. Action is "ADD" or "REMOVE".
+// AlterShare is ALTER SHARE s ADD TABLE [IF NOT EXISTS] t [AS schema.name]
+// [WITH HISTORY] or ALTER SHARE s REMOVE TABLE t. Action is "ADD" or
+// "REMOVE"; IfNotExists makes adding a table already in the share a no-op.
 type AlterShare struct {
 	Pos
 	Share       *Ident
 	Action      string
+	IfNotExists bool
 	Table       *Name
 	As          *Name
 	WithHistory bool

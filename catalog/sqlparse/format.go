@@ -192,7 +192,7 @@ func (n *GrantPrivileges) String() string {
 
 // String renders the statement.
 func (n *AlterShare) String() string {
-	s := "ALTER SHARE " + n.Share.String() + " " + n.Action + " TABLE " + n.Table.String()
+	s := "ALTER SHARE " + n.Share.String() + " " + n.Action + " TABLE" + ifNotExists(n.IfNotExists) + " " + n.Table.String()
 	if n.As != nil {
 		s += " AS " + n.As.String()
 	}

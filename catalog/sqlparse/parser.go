@@ -677,6 +677,9 @@ func (p *parser) alter() Statement {
 		p.failExpected("ADD or REMOVE", "ADD", "REMOVE")
 	}
 	p.expect("TABLE")
+	if a.Action == "ADD" {
+		a.IfNotExists = p.ifClause(true)
+	}
 	a.Table = p.objectName(KindTable)
 	if a.Action == "ADD" {
 		if p.accept("AS") {

@@ -37,6 +37,7 @@ and ingested, the table version and the lag. It runs until interrupted
 (Ctrl-C), then stops cleanly.
 
 Usage: sluice demo [--data-dir DIR] [--addr HOST:PORT] [--profile PATH] [--rate N]
+       sluice demo produce --brokers HOST:PORT ...   (the orders into a real Kafka)
 
 The demo listens on 127.0.0.1:8090 by default, not on sluice serve's
 127.0.0.1:8080, so it runs beside a server.
@@ -64,6 +65,9 @@ const (
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "produce" {
+		return runDemoProduce(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("demo", demoUsage, stderr)
 	dataDir := fs.String("data-dir", "", "directory of the demo's catalog, warehouse and logs, new or empty (default: a new directory under the system's temp dir)")
 	addr := fs.String("addr", demoAddr, "listen address of the server (port 0 picks a free port)")

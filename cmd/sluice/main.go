@@ -16,8 +16,13 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=… -X main.commit=…" (the Dockerfile's VERSION
+// and COMMIT build arguments).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // command is one subcommand (or group of subcommands).
 type command struct {
@@ -33,11 +38,11 @@ func commands() []command {
 		{"sql", "run SQL statements on a server", runSQL},
 		{"worker", "run one pipeline worker: a Kafka topic into a Delta table, exactly once", runWorker},
 		{"delta", "inspect and maintain Delta tables (inspect, optimize, vacuum, checkpoint)", runDelta},
+		{"apply", "apply every SQL file of a folder to a server, once each; write the recipients' profiles", runApply},
+		{"bucket", "create an S3 bucket if it does not exist (for a fresh S3-compatible store)", runBucket},
 		{"token", "print a new random API token (e.g. for SLUICE_BOOTSTRAP_TOKEN)", runToken},
-		{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-			fmt.Fprintln(stdout, "sluice", version)
-			return nil
-		}},
+		{"healthcheck", "check that a server answers at URL/healthz (exit 0) or not (exit 1)", runHealthcheck},
+		{"version", "print the version and the commit it was built from", runVersion},
 	}
 }
 

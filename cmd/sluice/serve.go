@@ -37,8 +37,8 @@ Usage: sluice serve [--config sluice.yaml] [--data-dir DIR] [--addr HOST:PORT]
                     [--tls-cert FILE --tls-key FILE] [--public-url URL]
 
 On first start the server creates the user sluice_admin (role admin) and
-prints its token once, unless SLUICE_BOOTSTRAP_TOKEN sets it (a token as
-'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
+prints its token once, unless SLUICE_BOOTSTRAP_TOKEN or the file named by
+--bootstrap-token-file sets it (a token as 'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
 
 One server per data directory: the server locks DIR/sluice.lock (holding
 its pid) for as long as it runs, and a second server (or 'sluice demo') on
@@ -157,7 +157,9 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 	}
 	bootstrap := hooks.bootstrapToken
 	if bootstrap == "" {
-		bootstrap = os.Getenv("SLUICE_BOOTSTRAP_TOKEN")
+		if bootstrap, err = bootstrapToken(cfg.BootstrapTokenFile); err != nil {
+			return err
+		}
 	}
 	tok, err := serve.Bootstrap(ctx, cat, bootstrap)
 	if err != nil {
@@ -207,7 +209,7 @@ func serveWith(ctx context.Context, cfg config.Config, hooks serveHooks, stdout,
 		PublicURL: publicURL, DataDir: dataDir, FileURLKey: cfg.Sharing.FileURLKey, URLLifetime: cfg.Sharing.URLLifetime,
 		JWT: serve.JWTConfig{JWKSURL: cfg.Sharing.JWT.JWKSURL, Issuer: cfg.Sharing.JWT.Issuer, Audience: cfg.Sharing.JWT.Audience,
 			RecipientClaim: cfg.Sharing.JWT.RecipientClaim, Skew: cfg.Sharing.JWT.Skew},
-		Audit: audit,
+		Audit: audit, S3PublicEndpoint: cfg.Storage.S3PublicEndpoint,
 	})
 	if err != nil {
 		return err
@@ -264,6 +266,28 @@ func dataDirErr(err error) error {
 	return fmt.Errorf("data directory %s is in use by another sluice server (%s; lock file %s): stop that server first, or give this one another --data-dir", held.Dir, holder, held.Path)
 }
 
+// bootstrapToken is the bootstrap admin's token: the contents of file when
+// given (bootstrap_token_file), else $SLUICE_BOOTSTRAP_TOKEN, else "" (a new
+// one is drawn and printed). Setting both is refused as ambiguous.
+func bootstrapToken(file string) (string, error) {
+	env := os.Getenv("SLUICE_BOOTSTRAP_TOKEN")
+	if file == "" {
+		return env, nil
+	}
+	if env != "" {
+		return "", errors.New("bootstrap token: both SLUICE_BOOTSTRAP_TOKEN and bootstrap_token_file are set; keep one")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("bootstrap_token_file %s is empty: write a token into it ('sluice token > %s')", file, file)
+	}
+	return tok, nil
+}
+
 // shutdownHTTP stops the HTTP server, letting requests finish for 10 s.
 func shutdownHTTP(srv *http.Server) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -306,8 +330,3 @@ func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
 }
 
 func (m queryMonitor) QueriesChanged() { m.Notify() }
-
-func runToken(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	fmt.Fprintln(stdout, catalog.NewUserToken())
-	return nil
-}

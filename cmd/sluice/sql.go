@@ -192,23 +192,36 @@ func writeProfiles(stdout io.Writer, path string, results []exec.Result) error {
 	if path == "" {
 		return nil
 	}
-	var idx []int
-	for i, r := range results {
+	n := 0
+	for _, r := range results {
 		if len(r.Profile) > 0 {
-			idx = append(idx, i)
+			n++
 		}
 	}
-	var errs []error
-	for _, i := range idx {
-		r := &results[i]
-		recipient := strings.NewReplacer("/", "_", "\\", "_").Replace(r.Rows[0][0])
-		out := path
-		if len(idx) > 1 {
+	dest := func(recipient string) string {
+		if n > 1 {
 			ext := filepath.Ext(path)
-			out = strings.TrimSuffix(path, ext) + "-" + recipient + ext
+			return strings.TrimSuffix(path, ext) + "-" + recipient + ext
 		}
-		err := writeNew(out, append(bytes.TrimSpace(r.Profile), '\n'))
-		if err != nil {
+		return path
+	}
+	return storeProfiles(stdout, results, dest, writeNew)
+}
+
+// storeProfiles writes each profile among results with write to the file
+// dest names for its recipient, and replaces its token in the results by
+// where it went. A profile that cannot be written is printed in the
+// error: its token would be lost otherwise.
+func storeProfiles(stdout io.Writer, results []exec.Result, dest func(recipient string) string, write func(path string, data []byte) error) error {
+	var errs []error
+	for i := range results {
+		r := &results[i]
+		if len(r.Profile) == 0 || len(r.Rows) == 0 || len(r.Rows[0]) == 0 {
+			continue
+		}
+		recipient := strings.NewReplacer("/", "_", "\\", "_").Replace(r.Rows[0][0])
+		out := dest(recipient)
+		if err := write(out, append(bytes.TrimSpace(r.Profile), '\n')); err != nil {
 			errs = append(errs, fmt.Errorf("profile of recipient %s not written (%w); here it is, store it now:\n%s", recipient, err, r.Profile))
 			continue
 		}

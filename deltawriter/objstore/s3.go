@@ -82,6 +82,7 @@ var _ Store = (*S3)(nil)
 // s3Config collects the S3Options.
 type s3Config struct {
 	endpoint    string
+	publicURL   string
 	region      string
 	pathStyle   *bool
 	creds       aws.CredentialsProvider
@@ -106,6 +107,21 @@ func WithEndpoint(url string) S3Option {
 			return fmt.Errorf("S3 endpoint %q: must start with http:// or https://", url)
 		}
 		c.endpoint = url
+		return nil
+	}
+}
+
+// WithPresignEndpoint sets the endpoint URL presigned URLs are signed for,
+// when recipients reach the store at another address than this process
+// does (inside a container network the store is http://minio:9000, on the
+// host http://localhost:9000). Only Presign uses it; every other request
+// goes to the WithEndpoint (or SDK-resolved) endpoint.
+func WithPresignEndpoint(url string) S3Option {
+	return func(c *s3Config) error {
+		if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+			return fmt.Errorf("S3 presign endpoint %q: must start with http:// or https://", url)
+		}
+		c.publicURL = strings.TrimRight(url, "/")
 		return nil
 	}
 }
@@ -263,13 +279,19 @@ func NewS3(ctx context.Context, bucket, prefix string, opts ...S3Option) (*S3, e
 		// servers) are normal here; don't log a warning on every read.
 		o.DisableLogOutputChecksumValidationSkipped = true
 	})
+	presigner := s3.NewPresignClient(client)
+	if c.publicURL != "" {
+		presigner = s3.NewPresignClient(client, func(o *s3.PresignOptions) {
+			o.ClientOptions = append(o.ClientOptions, func(o *s3.Options) { o.BaseEndpoint = aws.String(c.publicURL) })
+		})
+	}
 	uploader := manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = c.partSize
 		u.Concurrency = 4
 	})
 	return &S3{
 		client:   client,
-		presign:  s3.NewPresignClient(client),
+		presign:  presigner,
 		uploader: uploader,
 		bucket:   bucket,
 		prefix:   prefix,
@@ -538,6 +560,27 @@ func (s *S3) Presign(ctx context.Context, key string, expiry time.Duration) (str
 		return "", s.opErr("presign", key, err)
 	}
 	return req.URL, nil
+}
+
+// CreateBucket creates the store's bucket if it does not exist and says
+// whether it did. The bucket gets no settings: Sluice encrypts every object
+// it writes itself (see WithSSE).
+func (s *S3) CreateBucket(ctx context.Context) (created bool, err error) {
+	_, err = s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+	if err == nil {
+		return false, nil
+	}
+	if st := httpStatus(err); st != http.StatusNotFound {
+		return false, fmt.Errorf("bucket %s: %w", s.bucket, err)
+	}
+	if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &s.bucket}); err != nil {
+		var owned *types.BucketAlreadyOwnedByYou
+		if errors.As(err, &owned) {
+			return false, nil
+		}
+		return false, fmt.Errorf("create bucket %s: %w", s.bucket, err)
+	}
+	return true, nil
 }
 
 // opErr wraps an SDK error with the operation and key, mapping missing

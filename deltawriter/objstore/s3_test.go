@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -229,4 +231,83 @@ func TestS3URI(t *testing.T) {
 	if _, err := objstore.NewS3(context.Background(), "b", "", objstore.WithSSE("none", "")); err == nil {
 		t.Error("NewS3 accepted SSE mode none")
 	}
+}
+
+// TestS3PresignEndpoint: with WithPresignEndpoint the presigned URL names
+// the public endpoint (localhost for a recipient on the host) while the
+// store keeps using its own (minio inside a container network); signing
+// needs no request.
+func TestS3PresignEndpoint(t *testing.T) {
+	env := &testenv.S3Env{Endpoint: "http://minio:9000", AccessKey: "k", SecretKey: "s", Region: "us-east-1"}
+	for _, tc := range []struct {
+		name     string
+		opts     []objstore.S3Option
+		wantHost string
+	}{
+		{"default: the store's endpoint", nil, "minio:9000"},
+		{"public endpoint", []objstore.S3Option{objstore.WithPresignEndpoint("http://localhost:9100")}, "localhost:9100"},
+		{"trailing slash", []objstore.S3Option{objstore.WithPresignEndpoint("https://s3.example.com/")}, "s3.example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newS3(t, env, "warehouse", "tables", tc.opts...)
+			raw, err := s.Presign(context.Background(), "t/part-0.parquet", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := url.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Host != tc.wantHost || u.Path != "/warehouse/tables/t/part-0.parquet" {
+				t.Fatalf("presigned URL %s: host %q path %q, want host %q", raw, u.Host, u.Path, tc.wantHost)
+			}
+		})
+	}
+	if _, err := objstore.NewS3(context.Background(), "b", "", objstore.WithPresignEndpoint("localhost:9000")); err == nil {
+		t.Fatal("a presign endpoint without scheme was accepted")
+	}
+}
+
+// TestS3PresignEndpointSigns: a URL signed for another name of the same
+// server (127.0.0.1 vs localhost) is valid there: the signature covers the
+// public host, not the one the store talks to.
+func TestS3PresignEndpointSigns(t *testing.T) {
+	env := testenv.MinIO(t)
+	public := strings.Replace(env.Endpoint, "127.0.0.1", "localhost", 1)
+	if public == env.Endpoint {
+		t.Fatalf("endpoint %s is not on 127.0.0.1", env.Endpoint)
+	}
+	s := newS3(t, env, env.NewBucket(t), "p", objstore.WithPresignEndpoint(public))
+	ctx := context.Background()
+	put(t, ctx, s, "f.parquet", "for the recipient")
+	u, err := s.Presign(ctx, "f.parquet", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(u, public+"/") {
+		t.Fatalf("presigned URL %s is not on %s", u, public)
+	}
+	if status, body := httpGet(t, u); status != http.StatusOK || body != "for the recipient" {
+		t.Fatalf("GET %s = %d %q", u, status, body)
+	}
+}
+
+// TestS3CreateBucket: a missing bucket is created, an existing one left.
+func TestS3CreateBucket(t *testing.T) {
+	env := testenv.MinIO(t)
+	name := fmt.Sprintf("sluice-create-%d", time.Now().UnixNano())
+	s := newS3(t, env, name, "")
+	ctx := context.Background()
+	for i, want := range []bool{true, false} {
+		created, err := s.CreateBucket(ctx)
+		if err != nil || created != want {
+			t.Fatalf("CreateBucket #%d = %v, %v; want %v", i+1, created, err, want)
+		}
+	}
+	put(t, ctx, s, "k", "v")
+	c := env.Client()
+	t.Cleanup(func() {
+		c.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &name, Key: aws.String("k")})
+		c.DeleteBucket(context.Background(), &s3.DeleteBucketInput{Bucket: &name})
+	})
 }

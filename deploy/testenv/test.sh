@@ -33,7 +33,15 @@
 #   SLUICE_TEST_MINIO_BIN,
 #   SLUICE_TEST_KAFKA_BROKERS (127.0.0.1:PORT, PLAINTEXT; topics are not
 #   auto-created), SLUICE_TEST_KAFKA_PID,
-#   SLUICE_TEST_PYTHON
+#   SLUICE_TEST_PYTHON,
+#   DOCKER_HOST (unix socket of this run's podman Docker API service),
+#   SLUICE_TEST_COMPOSE (the Docker Compose binary), SLUICE_TEST_PODMAN
+#
+# Containers (deploy/container/setup.sh, cached under $CACHE/containers):
+# podman, runc and mmdebstrap from apt, Docker Compose built from the Go
+# module proxy, Debian base images built with mmdebstrap, and stand-ins for
+# the images docker-compose.yml names, built from the Kafka jars and the
+# MinIO binary above (first time ~10 min).
 #
 # Each component is a pair of functions, ensure_X (install, cached) and
 # start_X (run for this test run, registering its stop function with
@@ -404,6 +412,38 @@ stop_kafka() {
 	fi
 }
 
+# --- containers --------------------------------------------------------------
+
+CONTAINER_SETUP=$ROOT/deploy/container/setup.sh
+
+install_containers() {
+	"$CONTAINER_SETUP" install
+	"$CONTAINER_SETUP" images
+	"$CONTAINER_SETUP" standins "$KAFKA_LIBS" "$MINIO_BIN"
+}
+
+ensure_containers() { with_lock containers-install install_containers; }
+
+# start_containers runs a Docker API service (podman) of this run's own, on
+# a socket in a temporary directory, so concurrent runs do not share one.
+start_containers() {
+	CONTAINERS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-containers.XXXXXX")
+	on_cleanup stop_containers
+	eval "$(SLUICE_PODMAN_DIR=$CONTAINERS_DIR "$CONTAINER_SETUP" start)"
+	export SLUICE_TEST_COMPOSE=$SLUICE_COMPOSE SLUICE_TEST_PODMAN
+	SLUICE_TEST_PODMAN=$(command -v podman)
+	log "Docker API (podman) at $DOCKER_HOST; compose $SLUICE_TEST_COMPOSE"
+}
+
+stop_containers() {
+	[[ -n ${CONTAINERS_DIR:-} ]] || return 0
+	SLUICE_PODMAN_DIR=$CONTAINERS_DIR "$CONTAINER_SETUP" stop || true
+	mkdir -p "$CACHE/logs"
+	cp "$CONTAINERS_DIR/podman-service.log" "$CACHE/logs/podman-service.log" 2>/dev/null || true
+	rm -rf "$CONTAINERS_DIR"
+	CONTAINERS_DIR=
+}
+
 # --- tests -------------------------------------------------------------------
 
 run_go_tests() {
@@ -439,8 +479,10 @@ main() {
 	ensure_venv
 	ensure_minio
 	ensure_kafka
+	ensure_containers
 	start_minio
 	start_kafka
+	start_containers
 	run_go_tests "$@"
 }
 

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -33,6 +34,9 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"SLUICE_DATA_DIR" flag:"data-dir" help:"directory of the catalog and the audit log"`
 	// Addr is the HTTP listen address, host:port.
 	Addr string `yaml:"addr" env:"SLUICE_ADDR" flag:"addr" help:"listen address, host:port (port 0 picks a free port)"`
+	// BootstrapTokenFile holds the bootstrap admin's token (see
+	// SLUICE_BOOTSTRAP_TOKEN), e.g. a container secret.
+	BootstrapTokenFile string `yaml:"bootstrap_token_file" env:"SLUICE_BOOTSTRAP_TOKEN_FILE" flag:"bootstrap-token-file" help:"file holding the token of the bootstrap admin sluice_admin, as 'sluice token' prints (instead of SLUICE_BOOTSTRAP_TOKEN; e.g. a compose secret)"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level" env:"SLUICE_LOG_LEVEL" flag:"log-level" help:"log level: debug, info, warn, error"`
 	// Storage says where query tables are written.
@@ -63,6 +67,11 @@ type Storage struct {
 	// location: file:///path or s3://bucket/prefix. Empty means
 	// file://<data_dir>/warehouse.
 	Warehouse string `yaml:"warehouse" env:"SLUICE_WAREHOUSE" flag:"warehouse" help:"URI under which query tables get their default location: file:///path or s3://bucket/prefix (default file://<data_dir>/warehouse)"`
+	// S3PublicEndpoint is the endpoint URL recipients' pre-signed URLs of S3
+	// tables are signed for, when it differs from the one the server uses
+	// (AWS_ENDPOINT_URL_S3): a store named minio:9000 inside a container
+	// network is localhost:9000 on the host.
+	S3PublicEndpoint string `yaml:"s3_public_endpoint" env:"SLUICE_S3_PUBLIC_ENDPOINT" flag:"s3-public-endpoint" help:"endpoint URL the pre-signed URLs handed to recipients are signed for, when they reach the S3 store at another address than the server (default: the server's endpoint)"`
 	// WorkerRoleARN, when set, isolates the query workers: each worker of
 	// an S3 table gets STS credentials of this role limited by a session
 	// policy to its own table (and dead-letter table), never the server's.
@@ -491,6 +500,11 @@ func (c *Config) Validate() error {
 		scheme, rest, ok := strings.Cut(w, "://")
 		if !ok || (scheme != "file" && scheme != "s3") || strings.Trim(rest, "/") == "" {
 			return bad("storage.warehouse", w, "want file:///absolute/path or s3://bucket/prefix")
+		}
+	}
+	if e := c.Storage.S3PublicEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+			return bad("storage.s3_public_endpoint", e, "want an http(s) URL such as http://localhost:9000")
 		}
 	}
 	if r := c.Storage.WorkerRoleARN; r != "" && !strings.HasPrefix(r, "arn:") {

@@ -220,3 +220,33 @@ func FuzzDecode(f *testing.F) {
 		_ = c.Validate()
 	})
 }
+
+// TestS3PublicEndpoint: the signing endpoint comes from the file, the
+// environment or the flag, and must be an http(s) URL.
+func TestS3PublicEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		value, wantErr string
+	}{
+		{value: "http://localhost:9000"},
+		{value: "https://s3.example.com/"},
+		{value: "localhost:9000", wantErr: `storage.s3_public_endpoint "localhost:9000" (from env SLUICE_S3_PUBLIC_ENDPOINT): want an http(s) URL such as http://localhost:9000`},
+		{value: "http://k:s@localhost:9000", wantErr: `want an http(s) URL`},
+	} {
+		c, err := Resolve("", envOf(map[string]string{"SLUICE_S3_PUBLIC_ENDPOINT": tc.value}), nil)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.value, err)
+		case tc.wantErr == "" && c.Storage.S3PublicEndpoint != tc.value:
+			t.Errorf("%s: got %q", tc.value, c.Storage.S3PublicEndpoint)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: error %v, want %q", tc.value, err, tc.wantErr)
+		}
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fl := RegisterFlags(fs)
+	_ = fs.Parse([]string{"--s3-public-endpoint", "http://localhost:9100", "--bootstrap-token-file", "/run/secrets/t"})
+	c, err := Resolve("", noEnv, fl)
+	if err != nil || c.Storage.S3PublicEndpoint != "http://localhost:9100" || c.BootstrapTokenFile != "/run/secrets/t" {
+		t.Fatalf("flags: %+v %v", c, err)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -197,6 +198,9 @@ func (r *run) alterShare(s *sqlparse.AlterShare) (Result, error) {
 	}
 	// A stream has no Delta table to share: the catalog finds no table.
 	added, err := r.tx.AddShareTable(share, st)
+	if s.IfNotExists && errors.Is(err, catalog.ErrExists) {
+		return msg("table %s is already in share %s, skipped", st.Table, share), nil
+	}
 	if err != nil {
 		return Result{}, err
 	}

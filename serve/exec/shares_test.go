@@ -90,6 +90,13 @@ func TestShareStatements(t *testing.T) {
 			audit: []string{"user:root ALTER partners allow", "user:root SELECT sales.eu.orders allow"},
 		},
 		{
+			name:  "the same table twice, IF NOT EXISTS: skipped, so a pipeline file can be applied again",
+			who:   "root",
+			sql:   "ALTER SHARE partners ADD TABLE IF NOT EXISTS sales.eu.orders AS eu.paid",
+			want:  []string{"table sales.eu.orders is already in share partners, skipped"},
+			audit: []string{"user:root ALTER partners allow", "user:root SELECT sales.eu.orders allow"},
+		},
+		{
 			name:  "a table that does not exist",
 			who:   "root",
 			sql:   "ALTER SHARE partners ADD TABLE sales.eu.nope",

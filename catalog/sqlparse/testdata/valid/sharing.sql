@@ -2,6 +2,7 @@ CREATE SHARE partners;
 ALTER SHARE partners ADD TABLE sales.orders.paid;
 ALTER SHARE partners ADD TABLE sales.orders.paid AS orders.paid WITH HISTORY;
 ALTER SHARE partners ADD TABLE sales.orders.big WITH HISTORY;
+ALTER SHARE partners ADD TABLE IF NOT EXISTS sales.orders.big AS orders.big;
 ALTER SHARE partners REMOVE TABLE sales.orders.paid;
 CREATE RECIPIENT acme;
 CREATE RECIPIENT globex WITH ('token.ttl' = '30d');
