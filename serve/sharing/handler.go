@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,9 +216,6 @@ func (c *call) serve() int {
 	c.recipient = who
 	rest, ok := strings.CutPrefix(c.r.URL.EscapedPath(), c.h.prefix)
 	if !ok || (rest != "" && rest[0] != '/') {
-		if p := path.Clean("/" + c.r.URL.Path); p == c.h.prefix || strings.HasPrefix(p, c.h.prefix+"/") {
-			return c.fail(malformed("path %q is not canonical: send it without \".\" or \"..\" segments", c.r.URL.Path))
-		}
 		return c.fail(&apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not a Delta Sharing endpoint"})
 	}
 	segs, aerr := splitPath(rest)
