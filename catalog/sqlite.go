@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 
@@ -47,6 +49,9 @@ func OpenSQLite(path string) (*Catalog, error) {
 func openSQLiteBackend(path string) (*sqliteBackend, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("catalog: invalid SQLite path %q: must be a file name without ? or #", path)
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	params := fmt.Sprintf("_pragma=foreign_keys(1)&_pragma=busy_timeout(%d)&_pragma=synchronous(NORMAL)", busyTimeoutMS)
 	open := func(extra string) (*sql.DB, error) {
@@ -115,4 +120,32 @@ func (b *sqliteBackend) UniqueViolation(err error) bool {
 
 func (b *sqliteBackend) Close() error {
 	return errors.Join(b.reader.Close(), b.writer.Close())
+}
+
+// ownerOnly creates the database file at path with mode 0600 if it does
+// not exist, and takes group and other permissions off an existing one and
+// its -wal and -shm files: SQLite creates the WAL and shared-memory files
+// with the database file's permissions, and the catalog holds token
+// hashes and store properties.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("make %s owner-only: %w", p, err)
+			}
+		}
+	}
+	return nil
 }

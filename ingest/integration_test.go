@@ -433,3 +433,43 @@ func TestBoundedMemoryWhenStorageStalls(t *testing.T) {
 	e.stop(w)
 	e.verify(0, 0)
 }
+
+// TestRestartAfterSIGKILLStaticMember: a worker started by hand on a spec
+// without source.instanceId is a static group member (sluice-<query>), so
+// its successor after a SIGKILL gets the partitions back at once. A
+// dynamic member's successor waits for the dead member's session timeout
+// (45 s) before the group rebalances: the successor must have caught up
+// well before that, and the table holds every record exactly once.
+func TestRestartAfterSIGKILLStaticMember(t *testing.T) {
+	e := newE2E(t, 4, "flush:\n  interval: 1s\n")
+	if strings.Contains(mustRead(t, e.spec), "instanceId") {
+		t.Fatal("the spec must leave instanceId to the default")
+	}
+	e.produce(1000, 0, 0)
+	w := e.worker()
+	keep, _ := e.expected(0, 0)
+	e.waitCaughtUp([]*exec.Cmd{w}, len(keep), 90*time.Second)
+	for round := 1; round <= 3; round++ {
+		w.Process.Signal(syscall.SIGKILL)
+		w.Wait()
+		e.produce(500, 0, 0)
+		keep, _ = e.expected(0, 0)
+		start := time.Now()
+		w = e.worker()
+		// 25 s: the successor's start, one flush interval and commits fit
+		// many times; a rebalance that waits out the session does not.
+		e.waitCaughtUp([]*exec.Cmd{w}, len(keep), 25*time.Second)
+		t.Logf("round %d: the restarted worker caught up in %s", round, time.Since(start).Round(100*time.Millisecond))
+	}
+	e.stop(w)
+	e.verify(0, 0)
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

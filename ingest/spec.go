@@ -7,6 +7,8 @@ package ingest
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -41,12 +43,13 @@ type SourceSpec struct {
 	// Group is the consumer group (default "sluice-<query>"). Several
 	// workers of one query share it and split the partitions.
 	Group string `yaml:"group,omitempty" json:"group"`
-	// InstanceID, when set, makes the worker a static member of its group
-	// (KIP-345): a worker restarted with the same id after a crash gets
-	// its partitions back at once, instead of after the dead member's
-	// session timeout (45 s). Workers of one query running at the same time
-	// need different ids; the supervisor, which runs one worker per query,
-	// sets "sluice-<query>".
+	// InstanceID makes the worker a static member of its group (KIP-345):
+	// a worker restarted with the same id after a crash gets its
+	// partitions back at once, instead of after the dead member's session
+	// timeout (45 s). The default is DefaultInstanceID(query), the id the
+	// supervisor uses too. Workers of one query running at the same time
+	// need different ids (a second worker with the same id fences the
+	// first): give each its own, here or with `sluice worker --instance-id`.
 	InstanceID string `yaml:"instanceId,omitempty" json:"instanceId,omitempty"`
 	// Start is where a new table starts reading: "earliest" (default),
 	// "latest", or an RFC 3339 timestamp.
@@ -241,6 +244,9 @@ func (s *Spec) ApplyDefaults() {
 	if s.Source.Group == "" && s.Query != "" {
 		s.Source.Group = "sluice-" + s.Query
 	}
+	if s.Source.InstanceID == "" && s.Query != "" {
+		s.Source.InstanceID = DefaultInstanceID(s.Query)
+	}
 	if s.Source.Start == "" {
 		s.Source.Start = "earliest"
 	}
@@ -267,6 +273,33 @@ func (s *Spec) ApplyDefaults() {
 	}
 }
 
+// maxInstanceID is the longest group.instance.id Kafka accepts.
+const maxInstanceID = 249
+
+// validInstanceIDChar reports whether r may appear in a group.instance.id.
+func validInstanceIDChar(r rune) bool {
+	return r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
+
+// DefaultInstanceID is the static group member id of query's worker:
+// "sluice-<query>", stable across restarts, with each character Kafka does
+// not accept in an instance id replaced by '_', and an id longer than 249
+// characters cut and ended by a hash of the whole so it stays unique.
+func DefaultInstanceID(query string) string {
+	id := []rune("sluice-" + query)
+	for i, r := range id {
+		if !validInstanceIDChar(r) {
+			id[i] = '_'
+		}
+	}
+	out := string(id) // ASCII only now: one byte a character
+	if len(out) > maxInstanceID {
+		sum := sha256.Sum256([]byte(query))
+		out = out[:maxInstanceID-9] + "-" + hex.EncodeToString(sum[:4])
+	}
+	return out
+}
+
 // Validate checks the spec; the error names the field and the fix.
 func (s *Spec) Validate() error {
 	var errs []string
@@ -282,9 +315,7 @@ func (s *Spec) Validate() error {
 	if s.Source.Topic == "" {
 		bad("source.topic", "required")
 	}
-	if id := s.Source.InstanceID; id != "" && (len(id) > 249 || strings.ContainsFunc(id, func(r rune) bool {
-		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	})) {
+	if id := s.Source.InstanceID; id != "" && (len(id) > maxInstanceID || strings.ContainsFunc(id, func(r rune) bool { return !validInstanceIDChar(r) })) {
 		bad("source.instanceId", "%q: at most 249 of the characters a-z A-Z 0-9 . _ -", id)
 	}
 	switch s.Source.Start {

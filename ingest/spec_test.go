@@ -59,3 +59,29 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultInstanceID: a spec without source.instanceId gets a static
+// member id from its query, valid for Kafka whatever the query holds; one
+// given in the spec is kept.
+func TestDefaultInstanceID(t *testing.T) {
+	long := strings.Repeat("q", 300)
+	for _, tt := range []struct{ query, given, want string }{
+		{"orders-eu", "", "sluice-orders-eu"},
+		{"3f2a9c1e-7d4b-4c6a-9a51-0b1c2d3e4f50", "", "sluice-3f2a9c1e-7d4b-4c6a-9a51-0b1c2d3e4f50"},
+		{"ventes:été", "", "sluice-ventes__t_"},
+		{"orders-eu", "worker-2", "worker-2"},
+		{long, "", DefaultInstanceID(long)},
+	} {
+		s := Spec{Query: tt.query, Source: SourceSpec{Brokers: []string{"k:9092"}, Topic: "t", InstanceID: tt.given}, Sink: SinkSpec{Table: "/tmp/t"}}
+		s.ApplyDefaults()
+		if got := s.Source.InstanceID; got != tt.want {
+			t.Errorf("query %.20q: instance id %q, want %q", tt.query, got, tt.want)
+		}
+		if err := s.Validate(); err != nil && strings.Contains(err.Error(), "instanceId") {
+			t.Errorf("query %.20q: %v", tt.query, err)
+		}
+	}
+	if a, b := DefaultInstanceID(long), DefaultInstanceID(long+"x"); len(a) > 249 || a == b {
+		t.Errorf("long ids: %d bytes, distinct %v", len(a), a != b)
+	}
+}

@@ -362,7 +362,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		defer stop()
 	}
-	w.log.Info("worker started", "topic", w.spec.Source.Topic, "group", w.spec.Source.Group, "table", w.table.URI())
+	w.log.Info("worker started", "topic", w.spec.Source.Topic, "group", w.spec.Source.Group, "instanceId", w.spec.Source.InstanceID, "table", w.table.URI())
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, w.untilFlush())
 		fetches := w.cl.PollFetches(pollCtx)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,8 @@ type Server struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  prometheus.Histogram
-	extra    []route // see EnableSharing
+	extra    []route      // see EnableSharing
+	sharing  http.Handler // the Delta Sharing handler, nil until EnableSharing
 }
 
 // New returns a Server over the catalog and executor.
@@ -51,7 +53,15 @@ func New(cat *catalog.Catalog, ex *exec.Executor, log *slog.Logger) *Server {
 // MustRegister adds collectors (the supervisor's, for one) to /metrics.
 func (s *Server) MustRegister(cs ...prometheus.Collector) { s.reg.MustRegister(cs...) }
 
-// Handler routes the server's endpoints.
+// APIPath is the prefix of the statements API (and of any later /api/
+// endpoint): every request under it authenticates before it is routed.
+const APIPath = "/api"
+
+// Handler routes the server's endpoints. Requests under APIPath and
+// SharingPath are authenticated before any routing (see guard): the mux
+// cleans and redirects paths with "." or ".." segments, and would answer
+// 307, 404 or 405 to a request without a token, whereas docs/sharing.md
+// promises that the token is checked before anything else.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/statements", s.statements)
@@ -60,7 +70,79 @@ func (s *Server) Handler() http.Handler {
 	for _, r := range s.extra {
 		mux.Handle(r.pattern, r.h)
 	}
-	return mux
+	return s.guard(mux)
+}
+
+// guard sends every request whose path, as sent or cleaned, is under
+// SharingPath to the Delta Sharing handler (which authenticates first, and
+// answers a path that is not canonical with 400), and authenticates every
+// request under APIPath before the mux sees it: without a valid token it
+// is 401 whatever the path or method; with one, a path that is not
+// canonical is 400, never a redirect.
+func (s *Server) guard(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case s.sharing != nil && under(p, SharingPath):
+			s.sharing.ServeHTTP(w, r)
+			return
+		case under(p, APIPath):
+			user, code := s.authenticate(w, r)
+			if code != "" {
+				s.requests.WithLabelValues(code).Inc()
+				return
+			}
+			if !canonical(p) {
+				code := writeErr(w, http.StatusBadRequest, APIError{Code: "BAD_REQUEST",
+					Message: fmt.Sprintf("path %q is not canonical: send it without \".\" or \"..\" segments and without \"//\"", p)})
+				s.requests.WithLabelValues(code).Inc()
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), userKey{}, user))
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// under reports whether p, as sent or cleaned, is prefix or below it.
+func under(p, prefix string) bool {
+	for _, q := range []string{p, path.Clean("/" + p)} {
+		if q == prefix || strings.HasPrefix(q, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// canonical reports whether p is its own cleaned form (a trailing slash
+// allowed): no "." or ".." segment, no empty one.
+func canonical(p string) bool {
+	c := path.Clean(p)
+	return p == c || p == c+"/"
+}
+
+// userKey is the context key of the user guard authenticated.
+type userKey struct{}
+
+// authenticate checks the request's bearer token against the users'; on
+// failure it has answered (401, or 500) and returns the outcome code.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (catalog.User, string) {
+	if u, ok := r.Context().Value(userKey{}).(catalog.User); ok {
+		return u, ""
+	}
+	tok, ok := bearer(r)
+	if !ok {
+		return catalog.User{}, writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: "missing bearer token: send Authorization: Bearer <token>"})
+	}
+	user, err := s.cat.AuthenticateUser(r.Context(), tok)
+	if err != nil {
+		if errors.Is(err, catalog.ErrUnauthenticated) {
+			return catalog.User{}, writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: err.Error()})
+		}
+		s.log.Error("authenticate", "err", err)
+		return catalog.User{}, writeErr(w, http.StatusInternalServerError, APIError{Code: "INTERNAL", Message: "authentication failed"})
+	}
+	return user, ""
 }
 
 // route is an endpoint mounted by an Enable method.
@@ -120,17 +202,9 @@ func (s *Server) statements(w http.ResponseWriter, r *http.Request) {
 
 // serveStatements answers one request and returns its outcome code.
 func (s *Server) serveStatements(w http.ResponseWriter, r *http.Request) string {
-	tok, ok := bearer(r)
-	if !ok {
-		return writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: "missing bearer token: send Authorization: Bearer <token>"})
-	}
-	user, err := s.cat.AuthenticateUser(r.Context(), tok)
-	if err != nil {
-		if errors.Is(err, catalog.ErrUnauthenticated) {
-			return writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: err.Error()})
-		}
-		s.log.Error("authenticate", "err", err)
-		return writeErr(w, http.StatusInternalServerError, APIError{Code: "INTERNAL", Message: "authentication failed"})
+	user, code := s.authenticate(w, r)
+	if code != "" {
+		return code
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxStatementBytes+1))
 	if err != nil {

@@ -112,8 +112,8 @@ func (s *Server) EnableSharing(cat *catalog.Catalog, pol *policy.Engine, cfg Sha
 	if err != nil {
 		return err
 	}
+	s.sharing = h // before the mux: see guard
 	s.extra = append(s.extra,
-		route{SharingPath + "/", h},
 		route{files.Pattern(), files.Handler(fileurl.SharedTables(cat), fileurl.WithLogger(s.log), fileurl.WithMetrics(s.reg))})
 	return nil
 }

@@ -130,7 +130,7 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 		case e.Column != "":
 			name = e.Column
 		default:
-			return nil, errAt(it, "expression %s needs a name: add AS <column name>", it.Expr)
+			return nil, errAt(it, "expression %s needs a name: add AS <column name>", sqlparse.Cut(it.Expr.String(), sqlparse.MaxExcerpt))
 		}
 		if err := add(it, name, e); err != nil {
 			return nil, err
@@ -155,22 +155,9 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 		return nil, err
 	}
 	ts := &transform.Spec{Filter: filter, Select: selects}
-	if filter != nil {
-		if ev, err := filter.Compile(dec); err == nil && ev.Type().ID() != arrow.BOOL && !isNullLiteral(filter) {
-			return nil, errAt(sel.Where, "WHERE needs a boolean condition, got an expression of type %s", sqlTypeName(ev.Type()))
-		}
-		if _, err := transform.Compile(dec, &transform.Spec{Filter: filter}); err != nil {
-			return nil, errAt(c.locate(filter, dec, sel.Where), "WHERE: %v", strings.TrimPrefix(err.Error(), "filter: "))
-		}
-	}
-	for i, s := range selects {
-		if _, err := transform.Compile(dec, &transform.Spec{Select: []transform.SelectItem{s}}); err != nil {
-			return nil, errAt(c.locate(s.Expr, dec, itemNode(sel, s.Name, i)), "%v", err)
-		}
-	}
 	xf, err := transform.Compile(dec, ts)
 	if err != nil {
-		return nil, errAt(sel, "%v", err)
+		return nil, c.diagnose(sel, filter, selects, dec, err)
 	}
 	schema, err := parquetio.DeltaSchema(xf.OutputSchema())
 	if err != nil {
@@ -187,6 +174,27 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 		return nil, errAt(sel, "%v", err)
 	}
 	return &Plan{Spec: spec, Schema: schema}, nil
+}
+
+// diagnose turns err, the failure to compile the whole transform, into an
+// error at the node to blame: a WHERE that is not boolean, else the
+// innermost failing part of the WHERE, else of the first failing SELECT
+// item. (A query that compiles pays for one compile, not these.)
+func (c *compiler) diagnose(sel *sqlparse.Select, filter *transform.Expr, selects []transform.SelectItem, dec *arrow.Schema, err error) error {
+	if filter != nil {
+		if ev, err := filter.Compile(dec); err == nil && ev.Type().ID() != arrow.BOOL && !isNullLiteral(filter) {
+			return errAt(sel.Where, "WHERE needs a boolean condition, got an expression of type %s", sqlTypeName(ev.Type()))
+		}
+		if _, err := transform.Compile(dec, &transform.Spec{Filter: filter}); err != nil {
+			return errAt(c.locate(filter, dec, sel.Where), "WHERE: %v", strings.TrimPrefix(err.Error(), "filter: "))
+		}
+	}
+	for i, s := range selects {
+		if _, err := transform.Compile(dec, &transform.Spec{Select: []transform.SelectItem{s}}); err != nil {
+			return errAt(c.locate(s.Expr, dec, itemNode(sel, s.Name, i)), "%v", err)
+		}
+	}
+	return errAt(sel, "%v", err)
 }
 
 // itemNode finds the SELECT item that produced output column name (for
@@ -211,17 +219,18 @@ type compiler struct {
 	// nodes maps each expression built to the SQL node it came from, so a
 	// type error points at the innermost expression that fails.
 	nodes map[*transform.Expr]sqlparse.Node
+	depth int // of the expression being built, see MaxExprDepth
 }
 
 // locate returns the node of the innermost sub-expression of e that fails
-// to compile on its own (its arguments all compile), or def.
+// to compile on its own (its arguments all compile), or def. One compile
+// finds it (transform.Expr.CompileAt), however deep e is.
 func (c *compiler) locate(e *transform.Expr, schema *arrow.Schema, def sqlparse.Node) sqlparse.Node {
-	for _, a := range e.Args {
-		if _, err := a.Compile(schema); err != nil {
-			return c.locate(a, schema, def)
-		}
+	_, bad, err := e.CompileAt(schema)
+	if err == nil || bad == nil {
+		return def
 	}
-	if n, ok := c.nodes[e]; ok {
+	if n, ok := c.nodes[bad]; ok {
 		return n
 	}
 	return def
@@ -249,7 +258,18 @@ var binaryOps = map[string]string{
 	"||": "concat", "+": "+", "-": "-", "*": "*", "/": "/", "%": "%",
 }
 
+// MaxExprDepth bounds how deeply a query's expressions nest once compiled
+// (a chain of AND or OR counts as the logarithm of its length, see
+// logical): the worker evaluates the tree recursively and reads it from a
+// JSON spec.
+const MaxExprDepth = 500
+
 func (c *compiler) expr(e sqlparse.Expr) (*transform.Expr, error) {
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > MaxExprDepth {
+		return nil, errAt(e, "expression nested too deeply (more than %d levels): split it, or use IN (...) or CASE instead of long chains of operators", MaxExprDepth)
+	}
 	out, err := c.build(e)
 	if err != nil {
 		return nil, err
@@ -283,6 +303,9 @@ func (c *compiler) build(e sqlparse.Expr) (*transform.Expr, error) {
 		}
 		return arg, nil
 	case *sqlparse.Binary:
+		if x.Op == "AND" || x.Op == "OR" {
+			return c.logical(x)
+		}
 		l, err := c.expr(x.X)
 		if err != nil {
 			return nil, err
@@ -367,7 +390,55 @@ func (c *compiler) build(e sqlparse.Expr) (*transform.Expr, error) {
 		}
 		return op(fn, args...), nil
 	}
-	return nil, errAt(e, "%s is not supported in streaming queries yet", e)
+	return nil, errAt(e, "%s is not supported in streaming queries yet", sqlparse.Cut(e.String(), sqlparse.MaxExcerpt))
+}
+
+// logical compiles a chain of one logical operator (a AND b AND c ...,
+// which parses as a left-deep tree as deep as it is long) into a balanced
+// tree of the same operator: AND and OR are associative (also with SQL's
+// NULLs), so the result is the same, and the tree is only log2(terms)
+// deep. Its terms are collected by a loop, not recursion. Each operator
+// node built points, for errors, at the SQL operator between its halves.
+func (c *compiler) logical(x *sqlparse.Binary) (*transform.Expr, error) {
+	type item struct {
+		e   sqlparse.Expr
+		sep *sqlparse.Binary // set: the operator between two terms
+	}
+	var terms []sqlparse.Expr
+	var seps []*sqlparse.Binary // seps[i] joins terms[i] and terms[i+1]
+	stack := []item{{e: x}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.sep != nil {
+			seps = append(seps, it.sep)
+			continue
+		}
+		if b, ok := it.e.(*sqlparse.Binary); ok && b.Op == x.Op {
+			stack = append(stack, item{e: b.Y}, item{sep: b}, item{e: b.X})
+			continue
+		}
+		terms = append(terms, it.e)
+	}
+	built, err := c.exprs(terms)
+	if err != nil {
+		return nil, err
+	}
+	var balance func(lo, hi int) *transform.Expr
+	balance = func(lo, hi int) *transform.Expr {
+		if hi-lo == 1 {
+			return built[lo]
+		}
+		mid := (lo + hi + 1) / 2 // three terms stay (a AND b) AND c, as written
+		n := op(binaryOps[x.Op], balance(lo, mid), balance(mid, hi))
+		var at sqlparse.Node = seps[mid-1]
+		if seps[mid-1].OpPos.Line > 0 {
+			at = seps[mid-1].OpPos
+		}
+		c.nodes[n] = at
+		return n
+	}
+	return balance(0, len(built)), nil
 }
 
 func (c *compiler) exprs(es []sqlparse.Expr) ([]*transform.Expr, error) {

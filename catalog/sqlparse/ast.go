@@ -1,6 +1,10 @@
 package sqlparse
 
-import "github.com/sluice-io/sluice/deltawriter/deltalog"
+import (
+	"strings"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+)
 
 // Node is implemented by every AST node. Nodes embed Pos, where they start
 // in the source (binary expressions also record OpPos, their operator).
@@ -247,7 +251,8 @@ func (*AlterShare) stmt()      {}
 type Expr interface {
 	Node
 	String() string
-	expr()
+	// format writes the expression into b (see render).
+	format(b *strings.Builder)
 }
 
 // LiteralKind classifies literals.
@@ -379,18 +384,3 @@ type Subscript struct {
 	X     Expr
 	Index Expr
 }
-
-func (*Literal) expr()     {}
-func (*ColumnRef) expr()   {}
-func (*Star) expr()        {}
-func (*Unary) expr()       {}
-func (*Binary) expr()      {}
-func (*IsNull) expr()      {}
-func (*In) expr()          {}
-func (*Between) expr()     {}
-func (*Like) expr()        {}
-func (*Case) expr()        {}
-func (*Cast) expr()        {}
-func (*FuncCall) expr()    {}
-func (*FieldAccess) expr() {}
-func (*Subscript) expr()   {}

@@ -1,6 +1,9 @@
 package sqlparse
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Format renders statements as a script: canonical SQL, one statement a
 // line, each ending in ';'.
@@ -243,12 +246,24 @@ func precedence(e Expr) int {
 	return precPostfix
 }
 
-// sub renders e, in parentheses if it binds less tightly than minPrec.
-func sub(e Expr, minPrec int) string {
+// render renders an expression through its format method, into one
+// builder: the cost is linear in the size of the output, however deep the
+// tree (concatenating the strings of subtrees is quadratic in the depth).
+func render(e Expr) string {
+	var b strings.Builder
+	e.format(&b)
+	return b.String()
+}
+
+// sub writes e, in parentheses if it binds less tightly than minPrec.
+func sub(b *strings.Builder, e Expr, minPrec int) {
 	if precedence(e) < minPrec {
-		return "(" + e.String() + ")"
+		b.WriteByte('(')
+		e.format(b)
+		b.WriteByte(')')
+		return
 	}
-	return e.String()
+	e.format(b)
 }
 
 // not renders " NOT" if set.
@@ -259,115 +274,240 @@ func not(b bool) string {
 	return ""
 }
 
+// list writes the expressions separated by ", ".
+func list(b *strings.Builder, es []Expr) {
+	for i, e := range es {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		e.format(b)
+	}
+}
+
 // String renders the literal.
-func (n *Literal) String() string {
+func (n *Literal) String() string { return render(n) }
+
+func (n *Literal) format(b *strings.Builder) {
 	switch n.Kind {
 	case LitNumber, LitBool:
-		return n.Value
+		b.WriteString(n.Value)
+		return
 	case LitNull:
-		return "NULL"
+		b.WriteString("NULL")
+		return
 	case LitString:
-		return quoteString(n.Value)
+		b.WriteString(quoteString(n.Value))
+		return
 	case LitInterval:
 		if n.Unit != "" {
-			return "INTERVAL " + quoteString(n.Value) + " " + n.Unit
+			b.WriteString("INTERVAL " + quoteString(n.Value) + " " + n.Unit)
+			return
 		}
 	}
-	return string(n.Kind) + " " + quoteString(n.Value)
+	b.WriteString(string(n.Kind) + " " + quoteString(n.Value))
 }
 
 // String renders the dotted reference.
 func (n *ColumnRef) String() string { return joinIdents(n.Parts) }
 
+func (n *ColumnRef) format(b *strings.Builder) { b.WriteString(joinIdents(n.Parts)) }
+
 // String renders * or q.*.
-func (n *Star) String() string {
-	if len(n.Qualifier) == 0 {
-		return "*"
+func (n *Star) String() string { return render(n) }
+
+func (n *Star) format(b *strings.Builder) {
+	if len(n.Qualifier) > 0 {
+		b.WriteString(joinIdents(n.Qualifier) + ".")
 	}
-	return joinIdents(n.Qualifier) + ".*"
+	b.WriteByte('*')
 }
 
 // String renders the operator and its operand.
-func (n *Unary) String() string {
+func (n *Unary) String() string { return render(n) }
+
+func (n *Unary) format(b *strings.Builder) {
 	if n.Op == "NOT" {
-		return "NOT " + sub(n.X, precNot)
+		b.WriteString("NOT ")
+		sub(b, n.X, precNot)
+		return
 	}
+	b.WriteString(n.Op)
 	if _, nested := n.X.(*Unary); nested {
-		return n.Op + "(" + n.X.String() + ")" // never "--", a comment
+		b.WriteByte('(') // never "--", a comment
+		n.X.format(b)
+		b.WriteByte(')')
+		return
 	}
-	return n.Op + sub(n.X, precUnary)
+	sub(b, n.X, precUnary)
 }
 
 // String renders x op y; operators are left-associative.
-func (n *Binary) String() string {
+func (n *Binary) String() string { return render(n) }
+
+// format writes a left-deep chain of operators of one precedence (a AND b
+// AND c ...) by a loop down its left spine, not by recursion: a chain of
+// 40,000 terms is 40,000 levels deep.
+func (n *Binary) format(b *strings.Builder) {
 	p := precedence(n)
-	return sub(n.X, p) + " " + n.Op + " " + sub(n.Y, p+1)
+	spine := []*Binary{n}
+	for {
+		x, ok := spine[len(spine)-1].X.(*Binary)
+		if !ok || precedence(x) != p {
+			break
+		}
+		spine = append(spine, x)
+	}
+	sub(b, spine[len(spine)-1].X, p)
+	for i := len(spine) - 1; i >= 0; i-- {
+		b.WriteString(" " + spine[i].Op + " ")
+		sub(b, spine[i].Y, p+1)
+	}
 }
 
 // String renders x IS [NOT] NULL.
-func (n *IsNull) String() string { return sub(n.X, precCompare) + " IS" + not(n.Not) + " NULL" }
+func (n *IsNull) String() string { return render(n) }
+
+func (n *IsNull) format(b *strings.Builder) {
+	sub(b, n.X, precCompare)
+	b.WriteString(" IS" + not(n.Not) + " NULL")
+}
 
 // String renders x [NOT] IN (...).
-func (n *In) String() string {
-	list := make([]string, len(n.List))
-	for i, e := range n.List {
-		list[i] = e.String()
-	}
-	return sub(n.X, precCompare) + not(n.Not) + " IN (" + strings.Join(list, ", ") + ")"
+func (n *In) String() string { return render(n) }
+
+func (n *In) format(b *strings.Builder) {
+	sub(b, n.X, precCompare)
+	b.WriteString(not(n.Not) + " IN (")
+	list(b, n.List)
+	b.WriteByte(')')
 }
 
 // String renders x [NOT] BETWEEN lo AND hi.
-func (n *Between) String() string {
-	return sub(n.X, precCompare) + not(n.Not) + " BETWEEN " + sub(n.Lo, precConcat) + " AND " + sub(n.Hi, precConcat)
+func (n *Between) String() string { return render(n) }
+
+func (n *Between) format(b *strings.Builder) {
+	sub(b, n.X, precCompare)
+	b.WriteString(not(n.Not) + " BETWEEN ")
+	sub(b, n.Lo, precConcat)
+	b.WriteString(" AND ")
+	sub(b, n.Hi, precConcat)
 }
 
 // String renders x [NOT] LIKE pattern.
-func (n *Like) String() string {
-	return sub(n.X, precCompare) + not(n.Not) + " LIKE " + sub(n.Pattern, precConcat)
+func (n *Like) String() string { return render(n) }
+
+func (n *Like) format(b *strings.Builder) {
+	sub(b, n.X, precCompare)
+	b.WriteString(not(n.Not) + " LIKE ")
+	sub(b, n.Pattern, precConcat)
 }
 
 // String renders WHEN cond THEN result.
-func (n *When) String() string { return "WHEN " + n.Cond.String() + " THEN " + n.Result.String() }
+func (n *When) String() string {
+	var b strings.Builder
+	n.format(&b)
+	return b.String()
+}
+
+func (n *When) format(b *strings.Builder) {
+	b.WriteString("WHEN ")
+	n.Cond.format(b)
+	b.WriteString(" THEN ")
+	n.Result.format(b)
+}
 
 // String renders the CASE expression.
-func (n *Case) String() string {
-	s := "CASE "
+func (n *Case) String() string { return render(n) }
+
+func (n *Case) format(b *strings.Builder) {
+	b.WriteString("CASE ")
 	if n.Operand != nil {
-		s += n.Operand.String() + " "
+		n.Operand.format(b)
+		b.WriteByte(' ')
 	}
 	for _, w := range n.Whens {
-		s += w.String() + " "
+		w.format(b)
+		b.WriteByte(' ')
 	}
 	if n.Else != nil {
-		s += "ELSE " + n.Else.String() + " "
+		b.WriteString("ELSE ")
+		n.Else.format(b)
+		b.WriteByte(' ')
 	}
-	return s + "END"
+	b.WriteString("END")
 }
 
 // String renders CAST(x AS type).
-func (n *Cast) String() string { return "CAST(" + n.X.String() + " AS " + n.Type.String() + ")" }
+func (n *Cast) String() string { return render(n) }
 
-// String renders name(args).
-func (n *FuncCall) String() string {
-	args := make([]string, len(n.Args))
-	for i, a := range n.Args {
-		args[i] = a.String()
-	}
-	return n.Name.String() + "(" + strings.Join(args, ", ") + ")"
+func (n *Cast) format(b *strings.Builder) {
+	b.WriteString("CAST(")
+	n.X.format(b)
+	b.WriteString(" AS " + n.Type.String() + ")")
 }
 
-// postfixBase renders the operand of .field or [index], in parentheses
+// String renders name(args).
+func (n *FuncCall) String() string { return render(n) }
+
+func (n *FuncCall) format(b *strings.Builder) {
+	b.WriteString(n.Name.String() + "(")
+	list(b, n.Args)
+	b.WriteByte(')')
+}
+
+// postfixBase writes the operand of .field or [index], in parentheses
 // unless it is itself a reference, call or postfix expression.
-func postfixBase(x Expr) string {
+func postfixBase(b *strings.Builder, x Expr) {
 	switch x.(type) {
 	case *ColumnRef, *FuncCall, *Subscript, *FieldAccess, *Cast, *Case:
-		return x.String()
+		x.format(b)
+		return
 	}
-	return "(" + x.String() + ")"
+	b.WriteByte('(')
+	x.format(b)
+	b.WriteByte(')')
 }
 
 // String renders x.field.
-func (n *FieldAccess) String() string { return postfixBase(n.X) + "." + n.Field.String() }
+func (n *FieldAccess) String() string { return render(n) }
+
+func (n *FieldAccess) format(b *strings.Builder) {
+	postfixBase(b, n.X)
+	b.WriteString("." + n.Field.String())
+}
 
 // String renders x[index].
-func (n *Subscript) String() string { return postfixBase(n.X) + "[" + n.Index.String() + "]" }
+func (n *Subscript) String() string { return render(n) }
+
+func (n *Subscript) format(b *strings.Builder) {
+	postfixBase(b, n.X)
+	b.WriteByte('[')
+	n.Index.format(b)
+	b.WriteByte(']')
+}
+
+// MaxExcerpt bounds Excerpt, in characters.
+const MaxExcerpt = 160
+
+// Excerpt renders s as canonical SQL for an error message or an audit
+// record, cut after MaxExcerpt characters with "...": an error about a
+// statement of a megabyte quotes its start, not all of it.
+func Excerpt(s Statement) string { return Cut(s.String(), MaxExcerpt) }
+
+// Cut returns text cut after n characters (runes), with "..." if it was
+// longer.
+func Cut(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	i, count := 0, 0
+	for i < len(text) && count < n {
+		_, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+		count++
+	}
+	if i == len(text) {
+		return text
+	}
+	return text[:i] + "..."
+}

@@ -13,13 +13,19 @@ import (
 
 const workerUsage = `Run one pipeline worker: consume a Kafka topic into a Delta table, exactly once.
 
-Usage: sluice worker --spec FILE [--log-level info] [--metrics-addr HOST:PORT]
+Usage: sluice worker --spec FILE [--instance-id ID] [--log-level info] [--metrics-addr HOST:PORT]
 
 The spec (YAML) names the source topic, how values decode into columns, an
 optional filter and computed columns, the table, the dead-letter table and the
-flush policy. Several workers with the same spec share the partitions of the
-topic through the consumer group. Offsets live in the table (as Delta txn
-actions), so a worker can be killed at any moment and restarted.
+flush policy. Offsets live in the table (as Delta txn actions), so a worker
+can be killed at any moment and restarted.
+
+The worker is a static member of its consumer group, with the id
+source.instanceId (default sluice-<query>): restarted after a crash, it gets
+its partitions back at once instead of after the dead member's session
+timeout. Several workers of one query share the partitions of the topic
+through the group; each needs its own id (--instance-id, or instanceId in its
+spec), or the last one started fences the others.
 
 Example spec:
 
@@ -27,6 +33,7 @@ Example spec:
   source:
     brokers: ["kafka-1:9092"]
     topic: orders
+    instanceId: sluice-orders-eu  # the default: sluice-<query>
     start: earliest            # earliest | latest | 2024-05-01T00:00:00Z
   decode:
     format: json
@@ -51,6 +58,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	specPath := fs.String("spec", "", "pipeline spec file (YAML)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz here (overrides the spec)")
+	instanceID := fs.String("instance-id", "", "static consumer-group member id (overrides source.instanceId; default sluice-<query>)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -69,6 +77,12 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *metricsAddr != "" {
 		spec.Metrics.Addr = *metricsAddr
+	}
+	if *instanceID != "" {
+		spec.Source.InstanceID = *instanceID
+		if err := spec.Validate(); err != nil {
+			return fmt.Errorf("--instance-id: %w", err)
+		}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The garbage collector works to keep the whole process within the

@@ -20,7 +20,8 @@ import (
 // component starting with it are refused, so they can never be observed.
 const tempPrefix = ".sluice-tmp-"
 
-// Local is a Store kept in a directory of the local file system. Object keys
+// Local is a Store kept in a directory of the local file system, owner-only
+// (directories 0700, files 0600: the server serves them by signed URL). Object keys
 // map to files below the root; '/' in a key becomes a subdirectory.
 //
 // Because a file system cannot hold both a file "a" and a directory "a",
@@ -41,7 +42,7 @@ func NewLocal(dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local object store %q: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("local object store %q: create root directory: %w", abs, err)
 	}
 	fi, err := os.Stat(abs)
@@ -244,7 +245,7 @@ func (l *Local) mkdirAll(dir string) error {
 	if err := l.mkdirAll(parent); err != nil {
 		return err
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	return syncDir(parent)

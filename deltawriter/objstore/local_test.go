@@ -184,3 +184,26 @@ func FuzzValidateKey(f *testing.F) {
 		}
 	})
 }
+
+// TestLocalOwnerOnly: the root, the directories of keys and the files are
+// owner-only (a default warehouse lives in the server's data dir).
+func TestLocalOwnerOnly(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	s, err := objstore.NewLocal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, "t/_delta_log/00.json", strings.NewReader("{}"), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"", "t", "t/_delta_log", "t/_delta_log/00.json"} {
+		fi, err := os.Stat(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%q is %v, want owner-only", p, fi.Mode().Perm())
+		}
+	}
+}

@@ -2,8 +2,10 @@ package transform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -46,65 +48,144 @@ type Evaluator interface {
 	Eval(ctx context.Context, b *Batch) (arrow.Array, error)
 }
 
-// String renders the expression as SQL, for error messages.
+// maxExprText bounds String: evaluators name their expression with it at
+// compile time, so an unbounded rendering would make compiling a deep
+// tree quadratic in its depth.
+const maxExprText = 256
+
+// String renders the expression as SQL, for error messages, cut at about
+// 256 bytes (with "..."). Its cost is bounded by that too: every node
+// writes something before its first argument, so the walk stops at the
+// cut however deep the tree.
 func (e *Expr) String() string {
+	w := &exprWriter{}
+	w.expr(e)
+	if w.b.Len() > maxExprText {
+		return w.b.String()[:maxExprText] + "..."
+	}
+	return w.b.String()
+}
+
+// exprWriter renders an Expr until it holds more than maxExprText bytes.
+type exprWriter struct{ b strings.Builder }
+
+func (w *exprWriter) full() bool { return w.b.Len() > maxExprText }
+
+func (w *exprWriter) str(ss ...string) {
+	for _, s := range ss {
+		if w.full() {
+			return
+		}
+		w.b.WriteString(s)
+	}
+}
+
+// args writes e's arguments from..to-1 separated by sep.
+func (w *exprWriter) args(e *Expr, from, to int, sep string) {
+	for i := from; i < to && !w.full(); i++ {
+		if i > from {
+			w.str(sep)
+		}
+		w.expr(e.Args[i])
+	}
+}
+
+// unaryText is how String wraps the argument of each one-argument operator.
+var unaryText = map[string][2]string{"neg": {"(-", ")"}, "not": {"(NOT ", ")"}, "is_null": {"(", " IS NULL)"}, "is_not_null": {"(", " IS NOT NULL)"}}
+
+func (w *exprWriter) expr(e *Expr) {
+	if w.full() {
+		return
+	}
 	switch {
 	case e == nil:
-		return "<nil>"
+		w.str("<nil>")
+		return
 	case e.Column != "":
-		return e.Column
+		w.str(e.Column)
+		return
 	case e.Op == "" && e.Null:
-		return "NULL"
+		w.str("NULL")
+		return
 	case e.Op == "":
 		if t := strings.ToUpper(e.Type); t == "STRING" || strings.HasPrefix(t, "DATE") || strings.HasPrefix(t, "TIMESTAMP") {
-			return "'" + strings.ReplaceAll(e.Literal, "'", "''") + "'"
+			w.str("'" + strings.ReplaceAll(e.Literal, "'", "''") + "'")
+			return
 		}
-		return e.Literal
+		w.str(e.Literal)
+		return
 	}
-	args := make([]string, len(e.Args))
-	for i, a := range e.Args {
-		args[i] = a.String()
-	}
+	n := len(e.Args)
 	op := strings.ToLower(e.Op)
+	if u, ok := unaryText[op]; ok && n == 1 {
+		w.str(u[0])
+		w.expr(e.Args[0])
+		w.str(u[1])
+		return
+	}
 	switch {
-	case op == "neg" && len(args) == 1:
-		return "(-" + args[0] + ")"
-	case op == "not" && len(args) == 1:
-		return "(NOT " + args[0] + ")"
-	case op == "is_null" && len(args) == 1:
-		return "(" + args[0] + " IS NULL)"
-	case op == "is_not_null" && len(args) == 1:
-		return "(" + args[0] + " IS NOT NULL)"
-	case op == "cast" && len(args) == 1:
-		return "CAST(" + args[0] + " AS " + e.Type + ")"
-	case op == "between" && len(args) == 3:
-		return "(" + args[0] + " BETWEEN " + args[1] + " AND " + args[2] + ")"
-	case op == "in" && len(args) > 0:
-		return "(" + args[0] + " IN (" + strings.Join(args[1:], ", ") + "))"
-	case op == "like" && len(args) >= 2:
-		s := "(" + args[0] + " LIKE " + args[1]
-		if len(args) == 3 {
-			s += " ESCAPE " + args[2]
+	case op == "cast" && n == 1:
+		w.str("CAST(")
+		w.expr(e.Args[0])
+		w.str(" AS ", e.Type, ")")
+		return
+	case op == "between" && n == 3:
+		w.str("(")
+		w.expr(e.Args[0])
+		w.str(" BETWEEN ")
+		w.expr(e.Args[1])
+		w.str(" AND ")
+		w.expr(e.Args[2])
+		w.str(")")
+		return
+	case op == "in" && n > 0:
+		w.str("(")
+		w.expr(e.Args[0])
+		w.str(" IN (")
+		w.args(e, 1, n, ", ")
+		w.str("))")
+		return
+	case op == "like" && n >= 2:
+		w.str("(")
+		w.expr(e.Args[0])
+		w.str(" LIKE ")
+		w.expr(e.Args[1])
+		if n == 3 {
+			w.str(" ESCAPE ")
+			w.expr(e.Args[2])
 		}
-		return s + ")"
+		w.str(")")
+		return
 	case op == "case":
-		var sb strings.Builder
-		sb.WriteString("CASE")
-		for i := 0; i+1 < len(args); i += 2 {
-			sb.WriteString(" WHEN " + args[i] + " THEN " + args[i+1])
+		w.str("CASE")
+		for i := 0; i+1 < n && !w.full(); i += 2 {
+			w.str(" WHEN ")
+			w.expr(e.Args[i])
+			w.str(" THEN ")
+			w.expr(e.Args[i+1])
 		}
-		if len(args)%2 == 1 {
-			sb.WriteString(" ELSE " + args[len(args)-1])
+		if n%2 == 1 {
+			w.str(" ELSE ")
+			w.expr(e.Args[n-1])
 		}
-		return sb.String() + " END"
+		w.str(" END")
+		return
 	}
-	if _, ok := binaryFuncs[op]; ok && len(args) == 2 {
-		return "(" + args[0] + " " + strings.ToUpper(e.Op) + " " + args[1] + ")"
+	if _, ok := binaryFuncs[op]; ok && n == 2 {
+		w.str("(")
+		w.args(e, 0, 2, " "+strings.ToUpper(e.Op)+" ")
+		w.str(")")
+		return
 	}
-	if strings.Contains("+-*/%||", op) && len(args) == 2 {
-		return "(" + strings.Join(args, " "+op+" ") + ")"
+	if strings.Contains("+-*/%||", op) && n == 2 {
+		w.str("(")
+		w.args(e, 0, 2, " "+op+" ")
+		w.str(")")
+		return
 	}
-	return op + "(" + strings.Join(args, ", ") + ")"
+	w.str(op, "(")
+	w.args(e, 0, n, ", ")
+	w.str(")")
 }
 
 // binaryFuncs are the operators evaluated by an Arrow compute function once
@@ -126,6 +207,36 @@ var funcs = map[string]compileFunc{}
 // Compile type-checks the expression against schema. Mixed numeric types
 // are made to agree by explicit casts inserted here (see coerce.go).
 func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
+	ev, _, err := e.CompileAt(schema)
+	return ev, err
+}
+
+// CompileAt is Compile, and on failure also returns the innermost
+// sub-expression that fails on its own (its arguments all compile): the
+// one an error message should point at. Each node is compiled once.
+func (e *Expr) CompileAt(schema *arrow.Schema) (Evaluator, *Expr, error) {
+	ev, err := e.compileNode(schema)
+	if err != nil {
+		var ae *argError
+		if errors.As(err, &ae) {
+			return nil, ae.at, ae.err
+		}
+		return nil, e, err
+	}
+	return ev, nil, nil
+}
+
+// argError carries the error of an argument's subtree up, with the node
+// it came from.
+type argError struct {
+	at  *Expr
+	err error
+}
+
+func (a *argError) Error() string { return a.err.Error() }
+
+// compileNode compiles e; an argument's failure comes back as *argError.
+func (e *Expr) compileNode(schema *arrow.Schema) (Evaluator, error) {
 	if e == nil {
 		return nil, fmt.Errorf("missing expression")
 	}
@@ -142,9 +253,9 @@ func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
 	}
 	args := make([]Evaluator, len(e.Args))
 	for i, a := range e.Args {
-		ev, err := a.Compile(schema)
+		ev, bad, err := a.CompileAt(schema)
 		if err != nil {
-			return nil, err
+			return nil, &argError{at: bad, err: err}
 		}
 		args[i] = ev
 	}
@@ -348,6 +459,18 @@ type callEval struct {
 }
 
 func newCallEval(fn string, args []Evaluator) (Evaluator, error) {
+	var key strings.Builder
+	key.WriteString(fn)
+	for _, a := range args {
+		key.WriteByte(0)
+		key.WriteString(a.Type().Fingerprint())
+	}
+	if typ, ok := kernels.get(key.String()); ok {
+		if typ == nil {
+			return nil, callTypeErr(fn, args)
+		}
+		return &callEval{fn: fn, args: args, typ: typ}, nil
+	}
 	// Type-check on empty arrays: the kernel resolution is the type system.
 	ds := make([]compute.Datum, len(args))
 	for i, a := range args {
@@ -357,14 +480,49 @@ func newCallEval(fn string, args []Evaluator) (Evaluator, error) {
 	}
 	out, err := compute.CallFunction(context.Background(), fn, nil, ds...)
 	if err != nil {
-		types := make([]string, len(args))
-		for i, a := range args {
-			types[i] = a.Type().String()
-		}
-		return nil, fmt.Errorf("%s is not defined for (%s)", fn, strings.Join(types, ", "))
+		kernels.put(key.String(), nil)
+		return nil, callTypeErr(fn, args)
 	}
 	defer out.Release()
-	return &callEval{fn: fn, args: args, typ: out.(*compute.ArrayDatum).Type()}, nil
+	typ := out.(*compute.ArrayDatum).Type()
+	kernels.put(key.String(), typ)
+	return &callEval{fn: fn, args: args, typ: typ}, nil
+}
+
+func callTypeErr(fn string, args []Evaluator) error {
+	types := make([]string, len(args))
+	for i, a := range args {
+		types[i] = a.Type().String()
+	}
+	return fmt.Errorf("%s is not defined for (%s)", fn, strings.Join(types, ", "))
+}
+
+// kernels caches the result type of a compute function by its argument
+// types (nil: not defined for them): resolving a kernel on empty arrays
+// costs tens of microseconds, and a long chain of comparisons asks the
+// same question once per term. It stops growing at maxKernels entries.
+var kernels = kernelCache{m: map[string]arrow.DataType{}}
+
+const maxKernels = 4096
+
+type kernelCache struct {
+	mu sync.Mutex
+	m  map[string]arrow.DataType
+}
+
+func (c *kernelCache) get(k string) (arrow.DataType, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[k]
+	return t, ok
+}
+
+func (c *kernelCache) put(k string, t arrow.DataType) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) < maxKernels {
+		c.m[k] = t
+	}
 }
 
 func (c *callEval) Type() arrow.DataType { return c.typ }

@@ -76,7 +76,7 @@ func (r *run) describe(s *sqlparse.Describe) (Result, error) {
 	case catalog.KindQuery:
 		err = r.describeQuery(d, name)
 	default:
-		return Result{}, &UnsupportedError{Statement: s.String()}
+		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 	}
 	if err != nil {
 		return Result{}, err
@@ -182,7 +182,7 @@ func (r *run) describeTopLevel(n *sqlparse.Name) (catalog.ObjectKind, []string, 
 		return "", nil, invalid("%s is ambiguous: there is a %s named so; say which, e.g. DESCRIBE %s %s",
 			name, strings.Join(kinds, " and a "), strings.ToUpper(kinds[0]), name)
 	case denied != nil:
-		return "", nil, &DeniedError{Statement: r.stmt.String(), Reason: denied.Reason}
+		return "", nil, &DeniedError{Statement: sqlparse.Excerpt(r.stmt), Reason: denied.Reason}
 	}
 	return "", nil, &catalog.Error{Class: catalog.ErrNotFound, Msg: fmt.Sprintf(
 		"no database, store, share, recipient, query, user or role named %s (a schema is named database.schema, a stream or table database.schema.name)", name)}

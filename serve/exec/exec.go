@@ -175,7 +175,9 @@ type Result struct {
 
 // DeniedError is returned when the policy denies a statement. Reason is
 // the policy's reason: the missing privilege and the node, e.g.
-// "missing USAGE on database sales".
+// "missing USAGE on database sales". Statement is the statement as
+// canonical SQL, cut after sqlparse.MaxExcerpt characters (see
+// sqlparse.Excerpt).
 type DeniedError struct {
 	Statement string
 	Reason    string
@@ -186,7 +188,7 @@ func (e *DeniedError) Error() string {
 }
 
 // UnsupportedError is returned for a statement the server parses but does
-// not execute yet.
+// not execute yet (Statement: as in DeniedError, cut).
 type UnsupportedError struct {
 	Statement string
 }
@@ -288,7 +290,7 @@ func (e *Executor) Execute(ctx context.Context, principal Principal, sql string)
 	}
 	for _, s := range stmts {
 		if !supported(s) {
-			return nil, &UnsupportedError{Statement: s.String()}
+			return nil, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 		}
 	}
 	results := make([]Result, 0, len(stmts))

@@ -29,7 +29,7 @@ type env struct {
 
 // newEnv opens a real SQLite catalog with users root (admin), alice and
 // bob, and the default policy auditing to memory.
-func newEnv(t *testing.T, opts ...exec.Option) *env {
+func newEnv(t testing.TB, opts ...exec.Option) *env {
 	t.Helper()
 	sink := &policy.MemorySink{}
 	pol, err := policy.New(context.Background(), policy.WithSink(sink))
@@ -42,13 +42,13 @@ func newEnv(t *testing.T, opts ...exec.Option) *env {
 
 // newCatalog opens a real SQLite catalog with users root (admin), alice
 // and bob.
-func newCatalog(t *testing.T) *catalog.Catalog {
+func newCatalog(t testing.TB) *catalog.Catalog {
 	t.Helper()
 	return newCatalogAt(t, filepath.Join(t.TempDir(), "catalog.db"))
 }
 
 // newCatalogAt is newCatalog in the file path.
-func newCatalogAt(t *testing.T, path string) *catalog.Catalog {
+func newCatalogAt(t testing.TB, path string) *catalog.Catalog {
 	t.Helper()
 	cat := openCatalog(t, path)
 	err := cat.Update(context.Background(), func(tx *catalog.Tx) error {
@@ -68,7 +68,7 @@ func newCatalogAt(t *testing.T, path string) *catalog.Catalog {
 
 // openCatalog opens the SQLite catalog at path, closed at cleanup, with
 // the test clock.
-func openCatalog(t *testing.T, path string) *catalog.Catalog {
+func openCatalog(t testing.TB, path string) *catalog.Catalog {
 	t.Helper()
 	cat, err := catalog.OpenSQLite(path)
 	if err != nil {

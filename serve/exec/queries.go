@@ -127,7 +127,7 @@ func (r *run) queryControl(s *sqlparse.QueryControl) (Result, error) {
 	c, ok := controls[s.Action]
 	switch {
 	case !ok:
-		return Result{}, &UnsupportedError{Statement: s.String()}
+		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 	case q.State == c.state:
 		return msg("query %s (table %s) is already %s", q.ID, q.Table, q.State), nil
 	case q.State == catalog.QueryTerminated:

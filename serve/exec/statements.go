@@ -82,7 +82,7 @@ func (r *run) exec() (Result, error) {
 	case *sqlparse.QueryControl:
 		return r.queryControl(s)
 	}
-	return Result{}, &UnsupportedError{Statement: r.stmt.String()}
+	return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(r.stmt)}
 }
 
 // ---- names and paths ----
@@ -216,7 +216,7 @@ func (r *run) authorize(action policy.Action, path []policy.Node) error {
 		return err
 	}
 	if !d.Allow {
-		return &DeniedError{Statement: r.stmt.String(), Reason: d.Reason}
+		return &DeniedError{Statement: sqlparse.Excerpt(r.stmt), Reason: d.Reason}
 	}
 	return nil
 }
@@ -304,7 +304,7 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 	case catalog.KindShare, catalog.KindRecipient:
 		return r.createSharing(k, p[0], s)
 	}
-	return Result{}, &UnsupportedError{Statement: s.String()}
+	return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 }
 
 // exists reports whether the object kind k at p exists as that kind. An
@@ -381,7 +381,7 @@ func (r *run) drop(s *sqlparse.Drop) (Result, error) {
 	case catalog.KindRecipient:
 		err = r.tx.DropRecipient(p[0])
 	default:
-		return Result{}, &UnsupportedError{Statement: s.String()}
+		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 	}
 	if err != nil {
 		return Result{}, err

@@ -20,7 +20,7 @@ func (r *run) rotateToken(s *sqlparse.RotateToken) (Result, error) {
 		return r.rotateRecipientToken(s)
 	case sqlparse.KindUser:
 	default:
-		return Result{}, &UnsupportedError{Statement: s.String()}
+		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 	}
 	name := s.Name.Name
 	if !strings.EqualFold(name, r.who.Name) {

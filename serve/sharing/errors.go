@@ -2,8 +2,11 @@ package sharing
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
 )
 
 // Error codes of the protocol's error bodies.
@@ -52,7 +55,14 @@ func notFound(kind, name string) *apiError {
 	return &apiError{status: http.StatusNotFound, code: codeNotFound, msg: fmt.Sprintf("%s %s does not exist or is not shared with you", kind, name)}
 }
 
+// internal is a 500 for err, except for a shared table without a Delta log
+// yet (a table a query writes has none before its first commit): that is
+// the table's state, not the server's fault, and is answered 404.
 func internal(err error) *apiError {
+	if errors.Is(err, deltalog.ErrNotATable) {
+		return &apiError{status: http.StatusNotFound, code: codeNotFound, err: err,
+			msg: "the table has no committed version yet (a table written by a query gets its first one when the query first commits): try again later"}
+	}
 	return &apiError{status: http.StatusInternalServerError, code: codeInternal, msg: "internal error; the server log has the details", err: err}
 }
 

@@ -204,10 +204,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve answers the request and returns the HTTP status.
 func (c *call) serve() int {
-	rest, ok := strings.CutPrefix(c.r.URL.EscapedPath(), c.h.prefix)
-	if !ok || (rest != "" && rest[0] != '/') {
-		return c.fail(&apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not a Delta Sharing endpoint"})
-	}
+	// The token first, before anything about the path: a request without
+	// a valid one learns nothing, not even which paths exist.
 	who, err := c.h.auth.Authenticate(c.r)
 	if err != nil {
 		if errors.Is(err, ErrUnauthenticated) {
@@ -216,6 +214,10 @@ func (c *call) serve() int {
 		return c.fail(internal(err))
 	}
 	c.recipient = who
+	rest, ok := strings.CutPrefix(c.r.URL.EscapedPath(), c.h.prefix)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return c.fail(&apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not a Delta Sharing endpoint"})
+	}
 	segs, aerr := splitPath(rest)
 	if aerr != nil {
 		return c.fail(aerr)

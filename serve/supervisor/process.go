@@ -259,4 +259,4 @@ func registryPassword(sp *ingest.Spec) string {
 }
 
 // InstanceID is the static consumer-group instance id of query id's worker.
-func InstanceID(query string) string { return "sluice-" + query }
+func InstanceID(query string) string { return ingest.DefaultInstanceID(query) }
