@@ -15,13 +15,11 @@
 package testdata
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"runtime"
-	"text/template"
 )
 
 // Path returns the absolute path of elem (slash-free path elements, joined)
@@ -37,25 +35,15 @@ func Path(elem ...string) string {
 //go:embed pipelines/*.sql
 var pipelines embed.FS
 
-// Pipeline returns the example pipeline pipelines/NAME.sql, a text/template
-// filled with data (for example the Kafka brokers of the stack it runs on;
-// each file's header says which fields it uses). A field the data lacks is
-// an error, never an empty string in the SQL.
-func Pipeline(name string, data any) (string, error) {
+// Pipeline returns the example pipeline pipelines/NAME.sql: a SQL script
+// of idempotent statements, as `sluice apply` and `sluice sql -f` run it.
+func Pipeline(name string) (string, error) {
 	file := "pipelines/" + name + ".sql"
 	src, err := fs.ReadFile(pipelines, file)
 	if err != nil {
 		return "", fmt.Errorf("pipeline %s: no testdata/%s (the pipelines are %v)", name, file, pipelineNames())
 	}
-	t, err := template.New(file).Option("missingkey=error").Parse(string(src))
-	if err != nil {
-		return "", fmt.Errorf("pipeline testdata/%s: %w", file, err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("pipeline testdata/%s: %w", file, err)
-	}
-	return b.String(), nil
+	return string(src), nil
 }
 
 func pipelineNames() []string {

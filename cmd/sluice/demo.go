@@ -122,7 +122,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		genDone <- eventgen.Run(genCtx, producer, eventgen.New(uint64(time.Now().UnixNano())), demoTopic, *rate, 0, &produced)
 	}()
 
-	script, err := testdata.Pipeline("demo", struct{ Brokers, Topic string }{brokers, demoTopic})
+	script, err := demoScript(brokers)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ type demo struct {
 // start runs the demo script through the statements API, writes the
 // profile, prints the next steps and starts the status line.
 func (d *demo) start(ctx context.Context, publicURL, script string) error {
-	fmt.Fprintf(d.stdout, "Server at %s; running the demo pipeline (testdata/pipelines/demo.sql):\n\n", publicURL)
+	fmt.Fprintf(d.stdout, "Server at %s; running the demo pipeline (testdata/pipelines/orders.sql):\n\n", publicURL)
 	var out bytes.Buffer
 	code := run(ctx, []string{"sql", "--server", publicURL, "--token", d.token, "--profile-out", d.profile, "-e", script}, &out, &out)
 	for _, l := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
@@ -291,4 +291,15 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// demoScript is the demo's SQL: the store kafka on the given brokers, then
+// the example pipeline testdata/pipelines/orders.sql, which reads it.
+func demoScript(brokers string) (string, error) {
+	pipeline, err := testdata.Pipeline("orders")
+	if err != nil {
+		return "", err
+	}
+	store := fmt.Sprintf("CREATE STORE IF NOT EXISTS kafka WITH ('type' = 'kafka', 'bootstrap.servers' = '%s');\n", strings.ReplaceAll(brokers, "'", "''"))
+	return store + pipeline, nil
 }

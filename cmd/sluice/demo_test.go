@@ -153,8 +153,8 @@ func TestDemoAndServeDefaultPorts(t *testing.T) {
 	}
 }
 
-// TestDemoPipelineEndToEnd runs the demo's pipeline file
-// (testdata/pipelines/demo.sql, the one `sluice demo` embeds) on the test
+// TestDemoPipelineEndToEnd runs the demo's script (the store, then
+// testdata/pipelines/orders.sql, as `sluice demo` does) on the test
 // Kafka instead of the embedded one, fed with the sample orders
 // (testdata/events/orders.jsonl): the table, read by delta-rs, holds
 // exactly the paid orders with the pipeline's computed columns.
@@ -165,7 +165,7 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic := k.NewTopic(t, 3)
+	topic := k.NewTopicNamed(t, "orders", 3) // the pipeline's topic
 	want := map[float64]map[string]any{}
 	var recs []*kgo.Record
 	for i, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
@@ -197,7 +197,7 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	dir := serveDirWithLogs(t)
 	url, stop := startServe(t, dir)
 	defer stop()
-	script, err := testdata.Pipeline("demo", struct{ Brokers, Topic string }{strings.Join(k.Brokers, ","), topic})
+	script, err := demoScript(strings.Join(k.Brokers, ","))
 	if err != nil {
 		t.Fatal(err)
 	}

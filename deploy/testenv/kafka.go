@@ -79,10 +79,17 @@ func (k *KafkaEnv) Admin(t testing.TB) *kadm.Client {
 // cleanup.
 func (k *KafkaEnv) NewTopic(t testing.TB, partitions int) string {
 	t.Helper()
+	return k.NewTopicNamed(t, topicName(t.Name()), partitions)
+}
+
+// NewTopicNamed is NewTopic with the name given, for a test that runs a
+// pipeline reading a fixed topic. (Names NewTopic derives from test names
+// never collide with it.) It fails the test if the topic exists.
+func (k *KafkaEnv) NewTopicNamed(t testing.TB, name string, partitions int) string {
+	t.Helper()
 	if partitions <= 0 {
 		t.Fatalf("NewTopic: partitions must be positive, got %d", partitions)
 	}
-	name := topicName(t.Name())
 	adm := k.Admin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
