@@ -82,3 +82,48 @@ func TestBlockHelpers(t *testing.T) {
 		t.Errorf("InSection on %v", b.Section)
 	}
 }
+
+func TestOutline(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		src      string
+		headings []Heading
+		links    []Link
+	}{
+		{"anchors as GitHub makes them",
+			"# Policy decisions: `BenchmarkDecide` (`policy/bench_test.go`)\n## What's new? 2.0 — *now*\n### See [the docs](x.md) ###\n",
+			[]Heading{
+				{Line: 1, Title: "Policy decisions: `BenchmarkDecide` (`policy/bench_test.go`)", Anchor: "policy-decisions-benchmarkdecide-policybench_testgo"},
+				{Line: 2, Title: "What's new? 2.0 — *now*", Anchor: "whats-new-20--now"},
+				{Line: 3, Title: "See [the docs](x.md)", Anchor: "see-the-docs"},
+			},
+			[]Link{{Line: 3, Target: "x.md"}}},
+		{"repeated titles are numbered", "# Usage\n## Usage\n## Usage\n",
+			[]Heading{{1, "Usage", "usage"}, {2, "Usage", "usage-1"}, {3, "Usage", "usage-2"}}, nil},
+		{"links: inline, wrapped, images, references, titles, angle brackets",
+			"See [a](a.md#x) and ![i](img/p.png \"t\").\nA [wrapped\nlink](../b.md) and [c](<c d.md>).\n[ref]: https://example.com/r\n",
+			nil,
+			[]Link{{1, "a.md#x"}, {1, "img/p.png"}, {3, "../b.md"}, {3, "c d.md"}, {4, "https://example.com/r"}}},
+		{"nothing in code blocks or code spans",
+			"```md\n# not a heading\n[x](in-block.md)\n```\n`[y](span.md)` and ``a ` [z](span2.md)`` but [w](w.md)\n~~~\n## no\n~~~\n",
+			nil,
+			[]Link{{5, "w.md"}}},
+		{"an unclosed backtick is text", "a ` [v](v.md)\n", nil, []Link{{1, "v.md"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, l, err := Outline(tc.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(h, tc.headings) {
+				t.Errorf("headings:\n got %#v\nwant %#v", h, tc.headings)
+			}
+			if !reflect.DeepEqual(l, tc.links) {
+				t.Errorf("links:\n got %#v\nwant %#v", l, tc.links)
+			}
+		})
+	}
+	if _, _, err := Outline("```sh\nx\n"); err == nil || !strings.Contains(err.Error(), "line 1: code block not closed") {
+		t.Errorf("unclosed fence: got %v", err)
+	}
+}
