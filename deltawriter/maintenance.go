@@ -111,8 +111,8 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 		acts = append(acts, deltalog.Action{Add: &adds[i]})
 		res.BytesAdded += adds[i].Size
 	}
-	v, err := t.Commit(ctx, snap, acts, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]any{
-		"predicate": "[]", "targetFileSize": target,
+	v, err := t.Commit(ctx, snap, acts, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]string{
+		"predicate": "[]", "targetFileSize": deltalog.JSONParam(target),
 	}})
 	if err != nil {
 		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)

@@ -42,8 +42,22 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // Operation names a commit and its parameters for commitInfo.
 type Operation struct {
-	Name       string         // e.g. "WRITE", "CREATE TABLE", "OPTIMIZE"
-	Parameters map[string]any // shown by history
+	Name string // e.g. "WRITE", "CREATE TABLE", "OPTIMIZE"
+	// Parameters are shown by history. Readers (Spark's DESCRIBE HISTORY
+	// among them) decode commitInfo.operationParameters as a map of
+	// strings, so a list or a number is written as its JSON text (see
+	// JSONParam), as Spark does: "partitionBy":"[\"country\"]".
+	Parameters map[string]string
+}
+
+// JSONParam renders an operation parameter that is not a string (a list of
+// columns, a number) as the JSON text Spark writes for it.
+func JSONParam(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // maxCommitAttempts bounds the optimistic-concurrency retry loop.
@@ -150,7 +164,7 @@ func encodeCommit(actions []Action, op Operation, readVersion int64) ([]byte, er
 	if op.Parameters != nil {
 		ci["operationParameters"] = op.Parameters
 	} else {
-		ci["operationParameters"] = map[string]any{}
+		ci["operationParameters"] = map[string]string{}
 	}
 	if readVersion >= 0 {
 		ci["readVersion"] = readVersion
