@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
+	"github.com/sluice-io/sluice/deploy/testenv"
 )
 
 func TestPlanCompaction(t *testing.T) {
@@ -179,17 +180,12 @@ func newSeqTable(t *testing.T, st objstore.Store) *Table {
 	return tbl
 }
 
-// TestCompactBesideAppender: an appender commits with txn while Compact
-// runs again and again; every row is in the table exactly once, each
-// compaction commit has only dataChange=false actions, the change feed (the
-// dataChange actions of the commits) still holds every appended file once
-// and no compacted one, and the log keeps the protocol's types.
-func TestCompactBesideAppender(t *testing.T) {
+// compactBesideAppenders has two appenders commit with txn into a new
+// table in st while Compact runs again and again, and returns the table and
+// the versions compaction committed.
+func compactBesideAppenders(t *testing.T, st objstore.Store) (*Table, []int64) {
+	t.Helper()
 	ctx := context.Background()
-	st, err := objstore.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	tbl := newSeqTable(t, st)
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
@@ -226,9 +222,25 @@ func TestCompactBesideAppender(t *testing.T) {
 	if len(compactions) == 0 {
 		t.Fatal("no compaction ran beside the appenders")
 	}
+	return tbl, compactions
+}
+
+// TestCompactBesideAppender: an appender commits with txn while Compact
+// runs again and again; every row is in the table exactly once, each
+// compaction commit has only dataChange=false actions, the change feed (the
+// dataChange actions of the commits) still holds every appended file once
+// and no compacted one, and the log keeps the protocol's types.
+func TestCompactBesideAppender(t *testing.T) {
+	ctx := context.Background()
+	st, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, compactions := compactBesideAppenders(t, st)
 	rows, snap := tableRows(t, tbl)
-	if len(rows) != 2*appendsPerWriter*rowsPerAppend {
-		t.Fatalf("%d distinct rows, want %d", len(rows), 2*appendsPerWriter*rowsPerAppend)
+	wantRows := 2 * appendsPerWriter * rowsPerAppend
+	if len(rows) != wantRows {
+		t.Fatalf("%d distinct rows, want %d", len(rows), wantRows)
 	}
 	for k, n := range rows {
 		if n != 1 {
@@ -377,5 +389,47 @@ func TestCompactReplansOnConflict(t *testing.T) {
 		if !known[encodeAddPath(o.Key)] {
 			t.Fatalf("orphan %s left by the lost attempt", o.Key)
 		}
+	}
+}
+
+// TestDeltaRsReadsCompaction: delta-rs reads the table compacted beside
+// appenders (locally and on MinIO) with every row once, and its change data
+// feed holds every appended row once as an insert and nothing of the
+// compaction commits.
+func TestDeltaRsReadsCompaction(t *testing.T) {
+	for _, store := range []testStore{localStore(), minioStore()} {
+		t.Run(store.name, func(t *testing.T) {
+			st := store.open(t)
+			_, compactions := compactBesideAppenders(t, st)
+			o := testenv.DeltaRs(t, store.pyEnv(t), []string{store.uri(st)}, "--rows", "--cdf", "1")[0]
+			if o.Error != "" {
+				t.Fatalf("delta-rs: %s", o.Error)
+			}
+			wantRows := 2 * appendsPerWriter * rowsPerAppend
+			seen := map[string]bool{}
+			for _, r := range o.Rows {
+				row := r.(map[string]any)
+				k := fmt.Sprintf("%v/%v", row["writer"], row["seq"])
+				if seen[k] {
+					t.Fatalf("delta-rs read row %s twice", k)
+				}
+				seen[k] = true
+			}
+			if len(seen) != wantRows {
+				t.Fatalf("delta-rs read %d distinct rows, want %d", len(seen), wantRows)
+			}
+			changes := map[string]bool{}
+			for _, r := range o.CDF {
+				k := fmt.Sprintf("%v/%v", r["writer"], r["seq"])
+				v, _ := r["_commit_version"].(float64)
+				if r["_change_type"] != "insert" || changes[k] || slices.Contains(compactions, int64(v)) {
+					t.Fatalf("change row %v: want each row once, as an insert of an append (compactions at %v)", r, compactions)
+				}
+				changes[k] = true
+			}
+			if len(changes) != wantRows {
+				t.Fatalf("delta-rs change feed has %d rows, want %d", len(changes), wantRows)
+			}
+		})
 	}
 }

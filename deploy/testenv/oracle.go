@@ -20,6 +20,7 @@ type DeltaRsTable struct {
 	PartitionColumns []string         `json:"partitionColumns"`
 	Txns             map[string]int64 `json:"txns"`
 	Rows             []any            `json:"rows"`
+	CDF              []map[string]any `json:"cdf"` // with --cdf N: the change rows, with _change_type and _commit_version
 }
 
 // OracleDir is the directory of the Python oracle scripts.
@@ -31,7 +32,7 @@ func OracleDir() string {
 // DeltaRs reads the tables at uris with delta-rs (the deltalake package in
 // the test venv) and returns one result per URI, in order. env adds
 // variables (AWS_* for S3); args are oracle flags (--rows, --version N,
-// --txn APPID...). It fails the test if the oracle itself cannot run.
+// --cdf N, --txn APPID...). It fails the test if the oracle itself cannot run.
 func DeltaRs(t testing.TB, env []string, uris []string, args ...string) []DeltaRsTable {
 	t.Helper()
 	py := Python(t)
