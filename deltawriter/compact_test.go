@@ -406,18 +406,7 @@ func TestDeltaRsReadsCompaction(t *testing.T) {
 				t.Fatalf("delta-rs: %s", o.Error)
 			}
 			wantRows := 2 * appendsPerWriter * rowsPerAppend
-			seen := map[string]bool{}
-			for _, r := range o.Rows {
-				row := r.(map[string]any)
-				k := fmt.Sprintf("%v/%v", row["writer"], row["seq"])
-				if seen[k] {
-					t.Fatalf("delta-rs read row %s twice", k)
-				}
-				seen[k] = true
-			}
-			if len(seen) != wantRows {
-				t.Fatalf("delta-rs read %d distinct rows, want %d", len(seen), wantRows)
-			}
+			checkWriterRowsOnce(t, o.Rows, wantRows)
 			changes := map[string]bool{}
 			for _, r := range o.CDF {
 				k := fmt.Sprintf("%v/%v", r["writer"], r["seq"])
