@@ -23,7 +23,8 @@ type kind int
 const (
 	kString     kind = iota
 	kJSONString      // a string holding a JSON object (schemaString, stats)
-	kLong            // an integral number
+	kLong            // an integral number (int64 in a checkpoint)
+	kInt             // an integral number of 32 bits (int32 in a checkpoint)
 	kBool
 	kStringArray
 	kStringMap     // object of string values
@@ -46,14 +47,14 @@ func strct(required bool, fs map[string]field) field {
 }
 
 var deletionVector = strct(false, map[string]field{
-	"storageType": req(kString), "pathOrInlineDv": req(kString), "offset": opt(kLong),
-	"sizeInBytes": req(kLong), "cardinality": req(kLong), "maxRowIndex": opt(kLong),
+	"storageType": req(kString), "pathOrInlineDv": req(kString), "offset": opt(kInt),
+	"sizeInBytes": req(kInt), "cardinality": req(kLong), "maxRowIndex": opt(kLong),
 })
 
 // actions is the schema of every action of a commit file.
 var actions = map[string]map[string]field{
 	"protocol": {
-		"minReaderVersion": req(kLong), "minWriterVersion": req(kLong),
+		"minReaderVersion": req(kInt), "minWriterVersion": req(kInt),
 		"readerFeatures": opt(kStringArray), "writerFeatures": opt(kStringArray),
 	},
 	"metaData": {
@@ -89,6 +90,9 @@ var actions = map[string]map[string]field{
 	// The protocol leaves commitInfo free-form; these are the fields and
 	// types of Spark's CommitInfo, which DESCRIBE HISTORY decodes. Fields
 	// Spark does not know fail too, so nothing Sluice adds goes unchecked.
+	// Spark's decoder turns a scalar parameter value into a string but
+	// fails on an array or object; Spark itself writes some scalars raw
+	// (false, null), Sluice writes only strings, and this checks for that.
 	"commitInfo": {
 		"version": opt(kLong), "inCommitTimestamp": opt(kLong), "timestamp": opt(kLong),
 		"userId": opt(kString), "userName": opt(kString), "operation": opt(kString),
@@ -101,7 +105,7 @@ var actions = map[string]map[string]field{
 
 // lastCheckpoint is the schema of _delta_log/_last_checkpoint.
 var lastCheckpoint = map[string]field{
-	"version": req(kLong), "size": req(kLong), "parts": opt(kLong), "sizeInBytes": opt(kLong),
+	"version": req(kLong), "size": req(kLong), "parts": opt(kInt), "sizeInBytes": opt(kLong),
 	"numOfAddFiles": opt(kLong), "checkpointSchema": opt(kStruct), "checksum": opt(kString),
 	"v2Checkpoint": opt(kStruct), "tags": opt(kStringMap),
 }
@@ -149,15 +153,20 @@ func CheckLastCheckpoint(body []byte) []string {
 	return checkStruct("_last_checkpoint", lastCheckpoint, v)
 }
 
-// CheckTable checks every commit file and the _last_checkpoint of a table.
+// CheckTable checks every commit file, the _last_checkpoint and the schema
+// of every Parquet checkpoint of a table.
 func CheckTable(ctx context.Context, st objstore.Store) ([]string, error) {
 	objs, err := st.List(ctx, "_delta_log/", "")
 	if err != nil {
 		return nil, fmt.Errorf("list the log of %s: %w", st.URI(), err)
 	}
-	var errs []string
+	var errs, checkpoints []string
 	commits := 0
 	for _, o := range objs {
+		if strings.Contains(o.Key, ".checkpoint.") && strings.HasSuffix(o.Key, ".parquet") {
+			checkpoints = append(checkpoints, o.Key)
+			continue
+		}
 		isCommit := strings.HasSuffix(o.Key, ".json") && !strings.Contains(strings.TrimPrefix(o.Key, "_delta_log/"), ".checkpoint")
 		if !isCommit && o.Key != "_delta_log/_last_checkpoint" {
 			continue
@@ -180,7 +189,8 @@ func CheckTable(ctx context.Context, st objstore.Store) ([]string, error) {
 	if commits == 0 {
 		return nil, fmt.Errorf("no commit files under %s/_delta_log", st.URI())
 	}
-	return errs, nil
+	cpErrs, err := checkCheckpoints(ctx, st, checkpoints)
+	return append(errs, cpErrs...), err
 }
 
 func decode(b []byte, v any) error {
@@ -247,13 +257,17 @@ func checkValue(path string, f field, v any) []string {
 		if err := decode([]byte(s), &inner); err != nil {
 			return bad("a string holding a JSON object")
 		}
-	case kLong:
+	case kLong, kInt:
 		n, ok := v.(json.Number)
 		if !ok {
 			return bad("a long")
 		}
-		if _, err := n.Int64(); err != nil {
+		i, err := n.Int64()
+		if err != nil {
 			return bad("an integral long")
+		}
+		if f.kind == kInt && int64(int32(i)) != i {
+			return bad("an int")
 		}
 	case kBool:
 		if _, ok := v.(bool); !ok {

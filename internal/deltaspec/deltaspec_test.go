@@ -1,8 +1,12 @@
 package deltaspec
 
 import (
+	"bytes"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 func TestCheckAction(t *testing.T) {
@@ -54,4 +58,71 @@ func TestCheckLastCheckpoint(t *testing.T) {
 	if errs := CheckLastCheckpoint([]byte(`{"version":"10"}`)); len(errs) != 2 {
 		t.Fatalf("version a string and size missing: want 2 errors, got %q", errs)
 	}
+}
+
+func TestCheckCheckpoint(t *testing.T) {
+	type goodTxn struct {
+		AppID   string `parquet:"appId"`
+		Version int64  `parquet:"version"`
+	}
+	type goodProtocol struct {
+		MinReaderVersion int32    `parquet:"minReaderVersion"`
+		MinWriterVersion int32    `parquet:"minWriterVersion"`
+		WriterFeatures   []string `parquet:"writerFeatures,optional,list"`
+	}
+	type goodAdd struct {
+		Path            string             `parquet:"path"`
+		PartitionValues map[string]*string `parquet:"partitionValues"`
+		Size            int64              `parquet:"size"`
+		DataChange      bool               `parquet:"dataChange"`
+	}
+	type good struct {
+		Txn      *goodTxn      `parquet:"txn,optional"`
+		Protocol *goodProtocol `parquet:"protocol,optional"`
+		Add      *goodAdd      `parquet:"add,optional"`
+	}
+	type badTxn struct {
+		AppID   string `parquet:"appId"`
+		Version int32  `parquet:"version"`
+	}
+	type badProtocol struct {
+		MinReaderVersion int64 `parquet:"minReaderVersion"`
+	}
+	type badAdd struct {
+		Path string `parquet:"path"`
+		Size string `parquet:"size"`
+		Rows int64  `parquet:"rows"`
+	}
+	type bad struct {
+		Txn      *badTxn      `parquet:"txn,optional"`
+		Protocol *badProtocol `parquet:"protocol,optional"`
+		Add      *badAdd      `parquet:"add,optional"`
+	}
+	if errs := CheckCheckpoint(writeParquet(t, []good{{Txn: &goodTxn{AppID: "a", Version: 1}}})); len(errs) != 0 {
+		t.Fatalf("valid checkpoint: %q", errs)
+	}
+	got := CheckCheckpoint(writeParquet(t, []bad{{Txn: &badTxn{AppID: "a", Version: 1}}}))
+	want := []string{
+		"add.rows: not a field of the spec",
+		"add.size: want int64, got string",
+		"protocol.minReaderVersion: want int32, got int64",
+		"txn.version: want int64, got int32",
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func writeParquet[T any](t *testing.T, rows []T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[T](&buf)
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
