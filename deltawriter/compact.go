@@ -170,7 +170,7 @@ func (t *Table) Compact(ctx context.Context, p CompactPolicy) (CompactResult, er
 		if err == nil {
 			res.Version, res.FilesRemoved, res.FilesAdded = v, rw.removed, rw.added
 			res.BytesRemoved, res.BytesAdded = rw.bytesRemoved, rw.bytesAdded
-			t.logger.Info("compact", "table", t.URI(), "version", v, "filesRemoved", rw.removed, "filesAdded", rw.added,
+			t.logger.Info("compact", "version", v, "filesRemoved", rw.removed, "filesAdded", rw.added,
 				"bytesRemoved", rw.bytesRemoved, "deferred", plan.deferred, "conflicts", res.Conflicts)
 			return res, nil
 		}
@@ -185,7 +185,7 @@ func (t *Table) Compact(ctx context.Context, p CompactPolicy) (CompactResult, er
 		if attempt >= p.MaxAttempts {
 			return res, fmt.Errorf("compact %s: gave up after %d plans: %w", t.URI(), attempt, err)
 		}
-		t.logger.Info("compact: concurrent commit conflicts, planning again", "table", t.URI(), "attempt", attempt, "err", err)
+		t.logger.Info("compact: concurrent commit conflicts, planning again", "attempt", attempt, "err", err)
 	}
 }
 
@@ -202,7 +202,7 @@ func (t *Table) deleteUncommitted(ctx context.Context, acts []deltalog.Action) {
 			err = t.store.Delete(ctx, key)
 		}
 		if err != nil {
-			t.logger.Warn("compact: could not delete an uncommitted file; VACUUM will", "table", t.URI(), "path", a.Add.Path, "err", err)
+			t.logger.Warn("compact: could not delete an uncommitted file; VACUUM will", "path", a.Add.Path, "err", err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -420,5 +421,52 @@ func TestDeltaRsReadsCompaction(t *testing.T) {
 				t.Fatalf("delta-rs change feed has %d rows, want %d", len(changes), wantRows)
 			}
 		})
+	}
+}
+
+// TestSparkReadsCompaction: Spark with delta-spark reads the log of a table
+// compacted beside appenders: DESCRIBE HISTORY (which failed on every
+// Sluice table while operationParameters held raw JSON) shows every commit
+// with its parameters as strings, the table has every row, and the change
+// data feed holds every appended row as an insert and nothing of the
+// compaction commits.
+func TestSparkReadsCompaction(t *testing.T) {
+	st, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, compactions := compactBesideAppenders(t, st)
+	snap, err := tbl.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := testenv.Spark(t, []string{st.Root()}, "--cdf", "1")[0]
+	if o.Error != "" {
+		t.Fatalf("spark: %s", o.Error)
+	}
+	if int64(len(o.History)) != snap.Version+1 {
+		t.Fatalf("DESCRIBE HISTORY has %d commits, want %d", len(o.History), snap.Version+1)
+	}
+	for _, h := range o.History {
+		want := map[string]string{"mode": "Append", "partitionBy": `["writer"]`}
+		switch {
+		case h.Version == 0:
+			want = map[string]string{"partitionBy": `["writer"]`}
+		case slices.Contains(compactions, h.Version):
+			want = map[string]string{"predicate": "[]", "targetFileSize": "1048576", "auto": "true"}
+		}
+		if !maps.Equal(h.OperationParameters, want) {
+			t.Fatalf("version %d (%s): operationParameters %v, want %v", h.Version, h.Operation, h.OperationParameters, want)
+		}
+	}
+	wantRows := 2 * appendsPerWriter * rowsPerAppend
+	if o.NumRecords != int64(wantRows) || len(o.CDF) != wantRows {
+		t.Fatalf("spark reads %d rows and %d changes, want %d", o.NumRecords, len(o.CDF), wantRows)
+	}
+	for _, c := range o.CDF {
+		v, _ := c[1].(float64)
+		if c[0] != "insert" || slices.Contains(compactions, int64(v)) {
+			t.Fatalf("change %v: want inserts of appends only (compactions at %v)", c, compactions)
+		}
 	}
 }
