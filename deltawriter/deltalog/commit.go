@@ -125,7 +125,8 @@ func checkConflict(version int64, winner, ours []Action) error {
 			ourApps[a.Txn.AppID] = true
 		}
 		if a.Remove != nil {
-			ourRemoves[a.Remove.Path] = true
+			// As the snapshot does: file:/ and file:/// name the same file.
+			ourRemoves[canonicalPath(a.Remove.Path)] = true
 		}
 	}
 	for _, w := range winner {
@@ -136,7 +137,7 @@ func checkConflict(version int64, winner, ours []Action) error {
 			return &ConflictError{Version: version, Reason: "the table metadata (schema, partitioning or configuration) changed"}
 		case w.Txn != nil && ourApps[w.Txn.AppID]:
 			return &ConflictError{Version: version, Reason: fmt.Sprintf("application transaction %q was advanced to version %d", w.Txn.AppID, w.Txn.Version)}
-		case w.Remove != nil && ourRemoves[w.Remove.Path]:
+		case w.Remove != nil && ourRemoves[canonicalPath(w.Remove.Path)]:
 			return &ConflictError{Version: version, Reason: fmt.Sprintf("file %s was removed concurrently", w.Remove.Path)}
 		}
 	}
