@@ -368,7 +368,7 @@ func (t *Table) Append(ctx context.Context, recs []arrow.Record, txns ...deltalo
 		return 0, err
 	}
 	return t.Commit(ctx, snap, AppendActions(adds, txns, t.cfg.now().UnixMilli()), deltalog.Operation{
-		Name: "WRITE", Parameters: map[string]any{"mode": "Append", "partitionBy": snap.Metadata.PartitionColumns},
+		Name: "WRITE", Parameters: map[string]string{"mode": "Append", "partitionBy": deltalog.JSONParam(snap.Metadata.PartitionColumns)},
 	})
 }
 

@@ -138,7 +138,7 @@ func benchWrite(b *testing.B, st objstore.Store) {
 			b.Fatal(err)
 		}
 		if _, err := tbl.Commit(ctx, snap, AppendActions(adds, nil, time.Now().UnixMilli()),
-			deltalog.Operation{Name: "WRITE", Parameters: map[string]any{"mode": "Append"}}); err != nil {
+			deltalog.Operation{Name: "WRITE", Parameters: map[string]string{"mode": "Append"}}); err != nil {
 			b.Fatal(err)
 		}
 		parquetBytes += w.Stats().Bytes

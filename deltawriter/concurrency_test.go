@@ -58,6 +58,24 @@ func appendAsWriter(ctx context.Context, tbl *Table, writer string) error {
 	return nil
 }
 
+// checkWriterRowsOnce fails the test unless rows (read by delta-rs from a
+// table of writerSchema) hold want distinct (writer, seq) rows, each once.
+func checkWriterRowsOnce(t *testing.T, rows []any, want int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range rows {
+		row := r.(map[string]any)
+		k := fmt.Sprintf("%v/%v", row["writer"], row["seq"])
+		if seen[k] {
+			t.Fatalf("delta-rs read row %s twice", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != want {
+		t.Fatalf("delta-rs read %d distinct rows, want %d", len(seen), want)
+	}
+}
+
 // TestHelperWriterProcess is not a test: TestConcurrentWriters runs the test
 // binary again with SLUICE_TEST_WRITER set, and this function is then the
 // body of a separate writer process.
@@ -155,18 +173,7 @@ func TestConcurrentWriters(t *testing.T) {
 			if rs.Error != "" || rs.Version != commits {
 				t.Fatalf("delta-rs: version %d, error %q", rs.Version, rs.Error)
 			}
-			seen := map[string]bool{}
-			for _, r := range rs.Rows {
-				row := r.(map[string]any)
-				k := fmt.Sprintf("%v/%v", row["writer"], row["seq"])
-				if seen[k] {
-					t.Fatalf("row %s read twice", k)
-				}
-				seen[k] = true
-			}
-			if len(seen) != 4*appendsPerWriter*rowsPerAppend {
-				t.Fatalf("delta-rs read %d distinct rows, want %d", len(seen), 4*appendsPerWriter*rowsPerAppend)
-			}
+			checkWriterRowsOnce(t, rs.Rows, 4*appendsPerWriter*rowsPerAppend)
 
 			// A second commit of the same application transaction, decided on
 			// a stale snapshot, is refused with a typed conflict.

@@ -64,61 +64,89 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 		dirs = append(dirs, d)
 	}
 	sort.Strings(dirs)
-	w, err := t.newBatchWriter(ctx, snap, target)
-	if err != nil {
-		return res, err
-	}
-	defer w.Abort()
-	var removed []*deltalog.Add
+	var bins [][]*deltalog.Add
 	for _, dir := range dirs {
+		compacted := false
 		for _, bin := range binPack(byPart[dir], target) {
-			if len(bin) < 2 {
-				continue
+			if len(bin) >= 2 {
+				bins = append(bins, bin)
+				compacted = true
 			}
-			for _, a := range bin {
-				if err := t.copyFile(ctx, w, snap, a); err != nil {
-					return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
-				}
-				removed = append(removed, a)
-				res.BytesRemoved += a.Size
-			}
-			// One output file per bin.
-			if err := w.finishPartition(bin[0].PartitionValues); err != nil {
-				return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
-			}
+		}
+		if compacted {
 			res.Partitions++
 		}
 	}
-	if len(removed) == 0 {
+	if len(bins) == 0 {
 		return res, nil
 	}
-	adds, err := w.Close()
+	rw, err := t.rewriteBins(ctx, snap, bins, target)
 	if err != nil {
 		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
 	}
+	v, err := t.Commit(ctx, snap, rw.actions, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]string{
+		"predicate": "[]", "targetFileSize": deltalog.JSONParam(target),
+	}})
+	if err != nil {
+		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
+	}
+	res.Version, res.FilesRemoved, res.FilesAdded = v, rw.removed, rw.added
+	res.BytesRemoved, res.BytesAdded = rw.bytesRemoved, rw.bytesAdded
+	return res, nil
+}
+
+// rewrite is the commit of a rewrite of bins of files: their removes and
+// the adds of the new files, all with dataChange=false.
+type rewrite struct {
+	actions                  []deltalog.Action
+	removed, added           int
+	bytesRemoved, bytesAdded int64
+}
+
+// rewriteBins writes the rows of each bin (files of one partition) into one
+// new file and returns the actions that swap them in.
+func (t *Table) rewriteBins(ctx context.Context, snap *deltalog.Snapshot, bins [][]*deltalog.Add, target int64) (rewrite, error) {
+	var rw rewrite
+	w, err := t.newBatchWriter(ctx, snap, target)
+	if err != nil {
+		return rw, err
+	}
+	defer w.Abort()
+	var removed []*deltalog.Add
+	for _, bin := range bins {
+		for _, a := range bin {
+			if err := t.copyFile(ctx, w, snap, a); err != nil {
+				return rw, err
+			}
+			removed = append(removed, a)
+			rw.bytesRemoved += a.Size
+		}
+		// One output file per bin.
+		if err := w.finishPartition(bin[0].PartitionValues); err != nil {
+			return rw, err
+		}
+	}
+	adds, err := w.Close()
+	if err != nil {
+		return rw, err
+	}
 	now := t.cfg.now().UnixMilli()
-	acts := make([]deltalog.Action, 0, len(removed)+len(adds))
+	rw.actions = make([]deltalog.Action, 0, len(removed)+len(adds))
 	for _, a := range removed {
 		size := a.Size
 		ext := true
-		acts = append(acts, deltalog.Action{Remove: &deltalog.Remove{
+		rw.actions = append(rw.actions, deltalog.Action{Remove: &deltalog.Remove{
 			Path: a.Path, DeletionTimestamp: &now, DataChange: false, ExtendedFileMetadata: &ext,
 			PartitionValues: a.PartitionValues, Size: &size, Stats: a.Stats, Tags: a.Tags,
 		}})
 	}
 	for i := range adds {
 		adds[i].DataChange = false
-		acts = append(acts, deltalog.Action{Add: &adds[i]})
-		res.BytesAdded += adds[i].Size
+		rw.actions = append(rw.actions, deltalog.Action{Add: &adds[i]})
+		rw.bytesAdded += adds[i].Size
 	}
-	v, err := t.Commit(ctx, snap, acts, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]any{
-		"predicate": "[]", "targetFileSize": target,
-	}})
-	if err != nil {
-		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
-	}
-	res.Version, res.FilesRemoved, res.FilesAdded = v, len(removed), len(adds)
-	return res, nil
+	rw.removed, rw.added = len(removed), len(adds)
+	return rw, nil
 }
 
 // binPack groups files (in path order) into bins whose sizes add up to at

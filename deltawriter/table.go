@@ -127,7 +127,7 @@ func (t *Table) Create(ctx context.Context, schema *deltalog.Schema, o CreateOpt
 		SchemaString: ss, PartitionColumns: parts, Configuration: conf, CreatedTime: &created,
 	}
 	_, err = deltalog.Commit(ctx, t.store, nil, []deltalog.Action{{Protocol: &proto}, {MetaData: &md}},
-		deltalog.Operation{Name: "CREATE TABLE", Parameters: map[string]any{"partitionBy": parts}})
+		deltalog.Operation{Name: "CREATE TABLE", Parameters: map[string]string{"partitionBy": deltalog.JSONParam(parts)}})
 	if err != nil {
 		return nil, err
 	}

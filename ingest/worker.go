@@ -662,8 +662,8 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 		md.SchemaString = ss
 		acts = append([]deltalog.Action{{MetaData: &md}}, acts...)
 	}
-	v, err := w.table.Commit(ctx, win.snap, acts, deltalog.Operation{Name: "STREAMING UPDATE", Parameters: map[string]any{
-		"outputMode": "Append", "queryId": w.spec.Query, "epochId": win.snap.Version + 1,
+	v, err := w.table.Commit(ctx, win.snap, acts, deltalog.Operation{Name: "STREAMING UPDATE", Parameters: map[string]string{
+		"outputMode": "Append", "queryId": w.spec.Query, "epochId": deltalog.JSONParam(win.snap.Version + 1),
 	}})
 	if err != nil {
 		return err

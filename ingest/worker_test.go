@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/ingest/decode"
+	"github.com/sluice-io/sluice/internal/deltaspec"
 )
 
 // testSpec is a JSON pipeline over topic into a table under dir.
@@ -81,6 +82,24 @@ func tableIDs(t testing.TB, uri string) (ids map[int64]int, snap *deltalog.Snaps
 		}
 	})
 	return ids, snap
+}
+
+// checkProtocolTypes fails the test on every field of the table's log that
+// the Delta protocol's types reject.
+func checkProtocolTypes(t testing.TB, uri string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := objstore.Open(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs, err := deltaspec.CheckTable(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range errs {
+		t.Errorf("%s: %s", uri, e)
+	}
 }
 
 // readTable calls fn with every record batch of the table's current version.
@@ -180,6 +199,11 @@ func TestWorkerExactlyOnceKfake(t *testing.T) {
 	}
 	if sum != 1000 {
 		t.Fatalf("txn offsets cover %d records, want 1000", sum)
+	}
+	// Every action of the worker's commits (table and dead letters) has the
+	// protocol's JSON types.
+	for _, uri := range []string{spec.Sink.Table, spec.DeadLetter.Table} {
+		checkProtocolTypes(t, uri)
 	}
 	// Every poison record is in the dead-letter table once, with its reason.
 	dead := map[int64]string{}

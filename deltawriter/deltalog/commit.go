@@ -42,8 +42,22 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // Operation names a commit and its parameters for commitInfo.
 type Operation struct {
-	Name       string         // e.g. "WRITE", "CREATE TABLE", "OPTIMIZE"
-	Parameters map[string]any // shown by history
+	Name string // e.g. "WRITE", "CREATE TABLE", "OPTIMIZE"
+	// Parameters are shown by history. Readers (Spark's DESCRIBE HISTORY
+	// among them) decode commitInfo.operationParameters as a map of
+	// strings, so a list or a number is written as its JSON text (see
+	// JSONParam), as Spark does: "partitionBy":"[\"country\"]".
+	Parameters map[string]string
+}
+
+// JSONParam renders an operation parameter that is not a string (a list of
+// columns, a number) as the JSON text Spark writes for it.
+func JSONParam(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // maxCommitAttempts bounds the optimistic-concurrency retry loop.
@@ -111,7 +125,8 @@ func checkConflict(version int64, winner, ours []Action) error {
 			ourApps[a.Txn.AppID] = true
 		}
 		if a.Remove != nil {
-			ourRemoves[a.Remove.Path] = true
+			// As the snapshot does: file:/ and file:/// name the same file.
+			ourRemoves[canonicalPath(a.Remove.Path)] = true
 		}
 	}
 	for _, w := range winner {
@@ -122,7 +137,7 @@ func checkConflict(version int64, winner, ours []Action) error {
 			return &ConflictError{Version: version, Reason: "the table metadata (schema, partitioning or configuration) changed"}
 		case w.Txn != nil && ourApps[w.Txn.AppID]:
 			return &ConflictError{Version: version, Reason: fmt.Sprintf("application transaction %q was advanced to version %d", w.Txn.AppID, w.Txn.Version)}
-		case w.Remove != nil && ourRemoves[w.Remove.Path]:
+		case w.Remove != nil && ourRemoves[canonicalPath(w.Remove.Path)]:
 			return &ConflictError{Version: version, Reason: fmt.Sprintf("file %s was removed concurrently", w.Remove.Path)}
 		}
 	}
@@ -150,7 +165,7 @@ func encodeCommit(actions []Action, op Operation, readVersion int64) ([]byte, er
 	if op.Parameters != nil {
 		ci["operationParameters"] = op.Parameters
 	} else {
-		ci["operationParameters"] = map[string]any{}
+		ci["operationParameters"] = map[string]string{}
 	}
 	if readVersion >= 0 {
 		ci["readVersion"] = readVersion

@@ -173,6 +173,18 @@ func TestConflictOnMetadataAndRemove(t *testing.T) {
 	if _, err := Commit(ctx, st, snap, []Action{rm}, Operation{Name: "DELETE"}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("second remove of the same file: got %v, want conflict", err)
 	}
+	// The same absolute file, named file:/ by one writer and file:/// by the
+	// other, is the same file to the conflict check as to the snapshot.
+	if _, err := Commit(ctx, st, snap, []Action{addAction("file:///abs/b.parquet")}, Operation{Name: "WRITE"}); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ = Load(ctx, st)
+	if _, err := Commit(ctx, st, snap, []Action{{Remove: &Remove{Path: "file:/abs/b.parquet", DataChange: true}}}, Operation{Name: "DELETE"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Commit(ctx, st, snap, []Action{{Remove: &Remove{Path: "file:///abs/b.parquet"}}}, Operation{Name: "OPTIMIZE"}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("remove of a file removed concurrently under another spelling of its path: got %v, want conflict", err)
+	}
 }
 
 // A snapshot replayed from a checkpoint equals one replayed from commits.

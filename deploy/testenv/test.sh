@@ -19,6 +19,10 @@
 #   bin/minio  MinIO built with `go install` (first time ~5 min on 2 cores)
 #   venv/      Python venv from deploy/testenv/requirements.txt, reinstalled
 #              when that file changes (its hash is kept in the venv)
+#   venv-spark/  a second venv, Apache Spark and delta-spark from
+#              deploy/testenv/requirements-spark.txt (first time ~1 min)
+#   spark-ivy/ Spark's Ivy cache: the delta-spark jars from Maven Central,
+#              fetched by the first Spark oracle run (~8 MB, seconds)
 #   kafka-VERSION/libs/   the broker's jars, copied from ~/.m2 by
 #              `mvn dependency:copy-dependencies` on deploy/testenv/kafka/pom.xml
 #              (first time ~1 min with an empty ~/.m2), redone when the pom
@@ -33,7 +37,7 @@
 #   SLUICE_TEST_MINIO_BIN,
 #   SLUICE_TEST_KAFKA_BROKERS (127.0.0.1:PORT, PLAINTEXT; topics are not
 #   auto-created), SLUICE_TEST_KAFKA_PID,
-#   SLUICE_TEST_PYTHON,
+#   SLUICE_TEST_PYTHON, SLUICE_TEST_SPARK_PYTHON, SLUICE_TEST_SPARK_IVY,
 #   DOCKER_HOST (unix socket of this run's podman Docker API service),
 #   SLUICE_TEST_COMPOSE (the Docker Compose binary), SLUICE_TEST_PODMAN
 #
@@ -184,32 +188,40 @@ stop_minio() {
 # --- Python venv -------------------------------------------------------------
 
 VENV=$CACHE/venv
+SPARK_VENV=$CACHE/venv-spark
+SPARK_REQUIREMENTS=$ROOT/deploy/testenv/requirements-spark.txt
 
+# install_venv DIR REQUIREMENTS: the venv at DIR with exactly REQUIREMENTS.
 install_venv() {
-	local want stamp=$VENV/.sluice-requirements.sha256
-	want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-	if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+	local venv=$1 reqs=$2 want stamp=$1/.sluice-requirements.sha256
+	want=$(sha256sum "$reqs" | cut -d' ' -f1)
+	if [[ -x $venv/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]]; then
 		return
 	fi
 	if [[ -f $stamp ]]; then
 		# Requirements changed: start clean so dropped packages go too.
-		log "$REQUIREMENTS changed; recreating $VENV"
-		rm -rf "$VENV"
+		log "$reqs changed; recreating $venv"
+		rm -rf "$venv"
 	fi
-	if [[ ! -x $VENV/bin/python ]]; then
-		log "creating Python venv in $VENV"
-		rm -rf "$VENV"
-		"$BASE_PYTHON" -m venv "$VENV" || die "$BASE_PYTHON -m venv failed (set SLUICE_BASE_PYTHON to a Python 3.10+ with venv)"
+	if [[ ! -x $venv/bin/python ]]; then
+		log "creating Python venv in $venv"
+		rm -rf "$venv"
+		"$BASE_PYTHON" -m venv "$venv" || die "$BASE_PYTHON -m venv failed (set SLUICE_BASE_PYTHON to a Python 3.10+ with venv)"
 	fi
-	log "installing $REQUIREMENTS into $VENV"
-	"$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS" ||
-		die "pip install -r $REQUIREMENTS failed"
+	log "installing $reqs into $venv"
+	"$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$reqs" ||
+		die "pip install -r $reqs failed"
 	echo "$want" >"$stamp"
 }
 
 ensure_venv() {
-	with_lock venv install_venv
+	with_lock venv install_venv "$VENV" "$REQUIREMENTS"
 	export SLUICE_TEST_PYTHON=$VENV/bin/python
+	# Spark has its own venv (about 500 MB, 1 min the first time), so that
+	# the main one is not reinstalled for it.
+	with_lock venv-spark install_venv "$SPARK_VENV" "$SPARK_REQUIREMENTS"
+	export SLUICE_TEST_SPARK_PYTHON=$SPARK_VENV/bin/python
+	export SLUICE_TEST_SPARK_IVY=$CACHE/spark-ivy
 }
 
 # --- Kafka -------------------------------------------------------------------

@@ -33,6 +33,8 @@ const (
 	EnvKMSKeyID    = "SLUICE_TEST_KMS_KEY_ID"    // MinIO's static KMS key name
 	EnvMinIOPID    = "SLUICE_TEST_MINIO_PID"     // to pause/kill MinIO in failure tests
 	EnvPython      = "SLUICE_TEST_PYTHON"        // the venv's python
+	EnvSparkPython = "SLUICE_TEST_SPARK_PYTHON"  // the Spark venv's python
+	EnvSparkIvy    = "SLUICE_TEST_SPARK_IVY"     // Spark's Ivy cache for the delta-spark jars
 )
 
 // S3Env describes the test MinIO server.

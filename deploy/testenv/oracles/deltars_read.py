@@ -2,10 +2,12 @@
 and prints, for each URI, one JSON object: version, numFiles, numRecords,
 schema, partitionColumns, txns (for the app ids given) and, with --rows, the
 rows in a canonical form (see canonical()) that the Go tests produce too
-(deploy/testenv.CanonicalRows). A table delta-rs cannot read gives
-{"error": "..."}. With one URI the object is printed; with several, a list.
+(deploy/testenv.CanonicalRows); with --cdf N, the change data feed from
+version N (each row canonical, with _change_type and _commit_version). A
+table delta-rs cannot read gives {"error": "..."}. With one URI the object
+is printed; with several, a list.
 
-Usage: deltars_read.py URI... [--version N] [--rows] [--txn APPID ...]
+Usage: deltars_read.py URI... [--version N] [--rows] [--cdf N] [--txn APPID ...]
 S3 settings come from the AWS_* environment variables.
 """
 import argparse
@@ -66,6 +68,10 @@ def read(uri, a):
         }
         if a.rows:
             out["rows"] = [canonical(r) for r in table.to_pylist()]
+        if a.cdf is not None:
+            import pyarrow
+            cdf = pyarrow.table(dt.load_cdf(starting_version=a.cdf))
+            out["cdf"] = [canonical({k: v for k, v in r.items() if k != "_commit_timestamp"}) for r in cdf.to_pylist()]
     except BaseException as e:  # reported, not raised: the caller compares errors
         out = {"error": f"{type(e).__name__}: {e}"}
     return out
@@ -76,6 +82,7 @@ def main():
     ap.add_argument("uris", nargs="+")
     ap.add_argument("--version", type=int)
     ap.add_argument("--rows", action="store_true")
+    ap.add_argument("--cdf", type=int)
     ap.add_argument("--txn", nargs="*", default=[])
     a = ap.parse_args()
     results = [read(uri, a) for uri in a.uris]
