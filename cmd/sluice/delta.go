@@ -112,6 +112,9 @@ Examples:
 	fmt.Fprintf(w, "Version\t%d (%s)\n", info.Version, info.Timestamp)
 	fmt.Fprintf(w, "Files\t%d (%s)\n", info.NumFiles, humanBytes(info.SizeBytes))
 	fmt.Fprintf(w, "Records\t%d\n", info.NumRecords)
+	if info.DeletionVectors > 0 {
+		fmt.Fprintf(w, "Deleted\t%d records, by deletion vectors on %d files\n", info.DeletedRecords, info.DeletionVectors)
+	}
 	fmt.Fprintf(w, "Protocol\treader %d, writer %d %s\n", info.MinReaderVersion, info.MinWriterVersion, strings.Join(append(info.ReaderFeatures, info.WriterFeatures...), " "))
 	if len(info.PartitionColumns) > 0 {
 		fmt.Fprintf(w, "Partitioned by\t%s\n", strings.Join(info.PartitionColumns, ", "))
