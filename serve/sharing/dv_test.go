@@ -1,0 +1,176 @@
+package sharing
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/fileurl"
+)
+
+// dvActions returns the add and remove actions of a delta format answer's
+// file lines, in order, as "add"/"remove" -> action.
+func dvActions(t *testing.T, body string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range ndjson(t, body) {
+		f, ok := l["file"].(map[string]any)
+		if !ok {
+			continue
+		}
+		for kind, a := range f["deltaSingleAction"].(map[string]any) {
+			m := a.(map[string]any)
+			m["kind"] = kind
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// A table with deletion vectors is served in the delta format, each
+// on-disk deletion vector handed out as the signed URL of its file
+// ("p"); the parquet format, which cannot carry them, is refused with the
+// protocol's error naming the fix, on every endpoint.
+func TestDeletionVectorsServed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	dir := e.shareGolden("log-replay-dv-key-cases", "dvkeys")
+	path := "/shares/q3/schemas/golden/tables/dvkeys"
+	st, err := objstore.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct{ name, method, path, body string }{
+		{"query", "POST", path + "/query", `{}`},
+		{"query at version 0", "POST", path + "/query", `{"version":0}`},
+		{"metadata", "GET", path + "/metadata", ""},
+		{"changes", "GET", path + "/changes?startingVersion=0", ""},
+	} {
+		for _, caps := range []string{"", "responseformat=parquet"} {
+			r := e.do(c.method, "acme", c.path, c.body, capsHeader, caps)
+			if r.status != 400 || errorCode(t, r) != codeUnsupported || !strings.Contains(r.body, "responseformat=delta") || !strings.Contains(r.body, "q3.golden.dvkeys") {
+				t.Errorf("%s, capabilities %q: %d %s", c.name, caps, r.status, r.body)
+			}
+		}
+	}
+
+	// Both formats asked: delta, with the deletion vector signed.
+	latest, err := deltalog.Load(ctx, st, deltalog.WithDeletionVectors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv := latest.Files()[0].DeletionVector
+	key, err := dv.Key(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "acme", path+"/query", `{}`, capsHeader, "responseformat=delta,parquet")
+	if r.status != 200 || r.header.Get(capsHeader) != "responseformat=delta" {
+		t.Fatalf("%d %v %s", r.status, r.header, r.body)
+	}
+	acts := dvActions(t, r.body)
+	if len(acts) != 1 {
+		t.Fatalf("%d files: %s", len(acts), r.body)
+	}
+	got, _ := json.Marshal(acts[0]["deletionVector"])
+	_, expires, _ := strings.Cut(acts[0]["path"].(string), "?") // signed alike
+	want, _ := json.Marshal(map[string]any{"storageType": "p", "pathOrInlineDv": "https://files.test/log-replay-dv-key-cases/" + key + "?" + expires,
+		"offset": *dv.Offset, "sizeInBytes": dv.SizeInBytes, "cardinality": dv.Cardinality})
+	if string(got) != string(want) {
+		t.Fatalf("deletion vector\n got %s\nwant %s", got, want)
+	}
+
+	// Version 0 had none; the changes carry each commit's add with its new
+	// deletion vector and remove with the old one, all signed.
+	r = e.do("POST", "acme", path+"/query", `{"version":0}`, capsHeader, "responseformat=delta")
+	if acts := dvActions(t, r.body); len(acts) != 1 || acts[0]["deletionVector"] != nil {
+		t.Fatalf("version 0: %s", r.body)
+	}
+	r = e.do("GET", "acme", path+"/changes?startingVersion=1", "", capsHeader, "responseformat=delta")
+	if r.status != 200 {
+		t.Fatalf("changes: %d %s", r.status, r.body)
+	}
+	var kinds []string
+	for _, a := range dvActions(t, r.body) {
+		d, _ := a["deletionVector"].(map[string]any)
+		kind := a["kind"].(string)
+		if d != nil {
+			if d["storageType"] != "p" || !strings.HasPrefix(d["pathOrInlineDv"].(string), "https://files.test/log-replay-dv-key-cases/deletion_vector_") {
+				t.Fatalf("changes: %s deletion vector %v", kind, d)
+			}
+			kind += "+dv"
+		}
+		kinds = append(kinds, kind)
+	}
+	if strings.Join(kinds, " ") != "add+dv remove add+dv remove+dv add+dv remove+dv" {
+		t.Fatalf("changes: %v", kinds)
+	}
+}
+
+// The signed URL of a local table's deletion vector is served by the file
+// endpoint, as data files are: the client gets the file's bytes.
+func TestDeletionVectorFileEndpoint(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	dir := e.shareGolden("log-replay-dv-key-cases", "dvkeys")
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	signer, err := fileurl.NewSigner([]byte(strings.Repeat("k", fileurl.KeySize)), srv.URL+"/files/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(signer.Pattern(), signer.Handler(fileurl.SharedTables(e.cat)))
+	pol, err := policy.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(e.cat, pol, WithSigner(StoreSigner{Local: signer}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle(DefaultPrefix+"/", h)
+	req, _ := http.NewRequest("POST", srv.URL+DefaultPrefix+"/shares/q3/schemas/golden/tables/dvkeys/query", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+e.tokens["acme"])
+	req.Header.Set(capsHeader, "responseformat=delta")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	acts := dvActions(t, string(body))
+	if resp.StatusCode != 200 || len(acts) != 1 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	d := acts[0]["deletionVector"].(map[string]any)
+	got, err := http.Get(d["pathOrInlineDv"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	st, _ := objstore.NewLocal(dir)
+	snap, err := deltalog.Load(ctx, st, deltalog.WithDeletionVectors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := snap.Files()[0].DeletionVector.Key(st)
+	want, err := os.ReadFile(filepath.Join(dir, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StatusCode != 200 || string(b) != string(want) {
+		t.Fatalf("GET deletion vector: %d, %d bytes, want the %d of %s", got.StatusCode, len(b), len(want), key)
+	}
+}
