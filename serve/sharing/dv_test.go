@@ -8,11 +8,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/fileurl"
 )
@@ -117,21 +120,20 @@ func TestDeletionVectorsServed(t *testing.T) {
 	}
 }
 
-// The signed URL of a local table's deletion vector is served by the file
-// endpoint, as data files are: the client gets the file's bytes.
-func TestDeletionVectorFileEndpoint(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t)
-	dir := e.shareGolden("log-replay-dv-key-cases", "dvkeys")
+// fileServer serves e's catalog with the production file endpoint mounted
+// beside the protocol (local tables' URLs signed by table ID) and returns
+// its URL.
+func fileServer(t *testing.T, e *env) string {
+	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	signer, err := fileurl.NewSigner([]byte(strings.Repeat("k", fileurl.KeySize)), srv.URL+"/files/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle(signer.Pattern(), signer.Handler(fileurl.SharedTables(e.cat)))
-	pol, err := policy.New(ctx)
+	pol, err := policy.New(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +142,17 @@ func TestDeletionVectorFileEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux.Handle(DefaultPrefix+"/", h)
-	req, _ := http.NewRequest("POST", srv.URL+DefaultPrefix+"/shares/q3/schemas/golden/tables/dvkeys/query", strings.NewReader(`{}`))
+	return srv.URL
+}
+
+// The signed URL of a local table's deletion vector is served by the file
+// endpoint, as data files are: the client gets the file's bytes.
+func TestDeletionVectorFileEndpoint(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	dir := e.shareGolden("log-replay-dv-key-cases", "dvkeys")
+	base := fileServer(t, e)
+	req, _ := http.NewRequest("POST", base+DefaultPrefix+"/shares/q3/schemas/golden/tables/dvkeys/query", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer "+e.tokens["acme"])
 	req.Header.Set(capsHeader, "responseformat=delta")
 	resp, err := http.DefaultClient.Do(req)
@@ -172,5 +184,59 @@ func TestDeletionVectorFileEndpoint(t *testing.T) {
 	}
 	if got.StatusCode != 200 || string(b) != string(want) {
 		t.Fatalf("GET deletion vector: %d, %d bytes, want the %d of %s", got.StatusCode, len(b), len(want), key)
+	}
+}
+
+// The real Python connector, in the delta format, reads the golden tables
+// with deletion vectors through the share (deletion vector files fetched
+// from the file endpoint) exactly as delta-rs reads them directly, at
+// every version.
+func TestPythonConnectorDeletionVectors(t *testing.T) {
+	e := newEnv(t)
+	tables := map[string]string{"dvkeys": "log-replay-dv-key-cases", "dvparts": "dv-partitioned-with-checkpoint"}
+	latest := map[string]int64{"dvkeys": 3, "dvparts": 15}
+	dirs := map[string]string{}
+	for alias, name := range tables {
+		dirs[alias] = e.shareGolden(name, alias)
+	}
+	profile := filepath.Join(t.TempDir(), "profile.share")
+	pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": fileServer(t, e) + DefaultPrefix, "bearerToken": e.tokens["acme"]})
+	if err := os.WriteFile(profile, pb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ops []map[string]any
+	var want [][]any
+	for _, alias := range []string{"dvkeys", "dvparts"} {
+		for v := int64(0); v <= latest[alias]; v++ {
+			ops = append(ops, map[string]any{"op": "load", "table": "q3.golden." + alias, "version": v, "use_delta_format": true})
+			res := testenv.DeltaRs(t, nil, []string{dirs[alias]}, "--rows", "--version", strconv.FormatInt(v, 10))[0]
+			if res.Error != "" {
+				t.Fatalf("delta-rs %s@%d: %s", alias, v, res.Error)
+			}
+			rows, err := testenv.SortRows(res.Rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, rows)
+		}
+	}
+	ops = append(ops, map[string]any{"op": "load", "table": "q3.golden.dvkeys"})
+	results := runConnector(t, profile, ops)
+	for i, w := range want {
+		if results[i].Error != "" {
+			t.Fatalf("%v: %s", ops[i], results[i].Error)
+		}
+		got, err := testenv.SortRows(results[i].Rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("%v: the connector reads %d rows, delta-rs %d\n got %.500v\nwant %.500v", ops[i], len(got), len(w), got, w)
+		}
+	}
+	// Without use_delta_format the connector asks for both formats: the
+	// server picks delta, and the rows are right too.
+	if last, _ := testenv.SortRows(results[len(results)-1].Rows); !reflect.DeepEqual(last, want[latest["dvkeys"]]) {
+		t.Fatalf("default format: %+v", results[len(results)-1])
 	}
 }
