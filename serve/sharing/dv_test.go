@@ -1,6 +1,7 @@
 package sharing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/fileurl"
+	"github.com/sluice-io/sluice/testdata"
 )
 
 // dvActions returns the add and remove actions of a delta format answer's
@@ -123,7 +125,7 @@ func TestDeletionVectorsServed(t *testing.T) {
 // fileServer serves e's catalog with the production file endpoint mounted
 // beside the protocol (local tables' URLs signed by table ID) and returns
 // its URL.
-func fileServer(t *testing.T, e *env) string {
+func fileServer(t *testing.T, e *env, opts ...Option) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
@@ -137,7 +139,7 @@ func fileServer(t *testing.T, e *env) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := NewHandler(e.cat, pol, WithSigner(StoreSigner{Local: signer}))
+	h, err := NewHandler(e.cat, pol, append([]Option{WithSigner(StoreSigner{Local: signer})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,14 +147,10 @@ func fileServer(t *testing.T, e *env) string {
 	return srv.URL
 }
 
-// The signed URL of a local table's deletion vector is served by the file
-// endpoint, as data files are: the client gets the file's bytes.
-func TestDeletionVectorFileEndpoint(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t)
-	dir := e.shareGolden("log-replay-dv-key-cases", "dvkeys")
-	base := fileServer(t, e)
-	req, _ := http.NewRequest("POST", base+DefaultPrefix+"/shares/q3/schemas/golden/tables/dvkeys/query", strings.NewReader(`{}`))
+// postQuery queries a table of q3 in the delta format as acme.
+func postQuery(t *testing.T, e *env, base, table string) []map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+DefaultPrefix+"/shares/q3/schemas/golden/tables/"+table+"/query", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer "+e.tokens["acme"])
 	req.Header.Set(capsHeader, "responseformat=delta")
 	resp, err := http.DefaultClient.Do(req)
@@ -161,19 +159,29 @@ func TestDeletionVectorFileEndpoint(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	acts := dvActions(t, string(body))
-	if resp.StatusCode != 200 || len(acts) != 1 {
-		t.Fatalf("%d %s", resp.StatusCode, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("query %s: %d %s", table, resp.StatusCode, body)
 	}
-	d := acts[0]["deletionVector"].(map[string]any)
-	got, err := http.Get(d["pathOrInlineDv"].(string))
+	return dvActions(t, string(body))
+}
+
+// fetchDV GETs the URL of a served deletion vector and checks it gives the
+// bytes of the table's file (golden dir) for it.
+func fetchDV(t *testing.T, a map[string]any, dir string) {
+	t.Helper()
+	d, _ := a["deletionVector"].(map[string]any)
+	if d == nil || d["storageType"] != "p" {
+		t.Fatalf("deletion vector %v", a["deletionVector"])
+	}
+	u := d["pathOrInlineDv"].(string)
+	got, err := http.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(got.Body)
 	got.Body.Close()
 	st, _ := objstore.NewLocal(dir)
-	snap, err := deltalog.Load(ctx, st, deltalog.WithDeletionVectors())
+	snap, err := deltalog.Load(context.Background(), st, deltalog.WithDeletionVectors())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +193,101 @@ func TestDeletionVectorFileEndpoint(t *testing.T) {
 	if got.StatusCode != 200 || string(b) != string(want) {
 		t.Fatalf("GET deletion vector: %d, %d bytes, want the %d of %s", got.StatusCode, len(b), len(want), key)
 	}
+}
+
+// The signed URL of a local table's deletion vector is served by the file
+// endpoint, as data files are: the client gets the file's bytes.
+func TestDeletionVectorFileEndpoint(t *testing.T) {
+	e := newEnv(t)
+	dir := e.shareGolden("log-replay-dv-key-cases", "dvkeys")
+	acts := postQuery(t, e, fileServer(t, e), "dvkeys")
+	if len(acts) != 1 {
+		t.Fatalf("%d files", len(acts))
+	}
+	fetchDV(t, acts[0], dir)
+}
+
+// On S3 the deletion vector is handed out as a presigned URL of its
+// object, as data files are; the connector reads the table from MinIO in
+// the delta format as delta-rs reads the golden directory.
+func TestDeletionVectorsOnS3(t *testing.T) {
+	ctx := context.Background()
+	s3env := testenv.MinIO(t)
+	bucket := s3env.NewBucket(t)
+	s3opts := []objstore.S3Option{objstore.WithEndpoint(s3env.Endpoint), objstore.WithRegion(s3env.Region),
+		objstore.WithPathStyle(true), objstore.WithStaticCredentials(s3env.AccessKey, s3env.SecretKey, "")}
+	st, err := objstore.NewS3(ctx, bucket, "dv/keys", s3opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := testdata.Path("delta-golden", "log-replay-dv-key-cases")
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		return st.Put(ctx, filepath.ToSlash(rel), bytes.NewReader(b), objstore.PutOptions{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.shareAt("dvs3", st.URI())
+	base := fileServer(t, e, WithStoreOpener(func(ctx context.Context, uri string) (objstore.Store, error) {
+		if rest, ok := strings.CutPrefix(uri, "s3://"); ok {
+			b, prefix, _ := strings.Cut(rest, "/")
+			return objstore.NewS3(ctx, b, prefix, s3opts...)
+		}
+		return objstore.Open(ctx, uri)
+	}))
+	acts := postQuery(t, e, base, "dvs3")
+	if len(acts) != 1 {
+		t.Fatalf("%d files", len(acts))
+	}
+	if u := acts[0]["deletionVector"].(map[string]any)["pathOrInlineDv"].(string); !strings.HasPrefix(u, s3env.Endpoint) || !strings.Contains(u, "X-Amz-Signature=") {
+		t.Fatalf("deletion vector URL %s is not presigned by MinIO", u)
+	}
+	fetchDV(t, acts[0], dir)
+
+	profile := writeProfile(t, base, e.tokens["acme"])
+	res := runConnector(t, profile, []map[string]any{{"op": "load", "table": "q3.golden.dvs3", "use_delta_format": true}})[0]
+	if res.Error != "" {
+		t.Fatal(res.Error)
+	}
+	got, _ := testenv.SortRows(res.Rows)
+	want := deltaRsAt(t, dir, 3)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the connector reads %d rows from S3, delta-rs %d from the directory", len(got), len(want))
+	}
+}
+
+// writeProfile writes a sharing profile for the server at base.
+func writeProfile(t *testing.T, base, token string) string {
+	t.Helper()
+	profile := filepath.Join(t.TempDir(), "profile.share")
+	pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": base + DefaultPrefix, "bearerToken": token})
+	if err := os.WriteFile(profile, pb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return profile
+}
+
+// deltaRsAt is what delta-rs reads at version of the table in dir.
+func deltaRsAt(t *testing.T, dir string, v int64) []any {
+	t.Helper()
+	res := testenv.DeltaRs(t, nil, []string{dir}, "--rows", "--version", strconv.FormatInt(v, 10))[0]
+	if res.Error != "" {
+		t.Fatalf("delta-rs %s@%d: %s", dir, v, res.Error)
+	}
+	rows, err := testenv.SortRows(res.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
 
 // The real Python connector, in the delta format, reads the golden tables
@@ -199,25 +302,13 @@ func TestPythonConnectorDeletionVectors(t *testing.T) {
 	for alias, name := range tables {
 		dirs[alias] = e.shareGolden(name, alias)
 	}
-	profile := filepath.Join(t.TempDir(), "profile.share")
-	pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": fileServer(t, e) + DefaultPrefix, "bearerToken": e.tokens["acme"]})
-	if err := os.WriteFile(profile, pb, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	profile := writeProfile(t, fileServer(t, e), e.tokens["acme"])
 	var ops []map[string]any
 	var want [][]any
 	for _, alias := range []string{"dvkeys", "dvparts"} {
 		for v := int64(0); v <= latest[alias]; v++ {
 			ops = append(ops, map[string]any{"op": "load", "table": "q3.golden." + alias, "version": v, "use_delta_format": true})
-			res := testenv.DeltaRs(t, nil, []string{dirs[alias]}, "--rows", "--version", strconv.FormatInt(v, 10))[0]
-			if res.Error != "" {
-				t.Fatalf("delta-rs %s@%d: %s", alias, v, res.Error)
-			}
-			rows, err := testenv.SortRows(res.Rows)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, rows)
+			want = append(want, deltaRsAt(t, dirs[alias], v))
 		}
 	}
 	ops = append(ops, map[string]any{"op": "load", "table": "q3.golden.dvkeys"})
