@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -329,5 +330,26 @@ func TestPythonConnectorDeletionVectors(t *testing.T) {
 	// server picks delta, and the rows are right too.
 	if last, _ := testenv.SortRows(results[len(results)-1].Rows); !reflect.DeepEqual(last, want[latest["dvkeys"]]) {
 		t.Fatalf("default format: %+v", results[len(results)-1])
+	}
+}
+
+// limitHint counts a file's live rows: its numRecords less the rows its
+// deletion vector deletes, so a limit is never cut short by deleted rows.
+func TestLimitFilesCountsDeletionVectors(t *testing.T) {
+	file := func(path string, n, deleted int64) *deltalog.Add {
+		a := &deltalog.Add{Path: path, Stats: fmt.Sprintf(`{"numRecords":%d}`, n)}
+		if deleted > 0 {
+			a.DeletionVector = &deltalog.DeletionVector{StorageType: "u", Cardinality: deleted}
+		}
+		return a
+	}
+	files := []*deltalog.Add{file("a", 10, 8), file("b", 10, 0), file("c", 10, 0)}
+	for _, c := range []struct {
+		limit int64
+		want  int
+	}{{1, 1}, {2, 1}, {3, 2}, {12, 2}, {13, 3}} {
+		if got := limitFiles(files, c.limit); len(got) != c.want {
+			t.Errorf("limit %d: %d files, want %d", c.limit, len(got), c.want)
+		}
 	}
 }

@@ -469,9 +469,10 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	return c.writeLines(snap.Version, format, end, l)
 }
 
-// limitFiles keeps the first files whose numRecords (from their stats) add
-// up to limit; files without stats are kept and counted as nothing, so no
-// fewer rows than asked are ever returned.
+// limitFiles keeps the first files whose live rows (numRecords from their
+// stats, less the rows their deletion vectors delete) add up to limit;
+// files without stats are kept and counted as nothing, so no fewer rows
+// than asked are ever returned.
 func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
 	var n int64
 	for i, f := range files {
@@ -480,6 +481,9 @@ func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
 		}
 		if st, err := parseStats(f.Stats); err == nil && st != nil && st.NumRecords != nil {
 			n += *st.NumRecords
+			if f.DeletionVector != nil {
+				n -= f.DeletionVector.Cardinality
+			}
 		}
 	}
 	return files
