@@ -75,8 +75,10 @@ func (t *Table) NewBatchWriter(ctx context.Context, snap *deltalog.Snapshot) (*B
 	return t.newBatchWriter(ctx, snap, t.cfg.targetFileSize)
 }
 
-func (t *Table) newBatchWriter(ctx context.Context, snap *deltalog.Snapshot, targetFileSize int64) (*BatchWriter, error) {
-	if err := deltalog.CheckWritable(&snap.Protocol, &snap.Metadata, snap.Schema); err != nil {
+// newBatchWriter is NewBatchWriter with a target file size; also are the
+// table features the caller handles (see deltalog.CheckWritable).
+func (t *Table) newBatchWriter(ctx context.Context, snap *deltalog.Snapshot, targetFileSize int64, also ...string) (*BatchWriter, error) {
+	if err := deltalog.CheckWritable(&snap.Protocol, &snap.Metadata, snap.Schema, also...); err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.URI(), err)
 	}
 	arrowSch, err := parquetio.ArrowSchema(snap.Schema)

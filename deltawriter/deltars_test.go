@@ -123,16 +123,7 @@ func TestDeltaRsReadsWhatWeWrite(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if len(got) != len(want) {
-						t.Fatalf("%s: delta-rs read %d rows, we wrote %d", stage, len(got), len(want))
-					}
-					for i := range want {
-						if !reflect.DeepEqual(got[i], want[i]) {
-							gj, _ := json.Marshal(got[i])
-							wj, _ := json.Marshal(want[i])
-							t.Fatalf("%s: row %d differs:\ndelta-rs: %s\nwritten:  %s", stage, i, gj, wj)
-						}
-					}
+					sameRows(t, stage, "delta-rs", got, "written", want)
 				}
 				check("after appends", snap)
 

@@ -29,15 +29,20 @@ type TableInfo struct {
 	WriterFeatures    []string          `json:"writerFeatures,omitempty"`
 	Configuration     map[string]string `json:"configuration"`
 	CheckpointVersion int64             `json:"checkpointVersion"`
+	// DeletedRecords are the rows that deletion vectors mark deleted (not
+	// counted in NumRecords), in DeletionVectors files.
+	DeletedRecords  int64 `json:"deletedRecords,omitempty"`
+	DeletionVectors int   `json:"deletionVectors,omitempty"`
 	// RecordsFromFooters counts files without numRecords stats, whose row
 	// counts were read from their Parquet footers.
 	RecordsFromFooters int `json:"recordsFromFooters,omitempty"`
 }
 
 // Inspect loads a snapshot and summarises it. Record counts come from the
-// files' stats, or from their Parquet footers where stats are missing.
+// files' stats, or from their Parquet footers where stats are missing,
+// less the rows deletion vectors mark deleted (each one read and checked).
 func (t *Table) Inspect(ctx context.Context, opts ...deltalog.LoadOption) (*TableInfo, error) {
-	snap, err := t.Snapshot(ctx, opts...)
+	snap, err := t.Snapshot(ctx, append([]deltalog.LoadOption{deltalog.WithDeletionVectors()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +67,17 @@ func (t *Table) Inspect(ctx context.Context, opts ...deltalog.LoadOption) (*Tabl
 			info.RecordsFromFooters++
 		}
 		info.NumRecords += n
+		if a.DeletionVector != nil {
+			// Read, not trusted: a missing or corrupt one fails here as
+			// it would fail every reader.
+			del, err := deltalog.ReadDeletionVector(ctx, t.store, a.DeletionVector)
+			if err != nil {
+				return nil, fmt.Errorf("inspect %s: data file %s: %w", t.URI(), a.Path, err)
+			}
+			info.NumRecords -= int64(del.Cardinality())
+			info.DeletedRecords += int64(del.Cardinality())
+			info.DeletionVectors++
+		}
 	}
 	return info, nil
 }

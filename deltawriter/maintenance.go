@@ -2,6 +2,7 @@ package deltawriter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,9 @@ type OptimizeResult struct {
 }
 
 // Optimize bin-packs the small files (smaller than the target file size) of
-// each partition into files of about the target size, and commits the
+// each partition into files of about the target size, dropping the rows
+// their deletion vectors mark deleted (a small file with a deletion vector
+// is rewritten even alone, and the new files have none), and commits the
 // rewrite as removes and adds with dataChange=false, so streaming readers of
 // changes skip it. Files that a concurrent commit removed make it fail with
 // a deltalog.ConflictError; appends in the meantime are fine.
@@ -44,16 +47,15 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 	if target <= 0 {
 		target = t.cfg.targetFileSize
 	}
-	snap, err := t.Snapshot(ctx)
+	// Deletion vectors are applied when files are rewritten (copyFile),
+	// and the new files have none.
+	snap, err := t.Snapshot(ctx, deltalog.WithDeletionVectors())
 	if err != nil {
 		return OptimizeResult{}, err
 	}
 	res := OptimizeResult{Version: snap.Version}
 	byPart := map[string][]*deltalog.Add{}
 	for _, a := range snap.Files() {
-		if a.DeletionVector != nil {
-			return res, fmt.Errorf("optimize %s: %w", t.URI(), &deltalog.UnsupportedFeatureError{Feature: "deletionVectors", Writer: true})
-		}
 		if a.Size < target {
 			dir := partitionDir(snap.Metadata.PartitionColumns, a.PartitionValues)
 			byPart[dir] = append(byPart[dir], a)
@@ -68,7 +70,8 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 	for _, dir := range dirs {
 		compacted := false
 		for _, bin := range binPack(byPart[dir], target) {
-			if len(bin) >= 2 {
+			// A lone file is rewritten only to drop its deleted rows.
+			if len(bin) >= 2 || bin[0].DeletionVector != nil {
 				bins = append(bins, bin)
 				compacted = true
 			}
@@ -80,13 +83,13 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 	if len(bins) == 0 {
 		return res, nil
 	}
-	rw, err := t.rewriteBins(ctx, snap, bins, target)
+	rw, err := t.rewriteBins(ctx, snap, bins, target, deltalog.FeatureDeletionVectors)
 	if err != nil {
 		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
 	}
-	v, err := t.Commit(ctx, snap, rw.actions, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]string{
+	v, err := t.commit(ctx, snap, rw.actions, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]string{
 		"predicate": "[]", "targetFileSize": deltalog.JSONParam(target),
-	}})
+	}}, deltalog.FeatureDeletionVectors)
 	if err != nil {
 		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
 	}
@@ -105,9 +108,9 @@ type rewrite struct {
 
 // rewriteBins writes the rows of each bin (files of one partition) into one
 // new file and returns the actions that swap them in.
-func (t *Table) rewriteBins(ctx context.Context, snap *deltalog.Snapshot, bins [][]*deltalog.Add, target int64) (rewrite, error) {
+func (t *Table) rewriteBins(ctx context.Context, snap *deltalog.Snapshot, bins [][]*deltalog.Add, target int64, also ...string) (rewrite, error) {
 	var rw rewrite
-	w, err := t.newBatchWriter(ctx, snap, target)
+	w, err := t.newBatchWriter(ctx, snap, target, also...)
 	if err != nil {
 		return rw, err
 	}
@@ -138,6 +141,7 @@ func (t *Table) rewriteBins(ctx context.Context, snap *deltalog.Snapshot, bins [
 		rw.actions = append(rw.actions, deltalog.Action{Remove: &deltalog.Remove{
 			Path: a.Path, DeletionTimestamp: &now, DataChange: false, ExtendedFileMetadata: &ext,
 			PartitionValues: a.PartitionValues, Size: &size, Stats: a.Stats, Tags: a.Tags,
+			DeletionVector: a.DeletionVector, // the file removed is the pair (path, deletion vector)
 		}})
 	}
 	for i := range adds {
@@ -169,20 +173,69 @@ func binPack(files []*deltalog.Add, target int64) [][]*deltalog.Add {
 	return bins
 }
 
-// copyFile reads a data file and writes its rows to w's file of the same
-// partition.
+// copyFile reads the live rows of a data file (its deletion vector
+// applied) and writes them to w's file of the same partition.
 func (t *Table) copyFile(ctx context.Context, w *BatchWriter, snap *deltalog.Snapshot, a *deltalog.Add) error {
+	return t.ScanFile(ctx, a, w.dataSchema, func(rec arrow.Record) error {
+		return w.writePartition(a.PartitionValues, rec)
+	})
+}
+
+// ScanFile reads the live rows of a data file of the table: its Parquet
+// rows as Arrow records of schema (the data columns; partition values are
+// not in the file), without the rows its deletion vector marks deleted.
+// Records are released when fn returns (see parquetio.ReadFile).
+func (t *Table) ScanFile(ctx context.Context, a *deltalog.Add, schema *deltalog.Schema, fn func(arrow.Record) error) error {
 	key, err := KeyForPath(a.Path)
 	if err != nil {
 		return err
+	}
+	var deleted *deltalog.RowSet
+	if a.DeletionVector != nil {
+		if deleted, err = deltalog.ReadDeletionVector(ctx, t.store, a.DeletionVector); err != nil {
+			return fmt.Errorf("data file %s: %w", key, err)
+		}
 	}
 	b, err := objstore.ReadAll(ctx, t.store, key)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
-	return parquetio.ReadFile(bytes.NewReader(b), int64(len(b)), w.dataSchema, memory.DefaultAllocator, func(rec arrow.Record) error {
-		return w.writePartition(a.PartitionValues, rec)
+	var row, dropped uint64 // the file's row index of rec's first row; rows dropped so far
+	err = parquetio.ReadFile(bytes.NewReader(b), int64(len(b)), schema, memory.DefaultAllocator, func(rec arrow.Record) error {
+		base, n := row, rec.NumRows()
+		row += uint64(n)
+		if deleted == nil {
+			return fn(rec)
+		}
+		start := int64(-1) // first row of the run of live rows being collected
+		for i := int64(0); i <= n; i++ {
+			live := i < n && !deleted.Contains(base+uint64(i))
+			if i < n && !live {
+				dropped++
+			}
+			switch {
+			case live && start < 0:
+				start = i
+			case !live && start >= 0:
+				part := rec.NewSlice(start, i)
+				err := fn(part)
+				part.Release()
+				if err != nil {
+					return err
+				}
+				start = -1
+			}
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if dropped != deleted.Cardinality() {
+		return fmt.Errorf("data file %s: its deletion vector marks %d rows deleted, %d of them beyond the file's %d rows: the deletion vector does not belong to this file",
+			key, deleted.Cardinality(), deleted.Cardinality()-dropped, row)
+	}
+	return nil
 }
 
 // finishPartition completes the open file of a partition, if any.
@@ -226,7 +279,8 @@ var ErrRetentionTooShort = errors.New("retention shorter than the table's delta.
 // never deletes a live file, nor anything under _delta_log/ or other
 // directories whose names start with '_' or '.'.
 func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, error) {
-	snap, err := t.Snapshot(ctx)
+	// The deletion vector files of the files kept are kept too.
+	snap, err := t.Snapshot(ctx, deltalog.WithDeletionVectors())
 	if err != nil {
 		return VacuumResult{}, err
 	}
@@ -244,17 +298,30 @@ func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, erro
 	}
 	cutoff := t.cfg.now().Add(-retain)
 	keep := map[string]bool{}
+	var dvErr error // a deletion vector whose file cannot be named: vacuum nothing
+	keepDV := func(dv *deltalog.DeletionVector) {
+		if dv != nil && dv.StorageType != deltalog.DVInline {
+			k, err := dv.Key(t.store)
+			keep[k] = true
+			dvErr = cmp.Or(dvErr, err)
+		}
+	}
 	for _, a := range snap.Files() {
 		if k, err := KeyForPath(a.Path); err == nil {
 			keep[k] = true
 		}
+		keepDV(a.DeletionVector)
 	}
 	for _, r := range snap.Tombstones() {
 		if r.DeletionTimestamp == nil || time.UnixMilli(*r.DeletionTimestamp).After(cutoff) {
 			if k, err := KeyForPath(r.Path); err == nil {
 				keep[k] = true
 			}
+			keepDV(r.DeletionVector)
 		}
+	}
+	if dvErr != nil {
+		return VacuumResult{}, fmt.Errorf("vacuum %s: %w", t.URI(), dvErr)
 	}
 	objs, err := t.store.List(ctx, "", "")
 	if err != nil {

@@ -139,7 +139,13 @@ func (t *Table) Create(ctx context.Context, schema *deltalog.Schema, o CreateOpt
 // version is a multiple of the checkpoint interval. A failed checkpoint is
 // logged, not returned: the commit itself succeeded.
 func (t *Table) Commit(ctx context.Context, read *deltalog.Snapshot, actions []deltalog.Action, op deltalog.Operation) (int64, error) {
-	if err := deltalog.CheckWritable(&read.Protocol, &read.Metadata, read.Schema); err != nil {
+	return t.commit(ctx, read, actions, op)
+}
+
+// commit is Commit for a caller that handles the table features also
+// itself (see deltalog.CheckWritable).
+func (t *Table) commit(ctx context.Context, read *deltalog.Snapshot, actions []deltalog.Action, op deltalog.Operation, also ...string) (int64, error) {
+	if err := deltalog.CheckWritable(&read.Protocol, &read.Metadata, read.Schema, also...); err != nil {
 		return 0, fmt.Errorf("write %s: %w", t.URI(), err)
 	}
 	v, err := deltalog.Commit(ctx, t.store, read, actions, op)

@@ -64,6 +64,9 @@ func openTable(ctx context.Context, fsName string, pos []string, stderr io.Write
 
 func deltaInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("inspect", `Show a Delta table's version, files, records, schema and recent commits.
+Records are the live rows: those deletion vectors mark deleted are counted
+apart (Deleted; deletedRecords in --json), each deletion vector read and
+checked.
 
 Usage: sluice delta inspect URI [--version N | --timestamp T] [--json]
 
@@ -112,6 +115,9 @@ Examples:
 	fmt.Fprintf(w, "Version\t%d (%s)\n", info.Version, info.Timestamp)
 	fmt.Fprintf(w, "Files\t%d (%s)\n", info.NumFiles, humanBytes(info.SizeBytes))
 	fmt.Fprintf(w, "Records\t%d\n", info.NumRecords)
+	if info.DeletionVectors > 0 {
+		fmt.Fprintf(w, "Deleted\t%d records, by deletion vectors on %d files\n", info.DeletedRecords, info.DeletionVectors)
+	}
 	fmt.Fprintf(w, "Protocol\treader %d, writer %d %s\n", info.MinReaderVersion, info.MinWriterVersion, strings.Join(append(info.ReaderFeatures, info.WriterFeatures...), " "))
 	if len(info.PartitionColumns) > 0 {
 		fmt.Fprintf(w, "Partitioned by\t%s\n", strings.Join(info.PartitionColumns, ", "))
@@ -180,8 +186,10 @@ func humanBytes(n int64) string {
 
 func deltaOptimize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("optimize", `Compact small files: per partition, files smaller than the target size are
-bin-packed into files of about that size. Readers are unaffected (the rewrite
-is committed with dataChange=false); concurrent appends are fine.
+bin-packed into files of about that size. Rows that deletion vectors mark
+deleted are dropped as files are rewritten (a small file with a deletion
+vector is rewritten even alone). Readers are unaffected (the rewrite is
+committed with dataChange=false); concurrent appends are fine.
 
 Usage: sluice delta optimize URI [--target-size BYTES]
 `, stderr)
@@ -210,7 +218,7 @@ Usage: sluice delta optimize URI [--target-size BYTES]
 func deltaVacuum(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("vacuum", `Delete files no longer referenced by any version within the retention period
 (removed files whose retention expired, and orphans of failed writes). Live
-files and the _delta_log are never touched.
+files, their deletion vector files and the _delta_log are never touched.
 
 Usage: sluice delta vacuum URI [--retain 168h] [--dry-run] [--force]
 `, stderr)

@@ -77,7 +77,37 @@ func (s *Snapshot) Files() []*Add {
 func (s *Snapshot) NumFiles() int { return len(s.files) }
 
 // File returns the live add action for path, or nil.
-func (s *Snapshot) File(path string) *Add { return s.files[canonicalPath(path)] }
+func (s *Snapshot) File(path string) *Add {
+	p := canonicalPath(path)
+	if a := s.files[fileKey(p, nil)]; a != nil {
+		return a
+	}
+	for _, a := range s.files {
+		if canonicalPath(a.Path) == p {
+			return a
+		}
+	}
+	return nil
+}
+
+// HasDeletionVectors reports whether a live file carries a deletion vector.
+func (s *Snapshot) HasDeletionVectors() bool {
+	for _, a := range s.files {
+		if a.DeletionVector != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// fileKey is the key of a logical file in log replay: its canonical path
+// and its deletion vector's unique id, as the protocol reconciles actions.
+func fileKey(canonical string, dv *DeletionVector) string {
+	if dv == nil {
+		return canonical
+	}
+	return canonical + "\x00" + dv.UniqueID()
+}
 
 // canonicalPath is the key files are tracked by: writers may spell the same
 // absolute local path as "/p", "file:/p" or "file:///p".
@@ -128,6 +158,15 @@ type LoadOption func(*loadConfig)
 type loadConfig struct {
 	version   int64 // -1: latest
 	timestamp *time.Time
+	features  []string // reader features the caller handles beyond SupportedReaderFeatures
+}
+
+// WithDeletionVectors lets Load read a table with the deletionVectors
+// reader feature: the caller applies each file's DeletionVector (see
+// ReadDeletionVector) or passes it on to a reader that does. Without it
+// such a table is refused with an *UnsupportedFeatureError.
+func WithDeletionVectors() LoadOption {
+	return func(c *loadConfig) { c.features = append(c.features, FeatureDeletionVectors) }
 }
 
 // AtVersion loads the snapshot at version v.
@@ -157,7 +196,7 @@ func Load(ctx context.Context, st objstore.Store, opts ...LoadOption) (*Snapshot
 	if err != nil {
 		return nil, err
 	}
-	return replay(ctx, st, files, cfg.version)
+	return replay(ctx, st, files, cfg.version, cfg.features)
 }
 
 // listLog lists the _delta_log entries needed to load version target (-1 =
@@ -246,7 +285,7 @@ func pickCheckpoint(files []logFile, target int64) *checkpointRef {
 	return best
 }
 
-func replay(ctx context.Context, st objstore.Store, files []logFile, target int64) (*Snapshot, error) {
+func replay(ctx context.Context, st objstore.Store, files []logFile, target int64, features []string) (*Snapshot, error) {
 	var commits []logFile
 	maxCommit := int64(-1)
 	for _, f := range files {
@@ -342,7 +381,7 @@ func replay(ctx context.Context, st objstore.Store, files []logFile, target int6
 	if !haveMetadata {
 		return nil, fmt.Errorf("load %s version %d: the log has no metaData action", st.URI(), target)
 	}
-	if err := CheckReadable(&s.Protocol, &s.Metadata); err != nil {
+	if err := CheckReadable(&s.Protocol, &s.Metadata, features...); err != nil {
 		return nil, fmt.Errorf("load %s: %w", st.URI(), err)
 	}
 	s.Schema = Struct()
@@ -377,11 +416,11 @@ func inCommitTimestamp(ci map[string]any) int64 {
 func (s *Snapshot) apply(a *Action, haveProtocol, haveMetadata *bool) {
 	switch {
 	case a.Add != nil:
-		k := canonicalPath(a.Add.Path)
+		k := fileKey(canonicalPath(a.Add.Path), a.Add.DeletionVector)
 		s.files[k] = a.Add
 		delete(s.tombstones, k)
 	case a.Remove != nil:
-		k := canonicalPath(a.Remove.Path)
+		k := fileKey(canonicalPath(a.Remove.Path), a.Remove.DeletionVector)
 		delete(s.files, k)
 		s.tombstones[k] = a.Remove
 	case a.Txn != nil:
@@ -402,14 +441,15 @@ func (s *Snapshot) apply(a *Action, haveProtocol, haveMetadata *bool) {
 }
 
 // CheckReadable returns an *UnsupportedFeatureError when the table needs a
-// reader feature this package does not implement.
-func CheckReadable(p *Protocol, m *Metadata) error {
+// reader feature this package does not implement, beyond those the caller
+// says it handles itself (also: FeatureDeletionVectors).
+func CheckReadable(p *Protocol, m *Metadata, also ...string) error {
 	if p.MinReaderVersion > 3 {
 		return &UnsupportedFeatureError{Feature: fmt.Sprintf("readerVersion%d", p.MinReaderVersion)}
 	}
 	if p.MinReaderVersion == 3 {
 		for _, f := range p.ReaderFeatures {
-			if !slices.Contains(SupportedReaderFeatures, f) {
+			if !slices.Contains(SupportedReaderFeatures, f) && !slices.Contains(also, f) {
 				return &UnsupportedFeatureError{Feature: f}
 			}
 		}
@@ -466,9 +506,11 @@ var SupportedWriterFeatures = []string{
 // CheckWritable returns an *UnsupportedFeatureError when writing to the table
 // could break a guarantee it declares: a writer feature we do not implement,
 // or one in use that we would have to enforce (invariants, CHECK constraints,
-// generated or identity columns, column mapping).
-func CheckWritable(p *Protocol, m *Metadata, schema *Schema) error {
-	if err := CheckReadable(p, m); err != nil {
+// generated or identity columns, column mapping). also are the features the
+// caller handles itself, for reading and writing (OPTIMIZE, which applies
+// deletion vectors and writes none, passes FeatureDeletionVectors).
+func CheckWritable(p *Protocol, m *Metadata, schema *Schema, also ...string) error {
+	if err := CheckReadable(p, m, also...); err != nil {
 		return err
 	}
 	if p.MinWriterVersion > 7 {
@@ -476,7 +518,7 @@ func CheckWritable(p *Protocol, m *Metadata, schema *Schema) error {
 	}
 	if p.MinWriterVersion == 7 {
 		for _, f := range p.WriterFeatures {
-			if !slices.Contains(SupportedWriterFeatures, f) {
+			if !slices.Contains(SupportedWriterFeatures, f) && !slices.Contains(also, f) {
 				return &UnsupportedFeatureError{Feature: f, Writer: true}
 			}
 		}

@@ -183,9 +183,19 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 	if aerr != nil {
 		return 0, aerr
 	}
-	format, aerr := caps.chooseFormat(snap.Protocol)
+	format, aerr := caps.chooseFormat(t, snap.Protocol)
 	if aerr != nil {
 		return 0, aerr
+	}
+	if format == formatParquet && end > w.start {
+		// Deletion vectors enabled within the window are refused too.
+		last, aerr := c.loadAt(t, st, &end)
+		if aerr != nil {
+			return 0, aerr
+		}
+		if _, aerr := caps.chooseFormat(t, last.Protocol); aerr != nil {
+			return 0, aerr
+		}
 	}
 	all, aerr := c.readChanges(t, st, w, end, times)
 	if aerr != nil {
@@ -236,7 +246,7 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 			l.metadata(changesMetadata(*ch.meta, w.cdf), &v, nil, nil)
 			continue
 		}
-		l.file(sgn[i].f, sgn[i].url, sgn[i].expires, false)
+		l.file(sgn[i], false)
 		i++
 	}
 	refresh := w.includeRefresh || w.refreshToken != nil

@@ -81,7 +81,8 @@ var eventsLog = []string{
 `,
 }
 
-// dvLog is a table with deletion vectors, which the server cannot read.
+// dvLog is a table with deletion vectors, which the server serves in the
+// delta format only.
 var dvLog = []string{
 	`{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors"]}}
 {"metaData":{"id":"dv-id","format":{"provider":"parquet","options":{}},"schemaString":"{\"type\":\"struct\",\"fields\":[]}","partitionColumns":[],"configuration":{},"createdTime":1767225600000}}
@@ -112,7 +113,7 @@ func writeLog(t testing.TB, dir string, commits []string) {
 //
 //	database sales, schema eu: tables orders, events, secret
 //	share q3 (granted to acme): eu.orders (with history), web.events (without),
-//	  lab.dv (deletion vectors: unreadable)
+//	  lab.dv (deletion vectors: delta format only)
 //	share q4 (granted to other): eu.orders
 //	recipients acme, other, and late (token valid one hour)
 type env struct {

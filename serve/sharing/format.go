@@ -4,6 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
@@ -53,8 +56,9 @@ func parseCapabilities(h string) capabilities {
 
 // chooseFormat picks the response format: the only one asked, or among
 // both, parquet for tables any reader can read (reader version 1) and delta
-// otherwise.
-func (c capabilities) chooseFormat(p deltalog.Protocol) (string, *apiError) {
+// otherwise. A table with deletion vectors is never served in the parquet
+// format, which cannot say which rows of a file are deleted.
+func (c capabilities) chooseFormat(t sharedTable, p deltalog.Protocol) (string, *apiError) {
 	var known []string
 	for _, f := range c.formats {
 		if f == formatParquet || f == formatDelta {
@@ -64,6 +68,9 @@ func (c capabilities) chooseFormat(p deltalog.Protocol) (string, *apiError) {
 	switch {
 	case len(known) == 0:
 		return "", badParam("responseformat %q is not supported: use parquet or delta", strings.Join(c.formats, ","))
+	case len(known) == 1 && known[0] == formatParquet && slices.Contains(p.ReaderFeatures, deltalog.FeatureDeletionVectors):
+		return "", &apiError{status: http.StatusBadRequest, code: codeUnsupported, msg: fmt.Sprintf(
+			"table %s has deletion vectors, which the parquet response format cannot carry: ask for the delta format (header delta-sharing-capabilities: responseformat=delta; with the Python connector, use_delta_format=True)", t.label())}
 	case len(known) == 1:
 		return known[0], nil
 	case p.MinReaderVersion <= 1:
@@ -178,6 +185,28 @@ func (f fileAction) path() string {
 	return f.add.Path
 }
 
+// deletionVector is the deletion vector of an add or remove, or nil.
+func (f fileAction) deletionVector() *deltalog.DeletionVector {
+	switch f.kind {
+	case "remove":
+		return f.remove.DeletionVector
+	case "add":
+		return f.add.DeletionVector
+	}
+	return nil
+}
+
+// signedDV is the deletion vector handed to a client: an on-disk one
+// becomes an absolute path ("p"), the signed URL of its file.
+func signedDV(dv *deltalog.DeletionVector, url string) *deltalog.DeletionVector {
+	if dv == nil || url == "" {
+		return dv
+	}
+	out := *dv
+	out.StorageType, out.PathOrInlineDv = deltalog.DVAbsolute, url
+	return &out
+}
+
 func (f fileAction) size() int64 {
 	switch f.kind {
 	case "remove":
@@ -226,9 +255,10 @@ type deltaFile struct {
 	DeltaSingleAction   map[string]any `json:"deltaSingleAction"`
 }
 
-// file adds the line of one file. snapshot says it is a file of a table
-// snapshot ("file" in parquet format) rather than a change.
-func (l *lines) file(f fileAction, url string, expires int64, snapshot bool) {
+// file adds the line of one signed file. snapshot says it is a file of a
+// table snapshot ("file" in parquet format) rather than a change.
+func (l *lines) file(s signed, snapshot bool) {
+	f, url, expires := s.f, s.url, s.expires
 	id := fileID(f.path())
 	if l.format == formatDelta {
 		var single map[string]any
@@ -236,6 +266,7 @@ func (l *lines) file(f fileAction, url string, expires int64, snapshot bool) {
 		case "remove":
 			r := *f.remove
 			r.Path = url
+			r.DeletionVector = signedDV(r.DeletionVector, s.dvURL)
 			single = map[string]any{"remove": r}
 		case "cdc":
 			c := *f.cdc
@@ -244,6 +275,7 @@ func (l *lines) file(f fileAction, url string, expires int64, snapshot bool) {
 		default:
 			a := *f.add
 			a.Path = url
+			a.DeletionVector = signedDV(a.DeletionVector, s.dvURL)
 			if a.PartitionValues == nil {
 				a.PartitionValues = map[string]*string{}
 			}

@@ -21,8 +21,16 @@ func (e *env) shareGolden(name, alias string) string {
 	if _, err := os.Stat(filepath.Join(dir, "_delta_log")); err != nil {
 		e.t.Fatalf("golden table %s: %v (see testdata/delta-golden/README.md)", name, err)
 	}
+	e.shareAt(alias, dir)
+	return dir
+}
+
+// shareAt registers the table at location as q3.golden.<alias> (with
+// history).
+func (e *env) shareAt(alias, location string) {
+	e.t.Helper()
 	err := e.cat.Update(context.Background(), func(tx *catalog.Tx) error {
-		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: alias, Kind: catalog.KindTable, Location: dir, External: true}); err != nil {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: alias, Kind: catalog.KindTable, Location: location, External: true}); err != nil {
 			return err
 		}
 		_, err := tx.AddShareTable("q3", catalog.ShareTable{Table: "sales.eu." + alias, ShareSchema: "golden", WithHistory: true})
@@ -31,7 +39,6 @@ func (e *env) shareGolden(name, alias string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return dir
 }
 
 // TestGoldenPartitionValues: on a table written by Spark with a partition

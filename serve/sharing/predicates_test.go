@@ -2,6 +2,7 @@ package sharing
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,13 +150,25 @@ func TestParseCapabilities(t *testing.T) {
 		{"garbage;;=;x", v1, formatParquet, false},
 	} {
 		caps := parseCapabilities(c.h)
-		got, err := caps.chooseFormat(c.p)
+		got, err := caps.chooseFormat(sharedTable{}, c.p)
 		if err != nil || got != c.want || caps.endStream != c.endStream {
 			t.Errorf("%q: %s %v %v", c.h, got, caps.endStream, err)
 		}
 	}
-	if _, err := parseCapabilities("responseformat=avro").chooseFormat(v1); err == nil {
+	if _, err := parseCapabilities("responseformat=avro").chooseFormat(sharedTable{}, v1); err == nil {
 		t.Error("avro accepted")
+	}
+	// Deletion vectors: delta when both are asked, parquet alone refused
+	// with the protocol's error, naming the fix.
+	dv := deltalog.Protocol{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{"deletionVectors"}}
+	for h, want := range map[string]string{"responseformat=delta,parquet": formatDelta, "responseformat=delta": formatDelta, "": "", "responseformat=parquet": ""} {
+		got, err := parseCapabilities(h).chooseFormat(sharedTable{}, dv)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("deletion vectors, %q: %q %v, want %q", h, got, err, want)
+		}
+		if err != nil && (err.status != 400 || err.code != codeUnsupported || !strings.Contains(err.msg, "responseformat=delta")) {
+			t.Errorf("deletion vectors, %q: %+v", h, err)
+		}
 	}
 }
 

@@ -43,7 +43,7 @@ var ordersRows = []string{
 
 func TestPythonConnector(t *testing.T) {
 	s3env := testenv.MinIO(t)
-	py := testenv.Python(t)
+	testenv.Python(t) // fails now, not after the setup, when the venv is missing
 	ctx := context.Background()
 	golden := testdata.Path("delta-golden", "snapshot-data3")
 	if _, err := os.Stat(filepath.Join(golden, "_delta_log")); err != nil {
@@ -213,28 +213,9 @@ func TestPythonConnector(t *testing.T) {
 		{"op": "load", "table": "q.eu.orders", "timestamp": at(2)},
 		{"op": "changes", "table": "q.eu.orders", "starting_timestamp": at(3)},
 	}
-	spec, _ := json.Marshal(map[string]any{"profile": profile, "oracles": testenv.OracleDir(), "ops": ops})
-	cmd := exec.Command(py, filepath.Join(testenv.OracleDir(), "sharing_client.py"))
-	cmd.Stdin = strings.NewReader(string(spec))
-	cmd.Env = os.Environ()
 	start := time.Now()
-	out, err := cmd.Output()
-	if err != nil {
-		stderr := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("sharing client: %v\n%s%s", err, out, stderr)
-	}
+	results := runConnector(t, profile, ops)
 	t.Logf("%d connector operations in %v", len(ops), time.Since(start).Round(time.Millisecond))
-	var results []struct {
-		Tables []string `json:"tables"`
-		Rows   []any    `json:"rows"`
-		Error  string   `json:"error"`
-	}
-	if err := json.Unmarshal(out, &results); err != nil || len(results) != len(ops) {
-		t.Fatalf("client output: %v\n%.3000s", err, out)
-	}
 	rowsOf := func(i int) []any {
 		t.Helper()
 		if results[i].Error != "" {
@@ -371,4 +352,34 @@ func containsRow(rows []any, r map[string]any) bool {
 		}
 	}
 	return false
+}
+
+// connectorResult is one operation's result from sharing_client.py.
+type connectorResult struct {
+	Tables []string `json:"tables"`
+	Rows   []any    `json:"rows"`
+	Error  string   `json:"error"`
+}
+
+// runConnector runs the real Python connector (oracles/sharing_client.py)
+// on ops with the profile, one result per op.
+func runConnector(t *testing.T, profile string, ops []map[string]any) []connectorResult {
+	t.Helper()
+	spec, _ := json.Marshal(map[string]any{"profile": profile, "oracles": testenv.OracleDir(), "ops": ops})
+	cmd := exec.Command(testenv.Python(t), filepath.Join(testenv.OracleDir(), "sharing_client.py"))
+	cmd.Stdin = strings.NewReader(string(spec))
+	cmd.Env = os.Environ()
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("sharing client: %v\n%s%s", err, out, stderr)
+	}
+	var results []connectorResult
+	if err := json.Unmarshal(out, &results); err != nil || len(results) != len(ops) {
+		t.Fatalf("client output: %v\n%.3000s", err, out)
+	}
+	return results
 }

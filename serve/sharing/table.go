@@ -181,7 +181,8 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 }
 
 // loadAt loads the snapshot at version (nil: latest), through the
-// handler's snapshot cache.
+// handler's snapshot cache. Deletion vectors are allowed: the delta format
+// passes them on, and chooseFormat refuses the parquet format for them.
 func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltalog.Snapshot, *apiError) {
 	if version == nil {
 		v, ok, err := latestVersion(c.ctx, st)
@@ -189,7 +190,7 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltal
 			return nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
 		if !ok { // no log the quick way: let Load tell what is wrong
-			snap, err := deltalog.Load(c.ctx, st)
+			snap, err := deltalog.Load(c.ctx, st, deltalog.WithDeletionVectors())
 			if err != nil {
 				return nil, loadError(t, err)
 			}
@@ -201,7 +202,7 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltal
 	if snap := c.h.snapshots.get(key); snap != nil {
 		return snap, nil
 	}
-	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version))
+	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), deltalog.WithDeletionVectors())
 	if err != nil {
 		return nil, loadError(t, err)
 	}
@@ -265,7 +266,7 @@ func (c *call) metadata(segs []string) (int, *apiError) {
 	if aerr != nil {
 		return 0, aerr
 	}
-	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(snap.Protocol)
+	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(t, snap.Protocol)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -300,10 +301,12 @@ func (c *call) writeLines(version int64, format string, endStream bool, l *lines
 	return http.StatusOK, nil
 }
 
-// signed is a file action with its URL.
+// signed is a file action with its URL, and that of its deletion vector
+// file if it has one.
 type signed struct {
 	f       fileAction
 	url     string
+	dvURL   string
 	expires int64
 }
 
@@ -322,11 +325,23 @@ func (c *call) sign(t sharedTable, st objstore.Store, files []fileAction) ([]sig
 		if err != nil {
 			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
-		ms := exp.UnixMilli()
-		if minExp == nil || ms < *minExp {
-			minExp = &ms
+		s := signed{f: f, url: u, expires: exp.UnixMilli()}
+		if dv := f.deletionVector(); dv != nil && dv.StorageType != deltalog.DVInline {
+			// The deletion vector file is handed out like the data file.
+			dvKey, err := dv.Key(st)
+			if err != nil {
+				return nil, nil, internal(fmt.Errorf("table %s: data file %s: %w", t.label(), key, err))
+			}
+			u, exp, err := c.h.signer.SignURL(c.ctx, File{TableID: t.entry.TableID, Store: st, Key: dvKey}, c.h.urlTTL)
+			if err != nil {
+				return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
+			}
+			s.dvURL, s.expires = u, min(s.expires, exp.UnixMilli())
 		}
-		out[i] = signed{f: f, url: u, expires: ms}
+		if minExp == nil || s.expires < *minExp {
+			minExp = &s.expires
+		}
+		out[i] = s
 		total += f.size()
 	}
 	n := len(files)
@@ -396,7 +411,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	if aerr != nil {
 		return 0, aerr
 	}
-	format, aerr := caps.chooseFormat(snap.Protocol)
+	format, aerr := caps.chooseFormat(t, snap.Protocol)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -438,7 +453,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	size, n := tableSize(snap)
 	l.metadata(snap.Metadata, vp, &size, &n)
 	for _, s := range sgn {
-		l.file(s.f, s.url, s.expires, true)
+		l.file(s, true)
 	}
 	refresh := (q.IncludeRefreshToken != nil && *q.IncludeRefreshToken) || q.RefreshToken != nil
 	end := caps.endStream || q.MaxFiles != nil || q.PageToken != nil || refresh
@@ -454,9 +469,10 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	return c.writeLines(snap.Version, format, end, l)
 }
 
-// limitFiles keeps the first files whose numRecords (from their stats) add
-// up to limit; files without stats are kept and counted as nothing, so no
-// fewer rows than asked are ever returned.
+// limitFiles keeps the first files whose live rows (numRecords from their
+// stats, less the rows their deletion vectors delete) add up to limit;
+// files without stats are kept and counted as nothing, so no fewer rows
+// than asked are ever returned.
 func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
 	var n int64
 	for i, f := range files {
@@ -465,6 +481,9 @@ func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
 		}
 		if st, err := parseStats(f.Stats); err == nil && st != nil && st.NumRecords != nil {
 			n += *st.NumRecords
+			if f.DeletionVector != nil {
+				n -= f.DeletionVector.Cardinality
+			}
 		}
 	}
 	return files

@@ -3,9 +3,10 @@ and prints, for each URI, one JSON object: version, numFiles, numRecords,
 schema, partitionColumns, txns (for the app ids given) and, with --rows, the
 rows in a canonical form (see canonical()) that the Go tests produce too
 (deploy/testenv.CanonicalRows); with --cdf N, the change data feed from
-version N (each row canonical, with _change_type and _commit_version). A
-table delta-rs cannot read gives {"error": "..."}. With one URI the object
-is printed; with several, a list.
+version N (each row canonical, with _change_type and _commit_version).
+Tables with deletion vectors are read through delta-rs's DataFusion scan,
+which applies them. A table delta-rs cannot read gives {"error": "..."}.
+With one URI the object is printed; with several, a list.
 
 Usage: deltars_read.py URI... [--version N] [--rows] [--cdf N] [--txn APPID ...]
 S3 settings come from the AWS_* environment variables.
@@ -19,7 +20,8 @@ import math
 import os
 import sys
 
-from deltalake import DeltaTable
+import pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder
 
 
 def canonical(v):
@@ -57,7 +59,12 @@ def read(uri, a):
         opts["AWS_ALLOW_HTTP"] = "true"
     try:
         dt = DeltaTable(uri, version=a.version, storage_options=opts)
-        table = dt.to_pyarrow_table()
+        if "deletionVectors" in (dt.protocol().reader_features or []):
+            # to_pyarrow_table refuses deletion vectors; the DataFusion scan
+            # applies them.
+            table = pa.table(QueryBuilder().register("t", dt).execute("select * from t").read_all())
+        else:
+            table = dt.to_pyarrow_table()
         out = {
             "version": dt.version(),
             "numFiles": len(dt.file_uris()),

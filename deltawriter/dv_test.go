@@ -1,0 +1,250 @@
+package deltawriter
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/testdata"
+)
+
+// dvGolden are the golden tables with deletion vectors that need no other
+// reader feature (dv-with-columnmapping also needs column mapping).
+var dvGolden = []string{"dv-partitioned-with-checkpoint", "log-replay-dv-key-cases"}
+
+// sluiceRows reads the live rows of a snapshot with ScanFile, partition
+// values added, in the oracles' canonical form.
+func sluiceRows(t *testing.T, tbl *Table, snap *deltalog.Snapshot) []any {
+	t.Helper()
+	ctx := context.Background()
+	data := deltalog.Struct()
+	isPart := map[string]bool{}
+	for _, c := range snap.Metadata.PartitionColumns {
+		isPart[strings.ToLower(c)] = true
+	}
+	for _, f := range snap.Schema.Fields {
+		if !isPart[strings.ToLower(f.Name)] {
+			data.Fields = append(data.Fields, f)
+		}
+	}
+	var rows []any
+	for _, a := range snap.Files() {
+		var recs []arrow.Record
+		err := tbl.ScanFile(ctx, a, data, func(rec arrow.Record) error {
+			rec.Retain()
+			recs = append(recs, rec)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("version %d: %v", snap.Version, err)
+		}
+		rs, err := testenv.CanonicalRows(recs...)
+		for _, r := range recs {
+			r.Release()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			m := r.(map[string]any)
+			for _, c := range snap.Metadata.PartitionColumns {
+				m[c] = dvPartitionValue(snap.Schema.FieldByName(c), a.PartitionValues[c])
+			}
+			rows = append(rows, m)
+		}
+	}
+	rows, err := testenv.SortRows(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// dvPartitionValue is a partition value as delta-rs returns it: integers as
+// numbers, the rest as their text.
+func dvPartitionValue(f *deltalog.Field, v *string) any {
+	if v == nil {
+		return nil
+	}
+	switch f.Type.Name {
+	case deltalog.TypeByte, deltalog.TypeShort, deltalog.TypeInteger, deltalog.TypeLong:
+		if n, err := strconv.ParseInt(*v, 10, 64); err == nil {
+			return n
+		}
+	}
+	return *v
+}
+
+// deltaRsRows reads the table at version with delta-rs.
+func deltaRsRows(t *testing.T, dir string, version int64) []any {
+	t.Helper()
+	o := testenv.DeltaRs(t, nil, []string{dir}, "--rows", "--version", strconv.FormatInt(version, 10))[0]
+	if o.Error != "" {
+		t.Fatalf("version %d: delta-rs: %s", version, o.Error)
+	}
+	if o.Version != version {
+		t.Fatalf("delta-rs read version %d, asked %d", o.Version, version)
+	}
+	rows, err := testenv.SortRows(o.Rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// sameRows fails the test unless two readers' canonical rows are equal.
+func sameRows(t *testing.T, stage, gotName string, got []any, wantName string, want []any) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %s has %d rows, %s %d", stage, gotName, len(got), wantName, len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			gj, _ := json.Marshal(got[i])
+			wj, _ := json.Marshal(want[i])
+			t.Fatalf("%s: row %d differs:\n%s: %s\n%s: %s", stage, i, gotName, gj, wantName, wj)
+		}
+	}
+}
+
+// TestGoldenDeletionVectorsMatchDeltaRs: Sluice's reader (deletion vectors
+// applied) and delta-rs agree row for row at every version of the golden
+// tables with deletion vectors, and inspect counts the live rows.
+func TestGoldenDeletionVectorsMatchDeltaRs(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range dvGolden {
+		t.Run(name, func(t *testing.T) {
+			dir := testdata.Path("delta-golden", name)
+			st, err := objstore.NewLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl := New(st)
+			latest, err := tbl.Snapshot(ctx, deltalog.WithDeletionVectors())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for v := int64(0); v <= latest.Version; v++ {
+				snap, err := tbl.Snapshot(ctx, deltalog.AtVersion(v), deltalog.WithDeletionVectors())
+				if err != nil {
+					t.Fatalf("version %d: %v", v, err)
+				}
+				want := deltaRsRows(t, dir, v)
+				sameRows(t, "version "+strconv.FormatInt(v, 10), "Sluice", sluiceRows(t, tbl, snap), "delta-rs", want)
+				info, err := tbl.Inspect(ctx, deltalog.AtVersion(v))
+				if err != nil {
+					t.Fatalf("inspect version %d: %v", v, err)
+				}
+				if info.NumRecords != int64(len(want)) {
+					t.Fatalf("inspect version %d: %d records (%d deleted), delta-rs reads %d", v, info.NumRecords, info.DeletedRecords, len(want))
+				}
+			}
+		})
+	}
+}
+
+// copyGolden copies a golden table to a temporary directory.
+func copyGolden(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.CopyFS(dir, os.DirFS(testdata.Path("delta-golden", name))); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// OPTIMIZE on a table with deletion vectors rewrites files without their
+// deleted rows: delta-rs then reads the same rows, none deleted comes back,
+// and the new files carry no deletion vector.
+func TestOptimizeAppliesDeletionVectors(t *testing.T) {
+	ctx := context.Background()
+	dir := copyGolden(t, "dv-partitioned-with-checkpoint")
+	st, err := objstore.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := New(st)
+	before, err := tbl.Snapshot(ctx, deltalog.WithDeletionVectors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !before.HasDeletionVectors() {
+		t.Fatal("the golden table has no deletion vectors")
+	}
+	want := deltaRsRows(t, dir, before.Version)
+	res, err := tbl.Optimize(ctx, OptimizeOptions{TargetFileSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FilesRemoved < 2 || res.Version != before.Version+1 {
+		t.Fatalf("optimize: %+v", res)
+	}
+	after, err := tbl.Snapshot(ctx, deltalog.WithDeletionVectors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every file with a deletion vector was rewritten (all are small) and
+	// removed with its deletion vector.
+	if after.HasDeletionVectors() {
+		t.Fatal("files with deletion vectors are still live after OPTIMIZE")
+	}
+	for _, a := range before.Files() {
+		if a.DeletionVector != nil && after.File(a.Path) != nil {
+			t.Fatalf("%s is still live after OPTIMIZE", a.Path)
+		}
+	}
+	got := deltaRsRows(t, dir, after.Version)
+	sameRows(t, "after OPTIMIZE", "delta-rs", got, "delta-rs before", want)
+	sameRows(t, "after OPTIMIZE", "Sluice", sluiceRows(t, tbl, after), "delta-rs before", want)
+}
+
+// VACUUM keeps the deletion vector files of live files and deletes those
+// only removed files referenced.
+func TestVacuumKeepsLiveDeletionVectors(t *testing.T) {
+	ctx := context.Background()
+	dir := copyGolden(t, "log-replay-dv-key-cases")
+	st, err := objstore.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := New(st)
+	snap, err := tbl.Snapshot(ctx, deltalog.WithDeletionVectors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := snap.Files()[0].DeletionVector.Key(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := deltaRsRows(t, dir, snap.Version)
+	res, err := tbl.Vacuum(ctx, VacuumOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deletedDVs []string
+	for _, k := range res.Files {
+		if k == live {
+			t.Fatalf("vacuum deleted the live deletion vector %s", k)
+		}
+		if strings.HasPrefix(k, "deletion_vector_") {
+			deletedDVs = append(deletedDVs, k)
+		}
+	}
+	if len(deletedDVs) != 2 {
+		t.Fatalf("vacuum deleted the deletion vectors %v, want the 2 that only removed files used", deletedDVs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, live)); err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, "after VACUUM", "delta-rs", deltaRsRows(t, dir, snap.Version), "delta-rs before", want)
+}
