@@ -3,7 +3,6 @@ package parquetio
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,9 +16,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func mustSchema(t testing.TB, js string) *deltalog.Schema {
 	t.Helper()
@@ -221,25 +219,13 @@ func TestParquetSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := schemaText(t, buf.Bytes())
-	golden(t, "parquet_schema.txt", []byte(got))
+	checkGolden(t, "parquet_schema.txt", []byte(got))
 	_ = ps
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(bytes.TrimSpace(want), bytes.TrimSpace(got)) {
-		t.Errorf("%s differs:\nwant %s\ngot  %s", name, want, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), string(got))
 }
 
 var statsSchema = schemaJSON("id long", "small byte", "f double", "fl float", "s string", "d date", "ts timestamp", "ntz timestamp_ntz",
@@ -273,7 +259,7 @@ func TestStatsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "stats_basic.json", got)
+	checkGolden(t, "stats_basic.json", got)
 }
 
 func TestStatsEmptyFile(t *testing.T) {

@@ -368,7 +368,7 @@ CREATE STORE kafka1 WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092'); CR
 CREATE STREAM sales.eu.orders (id BIGINT NOT NULL, amount DECIMAL(12,2)) WITH ('store' = 'kafka1', 'topic' = 'orders');
 CREATE STREAM sales.eu.clicks (id BIGINT) WITH ('store' = 'kafka1', 'topic' = 'clicks');
 CREATE TABLE sales.eu.big AS SELECT id FROM orders;
-CREATE TABLE sales.eu.ext LOCATION '`+golden(t, "basic-decimal-table")+`';
+CREATE TABLE sales.eu.ext LOCATION '`+goldenTable(t, "basic-decimal-table")+`';
 CREATE USER carol; CREATE ROLE target; CREATE ROLE r1; CREATE ROLE r2;
 GRANT ROLE r1 TO USER alice; GRANT ROLE target TO USER bob; GRANT SELECT ON TABLE sales.eu.big TO ROLE target`)
 	if err != nil {
@@ -491,7 +491,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goldenURI := golden(t, "basic-decimal-table")
+	goldenURI := goldenTable(t, "basic-decimal-table")
 	fixturePath := filepath.Join(t.TempDir(), "catalog.db")
 	fixture := newCatalogAt(t, fixturePath)
 	q := matrixFixture(t, exec.New(fixture, pol, exec.WithWarehouse(t.TempDir())), fixture)

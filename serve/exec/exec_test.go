@@ -570,7 +570,7 @@ GRANT USAGE, CREATE ON SCHEMA sales.eu TO ROLE writer; GRANT USAGE ON DATABASE s
 	if !errors.As(err, &pe) || pe.Line != 1 || !strings.Contains(pe.Msg, `unknown column "custmer"`) {
 		t.Fatalf("type error: %v", err)
 	}
-	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION '"+golden(t, "basic-decimal-table")+"'; SHOW TABLES IN sales.eu"); err != nil {
+	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION '"+goldenTable(t, "basic-decimal-table")+"'; SHOW TABLES IN sales.eu"); err != nil {
 		t.Fatal(err)
 	}
 }
