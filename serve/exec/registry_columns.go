@@ -7,11 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/secret"
+
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/plan"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/ingest/decode"
 )
 
@@ -74,7 +75,7 @@ func registryColumns(ctx context.Context, stream string, rel catalog.Relation, s
 	}
 	var opts []decode.RegistryOption
 	if spec.Username != "" {
-		pass, err := ingest.ResolveSecret(spec.Password)
+		pass, err := secret.Resolve(spec.Password)
 		if err != nil {
 			return nil, invalid("stream %s: store %s 'schema.registry.password': %v", stream, store.Name, err)
 		}
