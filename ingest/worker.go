@@ -17,7 +17,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/ingest/decode"
 	"github.com/sluice-io/sluice/ingest/transform"
 )
@@ -107,7 +106,7 @@ func NewWorker(ctx context.Context, spec *Spec, opts ...Option) (*Worker, error)
 	if w.xf, err = transform.Compile(w.dec.Schema(), spec.Transform); err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
-	out, err := parquetio.DeltaSchema(w.xf.OutputSchema())
+	out, err := deltalog.DeltaSchema(w.xf.OutputSchema())
 	if err != nil {
 		return nil, fmt.Errorf("output schema: %w", err)
 	}
@@ -125,7 +124,7 @@ func NewWorker(ctx context.Context, spec *Spec, opts ...Option) (*Worker, error)
 	if _, _, err = prepareTable(ctx, w.dlq, DeadLetterSchema, deltawriter.CreateOptions{Name: spec.Query + "_dead_letters"}); err != nil {
 		return nil, fmt.Errorf("dead-letter table %s: %w", spec.DeadLetter.Table, err)
 	}
-	if w.dlqArrow, err = parquetio.ArrowSchema(DeadLetterSchema); err != nil {
+	if w.dlqArrow, err = deltalog.ArrowSchema(DeadLetterSchema); err != nil {
 		return nil, err
 	}
 	if w.cl, err = w.newClient(); err != nil {

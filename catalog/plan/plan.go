@@ -18,7 +18,6 @@ import (
 
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/ingest/decode"
 	"github.com/sluice-io/sluice/ingest/transform"
@@ -159,7 +158,7 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	if err != nil {
 		return nil, c.diagnose(sel, filter, selects, dec, err)
 	}
-	schema, err := parquetio.DeltaSchema(xf.OutputSchema())
+	schema, err := deltalog.DeltaSchema(xf.OutputSchema())
 	if err != nil {
 		return nil, errAt(sel, "%v", err)
 	}
@@ -241,7 +240,7 @@ func isNullLiteral(e *transform.Expr) bool { return e.Op == "" && e.Column == ""
 // sqlTypeName names an Arrow type as the SQL type it stands for, as the
 // transform's own errors do (bigint, int, decimal(22,2), ...).
 func sqlTypeName(t arrow.DataType) string {
-	ds, err := parquetio.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "v", Type: t, Nullable: true}}, nil))
+	ds, err := deltalog.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "v", Type: t, Nullable: true}}, nil))
 	if err != nil || len(ds.Fields) != 1 {
 		return t.String()
 	}
@@ -572,7 +571,7 @@ func (c *compiler) decodeSchema(specCols []ingest.ColumnSpec) (*arrow.Schema, er
 	for i, col := range cols {
 		fields[i] = deltalog.Field{Name: col.Name, Type: col.Type, Nullable: col.Nullable}
 	}
-	return parquetio.ArrowSchema(deltalog.Struct(fields...))
+	return deltalog.ArrowSchema(deltalog.Struct(fields...))
 }
 
 // source fills the Kafka side from the stream's and its store's properties.

@@ -46,7 +46,7 @@ func schemaJSON(specs ...string) string {
 
 func recordFromJSON(t testing.TB, mem memory.Allocator, s *deltalog.Schema, rows string) arrow.Record {
 	t.Helper()
-	as, err := ArrowSchema(s)
+	as, err := deltalog.ArrowSchema(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func writeFile(t testing.TB, s *deltalog.Schema, recs []arrow.Record, opts ...Op
 // readAll reads a file and concatenates its records into one.
 func readAll(t testing.TB, mem memory.Allocator, data []byte, s *deltalog.Schema) (arrow.Record, int) {
 	t.Helper()
-	as, _ := ArrowSchema(s)
+	as, _ := deltalog.ArrowSchema(s)
 	var recs []arrow.Record
 	err := ReadFile(bytes.NewReader(data), int64(len(data)), s, mem, func(r arrow.Record) error {
 		r.Retain()
@@ -178,11 +178,11 @@ func TestRoundTripAllTypes(t *testing.T) {
 
 func TestSchemaMapping(t *testing.T) {
 	s := mustSchema(t, allTypesSchema)
-	as, err := ArrowSchema(s)
+	as, err := deltalog.ArrowSchema(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := DeltaSchema(as)
+	back, err := deltalog.DeltaSchema(as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,12 +197,12 @@ func TestSchemaMapping(t *testing.T) {
 		{&arrow.TimestampType{Unit: arrow.Nanosecond}, `"u"`},
 		{arrow.StructOf(arrow.Field{Name: "x", Type: arrow.BinaryTypes.LargeString}), `"u.x"`},
 	} {
-		_, err := DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "u", Type: tc.typ}}, nil))
+		_, err := deltalog.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "u", Type: tc.typ}}, nil))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %s", tc.typ, err, tc.want)
 		}
 	}
-	if _, err := ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: deltalog.Primitive("variant")})); err == nil || !strings.Contains(err.Error(), `"v"`) {
+	if _, err := deltalog.ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: deltalog.Primitive("variant")})); err == nil || !strings.Contains(err.Error(), `"v"`) {
 		t.Errorf("variant: %v", err)
 	}
 }
@@ -311,7 +311,7 @@ func TestMultiRowGroups(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	s := mustSchema(t, schemaJSON("id long", "s string", `arr {"type":"array","elementType":"long","containsNull":true}`))
-	as, _ := ArrowSchema(s)
+	as, _ := deltalog.ArrowSchema(s)
 	b := array.NewRecordBuilder(mem, as)
 	defer b.Release()
 	const n = 100_000

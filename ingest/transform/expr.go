@@ -15,7 +15,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
 
 // Expr is an expression tree, serialisable in pipeline specs. Exactly one
@@ -404,7 +403,7 @@ func arrowType(ddl string) (arrow.DataType, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := parquetio.ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: t, Nullable: true}))
+	s, err := deltalog.ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: t, Nullable: true}))
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/fileurl"
@@ -69,7 +68,7 @@ func TestPythonConnector(t *testing.T) {
 	if _, err := tbl.Create(ctx, schema, deltawriter.CreateOptions{PartitionColumns: []string{"region"}}); err != nil {
 		t.Fatal(err)
 	}
-	as, err := parquetio.ArrowSchema(schema)
+	as, err := deltalog.ArrowSchema(schema)
 	if err != nil {
 		t.Fatal(err)
 	}
