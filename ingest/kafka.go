@@ -10,14 +10,14 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sluice-io/sluice/internal/secret"
-
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	saslaws "github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 func (w *Worker) newClient() (*kgo.Client, error) {

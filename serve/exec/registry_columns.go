@@ -7,13 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-io/sluice/internal/secret"
-
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/catalog/plan"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest/decode"
+	"github.com/sluice-io/sluice/internal/secret"
+	"github.com/sluice-io/sluice/plan"
 )
 
 // RegistryTimeout bounds the Schema Registry lookup of CREATE STREAM

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/catalog/plan"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/plan"
 	"github.com/sluice-io/sluice/policy"
 )
 
