@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/internal/golden"
 )
 
@@ -217,6 +218,10 @@ func dumpValue(b *strings.Builder, v reflect.Value, indent string, noPos bool) {
 		}
 		b.WriteString("\n" + indent + "]")
 	case reflect.String:
+		if k, ok := v.Interface().(object.Kind); ok {
+			b.WriteString(strconv.Quote(k.Keyword())) // as SQL writes it
+			return
+		}
 		b.WriteString(strconv.Quote(v.String()))
 	case reflect.Bool:
 		b.WriteString(strconv.FormatBool(v.Bool()))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/policy"
@@ -366,7 +367,7 @@ func TestFailingStatementRollsBackAlone(t *testing.T) {
 		if _, err := tx.GetSchema("sales", "us"); !errors.Is(err, catalog.ErrNotFound) {
 			t.Errorf("later statement ran: %v", err)
 		}
-		gs, err := tx.GrantsOn(catalog.KindDatabase, "sales")
+		gs, err := tx.GrantsOn(object.KindDatabase, "sales")
 		if err != nil {
 			return err
 		}

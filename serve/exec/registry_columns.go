@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest/decode"
@@ -42,7 +43,7 @@ func (e *Executor) prefetchColumns(ctx context.Context, stmt sqlparse.Statement)
 	if !ok || len(s.Columns) > 0 {
 		return nil
 	}
-	p, err := parts(catalog.KindStream, s.Name)
+	p, err := parts(object.KindStream, s.Name)
 	if err != nil {
 		return nil
 	}

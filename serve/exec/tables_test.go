@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/serve/exec"
 	"github.com/sluice-io/sluice/testdata"
@@ -343,7 +344,7 @@ func TestPurgeFailsAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-		_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: notADir})
+		_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: notADir})
 		return err
 	})
 	if err != nil {
@@ -395,7 +396,7 @@ func TestTableLocations(t *testing.T) {
 	for i, loc := range []string{"/", ".", "file:///", "s3://bucket/", "a/../.."} {
 		name := "r" + string(rune('a'+i))
 		err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-			_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc})
+			_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: object.KindTable, Location: loc})
 			return err
 		})
 		if err != nil {
@@ -419,7 +420,7 @@ func TestDropStreamUnknownQuery(t *testing.T) {
 	e.setup(t, streamSetup)
 	var qid string
 	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: "/lake/t"}); err != nil {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: "/lake/t"}); err != nil {
 			return err
 		}
 		q, err := tx.CreateQuery(catalog.Query{SQL: "SELECT 1", Table: "sales.eu.t"})

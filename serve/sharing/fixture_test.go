@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/internal/golden"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -147,7 +148,7 @@ func newEnv(t testing.TB, polOpts ...policy.Option) *env {
 			return err
 		}
 		for _, name := range []string{"orders", "events", "secret", "dv"} {
-			rel, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable,
+			rel, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: object.KindTable,
 				Location: "file://" + e.dirs[name], External: true})
 			if err != nil {
 				return err
