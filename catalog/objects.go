@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog/object"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // ---- databases ----
@@ -372,25 +373,6 @@ func IsSecretProperty(key string) bool {
 	return false
 }
 
-// validSecretRef reports whether v is env:NAME or file:/absolute/path.
-func validSecretRef(v string) bool {
-	if name, ok := strings.CutPrefix(v, "env:"); ok {
-		if name == "" {
-			return false
-		}
-		for i, r := range name {
-			if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-				return false
-			}
-		}
-		return true
-	}
-	if path, ok := strings.CutPrefix(v, "file:"); ok {
-		return strings.HasPrefix(path, "/") && !strings.ContainsFunc(path, func(r rune) bool { return r < 0x20 })
-	}
-	return false
-}
-
 func toStore(r objRow) (Store, error) {
 	var s Store
 	err := decode(r, &s)
@@ -406,7 +388,7 @@ func (t *Tx) CreateStore(s Store) (Store, error) {
 		s.Type = "kafka"
 	}
 	for k, v := range s.Properties {
-		if IsSecretProperty(k) && !validSecretRef(v) {
+		if IsSecretProperty(k) && !secret.WellFormed(v) {
 			return Store{}, errorf(ErrInvalid, "store %s: property %s holds a secret: give a reference, env:NAME or file:/absolute/path, not the secret itself", s.Name, k)
 		}
 	}

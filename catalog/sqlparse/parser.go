@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // Parse parses src, a sequence of statements separated by ';' (empty
@@ -518,7 +519,7 @@ func (p *parser) properties() []*Property {
 				p.failAt(p.toks[p.i-1], "expected 'json', 'avro', 'protobuf', 'jsonschema' or 'raw' for "+quoteString(t.Val)+", found "+p.toks[p.i-1].describe())
 			}
 		case "sasl.password":
-			if !isLit || lit.Kind != LitString || !strings.HasPrefix(lit.Value, "env:") && !strings.HasPrefix(lit.Value, "file:") {
+			if !isLit || lit.Kind != LitString || !secret.IsRef(lit.Value) {
 				p.failAt(p.toks[p.i-1], "expected 'env:NAME' or 'file:PATH' for 'sasl.password' (a password in clear is refused)")
 			}
 		}

@@ -40,3 +40,37 @@ func TestResolve(t *testing.T) {
 		})
 	}
 }
+
+// TestReferenceForms: what counts as a reference (IsRef), which variable
+// an env: reference names (EnvVar), and which references the catalog
+// stores (WellFormed).
+func TestReferenceForms(t *testing.T) {
+	for _, tc := range []struct {
+		ref        string
+		isRef      bool
+		env        string
+		wellFormed bool
+	}{
+		{"env:KAFKA_PASSWORD", true, "KAFKA_PASSWORD", true},
+		{"env:_x9", true, "_x9", true},
+		{"env:9LIVES", true, "9LIVES", false},
+		{"env:", true, "", false},
+		{"env:A-B", true, "A-B", false},
+		{"file:/run/secrets/kafka", true, "", true},
+		{"file:relative/path", true, "", false},
+		{"file:/bad\npath", true, "", false},
+		{"hunter2", false, "", false},
+		{"ENV:X", false, "", false},
+	} {
+		if got := IsRef(tc.ref); got != tc.isRef {
+			t.Errorf("IsRef(%q) = %v, want %v", tc.ref, got, tc.isRef)
+		}
+		name, ok := EnvVar(tc.ref)
+		if name != tc.env || ok != strings.HasPrefix(tc.ref, "env:") {
+			t.Errorf("EnvVar(%q) = %q, %v; want %q", tc.ref, name, ok, tc.env)
+		}
+		if got := WellFormed(tc.ref); got != tc.wellFormed {
+			t.Errorf("WellFormed(%q) = %v, want %v", tc.ref, got, tc.wellFormed)
+		}
+	}
+}
