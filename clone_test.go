@@ -1,6 +1,7 @@
 // Package sluice_test holds the repository-level tests: a fresh clone is
 // self-contained (clone_test.go), the README's commands run as written
-// (readme_test.go), the testdata package works (testdata_test.go). The
+// (readme_test.go), the testdata package works (testdata_test.go), the
+// packages keep the floors of docs/architecture.md (floors_test.go). The
 // first two work on a clone of the committed HEAD: commit before running
 // them.
 package sluice_test

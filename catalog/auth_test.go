@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 func TestRolesAndGrants(t *testing.T) {
@@ -48,12 +50,17 @@ func TestRolesAndGrants(t *testing.T) {
 		{"unknown member", func(tx *Tx) error { _, err := tx.GrantRole("readers", "zed"); return err },
 			ErrNotFound, "user or role zed does not exist"},
 		{"privilege on wrong kind", func(tx *Tx) error {
-			_, err := tx.Grant(PrivInsert, KindStream, "sales.eu.orders_raw", "readers")
+			_, err := tx.Grant(object.PrivInsert, object.KindStream, "sales.eu.orders_raw", "readers")
 			return err
 		}, ErrInvalid, "privilege INSERT does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
-		{"grant to a user", func(tx *Tx) error { _, err := tx.Grant(PrivUsage, KindDatabase, "sales", "alice"); return err },
+		{"grant to a user", func(tx *Tx) error {
+			_, err := tx.Grant(object.PrivUsage, object.KindDatabase, "sales", "alice")
+			return err
+		},
 			ErrInvalid, "alice is a user, not a role"},
-		{"revoke missing", func(tx *Tx) error { return tx.Revoke(PrivInsert, KindTable, "sales.eu.orders", "readers") },
+		{"revoke missing", func(tx *Tx) error {
+			return tx.Revoke(object.PrivInsert, object.KindTable, "sales.eu.orders", "readers")
+		},
 			ErrNotFound, "role readers has no INSERT grant on table sales.eu.orders"},
 		{"revoke missing role grant", func(tx *Tx) error { return tx.RevokeRole("readers", "alice") },
 			ErrNotFound, "role readers is not granted to user alice"},
@@ -99,27 +106,27 @@ func TestRolesAndGrants(t *testing.T) {
 
 	// Grants: idempotent, listed on the object and by role, revoked.
 	must(t, c, func(tx *Tx) error {
-		g1, err := tx.Grant(PrivSelect, KindRelation, "sales.eu.orders", "readers")
+		g1, err := tx.Grant(object.PrivSelect, object.KindRelation, "sales.eu.orders", "readers")
 		if err != nil {
 			return err
 		}
-		g2, err := tx.Grant(PrivSelect, KindTable, "SALES.EU.ORDERS", "READERS")
+		g2, err := tx.Grant(object.PrivSelect, object.KindTable, "SALES.EU.ORDERS", "READERS")
 		if err != nil {
 			return err
 		}
-		if g1.ID != g2.ID || g1.ObjectKind != KindTable || g1.Object != "sales.eu.orders" || g1.Role != "readers" {
+		if g1.ID != g2.ID || g1.ObjectKind != object.KindTable || g1.Object != "sales.eu.orders" || g1.Role != "readers" {
 			t.Errorf("grants = %+v / %+v", g1, g2)
 		}
 		for _, g := range []struct {
-			p    Privilege
-			kind ObjectKind
+			p    object.Privilege
+			kind object.Kind
 			path string
-		}{{PrivUsage, KindDatabase, "sales"}, {PrivUsage, KindSchema, "sales.eu"}, {PrivUsage, KindStore, "kafka_prod"}, {PrivAll, KindStream, "sales.eu.orders_raw"}} {
+		}{{object.PrivUsage, object.KindDatabase, "sales"}, {object.PrivUsage, object.KindSchema, "sales.eu"}, {object.PrivUsage, object.KindStore, "kafka_prod"}, {object.PrivAll, object.KindStream, "sales.eu.orders_raw"}} {
 			if _, err := tx.Grant(g.p, g.kind, g.path, "analysts"); err != nil {
 				return err
 			}
 		}
-		on, err := tx.GrantsOn(KindTable, "sales.eu.orders")
+		on, err := tx.GrantsOn(object.KindTable, "sales.eu.orders")
 		if err != nil || len(on) != 1 {
 			t.Errorf("GrantsOn = %+v, %v", on, err)
 		}
@@ -134,7 +141,7 @@ func TestRolesAndGrants(t *testing.T) {
 		if got := strings.Join(objs, ","); got != "USAGE kafka_prod,USAGE sales,USAGE sales.eu,ALL sales.eu.orders_raw" {
 			t.Errorf("GrantsTo(analysts) = %s", got)
 		}
-		if err := tx.Revoke(PrivSelect, KindTable, "sales.eu.orders", "readers"); err != nil {
+		if err := tx.Revoke(object.PrivSelect, object.KindTable, "sales.eu.orders", "readers"); err != nil {
 			return err
 		}
 		if err := tx.RevokeRole("readers", "analysts"); err != nil {
@@ -155,7 +162,7 @@ func TestRolesAndGrants(t *testing.T) {
 	wantErr(t, c.Update(ctx, func(tx *Tx) error { return tx.DropRole("auditors") }),
 		ErrInUse, "role auditors owns database hr: transfer its objects to another role (ALTER ... OWNER TO) first")
 	must(t, c, func(tx *Tx) error {
-		if err := tx.SetOwner(KindDatabase, "hr", "engineers"); err != nil {
+		if err := tx.SetOwner(object.KindDatabase, "hr", "engineers"); err != nil {
 			return err
 		}
 		if d, err := tx.GetDatabase("hr"); err != nil || d.Owner != "engineers" {
@@ -187,21 +194,21 @@ func TestResolvePath(t *testing.T) {
 		if _, err := tx.CreateRole(Role{Name: "readers"}); err != nil {
 			return err
 		}
-		if err := tx.SetOwner(KindTable, "sales.eu.orders", "readers"); err != nil {
+		if err := tx.SetOwner(object.KindTable, "sales.eu.orders", "readers"); err != nil {
 			return err
 		}
 		for _, g := range []struct {
-			p    Privilege
-			kind ObjectKind
+			p    object.Privilege
+			kind object.Kind
 			path string
-		}{{PrivUsage, KindDatabase, "sales"}, {PrivUsage, KindSchema, "sales.eu"}, {PrivSelect, KindTable, "sales.eu.orders"}, {PrivInsert, KindTable, "sales.eu.orders"}} {
+		}{{object.PrivUsage, object.KindDatabase, "sales"}, {object.PrivUsage, object.KindSchema, "sales.eu"}, {object.PrivSelect, object.KindTable, "sales.eu.orders"}, {object.PrivInsert, object.KindTable, "sales.eu.orders"}} {
 			if _, err := tx.Grant(g.p, g.kind, g.path, "readers"); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	nodes, err := c.ResolvePath(ctx, KindTable, "Sales.EU.Orders")
+	nodes, err := c.ResolvePath(ctx, object.KindTable, "Sales.EU.Orders")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,18 +228,18 @@ func TestResolvePath(t *testing.T) {
 		t.Errorf("ResolvePath =\n%s\nwant\n%s", strings.Join(got, " "), want)
 	}
 	for _, tc := range []struct {
-		kind  ObjectKind
+		kind  object.Kind
 		path  string
 		nodes int
 		err   string
 	}{
-		{KindRelation, "sales.eu.orders_raw", 3, ""},
-		{KindSchema, "sales.eu", 2, ""},
-		{KindDatabase, "sales", 1, ""},
-		{KindStore, "kafka_prod", 1, ""},
-		{KindStream, "sales.eu.orders", 0, "sales.eu.orders is a table, not a stream"},
-		{KindTable, "sales.us.orders", 0, "schema sales.us does not exist"},
-		{KindTable, "sales.eu.nope", 0, "table sales.eu.nope does not exist"},
+		{object.KindRelation, "sales.eu.orders_raw", 3, ""},
+		{object.KindSchema, "sales.eu", 2, ""},
+		{object.KindDatabase, "sales", 1, ""},
+		{object.KindStore, "kafka_prod", 1, ""},
+		{object.KindStream, "sales.eu.orders", 0, "sales.eu.orders is a table, not a stream"},
+		{object.KindTable, "sales.us.orders", 0, "schema sales.us does not exist"},
+		{object.KindTable, "sales.eu.nope", 0, "table sales.eu.nope does not exist"},
 		{"widget", "x", 0, `unknown object kind "widget"`},
 	} {
 		nodes, err := c.ResolvePath(ctx, tc.kind, tc.path)
@@ -422,7 +429,7 @@ func TestShares(t *testing.T) {
 			return err
 		}, ErrInvalid, "sales.eu.orders_raw is a stream, not a table"},
 		{"alias taken", func(tx *Tx) error {
-			if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t2", Kind: KindTable, Location: "/t2"}); err != nil {
+			if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t2", Kind: object.KindTable, Location: "/t2"}); err != nil {
 				return err
 			}
 			_, err := tx.AddShareTable("partners", ShareTable{Table: "sales.eu.t2", ShareSchema: "RETAIL", Alias: "orders_EU"})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // maxAttempts bounds how often Update re-runs a transaction that failed
@@ -224,11 +225,11 @@ func newID() string { return uuid.NewString() }
 
 // namespace is the uniqueness namespace of a kind: streams and tables share
 // one per schema, users and roles one globally.
-func namespace(k ObjectKind) string {
+func namespace(k object.Kind) string {
 	switch k {
-	case KindStream, KindTable:
+	case object.KindStream, object.KindTable:
 		return "relation"
-	case KindUser, KindRole:
+	case object.KindUser, object.KindRole:
 		return "principal"
 	}
 	return string(k)
@@ -237,7 +238,7 @@ func namespace(k ObjectKind) string {
 // objRow is one row of the objects table.
 type objRow struct {
 	id       string
-	kind     ObjectKind
+	kind     object.Kind
 	name     string
 	parentID string
 	owner    string // owner's name (read) or requested owner (write)
@@ -259,7 +260,7 @@ func (t *Tx) insert(r objRow, v any) error {
 		if owner == "" {
 			owner = AdminRole
 		}
-		role, err := t.mustFind(KindRole, "", owner, owner)
+		role, err := t.mustFind(object.KindRole, "", owner, owner)
 		if err != nil {
 			return fmt.Errorf("owner of %s %s: %w", r.kind, r.name, err)
 		}
@@ -277,7 +278,7 @@ func (t *Tx) insert(r objRow, v any) error {
 
 // checkFree returns an ErrExists error naming display if a kind object named
 // name exists under scope.
-func (t *Tx) checkFree(kind ObjectKind, scope, name, display string) error {
+func (t *Tx) checkFree(kind object.Kind, scope, name, display string) error {
 	r, err := t.find(kind, scope, name)
 	if err != nil {
 		return err
@@ -303,14 +304,14 @@ func scanObj(s interface{ Scan(...any) error }) (objRow, error) {
 	var kind, body string
 	var created int64
 	err := s.Scan(&r.id, &kind, &r.name, &r.parentID, &r.owner, &r.ownerID, &r.refID, &created, &body)
-	r.kind, r.body, r.created = ObjectKind(kind), []byte(body), time.Unix(0, created).UTC()
+	r.kind, r.body, r.created = object.Kind(kind), []byte(body), time.Unix(0, created).UTC()
 	return r, err
 }
 
 // find returns the object of kind's namespace named name under scope, or nil.
 // The row's kind may differ from kind within a shared namespace (a stream
 // found when looking for a table).
-func (t *Tx) find(kind ObjectKind, scope, name string) (*objRow, error) {
+func (t *Tx) find(kind object.Kind, scope, name string) (*objRow, error) {
 	r, err := scanObj(t.queryRow(selectObj+`WHERE o.ns = ? AND o.scope = ? AND o.name_key = ?`,
 		namespace(kind), scope, nameKey(name)))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -324,7 +325,7 @@ func (t *Tx) find(kind ObjectKind, scope, name string) (*objRow, error) {
 
 // mustFind is find with an ErrNotFound error naming display when absent or
 // of another kind.
-func (t *Tx) mustFind(kind ObjectKind, scope, name, display string) (*objRow, error) {
+func (t *Tx) mustFind(kind object.Kind, scope, name, display string) (*objRow, error) {
 	r, err := t.find(kind, scope, name)
 	if err != nil {
 		return nil, err
@@ -332,7 +333,7 @@ func (t *Tx) mustFind(kind ObjectKind, scope, name, display string) (*objRow, er
 	if r == nil {
 		return nil, errorf(ErrNotFound, "%s %s does not exist", kind, display)
 	}
-	if kind != KindRelation && r.kind != kind && namespace(kind) != string(kind) {
+	if kind != object.KindRelation && r.kind != kind && namespace(kind) != string(kind) {
 		return nil, errorf(ErrInvalid, "%s is a %s, not a %s", display, r.kind, kind)
 	}
 	return r, nil
@@ -351,11 +352,11 @@ func (t *Tx) byID(id string) (*objRow, error) {
 
 // list returns the objects of kind under scope, by name. A kind sharing a
 // namespace with others (stream, table; user, role) filters on the kind;
-// KindRelation returns streams and tables.
-func (t *Tx) list(kind ObjectKind, scope string) ([]objRow, error) {
+// object.KindRelation returns streams and tables.
+func (t *Tx) list(kind object.Kind, scope string) ([]objRow, error) {
 	q := selectObj + `WHERE o.ns = ? AND o.scope = ?`
 	args := []any{namespace(kind), scope}
-	if kind != KindRelation {
+	if kind != object.KindRelation {
 		q += ` AND o.kind = ?`
 		args = append(args, string(kind))
 	}
@@ -414,7 +415,7 @@ func decode(r objRow, v any) error {
 
 // createTop validates name, checks it is free at the top level and inserts
 // the object with body v (whose ID and Created the caller has set).
-func (t *Tx) createTop(kind ObjectKind, id, name, owner string, v any) error {
+func (t *Tx) createTop(kind object.Kind, id, name, owner string, v any) error {
 	if err := ValidateName(kind, name); err != nil {
 		return err
 	}
@@ -425,7 +426,7 @@ func (t *Tx) createTop(kind ObjectKind, id, name, owner string, v any) error {
 }
 
 // getTop returns the top-level object kind named name, converted.
-func getTop[T any](t *Tx, kind ObjectKind, name string, conv func(objRow) (T, error)) (T, error) {
+func getTop[T any](t *Tx, kind object.Kind, name string, conv func(objRow) (T, error)) (T, error) {
 	r, err := t.mustFind(kind, "", name, name)
 	if err != nil {
 		var zero T
@@ -436,7 +437,7 @@ func getTop[T any](t *Tx, kind ObjectKind, name string, conv func(objRow) (T, er
 
 // dropTop deletes the top-level object kind named name; ON DELETE CASCADE
 // removes its grants, tokens and memberships.
-func (t *Tx) dropTop(kind ObjectKind, name string) error {
+func (t *Tx) dropTop(kind object.Kind, name string) error {
 	r, err := t.mustFind(kind, "", name, name)
 	if err != nil {
 		return err

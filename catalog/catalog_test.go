@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 var ctx = context.Background()
@@ -57,12 +59,12 @@ func fixture(t testing.TB, c *Catalog) {
 			"bootstrap.servers": "broker:9092", "sasl.password": "env:KAFKA_PASSWORD"}}); err != nil {
 			return err
 		}
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "orders_raw", Kind: KindStream,
+		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "orders_raw", Kind: object.KindStream,
 			Store: "kafka_prod", Topic: "orders", ValueFormat: "json",
 			Columns: []Column{{Name: "id", Type: "BIGINT"}, {Name: "amount", Type: "DECIMAL(10,2)", Nullable: true}}}); err != nil {
 			return err
 		}
-		_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "orders", Kind: KindTable,
+		_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "orders", Kind: object.KindTable,
 			Location: "s3://lake/sales/eu/orders", Columns: []Column{{Name: "id", Type: "BIGINT"}, {Name: "day", Type: "DATE"}},
 			Properties: map[string]string{"partitioned.by": "day", "flush.interval": "30s", "target.file.size": "134217728", "kms.key": "alias/lake"}})
 		return err
@@ -72,24 +74,24 @@ func fixture(t testing.TB, c *Catalog) {
 func TestValidateName(t *testing.T) {
 	long := strings.Repeat("a", 129)
 	for _, tc := range []struct {
-		kind ObjectKind
+		kind object.Kind
 		name string
 		want string // "" for valid
 	}{
-		{KindDatabase, "sales", ""},
-		{KindSchema, "EU_2024", ""},
-		{KindTable, "_tmp", ""},
-		{KindTable, "café", ""},
-		{KindRole, strings.Repeat("r", 128), ""},
-		{KindDatabase, "", `invalid database name "": name is empty`},
-		{KindSchema, "a..b", `invalid schema name "a..b": ".." is not allowed; use letters, digits and _`},
-		{KindTable, "a/b", `invalid table name "a/b": "/" is not allowed; use letters, digits and _`},
-		{KindStream, "a.b", `invalid stream name "a.b": character '.' is not allowed; use letters, digits and _`},
-		{KindRole, "bad name", `invalid role name "bad name": character ' ' is not allowed; use letters, digits and _`},
-		{KindUser, "bell\a", `invalid user name "bell\a": control character U+0007 is not allowed`},
-		{KindShare, "1st", `invalid share name "1st": must start with a letter or _`},
-		{KindStore, long, `invalid store name "` + long + `": longer than 128 characters (129)`},
-		{KindRecipient, "a-b", `invalid recipient name "a-b": character '-' is not allowed; use letters, digits and _`},
+		{object.KindDatabase, "sales", ""},
+		{object.KindSchema, "EU_2024", ""},
+		{object.KindTable, "_tmp", ""},
+		{object.KindTable, "café", ""},
+		{object.KindRole, strings.Repeat("r", 128), ""},
+		{object.KindDatabase, "", `invalid database name "": name is empty`},
+		{object.KindSchema, "a..b", `invalid schema name "a..b": ".." is not allowed; use letters, digits and _`},
+		{object.KindTable, "a/b", `invalid table name "a/b": "/" is not allowed; use letters, digits and _`},
+		{object.KindStream, "a.b", `invalid stream name "a.b": character '.' is not allowed; use letters, digits and _`},
+		{object.KindRole, "bad name", `invalid role name "bad name": character ' ' is not allowed; use letters, digits and _`},
+		{object.KindUser, "bell\a", `invalid user name "bell\a": control character U+0007 is not allowed`},
+		{object.KindShare, "1st", `invalid share name "1st": must start with a letter or _`},
+		{object.KindStore, long, `invalid store name "` + long + `": longer than 128 characters (129)`},
+		{object.KindRecipient, "a-b", `invalid recipient name "a-b": character '-' is not allowed; use letters, digits and _`},
 	} {
 		err := ValidateName(tc.kind, tc.name)
 		if tc.want == "" {
@@ -120,37 +122,37 @@ func TestCreateErrors(t *testing.T) {
 		{"bad schema name", func(tx *Tx) error { _, err := tx.CreateSchema(Schema{Database: "sales", Name: "e/u"}); return err },
 			ErrInvalid, `invalid schema name "e/u": "/" is not allowed; use letters, digits and _`},
 		{"table named like a stream", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "ORDERS_RAW", Kind: KindTable, Location: "/x"})
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "ORDERS_RAW", Kind: object.KindTable, Location: "/x"})
 			return err
 		}, ErrExists, "stream sales.eu.ORDERS_RAW already exists"},
 		{"relation in missing schema", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "us", Name: "t", Kind: KindTable, Location: "/x"})
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "us", Name: "t", Kind: object.KindTable, Location: "/x"})
 			return err
 		}, ErrNotFound, "schema sales.us does not exist"},
 		{"stream without store", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "s", Kind: KindStream, Topic: "t"})
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "s", Kind: object.KindStream, Topic: "t"})
 			return err
 		}, ErrInvalid, "stream sales.eu.s: a store is required (CREATE STORE first)"},
 		{"stream with unknown store", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "s", Kind: KindStream, Topic: "t", Store: "nope"})
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "s", Kind: object.KindStream, Topic: "t", Store: "nope"})
 			return err
 		}, ErrNotFound, "stream sales.eu.s: store nope does not exist"},
 		{"table without location", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: KindTable})
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable})
 			return err
 		}, ErrInvalid, "table sales.eu.t: a location is required"},
 		{"duplicate column", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: KindTable, Location: "/x",
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: "/x",
 				Columns: []Column{{Name: "a", Type: "INT"}, {Name: "A", Type: "INT"}}})
 			return err
 		}, ErrInvalid, "table sales.eu.t: column A appears twice"},
 		{"partition on unknown column", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: KindTable, Location: "/x",
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: "/x",
 				Columns: []Column{{Name: "a", Type: "INT"}}, Properties: map[string]string{"partitioned.by": "b"}})
 			return err
 		}, ErrInvalid, `table sales.eu.t: property partitioned.by="b": no column "b"; list existing columns, comma-separated`},
 		{"bad flush interval", func(tx *Tx) error {
-			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: KindTable, Location: "/x",
+			_, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: "/x",
 				Properties: map[string]string{"flush.interval": "soon"}})
 			return err
 		}, ErrInvalid, `table sales.eu.t: property flush.interval="soon": want a positive duration such as 30s or 5m`},
@@ -176,9 +178,9 @@ func TestCreateErrors(t *testing.T) {
 			_, err := tx.CreateDatabase(Database{Name: "hr", Owner: "bob"})
 			return err
 		}, ErrInvalid, "owner of database hr: bob is a user, not a role"},
-		{"get table that is a stream", func(tx *Tx) error { _, err := tx.GrantsOn(KindTable, "sales.eu.orders_raw"); return err },
+		{"get table that is a stream", func(tx *Tx) error { _, err := tx.GrantsOn(object.KindTable, "sales.eu.orders_raw"); return err },
 			ErrInvalid, "sales.eu.orders_raw is a stream, not a table"},
-		{"bad path", func(tx *Tx) error { _, err := tx.ResolvePath(KindTable, "sales.orders"); return err },
+		{"bad path", func(tx *Tx) error { _, err := tx.ResolvePath(object.KindTable, "sales.orders"); return err },
 			ErrInvalid, `invalid table path "sales.orders": want database.schema.name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -219,10 +221,10 @@ func TestCRUD(t *testing.T) {
 			t.Fatalf("relations = %+v", rels)
 		}
 		tbl, str := rels[0], rels[1]
-		if tbl.Kind != KindTable || tbl.Location != "s3://lake/sales/eu/orders" || tbl.Properties["kms.key"] != "alias/lake" || tbl.Path() != "sales.eu.orders" {
+		if tbl.Kind != object.KindTable || tbl.Location != "s3://lake/sales/eu/orders" || tbl.Properties["kms.key"] != "alias/lake" || tbl.Path() != "sales.eu.orders" {
 			t.Errorf("table = %+v", tbl)
 		}
-		if str.Kind != KindStream || str.Store != "kafka_prod" || str.Topic != "orders" || len(str.Columns) != 2 || !str.Columns[1].Nullable || str.Columns[1].Type != "DECIMAL(10,2)" {
+		if str.Kind != object.KindStream || str.Store != "kafka_prod" || str.Topic != "orders" || len(str.Columns) != 2 || !str.Columns[1].Nullable || str.Columns[1].Type != "DECIMAL(10,2)" {
 			t.Errorf("stream = %+v", str)
 		}
 		st, err := tx.GetStore("kafka_prod")
@@ -251,7 +253,7 @@ func TestCRUD(t *testing.T) {
 	// Queries: CREATE TABLE AS SELECT writes the table.
 	var qid string
 	must(t, c, func(tx *Tx) error {
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big"}); err != nil {
+		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: object.KindTable, Location: "/lake/big"}); err != nil {
 			return err
 		}
 		q, err := tx.CreateQuery(Query{SQL: "SELECT * FROM sales.eu.orders_raw WHERE amount > 100", Table: "SALES.eu.big",
@@ -418,7 +420,7 @@ func TestPersistence(t *testing.T) {
 		if _, err := tx.CreateRole(Role{Name: "analysts"}); err != nil {
 			return err
 		}
-		if _, err := tx.Grant(PrivSelect, KindTable, "sales.eu.orders", "analysts"); err != nil {
+		if _, err := tx.Grant(object.PrivSelect, object.KindTable, "sales.eu.orders", "analysts"); err != nil {
 			return err
 		}
 		var err error

@@ -3,6 +3,8 @@ package catalog
 import (
 	"context"
 	"fmt"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // migration is one step of the catalog's schema. Steps are applied in order,
@@ -84,7 +86,7 @@ var migrations = []migration{
 	}, after: func(t *Tx) error {
 		// The built-in admin role owns itself.
 		id := newID()
-		return t.insert(objRow{id: id, kind: KindRole, name: AdminRole, ownerID: id}, Role{})
+		return t.insert(objRow{id: id, kind: object.KindRole, name: AdminRole, ownerID: id}, Role{})
 	}},
 }
 

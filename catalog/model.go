@@ -3,40 +3,8 @@ package catalog
 import (
 	"encoding/json"
 	"time"
-)
 
-// ObjectKind names a kind of catalog object. It is used in grants, in
-// ResolvePath and in error messages.
-type ObjectKind string
-
-// The object kinds.
-const (
-	KindDatabase  ObjectKind = "database"
-	KindSchema    ObjectKind = "schema"
-	KindStream    ObjectKind = "stream"
-	KindTable     ObjectKind = "table"
-	KindStore     ObjectKind = "store"
-	KindQuery     ObjectKind = "query"
-	KindUser      ObjectKind = "user"
-	KindRole      ObjectKind = "role"
-	KindShare     ObjectKind = "share"
-	KindRecipient ObjectKind = "recipient"
-	// KindRelation matches a stream or a table where either is accepted
-	// (ResolvePath, grants of SELECT).
-	KindRelation ObjectKind = "relation"
-)
-
-// Privilege is a right granted to a role on an object.
-type Privilege string
-
-// The privileges.
-const (
-	PrivUsage     Privilege = "USAGE"
-	PrivCreate    Privilege = "CREATE"
-	PrivSelect    Privilege = "SELECT"
-	PrivInsert    Privilege = "INSERT"
-	PrivOwnership Privilege = "OWNERSHIP"
-	PrivAll       Privilege = "ALL"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // QueryState is the desired state of a query's pipeline.
@@ -93,7 +61,7 @@ type Relation struct {
 	Database   string
 	Schema     string
 	Name       string
-	Kind       ObjectKind // KindStream or KindTable
+	Kind       object.Kind // object.KindStream or object.KindTable
 	Owner      string
 	Created    time.Time
 	Columns    []Column          `json:",omitempty"`
@@ -162,15 +130,15 @@ type Role struct {
 type RoleGrant struct {
 	Role       string
 	Member     string
-	MemberKind ObjectKind // KindUser or KindRole
+	MemberKind object.Kind // object.KindUser or object.KindRole
 	Created    time.Time
 }
 
 // Grant gives Role a privilege on one object.
 type Grant struct {
 	ID         string
-	Privilege  Privilege
-	ObjectKind ObjectKind
+	Privilege  object.Privilege
+	ObjectKind object.Kind
 	ObjectID   string
 	Object     string // display path, e.g. sales.eu.orders
 	Role       string
@@ -226,7 +194,7 @@ type ShareGrant struct {
 // Node is one object on a resolved path, with the grants on it: the input an
 // authorizer needs to decide on that object.
 type Node struct {
-	Kind   ObjectKind
+	Kind   object.Kind
 	ID     string
 	Name   string
 	Path   string // dotted path from the root

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // MaxNameLen is the longest identifier the catalog accepts, in characters.
@@ -15,7 +17,7 @@ const MaxNameLen = 128
 // with a letter or _, and are at most MaxNameLen characters. Uniqueness is
 // case-insensitive within the parent; the case given at creation is kept for
 // display.
-func ValidateName(kind ObjectKind, name string) error {
+func ValidateName(kind object.Kind, name string) error {
 	bad := func(rule string) error {
 		return errorf(ErrInvalid, "invalid %s name %q: %s", kind, name, rule)
 	}
@@ -50,7 +52,7 @@ func nameKey(name string) string { return strings.ToLower(name) }
 
 // splitPath splits a dotted path ("db.schema.table") into exactly n parts,
 // for an object of the given kind.
-func splitPath(kind ObjectKind, path string, n int) ([]string, error) {
+func splitPath(kind object.Kind, path string, n int) ([]string, error) {
 	parts := strings.Split(path, ".")
 	if len(parts) != n || path == "" {
 		want := [...]string{"", "name", "database.schema", "database.schema.name"}[n]

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // ---- databases ----
@@ -21,7 +24,7 @@ func toDatabase(r objRow) (Database, error) {
 // role name (AdminRole if empty).
 func (t *Tx) CreateDatabase(d Database) (Database, error) {
 	d.ID, d.Created = newID(), t.now
-	if err := t.createTop(KindDatabase, d.ID, d.Name, d.Owner, d); err != nil {
+	if err := t.createTop(object.KindDatabase, d.ID, d.Name, d.Owner, d); err != nil {
 		return Database{}, err
 	}
 	return t.GetDatabase(d.Name)
@@ -29,12 +32,12 @@ func (t *Tx) CreateDatabase(d Database) (Database, error) {
 
 // GetDatabase returns the database named name.
 func (t *Tx) GetDatabase(name string) (Database, error) {
-	return getTop(t, KindDatabase, name, toDatabase)
+	return getTop(t, object.KindDatabase, name, toDatabase)
 }
 
 // ListDatabases returns all databases, by name.
 func (t *Tx) ListDatabases() ([]Database, error) {
-	return listAs(t, KindDatabase, "", toDatabase)
+	return listAs(t, object.KindDatabase, "", toDatabase)
 }
 
 // DropDatabase drops a database. It refuses a database that has schemas
@@ -42,7 +45,7 @@ func (t *Tx) ListDatabases() ([]Database, error) {
 // relations, their entries in shares and all grants on them; the queries
 // writing those tables are terminated and detached, as DropTable does.
 func (t *Tx) DropDatabase(name string, cascade bool) error {
-	r, err := t.mustFind(KindDatabase, "", name, name)
+	r, err := t.mustFind(object.KindDatabase, "", name, name)
 	if err != nil {
 		return err
 	}
@@ -72,30 +75,30 @@ func toSchema(db string) func(objRow) (Schema, error) {
 
 // CreateSchema creates schema s.Name in database s.Database.
 func (t *Tx) CreateSchema(s Schema) (Schema, error) {
-	if err := ValidateName(KindSchema, s.Name); err != nil {
+	if err := ValidateName(object.KindSchema, s.Name); err != nil {
 		return Schema{}, err
 	}
-	db, err := t.mustFind(KindDatabase, "", s.Database, s.Database)
+	db, err := t.mustFind(object.KindDatabase, "", s.Database, s.Database)
 	if err != nil {
 		return Schema{}, err
 	}
 	display := db.name + "." + s.Name
-	if err := t.checkFree(KindSchema, db.id, s.Name, display); err != nil {
+	if err := t.checkFree(object.KindSchema, db.id, s.Name, display); err != nil {
 		return Schema{}, err
 	}
 	s.ID, s.Created = newID(), t.now
-	if err := t.insert(objRow{id: s.ID, kind: KindSchema, name: s.Name, parentID: db.id, owner: s.Owner}, s); err != nil {
+	if err := t.insert(objRow{id: s.ID, kind: object.KindSchema, name: s.Name, parentID: db.id, owner: s.Owner}, s); err != nil {
 		return Schema{}, err
 	}
 	return t.GetSchema(db.name, s.Name)
 }
 
 func (t *Tx) schemaRow(db, schema string) (dbRow, sRow *objRow, err error) {
-	dbRow, err = t.mustFind(KindDatabase, "", db, db)
+	dbRow, err = t.mustFind(object.KindDatabase, "", db, db)
 	if err != nil {
 		return nil, nil, err
 	}
-	sRow, err = t.mustFind(KindSchema, dbRow.id, schema, dbRow.name+"."+schema)
+	sRow, err = t.mustFind(object.KindSchema, dbRow.id, schema, dbRow.name+"."+schema)
 	return dbRow, sRow, err
 }
 
@@ -110,11 +113,11 @@ func (t *Tx) GetSchema(db, name string) (Schema, error) {
 
 // ListSchemas returns the schemas of a database, by name.
 func (t *Tx) ListSchemas(db string) ([]Schema, error) {
-	d, err := t.mustFind(KindDatabase, "", db, db)
+	d, err := t.mustFind(object.KindDatabase, "", db, db)
 	if err != nil {
 		return nil, err
 	}
-	return listAs(t, KindSchema, d.id, toSchema(d.name))
+	return listAs(t, object.KindSchema, d.id, toSchema(d.name))
 }
 
 // DropSchema drops a schema; with relations in it only if cascade is set
@@ -187,8 +190,8 @@ func toRelation(db, schema string) func(objRow) (Relation, error) {
 // by a query gets its QueryID from CreateQuery, in the same transaction.
 func (t *Tx) CreateRelation(rel Relation) (Relation, error) {
 	kind := rel.Kind
-	if kind != KindStream && kind != KindTable {
-		return Relation{}, errorf(ErrInvalid, "relation %s: kind must be %s or %s, not %q", rel.Name, KindStream, KindTable, kind)
+	if kind != object.KindStream && kind != object.KindTable {
+		return Relation{}, errorf(ErrInvalid, "relation %s: kind must be %s or %s, not %q", rel.Name, object.KindStream, object.KindTable, kind)
 	}
 	if err := ValidateName(kind, rel.Name); err != nil {
 		return Relation{}, err
@@ -206,7 +209,7 @@ func (t *Tx) CreateRelation(rel Relation) (Relation, error) {
 	}
 	var refID string
 	switch kind {
-	case KindStream:
+	case object.KindStream:
 		if rel.Location != "" || rel.QueryID != "" || rel.External {
 			return Relation{}, errorf(ErrInvalid, "stream %s: LOCATION and AS SELECT are for tables", display)
 		}
@@ -216,12 +219,12 @@ func (t *Tx) CreateRelation(rel Relation) (Relation, error) {
 		if rel.Store == "" {
 			return Relation{}, errorf(ErrInvalid, "stream %s: a store is required (CREATE STORE first)", display)
 		}
-		st, err := t.mustFind(KindStore, "", rel.Store, rel.Store)
+		st, err := t.mustFind(object.KindStore, "", rel.Store, rel.Store)
 		if err != nil {
 			return Relation{}, fmt.Errorf("stream %s: %w", display, err)
 		}
 		rel.Store, refID = st.name, st.id
-	case KindTable:
+	case object.KindTable:
 		if rel.Store != "" || rel.Topic != "" || rel.ValueFormat != "" {
 			return Relation{}, errorf(ErrInvalid, "table %s: store, topic and value format are for streams", display)
 		}
@@ -242,7 +245,7 @@ func (t *Tx) CreateRelation(rel Relation) (Relation, error) {
 	return t.GetRelation(d.name, s.name, rel.Name)
 }
 
-func validateColumns(kind ObjectKind, display string, cols []Column) error {
+func validateColumns(kind object.Kind, display string, cols []Column) error {
 	seen := map[string]bool{}
 	for _, c := range cols {
 		if err := ValidateName("column", c.Name); err != nil {
@@ -300,7 +303,7 @@ func (t *Tx) relationRow(db, schema, name string) (d, s, r *objRow, err error) {
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r, err = t.mustFind(KindRelation, s.id, name, d.name+"."+s.name+"."+name)
+	r, err = t.mustFind(object.KindRelation, s.id, name, d.name+"."+s.name+"."+name)
 	return d, s, r, err
 }
 
@@ -319,7 +322,7 @@ func (t *Tx) ListRelations(db, schema string) ([]Relation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return listAs(t, KindRelation, s.id, toRelation(d.name, s.name))
+	return listAs(t, object.KindRelation, s.id, toRelation(d.name, s.name))
 }
 
 // DropRelation drops a stream or table. A table written by a query or added
@@ -370,25 +373,6 @@ func IsSecretProperty(key string) bool {
 	return false
 }
 
-// validSecretRef reports whether v is env:NAME or file:/absolute/path.
-func validSecretRef(v string) bool {
-	if name, ok := strings.CutPrefix(v, "env:"); ok {
-		if name == "" {
-			return false
-		}
-		for i, r := range name {
-			if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-				return false
-			}
-		}
-		return true
-	}
-	if path, ok := strings.CutPrefix(v, "file:"); ok {
-		return strings.HasPrefix(path, "/") && !strings.ContainsFunc(path, func(r rune) bool { return r < 0x20 })
-	}
-	return false
-}
-
 func toStore(r objRow) (Store, error) {
 	var s Store
 	err := decode(r, &s)
@@ -404,26 +388,26 @@ func (t *Tx) CreateStore(s Store) (Store, error) {
 		s.Type = "kafka"
 	}
 	for k, v := range s.Properties {
-		if IsSecretProperty(k) && !validSecretRef(v) {
+		if IsSecretProperty(k) && !secret.WellFormed(v) {
 			return Store{}, errorf(ErrInvalid, "store %s: property %s holds a secret: give a reference, env:NAME or file:/absolute/path, not the secret itself", s.Name, k)
 		}
 	}
 	s.ID, s.Created = newID(), t.now
-	if err := t.createTop(KindStore, s.ID, s.Name, s.Owner, s); err != nil {
+	if err := t.createTop(object.KindStore, s.ID, s.Name, s.Owner, s); err != nil {
 		return Store{}, err
 	}
 	return t.GetStore(s.Name)
 }
 
 // GetStore returns the store named name.
-func (t *Tx) GetStore(name string) (Store, error) { return getTop(t, KindStore, name, toStore) }
+func (t *Tx) GetStore(name string) (Store, error) { return getTop(t, object.KindStore, name, toStore) }
 
 // ListStores returns all stores, by name.
-func (t *Tx) ListStores() ([]Store, error) { return listAs(t, KindStore, "", toStore) }
+func (t *Tx) ListStores() ([]Store, error) { return listAs(t, object.KindStore, "", toStore) }
 
 // DropStore drops a store no stream reads from.
 func (t *Tx) DropStore(name string) error {
-	r, err := t.mustFind(KindStore, "", name, name)
+	r, err := t.mustFind(object.KindStore, "", name, name)
 	if err != nil {
 		return err
 	}
@@ -469,7 +453,7 @@ func (t *Tx) CreateQuery(q Query) (Query, error) {
 	if len(q.Spec) > 0 && !json.Valid(q.Spec) {
 		return Query{}, errorf(ErrInvalid, "query: pipeline spec is not valid JSON")
 	}
-	parts, err := splitPath(KindTable, q.Table, 3)
+	parts, err := splitPath(object.KindTable, q.Table, 3)
 	if err != nil {
 		return Query{}, err
 	}
@@ -483,7 +467,7 @@ func (t *Tx) CreateQuery(q Query) (Query, error) {
 		return Query{}, err
 	}
 	switch {
-	case rel.Kind != KindTable:
+	case rel.Kind != object.KindTable:
 		return Query{}, errorf(ErrInvalid, "query: %s is a %s; queries write tables", display, rel.Kind)
 	case rel.External:
 		return Query{}, errorf(ErrInvalid, "query: table %s is external (created with LOCATION); Sluice does not write it", display)
@@ -491,7 +475,7 @@ func (t *Tx) CreateQuery(q Query) (Query, error) {
 		return Query{}, errorf(ErrInUse, "query: table %s is already written by query %s: drop that query first", display, rel.QueryID)
 	}
 	q.ID, q.Created, q.Table = newID(), t.now, display
-	if err := t.insert(objRow{id: q.ID, kind: KindQuery, name: q.ID, owner: q.Owner, refID: r.id}, q); err != nil {
+	if err := t.insert(objRow{id: q.ID, kind: object.KindQuery, name: q.ID, owner: q.Owner, refID: r.id}, q); err != nil {
 		return Query{}, err
 	}
 	rel.QueryID = q.ID
@@ -502,10 +486,10 @@ func (t *Tx) CreateQuery(q Query) (Query, error) {
 }
 
 // GetQuery returns the query with the given id.
-func (t *Tx) GetQuery(id string) (Query, error) { return getTop(t, KindQuery, id, toQuery) }
+func (t *Tx) GetQuery(id string) (Query, error) { return getTop(t, object.KindQuery, id, toQuery) }
 
 // ListQueries returns all queries, by id.
-func (t *Tx) ListQueries() ([]Query, error) { return listAs(t, KindQuery, "", toQuery) }
+func (t *Tx) ListQueries() ([]Query, error) { return listAs(t, object.KindQuery, "", toQuery) }
 
 // SetQueryState records the desired state of a query (the reconciler acts on
 // it).
@@ -536,7 +520,7 @@ func (t *Tx) SetQuerySpec(id string, spec json.RawMessage) (Query, error) {
 
 // DropQuery drops a query and detaches it from its table (the table stays).
 func (t *Tx) DropQuery(id string) error {
-	r, err := t.mustFind(KindQuery, "", id, id)
+	r, err := t.mustFind(object.KindQuery, "", id, id)
 	if err != nil {
 		return err
 	}
@@ -556,7 +540,7 @@ func (t *Tx) DropQuery(id string) error {
 }
 
 // listAs lists objects of kind under scope and converts them.
-func listAs[T any](t *Tx, kind ObjectKind, scope string, conv func(objRow) (T, error)) ([]T, error) {
+func listAs[T any](t *Tx, kind object.Kind, scope string, conv func(objRow) (T, error)) ([]T, error) {
 	rows, err := t.list(kind, scope)
 	if err != nil {
 		return nil, err

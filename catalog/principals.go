@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // Token prefixes make leaked tokens recognizable to secret scanners and to
@@ -47,7 +49,7 @@ var tokenLen = len(base64.RawURLEncoding.EncodeToString(make([]byte, tokenBytes)
 
 // lookupToken finds the principal holding token (by hash, compared in
 // constant time), checking its kind and expiry.
-func (t *Tx) lookupToken(token, prefix string, kind ObjectKind) (*objRow, error) {
+func (t *Tx) lookupToken(token, prefix string, kind object.Kind) (*objRow, error) {
 	invalid := errorf(ErrUnauthenticated, "invalid %s token", kind)
 	if !strings.HasPrefix(token, prefix) || len(token) != len(prefix)+tokenLen {
 		return nil, invalid
@@ -106,7 +108,7 @@ func toUser(r objRow) (User, error) {
 func (t *Tx) CreateUser(u User) (User, string, error) {
 	token, hash := newToken(UserTokenPrefix)
 	u.ID, u.Created, u.Rotated, u.TokenHash = newID(), t.now, time.Time{}, hash
-	if err := t.createTop(KindUser, u.ID, u.Name, u.Owner, u); err != nil {
+	if err := t.createTop(object.KindUser, u.ID, u.Name, u.Owner, u); err != nil {
 		return User{}, "", err
 	}
 	if err := t.addToken(u.ID, hash, time.Time{}); err != nil {
@@ -117,13 +119,13 @@ func (t *Tx) CreateUser(u User) (User, string, error) {
 }
 
 // GetUser returns the user named name.
-func (t *Tx) GetUser(name string) (User, error) { return getTop(t, KindUser, name, toUser) }
+func (t *Tx) GetUser(name string) (User, error) { return getTop(t, object.KindUser, name, toUser) }
 
 // ListUsers returns all users, by name.
-func (t *Tx) ListUsers() ([]User, error) { return listAs(t, KindUser, "", toUser) }
+func (t *Tx) ListUsers() ([]User, error) { return listAs(t, object.KindUser, "", toUser) }
 
 // DropUser drops a user, its token and its role memberships.
-func (t *Tx) DropUser(name string) error { return t.dropTop(KindUser, name) }
+func (t *Tx) DropUser(name string) error { return t.dropTop(object.KindUser, name) }
 
 // RotateUserToken replaces a user's token: the old one stops working at
 // once. It returns the new token in plaintext, this once.
@@ -145,7 +147,7 @@ func (t *Tx) RotateUserToken(name string) (string, error) {
 
 // AuthenticateUser returns the user holding token.
 func (t *Tx) AuthenticateUser(token string) (User, error) {
-	r, err := t.lookupToken(token, UserTokenPrefix, KindUser)
+	r, err := t.lookupToken(token, UserTokenPrefix, object.KindUser)
 	if err != nil {
 		return User{}, err
 	}
@@ -174,23 +176,23 @@ func toRole(r objRow) (Role, error) {
 // CreateRole creates a role. Roles and users share one namespace.
 func (t *Tx) CreateRole(ro Role) (Role, error) {
 	ro.ID, ro.Created = newID(), t.now
-	if err := t.createTop(KindRole, ro.ID, ro.Name, ro.Owner, ro); err != nil {
+	if err := t.createTop(object.KindRole, ro.ID, ro.Name, ro.Owner, ro); err != nil {
 		return Role{}, err
 	}
 	return t.GetRole(ro.Name)
 }
 
 // GetRole returns the role named name.
-func (t *Tx) GetRole(name string) (Role, error) { return getTop(t, KindRole, name, toRole) }
+func (t *Tx) GetRole(name string) (Role, error) { return getTop(t, object.KindRole, name, toRole) }
 
 // ListRoles returns all roles, by name.
-func (t *Tx) ListRoles() ([]Role, error) { return listAs(t, KindRole, "", toRole) }
+func (t *Tx) ListRoles() ([]Role, error) { return listAs(t, object.KindRole, "", toRole) }
 
 // DropRole drops a role with its grants and memberships. A role that still
 // owns objects is refused: transfer them with SetOwner first. The built-in
 // admin role cannot be dropped.
 func (t *Tx) DropRole(name string) error {
-	r, err := t.mustFind(KindRole, "", name, name)
+	r, err := t.mustFind(object.KindRole, "", name, name)
 	if err != nil {
 		return err
 	}
@@ -209,7 +211,7 @@ func (t *Tx) DropRole(name string) error {
 }
 
 // SetOwner transfers the object kind path to role.
-func (t *Tx) SetOwner(kind ObjectKind, path, role string) error {
+func (t *Tx) SetOwner(kind object.Kind, path, role string) error {
 	o, display, ro, err := t.objectAndRole(kind, path, role)
 	if err != nil {
 		return err
@@ -226,18 +228,18 @@ func (t *Tx) SetOwner(kind ObjectKind, path, role string) error {
 // idempotent. A grant that would make the role graph cyclic (member already
 // reachable from role) is refused.
 func (t *Tx) GrantRole(role, member string) (RoleGrant, error) {
-	ro, err := t.mustFind(KindRole, "", role, role)
+	ro, err := t.mustFind(object.KindRole, "", role, role)
 	if err != nil {
 		return RoleGrant{}, err
 	}
-	m, err := t.find(KindUser, "", member)
+	m, err := t.find(object.KindUser, "", member)
 	if err != nil {
 		return RoleGrant{}, err
 	}
 	if m == nil {
 		return RoleGrant{}, errorf(ErrNotFound, "user or role %s does not exist", member)
 	}
-	if m.kind == KindRole {
+	if m.kind == object.KindRole {
 		if m.id == ro.id {
 			return RoleGrant{}, errorf(ErrCycle, "cannot grant role %s to itself", ro.name)
 		}
@@ -258,11 +260,11 @@ func (t *Tx) GrantRole(role, member string) (RoleGrant, error) {
 
 // RevokeRole revokes role from member.
 func (t *Tx) RevokeRole(role, member string) error {
-	ro, err := t.mustFind(KindRole, "", role, role)
+	ro, err := t.mustFind(object.KindRole, "", role, role)
 	if err != nil {
 		return err
 	}
-	m, err := t.find(KindUser, "", member)
+	m, err := t.find(object.KindUser, "", member)
 	if err != nil {
 		return err
 	}
@@ -295,7 +297,7 @@ func (t *Tx) ListRoleGrants() ([]RoleGrant, error) {
 		if err := rows.Scan(&g.Role, &g.Member, &kind, &created); err != nil {
 			return nil, fmt.Errorf("catalog: list role grants: %w", err)
 		}
-		g.MemberKind, g.Created = ObjectKind(kind), time.Unix(0, created).UTC()
+		g.MemberKind, g.Created = object.Kind(kind), time.Unix(0, created).UTC()
 		out = append(out, g)
 	}
 	return out, rows.Err()
@@ -345,7 +347,7 @@ func (g RoleGraph) EffectiveRoles(principal string) []string {
 // holds directly or through other roles, including principal itself if it
 // is a role, by name.
 func (t *Tx) EffectiveRoles(principal string) ([]string, error) {
-	p, err := t.find(KindUser, "", principal)
+	p, err := t.find(object.KindUser, "", principal)
 	if err != nil {
 		return nil, err
 	}
@@ -384,20 +386,20 @@ func (t *Tx) effective(id string) ([]string, error) {
 // privileges lists the privileges that apply to each kind of object.
 // SELECT and INSERT on a database or schema apply to every relation in it
 // (privileges inherit down the tree, as the policy decides).
-var privileges = map[ObjectKind][]Privilege{
-	KindDatabase:  {PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivOwnership, PrivAll},
-	KindSchema:    {PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivOwnership, PrivAll},
-	KindStream:    {PrivSelect, PrivOwnership, PrivAll},
-	KindTable:     {PrivSelect, PrivInsert, PrivOwnership, PrivAll},
-	KindStore:     {PrivUsage, PrivOwnership, PrivAll},
-	KindShare:     {PrivUsage, PrivOwnership, PrivAll},
-	KindRecipient: {PrivUsage, PrivOwnership, PrivAll},
-	KindQuery:     {PrivUsage, PrivOwnership, PrivAll},
-	KindRole:      {PrivOwnership, PrivAll},
-	KindUser:      {PrivOwnership, PrivAll},
+var privileges = map[object.Kind][]object.Privilege{
+	object.KindDatabase:  {object.PrivUsage, object.PrivCreate, object.PrivSelect, object.PrivInsert, object.PrivOwnership, object.PrivAll},
+	object.KindSchema:    {object.PrivUsage, object.PrivCreate, object.PrivSelect, object.PrivInsert, object.PrivOwnership, object.PrivAll},
+	object.KindStream:    {object.PrivSelect, object.PrivOwnership, object.PrivAll},
+	object.KindTable:     {object.PrivSelect, object.PrivInsert, object.PrivOwnership, object.PrivAll},
+	object.KindStore:     {object.PrivUsage, object.PrivOwnership, object.PrivAll},
+	object.KindShare:     {object.PrivUsage, object.PrivOwnership, object.PrivAll},
+	object.KindRecipient: {object.PrivUsage, object.PrivOwnership, object.PrivAll},
+	object.KindQuery:     {object.PrivUsage, object.PrivOwnership, object.PrivAll},
+	object.KindRole:      {object.PrivOwnership, object.PrivAll},
+	object.KindUser:      {object.PrivOwnership, object.PrivAll},
 }
 
-func checkPrivilege(p Privilege, kind ObjectKind) error {
+func checkPrivilege(p object.Privilege, kind object.Kind) error {
 	ok := privileges[kind]
 	if slices.Contains(ok, p) {
 		return nil
@@ -410,17 +412,17 @@ func checkPrivilege(p Privilege, kind ObjectKind) error {
 }
 
 // resolveObject finds the object kind at path: database; database.schema;
-// database.schema.name for streams, tables and KindRelation; a name for the
+// database.schema.name for streams, tables and object.KindRelation; a name for the
 // other kinds. It returns the row and its canonical display path.
-func (t *Tx) resolveObject(kind ObjectKind, path string) (*objRow, string, error) {
+func (t *Tx) resolveObject(kind object.Kind, path string) (*objRow, string, error) {
 	switch kind {
-	case KindDatabase:
+	case object.KindDatabase:
 		r, err := t.mustFind(kind, "", path, path)
 		if err != nil {
 			return nil, "", err
 		}
 		return r, r.name, nil
-	case KindSchema:
+	case object.KindSchema:
 		p, err := splitPath(kind, path, 2)
 		if err != nil {
 			return nil, "", err
@@ -430,7 +432,7 @@ func (t *Tx) resolveObject(kind ObjectKind, path string) (*objRow, string, error
 			return nil, "", err
 		}
 		return s, d.name + "." + s.name, nil
-	case KindStream, KindTable, KindRelation:
+	case object.KindStream, object.KindTable, object.KindRelation:
 		p, err := splitPath(kind, path, 3)
 		if err != nil {
 			return nil, "", err
@@ -445,7 +447,7 @@ func (t *Tx) resolveObject(kind ObjectKind, path string) (*objRow, string, error
 			return nil, "", err
 		}
 		return r, d.name + "." + s.name + "." + r.name, nil
-	case KindStore, KindQuery, KindUser, KindRole, KindShare, KindRecipient:
+	case object.KindStore, object.KindQuery, object.KindUser, object.KindRole, object.KindShare, object.KindRecipient:
 		r, err := t.mustFind(kind, "", path, path)
 		if err != nil {
 			return nil, "", err
@@ -457,7 +459,7 @@ func (t *Tx) resolveObject(kind ObjectKind, path string) (*objRow, string, error
 
 // Grant grants privilege p on the object kind path to role. Granting is
 // idempotent: the existing grant is returned.
-func (t *Tx) Grant(p Privilege, kind ObjectKind, path, role string) (Grant, error) {
+func (t *Tx) Grant(p object.Privilege, kind object.Kind, path, role string) (Grant, error) {
 	o, display, err := t.resolveObject(kind, path)
 	if err != nil {
 		return Grant{}, err
@@ -465,7 +467,7 @@ func (t *Tx) Grant(p Privilege, kind ObjectKind, path, role string) (Grant, erro
 	if err := checkPrivilege(p, o.kind); err != nil {
 		return Grant{}, err
 	}
-	ro, err := t.mustFind(KindRole, "", role, role)
+	ro, err := t.mustFind(object.KindRole, "", role, role)
 	if err != nil {
 		return Grant{}, err
 	}
@@ -481,7 +483,7 @@ func (t *Tx) Grant(p Privilege, kind ObjectKind, path, role string) (Grant, erro
 }
 
 // Revoke revokes privilege p on the object kind path from role.
-func (t *Tx) Revoke(p Privilege, kind ObjectKind, path, role string) error {
+func (t *Tx) Revoke(p object.Privilege, kind object.Kind, path, role string) error {
 	o, display, ro, err := t.objectAndRole(kind, path, role)
 	if err != nil {
 		return err
@@ -498,7 +500,7 @@ func (t *Tx) Revoke(p Privilege, kind ObjectKind, path, role string) error {
 
 // GrantsOn returns the grants on the object kind path, by role then
 // privilege.
-func (t *Tx) GrantsOn(kind ObjectKind, path string) ([]Grant, error) {
+func (t *Tx) GrantsOn(kind object.Kind, path string) ([]Grant, error) {
 	o, _, err := t.resolveObject(kind, path)
 	if err != nil {
 		return nil, err
@@ -509,7 +511,7 @@ func (t *Tx) GrantsOn(kind ObjectKind, path string) ([]Grant, error) {
 // GrantsTo returns the grants held directly by role (not through other
 // roles), by object then privilege.
 func (t *Tx) GrantsTo(role string) ([]Grant, error) {
-	ro, err := t.mustFind(KindRole, "", role, role)
+	ro, err := t.mustFind(object.KindRole, "", role, role)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +540,7 @@ func (t *Tx) grants(where string, args ...any) ([]Grant, error) {
 		if err := rows.Scan(&g.ID, &priv, &kind, &g.ObjectID, &g.Object, &g.Role, &created); err != nil {
 			return nil, fmt.Errorf("catalog: list grants: %w", err)
 		}
-		g.Privilege, g.ObjectKind, g.Created = Privilege(priv), ObjectKind(kind), time.Unix(0, created).UTC()
+		g.Privilege, g.ObjectKind, g.Created = object.Privilege(priv), object.Kind(kind), time.Unix(0, created).UTC()
 		out = append(out, g)
 	}
 	return out, rows.Err()
@@ -546,11 +548,11 @@ func (t *Tx) grants(where string, args ...any) ([]Grant, error) {
 
 // objectAndRole resolves the object kind path and the role a grant,
 // revoke or ownership change is about.
-func (t *Tx) objectAndRole(kind ObjectKind, path, role string) (o *objRow, display string, ro *objRow, err error) {
+func (t *Tx) objectAndRole(kind object.Kind, path, role string) (o *objRow, display string, ro *objRow, err error) {
 	if o, display, err = t.resolveObject(kind, path); err != nil {
 		return nil, "", nil, err
 	}
-	if ro, err = t.mustFind(KindRole, "", role, role); err != nil {
+	if ro, err = t.mustFind(object.KindRole, "", role, role); err != nil {
 		return nil, "", nil, err
 	}
 	return o, display, ro, nil

@@ -3,24 +3,26 @@ package catalog
 import (
 	"context"
 	"strings"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // ResolvePath returns the chain of objects leading to the object kind at
 // path, root first, each with its owner and the grants on it: [database],
 // [database, schema] or [database, schema, relation] for the namespace kinds
-// (KindRelation accepts a stream or a table), the object alone for the
+// (object.KindRelation accepts a stream or a table), the object alone for the
 // top-level kinds. This is what an authorizer needs: privileges on a
 // relation require USAGE on its schema and database.
-func (t *Tx) ResolvePath(kind ObjectKind, path string) ([]Node, error) {
+func (t *Tx) ResolvePath(kind object.Kind, path string) ([]Node, error) {
 	var rows []*objRow
 	switch kind {
-	case KindDatabase, KindStore, KindQuery, KindUser, KindRole, KindShare, KindRecipient:
+	case object.KindDatabase, object.KindStore, object.KindQuery, object.KindUser, object.KindRole, object.KindShare, object.KindRecipient:
 		r, _, err := t.resolveObject(kind, path)
 		if err != nil {
 			return nil, err
 		}
 		rows = []*objRow{r}
-	case KindSchema:
+	case object.KindSchema:
 		p, err := splitPath(kind, path, 2)
 		if err != nil {
 			return nil, err
@@ -30,7 +32,7 @@ func (t *Tx) ResolvePath(kind ObjectKind, path string) ([]Node, error) {
 			return nil, err
 		}
 		rows = []*objRow{d, s}
-	case KindStream, KindTable, KindRelation:
+	case object.KindStream, object.KindTable, object.KindRelation:
 		p, err := splitPath(kind, path, 3)
 		if err != nil {
 			return nil, err
@@ -70,7 +72,7 @@ func (t *Tx) ResolvePath(kind ObjectKind, path string) ([]Node, error) {
 }
 
 // ResolvePath is Tx.ResolvePath in its own read transaction.
-func (c *Catalog) ResolvePath(ctx context.Context, kind ObjectKind, path string) (nodes []Node, err error) {
+func (c *Catalog) ResolvePath(ctx context.Context, kind object.Kind, path string) (nodes []Node, err error) {
 	err = c.View(ctx, func(tx *Tx) error {
 		nodes, err = tx.ResolvePath(kind, path)
 		return err

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // TestConcurrentUpdates runs writers and readers at once: every Update must
@@ -40,7 +42,7 @@ func TestConcurrentUpdates(t *testing.T) {
 					if _, err := tx.CreateSchema(Schema{Database: "db", Name: s}); err != nil {
 						return err
 					}
-					_, err := tx.CreateRelation(Relation{Database: "db", Schema: s, Name: "t", Kind: KindTable, Location: "/" + s})
+					_, err := tx.CreateRelation(Relation{Database: "db", Schema: s, Name: "t", Kind: object.KindTable, Location: "/" + s})
 					return err
 				})
 			}
@@ -144,7 +146,7 @@ func buildScale(t testing.TB, c *Catalog) {
 			if _, err := tx.CreateDatabase(Database{Name: db}); err != nil {
 				return err
 			}
-			if _, err := tx.Grant(PrivUsage, KindDatabase, db, fmt.Sprintf("role_%d", d)); err != nil {
+			if _, err := tx.Grant(object.PrivUsage, object.KindDatabase, db, fmt.Sprintf("role_%d", d)); err != nil {
 				return err
 			}
 			for s := range 10 {
@@ -152,16 +154,16 @@ func buildScale(t testing.TB, c *Catalog) {
 				if _, err := tx.CreateSchema(Schema{Database: db, Name: schema}); err != nil {
 					return err
 				}
-				if _, err := tx.Grant(PrivUsage, KindSchema, db+"."+schema, fmt.Sprintf("role_%d", d*10+s)); err != nil {
+				if _, err := tx.Grant(object.PrivUsage, object.KindSchema, db+"."+schema, fmt.Sprintf("role_%d", d*10+s)); err != nil {
 					return err
 				}
 				for r := range 100 {
 					name := fmt.Sprintf("t_%d", r)
-					if _, err := tx.CreateRelation(Relation{Database: db, Schema: schema, Name: name, Kind: KindTable,
+					if _, err := tx.CreateRelation(Relation{Database: db, Schema: schema, Name: name, Kind: object.KindTable,
 						Location: fmt.Sprintf("s3://lake/%s/%s/%s", db, schema, name), Columns: []Column{{Name: "id", Type: "BIGINT"}}}); err != nil {
 						return err
 					}
-					if _, err := tx.Grant(PrivSelect, KindTable, db+"."+schema+"."+name, fmt.Sprintf("role_%d", n%1000)); err != nil {
+					if _, err := tx.Grant(object.PrivSelect, object.KindTable, db+"."+schema+"."+name, fmt.Sprintf("role_%d", n%1000)); err != nil {
 						return err
 					}
 					n++
@@ -187,7 +189,7 @@ func TestScale(t *testing.T) {
 	start = time.Now()
 	for i := range n {
 		path := fmt.Sprintf("db_%d.s_%d.t_%d", i%10, i/10%10, i%100)
-		nodes, err := c.ResolvePath(ctx, KindTable, path)
+		nodes, err := c.ResolvePath(ctx, object.KindTable, path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +231,7 @@ func BenchmarkResolvePath(b *testing.B) {
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		if _, err := c.ResolvePath(ctx, KindTable, fmt.Sprintf("db_%d.s_%d.t_%d", i%10, i/10%10, i%100)); err != nil {
+		if _, err := c.ResolvePath(ctx, object.KindTable, fmt.Sprintf("db_%d.s_%d.t_%d", i%10, i/10%10, i%100)); err != nil {
 			b.Fatal(err)
 		}
 		i++

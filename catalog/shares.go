@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // ---- shares ----
@@ -20,7 +22,7 @@ func toShare(r objRow) (Share, error) {
 // CreateShare creates an empty share.
 func (t *Tx) CreateShare(s Share) (Share, error) {
 	s.ID, s.Created, s.Tables = newID(), t.now, nil
-	if err := t.createTop(KindShare, s.ID, s.Name, s.Owner, s); err != nil {
+	if err := t.createTop(object.KindShare, s.ID, s.Name, s.Owner, s); err != nil {
 		return Share{}, err
 	}
 	return t.GetShare(s.Name)
@@ -28,7 +30,7 @@ func (t *Tx) CreateShare(s Share) (Share, error) {
 
 // GetShare returns a share with its tables, by share schema then alias.
 func (t *Tx) GetShare(name string) (Share, error) {
-	r, err := t.mustFind(KindShare, "", name, name)
+	r, err := t.mustFind(object.KindShare, "", name, name)
 	if err != nil {
 		return Share{}, err
 	}
@@ -42,7 +44,7 @@ func (t *Tx) GetShare(name string) (Share, error) {
 
 // ListShares returns all shares with their tables, by name.
 func (t *Tx) ListShares() ([]Share, error) {
-	shares, err := listAs(t, KindShare, "", toShare)
+	shares, err := listAs(t, object.KindShare, "", toShare)
 	for i := range shares {
 		if err != nil {
 			break
@@ -54,7 +56,7 @@ func (t *Tx) ListShares() ([]Share, error) {
 
 // DropShare drops a share, its table entries and its grants to recipients
 // (the tables stay).
-func (t *Tx) DropShare(name string) error { return t.dropTop(KindShare, name) }
+func (t *Tx) DropShare(name string) error { return t.dropTop(object.KindShare, name) }
 
 func (t *Tx) shareTables(shareID string) ([]ShareTable, error) {
 	rows, err := t.query(`SELECT d.name || '.' || s.name || '.' || o.name, o.id, st.share_schema, st.alias, st.with_history, st.created
@@ -84,11 +86,11 @@ func (t *Tx) shareTables(shareID string) ([]ShareTable, error) {
 // AddShareTable adds the table st.Table (database.schema.table) to a share as
 // st.ShareSchema.st.Alias; they default to the table's schema and name.
 func (t *Tx) AddShareTable(share string, st ShareTable) (ShareTable, error) {
-	sh, err := t.mustFind(KindShare, "", share, share)
+	sh, err := t.mustFind(object.KindShare, "", share, share)
 	if err != nil {
 		return ShareTable{}, err
 	}
-	o, display, err := t.resolveObject(KindTable, st.Table)
+	o, display, err := t.resolveObject(object.KindTable, st.Table)
 	if err != nil {
 		return ShareTable{}, err
 	}
@@ -133,11 +135,11 @@ func (t *Tx) AddShareTable(share string, st ShareTable) (ShareTable, error) {
 
 // RemoveShareTable removes the table (database.schema.table) from a share.
 func (t *Tx) RemoveShareTable(share, table string) error {
-	sh, err := t.mustFind(KindShare, "", share, share)
+	sh, err := t.mustFind(object.KindShare, "", share, share)
 	if err != nil {
 		return err
 	}
-	o, display, err := t.resolveObject(KindTable, table)
+	o, display, err := t.resolveObject(object.KindTable, table)
 	if err != nil {
 		return err
 	}
@@ -227,7 +229,7 @@ func (t *Tx) CreateRecipient(rc Recipient) (Recipient, string, error) {
 		return Recipient{}, "", err
 	}
 	rc.ID, rc.Created, rc.Tokens = newID(), t.now, nil
-	if err := t.createTop(KindRecipient, rc.ID, rc.Name, rc.Owner, rc); err != nil {
+	if err := t.createTop(object.KindRecipient, rc.ID, rc.Name, rc.Owner, rc); err != nil {
 		return Recipient{}, "", err
 	}
 	token, hash := newToken(RecipientTokenPrefix)
@@ -240,16 +242,16 @@ func (t *Tx) CreateRecipient(rc Recipient) (Recipient, string, error) {
 
 // GetRecipient returns a recipient with its current token hashes.
 func (t *Tx) GetRecipient(name string) (Recipient, error) {
-	return getTop(t, KindRecipient, name, t.toRecipient)
+	return getTop(t, object.KindRecipient, name, t.toRecipient)
 }
 
 // ListRecipients returns all recipients, by name.
 func (t *Tx) ListRecipients() ([]Recipient, error) {
-	return listAs(t, KindRecipient, "", t.toRecipient)
+	return listAs(t, object.KindRecipient, "", t.toRecipient)
 }
 
 // DropRecipient drops a recipient, its tokens and its share grants.
-func (t *Tx) DropRecipient(name string) error { return t.dropTop(KindRecipient, name) }
+func (t *Tx) DropRecipient(name string) error { return t.dropTop(object.KindRecipient, name) }
 
 // RotateRecipientToken issues a new token for a recipient, valid for its
 // token.ttl, and keeps the current ones valid for at most grace more, so
@@ -287,7 +289,7 @@ func (t *Tx) RotateRecipientToken(name string, grace time.Duration) (string, err
 // AuthenticateRecipient returns the recipient holding token, refusing
 // unknown and expired tokens.
 func (t *Tx) AuthenticateRecipient(token string) (Recipient, error) {
-	r, err := t.lookupToken(token, RecipientTokenPrefix, KindRecipient)
+	r, err := t.lookupToken(token, RecipientTokenPrefix, object.KindRecipient)
 	if err != nil {
 		return Recipient{}, err
 	}
@@ -308,11 +310,11 @@ func (c *Catalog) AuthenticateRecipient(ctx context.Context, token string) (rc R
 
 // GrantShare gives a recipient read access to a share (idempotent).
 func (t *Tx) GrantShare(share, recipient string) (ShareGrant, error) {
-	sh, err := t.mustFind(KindShare, "", share, share)
+	sh, err := t.mustFind(object.KindShare, "", share, share)
 	if err != nil {
 		return ShareGrant{}, err
 	}
-	rc, err := t.mustFind(KindRecipient, "", recipient, recipient)
+	rc, err := t.mustFind(object.KindRecipient, "", recipient, recipient)
 	if err != nil {
 		return ShareGrant{}, err
 	}
@@ -325,11 +327,11 @@ func (t *Tx) GrantShare(share, recipient string) (ShareGrant, error) {
 
 // RevokeShare withdraws a recipient's access to a share.
 func (t *Tx) RevokeShare(share, recipient string) error {
-	sh, err := t.mustFind(KindShare, "", share, share)
+	sh, err := t.mustFind(object.KindShare, "", share, share)
 	if err != nil {
 		return err
 	}
-	rc, err := t.mustFind(KindRecipient, "", recipient, recipient)
+	rc, err := t.mustFind(object.KindRecipient, "", recipient, recipient)
 	if err != nil {
 		return err
 	}
@@ -367,7 +369,7 @@ func (t *Tx) ListShareGrants() ([]ShareGrant, error) {
 // SharesOf returns the shares granted to a recipient, with their tables:
 // what the Delta Sharing server lists for it.
 func (t *Tx) SharesOf(recipient string) ([]Share, error) {
-	rc, err := t.mustFind(KindRecipient, "", recipient, recipient)
+	rc, err := t.mustFind(object.KindRecipient, "", recipient, recipient)
 	if err != nil {
 		return nil, err
 	}

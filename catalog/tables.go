@@ -2,7 +2,8 @@ package catalog
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // CheckPrivilege returns an ErrInvalid error, naming the privileges that do
@@ -10,7 +11,7 @@ import (
 // INSERT on a stream). It needs no transaction: the rule depends on the
 // kind alone, so a caller can check before it authorizes or looks anything
 // up.
-func CheckPrivilege(p Privilege, kind ObjectKind) error { return checkPrivilege(p, kind) }
+func CheckPrivilege(p object.Privilege, kind object.Kind) error { return checkPrivilege(p, kind) }
 
 // DropTable drops the table db.schema.name and returns it as it was. The
 // query writing it, if any, is not deleted: it is detached from the table
@@ -25,8 +26,8 @@ func (t *Tx) DropTable(db, schema, name string) (Relation, error) {
 		return Relation{}, err
 	}
 	display := d.name + "." + s.name + "." + r.name
-	if r.kind != KindTable {
-		return Relation{}, errorf(ErrInvalid, "%s is a %s, not a table: use DROP %s %s", display, r.kind, strings.ToUpper(string(r.kind)), display)
+	if r.kind != object.KindTable {
+		return Relation{}, errorf(ErrInvalid, "%s is a %s, not a table: use DROP %s %s", display, r.kind, r.kind.Keyword(), display)
 	}
 	rel, err := toRelation(d.name, s.name)(*r)
 	if err != nil {

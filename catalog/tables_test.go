@@ -3,6 +3,8 @@ package catalog
 import (
 	"errors"
 	"testing"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // TestDropTable: the query writing a dropped table is kept, detached and
@@ -55,7 +57,7 @@ func TestDropTable(t *testing.T) {
 	}
 	// The name is free again, and a new query may write the new table.
 	must(t, c, func(tx *Tx) error {
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big2"}); err != nil {
+		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: object.KindTable, Location: "/lake/big2"}); err != nil {
 			return err
 		}
 		_, err := tx.CreateQuery(Query{SQL: "SELECT 2", Table: "sales.eu.big"})
@@ -65,16 +67,16 @@ func TestDropTable(t *testing.T) {
 
 func TestCheckPrivilege(t *testing.T) {
 	for _, tc := range []struct {
-		p    Privilege
-		kind ObjectKind
+		p    object.Privilege
+		kind object.Kind
 		want string
 	}{
-		{PrivSelect, KindTable, ""},
-		{PrivInsert, KindTable, ""},
-		{PrivSelect, KindStream, ""},
-		{PrivUsage, KindTable, "privilege USAGE does not apply to a table: use SELECT, INSERT, OWNERSHIP, ALL"},
-		{PrivInsert, KindStream, "privilege INSERT does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
-		{PrivCreate, KindStream, "privilege CREATE does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
+		{object.PrivSelect, object.KindTable, ""},
+		{object.PrivInsert, object.KindTable, ""},
+		{object.PrivSelect, object.KindStream, ""},
+		{object.PrivUsage, object.KindTable, "privilege USAGE does not apply to a table: use SELECT, INSERT, OWNERSHIP, ALL"},
+		{object.PrivInsert, object.KindStream, "privilege INSERT does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
+		{object.PrivCreate, object.KindStream, "privilege CREATE does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
 	} {
 		err := CheckPrivilege(tc.p, tc.kind)
 		if tc.want == "" {
@@ -94,7 +96,7 @@ func queryAndShareFixture(t *testing.T, c *Catalog, granted string) Query {
 	t.Helper()
 	var q Query
 	must(t, c, func(tx *Tx) error {
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: KindTable, Location: "/lake/big"}); err != nil {
+		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: object.KindTable, Location: "/lake/big"}); err != nil {
 			return err
 		}
 		var err error
@@ -104,7 +106,7 @@ func queryAndShareFixture(t *testing.T, c *Catalog, granted string) Query {
 		if _, err := tx.CreateRole(Role{Name: "analysts"}); err != nil {
 			return err
 		}
-		if _, err := tx.Grant(PrivSelect, KindTable, granted, "analysts"); err != nil {
+		if _, err := tx.Grant(object.PrivSelect, object.KindTable, granted, "analysts"); err != nil {
 			return err
 		}
 		if _, err := tx.CreateShare(Share{Name: "partners"}); err != nil {

@@ -81,7 +81,7 @@ func (t *Table) newBatchWriter(ctx context.Context, snap *deltalog.Snapshot, tar
 	if err := deltalog.CheckWritable(&snap.Protocol, &snap.Metadata, snap.Schema, also...); err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.URI(), err)
 	}
-	arrowSch, err := parquetio.ArrowSchema(snap.Schema)
+	arrowSch, err := deltalog.ArrowSchema(snap.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.URI(), err)
 	}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
 )
 
@@ -61,7 +60,7 @@ var benchData struct {
 func benchRecords(b *testing.B) ([]arrow.Record, int64) {
 	b.Helper()
 	benchData.once.Do(func() {
-		as, err := parquetio.ArrowSchema(benchSchema)
+		as, err := deltalog.ArrowSchema(benchSchema)
 		if err != nil {
 			benchData.err = err
 			return

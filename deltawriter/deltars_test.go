@@ -11,7 +11,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
 )
 
@@ -71,7 +70,7 @@ func TestDeltaRsReadsWhatWeWrite(t *testing.T) {
 				if _, err := tbl.Create(ctx, schema, CreateOptions{Name: "t1", PartitionColumns: parts}); err != nil {
 					t.Fatal(err)
 				}
-				as, err := parquetio.ArrowSchema(schema)
+				as, err := deltalog.ArrowSchema(schema)
 				if err != nil {
 					t.Fatal(err)
 				}

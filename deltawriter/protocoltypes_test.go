@@ -10,7 +10,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/internal/deltaspec"
 )
 
@@ -37,7 +36,7 @@ func TestProtocolTypes(t *testing.T) {
 				Configuration: map[string]string{"delta.checkpointInterval": "5"}}); err != nil {
 				t.Fatal(err)
 			}
-			as, err := parquetio.ArrowSchema(schema)
+			as, err := deltalog.ArrowSchema(schema)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -104,7 +104,7 @@ func (t *Table) Create(ctx context.Context, schema *deltalog.Schema, o CreateOpt
 	if err := validatePartitionColumns(schema, o.PartitionColumns); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", t.URI(), err)
 	}
-	if _, err := parquetio.ArrowSchema(schema); err != nil {
+	if _, err := deltalog.ArrowSchema(schema); err != nil {
 		return nil, fmt.Errorf("create table %s: %w", t.URI(), err)
 	}
 	ss, err := deltalog.SchemaString(schema)

@@ -9,14 +9,13 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
 
 // conform returns rec with the columns of the table schema, in its order:
 // columns the pipeline does not produce (nullable, checked at start-up) are
 // filled with nulls.
 func conform(rec arrow.Record, table *deltalog.Schema) (arrow.Record, error) {
-	as, err := parquetio.ArrowSchema(table)
+	as, err := deltalog.ArrowSchema(table)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -80,3 +83,34 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 func partitionLabel(p int32) string { return strconv.Itoa(int(p)) }
+
+// MetricsAddr returns the address /metrics and /healthz are served on, or
+// "" until Run has started serving them.
+func (w *Worker) MetricsAddr() string {
+	if a := w.maddr.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
+
+func (w *Worker) serveMetrics(addr string) (func(), error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", w.metrics.Handler())
+	mux.HandleFunc("/healthz", func(rw http.ResponseWriter, _ *http.Request) {
+		if !w.ready.Load() {
+			http.Error(rw, "not ready: no partition assigned yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(rw, "ok")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics endpoint %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	a := ln.Addr().String()
+	w.maddr.Store(&a)
+	w.log.Info("metrics endpoint", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}

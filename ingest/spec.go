@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest/decode"
 	"github.com/sluice-io/sluice/ingest/transform"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // Spec describes one pipeline: source, decoding, transform, sink, flush
@@ -331,7 +332,7 @@ func (s *Spec) Validate() error {
 			if sa.Username == "" {
 				bad("source.sasl.username", "required for %s", sa.Mechanism)
 			}
-			if !strings.HasPrefix(sa.Password, "env:") && !strings.HasPrefix(sa.Password, "file:") {
+			if !secret.IsRef(sa.Password) {
 				bad("source.sasl.password", "must be a secret reference env:NAME or file:PATH, not the secret itself")
 			}
 		case "AWS_MSK_IAM":
@@ -345,7 +346,7 @@ func (s *Spec) Validate() error {
 		switch r := s.Decode.SchemaRegistry; {
 		case r == nil || r.URL == "":
 			bad("decode.schemaRegistry.url", "required for format %s", s.Decode.Format)
-		case r.Password != "" && !strings.HasPrefix(r.Password, "env:") && !strings.HasPrefix(r.Password, "file:"):
+		case r.Password != "" && !secret.IsRef(r.Password):
 			bad("decode.schemaRegistry.password", "must be a secret reference env:NAME or file:PATH, not the secret itself")
 		}
 	default:

@@ -1,14 +1,13 @@
 package ingest
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var updateSpecs = flag.Bool("update", false, "rewrite the .error golden files of testdata/specs/bad")
+	"github.com/sluice-io/sluice/internal/golden"
+)
 
 // TestSpecFixtures: every good spec loads; every bad one fails with exactly
 // the error in its .error file (which names the field and the fix).
@@ -29,19 +28,9 @@ func TestSpecFixtures(t *testing.T) {
 			t.Errorf("%s: loaded; want an error", f)
 			continue
 		}
-		got := strings.ReplaceAll(err.Error(), f, filepath.Base(f)) + "\n"
-		want := strings.TrimSuffix(f, ".yaml") + ".error"
-		if *updateSpecs {
-			os.WriteFile(want, []byte(got), 0o644)
-			continue
-		}
-		b, err := os.ReadFile(want)
-		if err != nil {
-			t.Fatalf("%v (run with -update)", err)
-		}
-		if string(b) != got {
-			t.Errorf("%s:\ngot  %s\nwant %s", f, got, b)
-		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			golden.Check(t, strings.TrimSuffix(f, ".yaml")+".error", strings.ReplaceAll(err.Error(), f, filepath.Base(f))+"\n")
+		})
 	}
 }
 

@@ -257,7 +257,7 @@ func TestWorkerExactlyOnceKfake(t *testing.T) {
 // A dead-letter commit that landed although its caller saw an error is
 // not written again: only rows past the table's offsets are kept.
 func TestDeadLettersPastCommittedOffsets(t *testing.T) {
-	as, err := parquetio.ArrowSchema(DeadLetterSchema)
+	as, err := deltalog.ArrowSchema(DeadLetterSchema)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 func TestJSONLSinkConcurrentAppend(t *testing.T) {
@@ -90,7 +92,7 @@ func TestAuditEventCarriesNoSecrets(t *testing.T) {
 	req := Request{
 		Principal: Principal{Kind: PrincipalRecipient, Name: "acme", Roles: []string{"secret-role-name"}},
 		Action:    ActionSelect,
-		Path: []Node{{Kind: NodeShare, Name: "q3", Recipients: []string{"acme"}, Grants: []Grant{
+		Path: []Node{{Kind: object.KindShare, Name: "q3", Recipients: []string{"acme"}, Grants: []Grant{
 			{Role: "secret-role-name", Privilege: "SELECT"}, {Role: "hidden-grantee", Privilege: "ALL"},
 		}}},
 	}

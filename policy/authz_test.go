@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // sharedEngine compiles the default policy once for the tests that need no
@@ -40,13 +42,13 @@ const (
 
 // catalogPath builds the path to a target at the given level (0 database,
 // 1 schema, 2 relation) of kind leaf, with grants[i] on node i.
-func catalogPath(level int, leaf NodeKind, grants map[int][]Grant) []Node {
+func catalogPath(level int, leaf object.Kind, grants map[int][]Grant) []Node {
 	all := []Node{
-		{Kind: NodeDatabase, Name: dbName},
-		{Kind: NodeSchema, Name: schemaName},
+		{Kind: object.KindDatabase, Name: dbName},
+		{Kind: object.KindSchema, Name: schemaName},
 		{Kind: leaf, Name: tableName},
 	}
-	if leaf == NodeStream {
+	if leaf == object.KindStream {
 		all[2].Name = streamName
 	}
 	p := slices.Clone(all[:level+1])
@@ -71,14 +73,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 	type level struct {
 		name  string
 		index int
-		leaf  NodeKind
+		leaf  object.Kind
 		label string // the target as reasons name it
 	}
 	levels := []level{
-		{"database", 0, NodeTable, "database sales"},
-		{"schema", 1, NodeTable, "schema sales.eu (or an ancestor)"},
-		{"table", 2, NodeTable, "table sales.eu.orders (or an ancestor)"},
-		{"stream", 2, NodeStream, "stream sales.eu.clicks (or an ancestor)"},
+		{"database", 0, object.KindTable, "database sales"},
+		{"schema", 1, object.KindTable, "schema sales.eu (or an ancestor)"},
+		{"table", 2, object.KindTable, "table sales.eu.orders (or an ancestor)"},
+		{"stream", 2, object.KindStream, "stream sales.eu.clicks (or an ancestor)"},
 	}
 	sources := []string{"none", "direct", "from-database", "from-schema", "role-of-role"}
 
@@ -196,7 +198,7 @@ func TestMissingUsageOnAncestor(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			req := Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, NodeTable, c.grants)}
+			req := Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, object.KindTable, c.grants)}
 			d, err := eng.Decide(ctx, req)
 			if err != nil || d.Allow || d.Reason != c.reason {
 				t.Fatalf("got %+v, %v; want deny %q", d, err, c.reason)
@@ -220,12 +222,12 @@ func TestOwnershipAndAll(t *testing.T) {
 			continue
 		}
 		for name, g := range map[string]map[int][]Grant{"database owner": owner, "table owner": tableOwner} {
-			d, err := eng.Decide(ctx, Request{Principal: user("owner"), Action: a, Path: catalogPath(2, NodeTable, g)})
+			d, err := eng.Decide(ctx, Request{Principal: user("owner"), Action: a, Path: catalogPath(2, object.KindTable, g)})
 			if err != nil || !d.Allow {
 				t.Errorf("%s %s: got %+v, %v; want allow", name, a, d, err)
 			}
 		}
-		d, err := eng.Decide(ctx, Request{Principal: user("owner"), Action: a, Path: catalogPath(2, NodeTable, all)})
+		d, err := eng.Decide(ctx, Request{Principal: user("owner"), Action: a, Path: catalogPath(2, object.KindTable, all)})
 		if a == ActionOwnership {
 			if err != nil || d.Allow || d.Reason != "missing OWNERSHIP on table sales.eu.orders (or an ancestor)" {
 				t.Errorf("ALL %s: got %+v, %v; want deny", a, d, err)
@@ -242,7 +244,7 @@ func TestCreate(t *testing.T) {
 	use := Grant{Role: "dev", Privilege: "USAGE"}
 	create := Grant{Role: "dev", Privilege: "CREATE"}
 	newTable := func(g map[int][]Grant) []Node {
-		p := catalogPath(2, NodeTable, g)
+		p := catalogPath(2, object.KindTable, g)
 		p[2].Name = "new_orders"
 		return p
 	}
@@ -257,9 +259,9 @@ func TestCreate(t *testing.T) {
 		{"no create", []string{"dev"}, newTable(map[int][]Grant{0: {use}, 1: {use}}), "missing CREATE on schema sales.eu (or an ancestor)"},
 		{"create on schema, no usage on database", []string{"dev"}, newTable(map[int][]Grant{1: {create}}), "missing USAGE on database sales"},
 		{"grants on the new object do not count", []string{"dev"}, newTable(map[int][]Grant{0: {use}, 2: {create, {Role: "dev", Privilege: "OWNERSHIP"}}}), "missing CREATE on schema sales.eu (or an ancestor)"},
-		{"schema in a database", []string{"dev"}, catalogPath(1, NodeTable, map[int][]Grant{0: {create}}), ""},
-		{"top-level database", []string{"dev"}, catalogPath(0, NodeTable, nil), "missing CREATE: creating top-level database sales needs the admin role"},
-		{"top-level database by admin", []string{"admin"}, catalogPath(0, NodeTable, nil), ""},
+		{"schema in a database", []string{"dev"}, catalogPath(1, object.KindTable, map[int][]Grant{0: {create}}), ""},
+		{"top-level database", []string{"dev"}, catalogPath(0, object.KindTable, nil), "missing CREATE: creating top-level database sales needs the admin role"},
+		{"top-level database by admin", []string{"admin"}, catalogPath(0, object.KindTable, nil), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -275,7 +277,7 @@ func TestAdminMayDoAnything(t *testing.T) {
 	eng, sink := defaultEngine(t)
 	for _, a := range Actions {
 		for level := 0; level < 3; level++ {
-			req := Request{Principal: user("viewer", "admin"), Action: a, Path: catalogPath(level, NodeStream, nil)}
+			req := Request{Principal: user("viewer", "admin"), Action: a, Path: catalogPath(level, object.KindStream, nil)}
 			d, err := eng.Decide(context.Background(), req)
 			if err != nil || !d.Allow || d.Reason != "" {
 				t.Fatalf("admin %s at level %d: %+v, %v", a, level, d, err)
@@ -284,7 +286,7 @@ func TestAdminMayDoAnything(t *testing.T) {
 		}
 	}
 	// Other kinds of node, one level deep.
-	for _, k := range []NodeKind{NodeStore, NodeShare, NodeQuery, NodeUser, NodeRole, NodeRecipient} {
+	for _, k := range []object.Kind{object.KindStore, object.KindShare, object.KindQuery, object.KindUser, object.KindRole, object.KindRecipient} {
 		d, err := eng.Decide(context.Background(), Request{Principal: user("admin"), Action: ActionDrop, Path: []Node{{Kind: k, Name: "x"}}})
 		if err != nil || !d.Allow {
 			t.Fatalf("admin DROP %s: %+v, %v", k, d, err)
@@ -295,7 +297,7 @@ func TestAdminMayDoAnything(t *testing.T) {
 func TestNonCatalogNodes(t *testing.T) {
 	eng, _ := defaultEngine(t)
 	ctx := context.Background()
-	q := []Node{{Kind: NodeQuery, Name: "q42", Grants: []Grant{{Role: "ops", Privilege: "OPERATE"}, {Role: "ops", Privilege: "MONITOR"}}}}
+	q := []Node{{Kind: object.KindQuery, Name: "q42", Grants: []Grant{{Role: "ops", Privilege: "OPERATE"}, {Role: "ops", Privilege: "MONITOR"}}}}
 	for _, c := range []struct {
 		a      Action
 		reason string
@@ -309,7 +311,7 @@ func TestNonCatalogNodes(t *testing.T) {
 
 func TestInvalidRequestsFailClosed(t *testing.T) {
 	eng, sink := defaultEngine(t)
-	ok := catalogPath(0, NodeTable, nil)
+	ok := catalogPath(0, object.KindTable, nil)
 	for name, req := range map[string]Request{
 		"no principal kind": {Principal: Principal{Name: "x", Roles: []string{"admin"}}, Action: ActionSelect, Path: ok},
 		"no principal name": {Principal: Principal{Kind: PrincipalUser, Roles: []string{"admin"}}, Action: ActionSelect, Path: ok},
@@ -317,7 +319,7 @@ func TestInvalidRequestsFailClosed(t *testing.T) {
 		"ALL as action":     {Principal: user("admin"), Action: PrivilegeAll, Path: ok},
 		"empty path":        {Principal: user("admin"), Action: ActionSelect},
 		"unknown kind":      {Principal: user("admin"), Action: ActionSelect, Path: []Node{{Kind: "view", Name: "v"}}},
-		"unnamed node":      {Principal: user("admin"), Action: ActionSelect, Path: []Node{{Kind: NodeDatabase}}},
+		"unnamed node":      {Principal: user("admin"), Action: ActionSelect, Path: []Node{{Kind: object.KindDatabase}}},
 	} {
 		d, err := eng.Decide(context.Background(), req)
 		if !errors.Is(err, ErrInvalidRequest) || d.Allow || !strings.Contains(d.Reason, "invalid authorization request") {
@@ -397,9 +399,9 @@ func TestCustomDenyModule(t *testing.T) {
 		0: {{Role: "analyst", Privilege: "USAGE"}},
 		1: {{Role: "analyst", Privilege: "USAGE"}, {Role: "analyst", Privilege: "SELECT"}},
 	}
-	pii := catalogPath(2, NodeTable, g)
+	pii := catalogPath(2, object.KindTable, g)
 	pii[1].Name = "pii"
-	eu := catalogPath(2, NodeTable, g)
+	eu := catalogPath(2, object.KindTable, g)
 	ctx := context.Background()
 
 	for _, c := range []struct {
@@ -478,7 +480,7 @@ func TestSyntaxErrorCitesFileAndLine(t *testing.T) {
 
 func TestEvaluationErrorsFailClosed(t *testing.T) {
 	ctx := context.Background()
-	req := Request{Principal: user("admin"), Action: ActionSelect, Path: catalogPath(0, NodeTable, nil)}
+	req := Request{Principal: user("admin"), Action: ActionSelect, Path: catalogPath(0, object.KindTable, nil)}
 	for name, src := range map[string]string{
 		"no decision":       "package sluice.authz\n\nallow := true\n",
 		"not an object":     "package sluice.authz\n\ndecision := true\n",
@@ -515,7 +517,7 @@ func TestReloadIsAtomicUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := eng.Revision()
-	req := Request{Principal: user("admin"), Action: ActionSelect, Path: catalogPath(1, NodeTable, nil)}
+	req := Request{Principal: user("admin"), Action: ActionSelect, Path: catalogPath(1, object.KindTable, nil)}
 	req.Path[1].Name = "pii"
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -579,7 +581,7 @@ decision := {"allow": true, "reason": ""} if {
 	count(input.path[0].grants) == 2
 } else := {"allow": false, "reason": sprintf("%d grants", [count(input.path[0].grants)])}
 `
-	req := Request{Principal: user("a"), Action: ActionSelect, Path: []Node{{Kind: NodeDatabase, Name: "d", Grants: []Grant{{Role: "a", Privilege: "SELECT"}, {Role: "b", Privilege: "SELECT"}}}}}
+	req := Request{Principal: user("a"), Action: ActionSelect, Path: []Node{{Kind: object.KindDatabase, Name: "d", Grants: []Grant{{Role: "a", Privilege: "SELECT"}, {Role: "b", Privilege: "SELECT"}}}}}
 	for _, all := range []bool{false, true} {
 		opts := []Option{WithoutDefaultPolicy(), WithModules(Module{Name: "count.rego", Source: src})}
 		if all {
@@ -605,7 +607,7 @@ func TestClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := eng.Decide(context.Background(), Request{Principal: user("admin"), Action: ActionDrop, Path: catalogPath(0, NodeTable, nil)})
+	d, _ := eng.Decide(context.Background(), Request{Principal: user("admin"), Action: ActionDrop, Path: catalogPath(0, object.KindTable, nil)})
 	ev := sink.Events()
 	if d.Latency != 7*time.Microsecond || ev[0].LatencyMicros != 7 || !ev[0].Time.Equal(now.Add(7*time.Microsecond)) {
 		t.Fatalf("decision %+v, event %+v", d, ev[0])

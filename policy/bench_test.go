@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // benchCatalog is a realistic catalog: 10 databases × 10 schemas × 100
@@ -42,18 +44,18 @@ func newBenchCatalog(seed uint64) *benchCatalog {
 		}
 	}
 	for d := 0; d < nDB; d++ {
-		c.dbs = append(c.dbs, Node{Kind: NodeDatabase, Name: fmt.Sprintf("db%d", d),
+		c.dbs = append(c.dbs, Node{Kind: object.KindDatabase, Name: fmt.Sprintf("db%d", d),
 			Grants: append(grants(300, "USAGE"), grants(20, "SELECT", "DESCRIBE", "MONITOR", "OWNERSHIP", "CREATE")...)})
 		c.schemas = append(c.schemas, nil)
 		c.rels = append(c.rels, nil)
 		for s := 0; s < nSchema; s++ {
-			c.schemas[d] = append(c.schemas[d], Node{Kind: NodeSchema, Name: fmt.Sprintf("s%d", s),
+			c.schemas[d] = append(c.schemas[d], Node{Kind: object.KindSchema, Name: fmt.Sprintf("s%d", s),
 				Grants: append(grants(150, "USAGE"), grants(20, "SELECT", "INSERT", "CREATE", "ALL")...)})
 			rels := make([]Node, nRel)
 			for r := range rels {
-				kind := NodeTable
+				kind := object.KindTable
 				if r%3 == 0 {
-					kind = NodeStream
+					kind = object.KindStream
 				}
 				rels[r] = Node{Kind: kind, Name: fmt.Sprintf("rel%d", r),
 					Grants: grants(8+rng.IntN(8), "SELECT", "SELECT", "SELECT", "INSERT", "DESCRIBE", "OWNERSHIP", "ALTER")}
@@ -374,7 +376,7 @@ func BenchmarkCheck(b *testing.B) {
 			{"granted-inherited", map[int][]Grant{0: {{Role: "analyst", Privilege: "ALL"}}}, true},
 			{"denied", nil, false},
 		} {
-			r := Request{Principal: user("analyst", "r1", "r2", "r3", "r4"), Action: ActionSelect, Path: catalogPath(2, NodeTable, c.grants)}
+			r := Request{Principal: user("analyst", "r1", "r2", "r3", "r4"), Action: ActionSelect, Path: catalogPath(2, object.KindTable, c.grants)}
 			in := eng.input(r, QualifiedNames(r.Path)).node(2)
 			if allow, _, err := eng.check(ctx, st, r, in); err != nil || allow != c.allow {
 				b.Fatalf("%s: allow = %v, %v", c.name, allow, err)

@@ -3,6 +3,8 @@ package policy
 import (
 	"context"
 	"testing"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // TestDecisionCache: repeated requests are answered from the cache, still
@@ -16,7 +18,7 @@ func TestDecisionCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := map[int][]Grant{0: {{Role: "a", Privilege: "USAGE"}}, 1: {{Role: "a", Privilege: "USAGE"}}, 2: {{Role: "a", Privilege: "SELECT"}}}
-	req := Request{Principal: user("a"), Action: ActionSelect, Path: catalogPath(2, NodeTable, g)}
+	req := Request{Principal: user("a"), Action: ActionSelect, Path: catalogPath(2, object.KindTable, g)}
 	for i := 0; i < 3; i++ {
 		d, err := eng.Decide(ctx, req)
 		if err != nil || !d.Allow {
@@ -31,12 +33,12 @@ func TestDecisionCache(t *testing.T) {
 		t.Fatalf("%d audit events, want 3", n)
 	}
 	// A grant taken away: a different key, a different decision.
-	revoked := Request{Principal: req.Principal, Action: req.Action, Path: catalogPath(2, NodeTable, map[int][]Grant{0: g[0], 1: g[1]})}
+	revoked := Request{Principal: req.Principal, Action: req.Action, Path: catalogPath(2, object.KindTable, map[int][]Grant{0: g[0], 1: g[1]})}
 	if d, _ := eng.Decide(ctx, revoked); d.Allow {
 		t.Fatalf("revoked: %+v", d)
 	}
 	// Other roles' grants are not passed to the policy: same key.
-	noisy := catalogPath(2, NodeTable, g)
+	noisy := catalogPath(2, object.KindTable, g)
 	noisy[2].Grants = append(noisy[2].Grants, Grant{Role: "other", Privilege: "ALL"})
 	if d, _ := eng.Decide(ctx, Request{Principal: req.Principal, Action: req.Action, Path: noisy}); !d.Allow {
 		t.Fatalf("noisy: %+v", d)
@@ -45,7 +47,7 @@ func TestDecisionCache(t *testing.T) {
 		{Principal: user("a", "b"), Action: req.Action, Path: req.Path},
 		{Principal: Principal{Kind: PrincipalWorker, Name: "alice", Roles: []string{"a"}}, Action: req.Action, Path: req.Path},
 		{Principal: req.Principal, Action: ActionInsert, Path: req.Path},
-		{Principal: req.Principal, Action: req.Action, Path: catalogPath(2, NodeStream, g)},
+		{Principal: req.Principal, Action: req.Action, Path: catalogPath(2, object.KindStream, g)},
 	} {
 		if eng.key(k) == eng.key(req) {
 			t.Errorf("same key for %+v", k)
@@ -74,7 +76,7 @@ func TestDecisionCacheBoundedAndOptional(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range Actions {
-		eng.Decide(ctx, Request{Principal: user("admin"), Action: a, Path: catalogPath(1, NodeTable, nil)})
+		eng.Decide(ctx, Request{Principal: user("admin"), Action: a, Path: catalogPath(1, object.KindTable, nil)})
 	}
 	if n := eng.state.Load().cache.len(); n != 2 {
 		t.Fatalf("%d cached, want 2", n)

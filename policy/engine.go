@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 //go:embed rego/sluice.rego
@@ -466,11 +467,11 @@ var (
 // and action names, node and principal kinds. OPA does not modify input
 // terms, so requests share them.
 var interned = func() map[string]*ast.Term {
-	m := make(map[string]*ast.Term, len(Actions)+len(NodeKinds)+4)
+	m := make(map[string]*ast.Term, len(Actions)+len(object.Kinds)+4)
 	for _, a := range Actions {
 		m[string(a)] = ast.StringTerm(string(a))
 	}
-	for _, k := range NodeKinds {
+	for _, k := range object.Kinds {
 		m[string(k)] = ast.StringTerm(string(k))
 	}
 	for _, k := range []PrincipalKind{PrincipalUser, PrincipalRecipient, PrincipalWorker} {

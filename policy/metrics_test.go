@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // TestMetrics: every decision is counted by outcome, cache hits apart, each
@@ -19,9 +20,9 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := map[int][]Grant{0: {{Role: "analyst", Privilege: "USAGE"}}, 1: {{Role: "analyst", Privilege: "USAGE"}}, 2: {{Role: "analyst", Privilege: "SELECT"}}}
-	allowed := Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, NodeTable, g)}
-	denied := Request{Principal: user("analyst"), Action: ActionInsert, Path: catalogPath(2, NodeTable, g)}
-	invalid := Request{Principal: user("analyst"), Action: "FLY", Path: catalogPath(2, NodeTable, g)}
+	allowed := Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, object.KindTable, g)}
+	denied := Request{Principal: user("analyst"), Action: ActionInsert, Path: catalogPath(2, object.KindTable, g)}
+	invalid := Request{Principal: user("analyst"), Action: "FLY", Path: catalogPath(2, object.KindTable, g)}
 	for _, r := range []Request{allowed, allowed, denied, invalid} {
 		_, _ = eng.Decide(ctx, r)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // PrincipalKind says what kind of party a Principal is.
@@ -75,29 +77,6 @@ var Actions = []Action{ActionUsage, ActionCreate, ActionSelect, ActionInsert, Ac
 // Valid reports whether a is one of Actions.
 func (a Action) Valid() bool { return slices.Contains(Actions, a) }
 
-// NodeKind is the kind of a catalog object.
-type NodeKind string
-
-// The kinds of catalog node.
-const (
-	NodeDatabase  NodeKind = "database"  // NodeDatabase is a top-level namespace.
-	NodeSchema    NodeKind = "schema"    // NodeSchema lives in a database.
-	NodeStream    NodeKind = "stream"    // NodeStream is a relation in a schema.
-	NodeTable     NodeKind = "table"     // NodeTable is a relation in a schema.
-	NodeStore     NodeKind = "store"     // NodeStore is an object store location.
-	NodeShare     NodeKind = "share"     // NodeShare is a set of relations shared with recipients.
-	NodeQuery     NodeKind = "query"     // NodeQuery is a running (persistent) query.
-	NodeUser      NodeKind = "user"      // NodeUser is a user, as the object of an action.
-	NodeRole      NodeKind = "role"      // NodeRole is a role, as the object of an action.
-	NodeRecipient NodeKind = "recipient" // NodeRecipient is a share recipient, as the object of an action.
-)
-
-// NodeKinds lists every valid NodeKind.
-var NodeKinds = []NodeKind{NodeDatabase, NodeSchema, NodeStream, NodeTable, NodeStore, NodeShare, NodeQuery, NodeUser, NodeRole, NodeRecipient}
-
-// Valid reports whether k is one of NodeKinds.
-func (k NodeKind) Valid() bool { return slices.Contains(NodeKinds, k) }
-
 // Grant is one privilege granted to one role on a node.
 type Grant struct {
 	// Role is the grantee.
@@ -109,7 +88,7 @@ type Grant struct {
 // Node is one catalog object on a path, with the grants made on it.
 type Node struct {
 	// Kind is the object's kind.
-	Kind NodeKind
+	Kind object.Kind
 	// Name is the object's own name, not qualified: "orders", not
 	// "sales.eu.orders". The policy sees the qualified name as "fqn".
 	Name string

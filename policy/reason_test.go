@@ -10,6 +10,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // TestReasonTemplate: a denial rule is read as a template only in the forms
@@ -134,7 +135,7 @@ reason := concat("", ["owner of ", input.path[input.node].fqn, " is ", input.pat
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, NodeTable, nil)}
+	r := Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, object.KindTable, nil)}
 	want, werr := general.Decide(ctx, r)
 	got, gerr := special.Decide(ctx, r)
 	if !errors.Is(werr, ErrNoDecision) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // sharePath is the path the sharing server sends for a table of a share:
@@ -11,10 +13,10 @@ import (
 // table's shares.
 func sharePath(share string, recipients []string, tableShares []string) []Node {
 	return []Node{
-		{Kind: NodeShare, Name: share, Recipients: recipients},
-		{Kind: NodeDatabase, Name: "sales"},
-		{Kind: NodeSchema, Name: "eu"},
-		{Kind: NodeTable, Name: "orders", Shares: tableShares},
+		{Kind: object.KindShare, Name: share, Recipients: recipients},
+		{Kind: object.KindDatabase, Name: "sales"},
+		{Kind: object.KindSchema, Name: "eu"},
+		{Kind: object.KindTable, Name: "orders", Shares: tableShares},
 	}
 }
 
@@ -33,28 +35,28 @@ func TestRecipientRules(t *testing.T) {
 		path      []Node
 		wantAllow bool
 	}{
-		{"share granted", acme, ActionSelect, []Node{{Kind: NodeShare, Name: "q3", Recipients: granted}}, true},
-		{"share not granted", acme, ActionSelect, []Node{{Kind: NodeShare, Name: "q3", Recipients: []string{"other"}}}, false},
-		{"share without recipients", acme, ActionSelect, []Node{{Kind: NodeShare, Name: "q3"}}, false},
-		{"share granted, other action", acme, ActionDescribe, []Node{{Kind: NodeShare, Name: "q3", Recipients: granted}}, false},
+		{"share granted", acme, ActionSelect, []Node{{Kind: object.KindShare, Name: "q3", Recipients: granted}}, true},
+		{"share not granted", acme, ActionSelect, []Node{{Kind: object.KindShare, Name: "q3", Recipients: []string{"other"}}}, false},
+		{"share without recipients", acme, ActionSelect, []Node{{Kind: object.KindShare, Name: "q3"}}, false},
+		{"share granted, other action", acme, ActionDescribe, []Node{{Kind: object.KindShare, Name: "q3", Recipients: granted}}, false},
 		{"table in granted share", acme, ActionSelect, sharePath("q3", granted, []string{"q3"}), true},
 		{"table in another share", acme, ActionSelect, sharePath("q3", granted, []string{"q4"}), false},
 		{"table without shares", acme, ActionSelect, sharePath("q3", granted, nil), false},
 		{"table, share not granted", acme, ActionSelect, sharePath("q3", []string{"other"}, []string{"q3"}), false},
 		{"table, insert", acme, ActionInsert, sharePath("q3", granted, []string{"q3"}), false},
 		{"table directly, with a SELECT grant", Principal{Kind: PrincipalRecipient, Name: "acme", Roles: []string{"analyst"}}, ActionSelect,
-			catalogPath(2, NodeTable, map[int][]Grant{0: {{Role: "analyst", Privilege: "ALL"}}, 1: {{Role: "analyst", Privilege: "ALL"}}, 2: {{Role: "analyst", Privilege: "ALL"}}}), false},
-		{"admin role does not count", adminRecipient, ActionSelect, []Node{{Kind: NodeShare, Name: "q3"}}, false},
-		{"admin role, table directly", adminRecipient, ActionSelect, catalogPath(2, NodeTable, nil), false},
+			catalogPath(2, object.KindTable, map[int][]Grant{0: {{Role: "analyst", Privilege: "ALL"}}, 1: {{Role: "analyst", Privilege: "ALL"}}, 2: {{Role: "analyst", Privilege: "ALL"}}}), false},
+		{"admin role does not count", adminRecipient, ActionSelect, []Node{{Kind: object.KindShare, Name: "q3"}}, false},
+		{"admin role, table directly", adminRecipient, ActionSelect, catalogPath(2, object.KindTable, nil), false},
 		{"path not through a schema", acme, ActionSelect, []Node{
-			{Kind: NodeShare, Name: "q3", Recipients: granted}, {Kind: NodeDatabase, Name: "sales"},
-			{Kind: NodeStream, Name: "eu"}, {Kind: NodeTable, Name: "orders", Shares: []string{"q3"}}}, false},
+			{Kind: object.KindShare, Name: "q3", Recipients: granted}, {Kind: object.KindDatabase, Name: "sales"},
+			{Kind: object.KindStream, Name: "eu"}, {Kind: object.KindTable, Name: "orders", Shares: []string{"q3"}}}, false},
 		{"share then a stream", acme, ActionSelect, []Node{
-			{Kind: NodeShare, Name: "q3", Recipients: granted}, {Kind: NodeDatabase, Name: "sales"},
-			{Kind: NodeSchema, Name: "eu"}, {Kind: NodeStream, Name: "clicks", Shares: []string{"q3"}}}, false},
+			{Kind: object.KindShare, Name: "q3", Recipients: granted}, {Kind: object.KindDatabase, Name: "sales"},
+			{Kind: object.KindSchema, Name: "eu"}, {Kind: object.KindStream, Name: "clicks", Shares: []string{"q3"}}}, false},
 		{"another recipient's name", Principal{Kind: PrincipalRecipient, Name: "Acme"}, ActionSelect, sharePath("q3", granted, []string{"q3"}), false},
 		{"a user with grants on the share is not a recipient", user("analyst"), ActionSelect,
-			[]Node{{Kind: NodeShare, Name: "q3", Recipients: []string{"alice"}}}, false},
+			[]Node{{Kind: object.KindShare, Name: "q3", Recipients: []string{"alice"}}}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -93,7 +95,7 @@ deny contains msg if {
 		t.Fatalf("%+v, %v", d, err)
 	}
 	// The share itself stays readable.
-	d, err = eng.Decide(context.Background(), Request{Principal: acme, Action: ActionSelect, Path: []Node{{Kind: NodeShare, Name: "q3", Recipients: []string{"acme"}}}})
+	d, err = eng.Decide(context.Background(), Request{Principal: acme, Action: ActionSelect, Path: []Node{{Kind: object.KindShare, Name: "q3", Recipients: []string{"acme"}}}})
 	if err != nil || !d.Allow {
 		t.Fatalf("%+v, %v", d, err)
 	}

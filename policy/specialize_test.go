@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // differentialRequests are requests of every shape the engine sees: catalog
@@ -49,11 +50,11 @@ func differentialRequests() []Request {
 	for _, who := range []Principal{{Kind: PrincipalRecipient, Name: "acme"}, {Kind: PrincipalRecipient, Name: "other"}, user("admin")} {
 		for _, a := range []Action{ActionSelect, ActionDescribe} {
 			for _, p := range [][]Node{
-				{{Kind: NodeShare, Name: "q3", Recipients: granted}},
-				{{Kind: NodeShare, Name: "q3"}},
+				{{Kind: object.KindShare, Name: "q3", Recipients: granted}},
+				{{Kind: object.KindShare, Name: "q3"}},
 				sharePath("q3", granted, []string{"q3"}),
 				sharePath("q3", granted, []string{"q4"}),
-				catalogPath(2, NodeTable, nil),
+				catalogPath(2, object.KindTable, nil),
 			} {
 				reqs = append(reqs, Request{Principal: who, Action: a, Path: p})
 			}
@@ -301,7 +302,7 @@ func fuzzRequest(data []byte) Request {
 	r.Action = acts[next()%len(acts)]
 	depth := 1 + next()%5
 	for range depth {
-		n := Node{Kind: NodeKinds[next()%len(NodeKinds)], Name: names[next()%len(names)]}
+		n := Node{Kind: object.Kinds[next()%len(object.Kinds)], Name: names[next()%len(names)]}
 		for g := next() % 4; g > 0; g-- {
 			n.Grants = append(n.Grants, Grant{Role: roles[next()%len(roles)], Privilege: privs[next()%len(privs)]})
 		}
@@ -347,7 +348,7 @@ func TestResidualStaysSmall(t *testing.T) {
 	}
 	st := eng.state.Load()
 	sel := func(grants map[int][]Grant) Request {
-		return Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, NodeTable, grants)}
+		return Request{Principal: user("analyst"), Action: ActionSelect, Path: catalogPath(2, object.KindTable, grants)}
 	}
 	for _, tc := range []struct {
 		name     string

@@ -3,6 +3,7 @@ package sqlparse
 import (
 	"strings"
 
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 )
 
@@ -20,24 +21,6 @@ type Statement interface {
 	String() string
 	stmt()
 }
-
-// ObjectKind names a kind of catalog object, in upper case as written in
-// SQL (DATABASE, SCHEMA, STREAM, TABLE, ...).
-type ObjectKind string
-
-// The kinds of catalog object.
-const (
-	KindDatabase  ObjectKind = "DATABASE"
-	KindSchema    ObjectKind = "SCHEMA"
-	KindStream    ObjectKind = "STREAM"
-	KindTable     ObjectKind = "TABLE"
-	KindStore     ObjectKind = "STORE"
-	KindShare     ObjectKind = "SHARE"
-	KindRecipient ObjectKind = "RECIPIENT"
-	KindUser      ObjectKind = "USER"
-	KindRole      ObjectKind = "ROLE"
-	KindQuery     ObjectKind = "QUERY"
-)
 
 // Ident is an identifier. Quoted records that it was written "quoted" or
 // `quoted`; Name is the identifier without quotes, as written (no case
@@ -76,7 +59,7 @@ type TypeName struct {
 // SHARE and RECIPIENT. With is used by STORE and RECIPIENT only.
 type CreateObject struct {
 	Pos
-	Kind        ObjectKind
+	Kind        object.Kind
 	IfNotExists bool
 	Name        *Name
 	With        []*Property
@@ -86,7 +69,7 @@ type CreateObject struct {
 // DATABASE and SCHEMA, Purge to TABLE.
 type Drop struct {
 	Pos
-	Kind     ObjectKind
+	Kind     object.Kind
 	IfExists bool
 	Name     *Name
 	Cascade  bool
@@ -151,16 +134,16 @@ type Show struct {
 // At most one of On and To is set.
 type ShowGrants struct {
 	Pos
-	OnKind ObjectKind
+	OnKind object.Kind
 	On     *Name
-	ToKind ObjectKind
+	ToKind object.Kind
 	To     *Ident
 }
 
 // Describe is DESCRIBE [<kind>] name; Kind is "" when not given.
 type Describe struct {
 	Pos
-	Kind ObjectKind
+	Kind object.Kind
 	Name *Name
 }
 
@@ -177,7 +160,7 @@ type QueryControl struct {
 // [WITH (...)] (With is used by RECIPIENT only).
 type RotateToken struct {
 	Pos
-	Kind ObjectKind
+	Kind object.Kind
 	Name *Ident
 	With []*Property
 }
@@ -188,22 +171,9 @@ type GrantRole struct {
 	Pos
 	Revoke      bool
 	Role        *Ident
-	GranteeKind ObjectKind
+	GranteeKind object.Kind
 	Grantee     *Ident
 }
-
-// Privilege names a privilege: USAGE, CREATE, SELECT, INSERT, OWNERSHIP or ALL.
-type Privilege string
-
-// The privileges.
-const (
-	PrivUsage     Privilege = "USAGE"
-	PrivCreate    Privilege = "CREATE"
-	PrivSelect    Privilege = "SELECT"
-	PrivInsert    Privilege = "INSERT"
-	PrivOwnership Privilege = "OWNERSHIP"
-	PrivAll       Privilege = "ALL"
-)
 
 // GrantPrivileges is GRANT privs ON <kind> name TO ROLE|RECIPIENT r, or
 // with Revoke, REVOKE ... FROM; <kind> is DATABASE, SCHEMA, STREAM, TABLE,
@@ -213,10 +183,10 @@ const (
 type GrantPrivileges struct {
 	Pos
 	Revoke      bool
-	Privileges  []Privilege
-	OnKind      ObjectKind
+	Privileges  []object.Privilege
+	OnKind      object.Kind
 	On          *Name
-	GranteeKind ObjectKind
+	GranteeKind object.Kind
 	Grantee     *Ident
 }
 

@@ -66,12 +66,12 @@ func ifNotExists(b bool) string {
 
 // String renders the statement.
 func (n *CreateObject) String() string {
-	return "CREATE " + string(n.Kind) + ifNotExists(n.IfNotExists) + " " + n.Name.String() + with(n.With)
+	return "CREATE " + n.Kind.Keyword() + ifNotExists(n.IfNotExists) + " " + n.Name.String() + with(n.With)
 }
 
 // String renders the statement.
 func (n *Drop) String() string {
-	s := "DROP " + string(n.Kind)
+	s := "DROP " + n.Kind.Keyword()
 	if n.IfExists {
 		s += " IF EXISTS"
 	}
@@ -144,10 +144,10 @@ func (n *Show) String() string {
 func (n *ShowGrants) String() string {
 	s := "SHOW GRANTS"
 	if n.On != nil {
-		s += " ON " + string(n.OnKind) + " " + n.On.String()
+		s += " ON " + n.OnKind.Keyword() + " " + n.On.String()
 	}
 	if n.To != nil {
-		s += " TO " + string(n.ToKind) + " " + n.To.String()
+		s += " TO " + n.ToKind.Keyword() + " " + n.To.String()
 	}
 	return s
 }
@@ -157,7 +157,7 @@ func (n *Describe) String() string {
 	if n.Kind == "" {
 		return "DESCRIBE " + n.Name.String()
 	}
-	return "DESCRIBE " + string(n.Kind) + " " + n.Name.String()
+	return "DESCRIBE " + n.Kind.Keyword() + " " + n.Name.String()
 }
 
 // String renders the statement.
@@ -165,7 +165,7 @@ func (n *QueryControl) String() string { return n.Action + " QUERY " + n.Query.S
 
 // String renders the statement.
 func (n *RotateToken) String() string {
-	return "ALTER " + string(n.Kind) + " " + n.Name.String() + " ROTATE TOKEN" + with(n.With)
+	return "ALTER " + n.Kind.Keyword() + " " + n.Name.String() + " ROTATE TOKEN" + with(n.With)
 }
 
 // grantWords returns GRANT/TO or REVOKE/FROM.
@@ -179,7 +179,7 @@ func grantWords(revoke bool) (string, string) {
 // String renders the statement.
 func (n *GrantRole) String() string {
 	verb, to := grantWords(n.Revoke)
-	return verb + " ROLE " + n.Role.String() + " " + to + " " + string(n.GranteeKind) + " " + n.Grantee.String()
+	return verb + " ROLE " + n.Role.String() + " " + to + " " + n.GranteeKind.Keyword() + " " + n.Grantee.String()
 }
 
 // String renders the statement.
@@ -189,8 +189,8 @@ func (n *GrantPrivileges) String() string {
 	for i, p := range n.Privileges {
 		privs[i] = string(p)
 	}
-	return verb + " " + strings.Join(privs, ", ") + " ON " + string(n.OnKind) + " " + n.On.String() +
-		" " + to + " " + string(n.GranteeKind) + " " + n.Grantee.String()
+	return verb + " " + strings.Join(privs, ", ") + " ON " + n.OnKind.Keyword() + " " + n.On.String() +
+		" " + to + " " + n.GranteeKind.Keyword() + " " + n.Grantee.String()
 }
 
 // String renders the statement.

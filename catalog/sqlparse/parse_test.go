@@ -2,7 +2,6 @@ package sqlparse
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,9 +9,10 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/valid and testdata/invalid")
+	"github.com/sluice-io/sluice/catalog/object"
+	"github.com/sluice-io/sluice/internal/golden"
+)
 
 // sqlFiles returns the .sql files of testdata/dir.
 func sqlFiles(t testing.TB, dir string) []string {
@@ -28,20 +28,7 @@ func sqlFiles(t testing.TB, dir string) []string {
 // it under -update.
 func checkGolden(t *testing.T, path, got string) {
 	t.Helper()
-	golden := strings.TrimSuffix(path, ".sql") + ".golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	golden.Check(t, strings.TrimSuffix(path, ".sql")+".golden", got)
 }
 
 // TestValid parses every statement of testdata/valid: the golden file
@@ -231,6 +218,10 @@ func dumpValue(b *strings.Builder, v reflect.Value, indent string, noPos bool) {
 		}
 		b.WriteString("\n" + indent + "]")
 	case reflect.String:
+		if k, ok := v.Interface().(object.Kind); ok {
+			b.WriteString(strconv.Quote(k.Keyword())) // as SQL writes it
+			return
+		}
 		b.WriteString(strconv.Quote(v.String()))
 	case reflect.Bool:
 		b.WriteString(strconv.FormatBool(v.Bool()))

@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // Parse parses src, a sequence of statements separated by ';' (empty
@@ -237,20 +239,20 @@ func isIdentStart(t token) bool {
 }
 
 // nameShapes gives, per kind, how many parts a name may have and their meaning.
-var nameShapes = map[ObjectKind]string{
-	KindDatabase: "database",
-	KindSchema:   "database.schema",
-	KindStream:   "database.schema.stream",
-	KindTable:    "database.schema.table",
+var nameShapes = map[object.Kind]string{
+	object.KindDatabase: "database",
+	object.KindSchema:   "database.schema",
+	object.KindStream:   "database.schema.stream",
+	object.KindTable:    "database.schema.table",
 }
 
 // objectName parses the name of an object of the given kind.
-func (p *parser) objectName(kind ObjectKind) *Name {
+func (p *parser) objectName(kind object.Kind) *Name {
 	shape := nameShapes[kind]
 	if shape == "" {
-		shape = strings.ToLower(string(kind))
+		shape = string(kind)
 	}
-	return p.name(strings.ToLower(string(kind))+" name", shape)
+	return p.name(string(kind)+" name", shape)
 }
 
 // name parses a dotted name of at most as many parts as shape has.
@@ -272,15 +274,15 @@ func (p *parser) name(what, shape string) *Name {
 }
 
 // acceptKind consumes one of the allowed object kinds, or fails naming them.
-func (p *parser) acceptKind(allowed ...ObjectKind) ObjectKind {
+func (p *parser) acceptKind(allowed ...object.Kind) object.Kind {
 	for _, k := range allowed {
-		if p.accept(string(k)) {
+		if p.accept(k.Keyword()) {
 			return k
 		}
 	}
 	words := make([]string, len(allowed))
 	for i, k := range allowed {
-		words[i] = string(k)
+		words[i] = k.Keyword()
 	}
 	p.failExpected(orList(words), words...)
 	return ""
@@ -335,11 +337,11 @@ func (p *parser) ifClause(not bool) bool {
 
 func (p *parser) create() Statement {
 	pos := p.expect("CREATE").Pos
-	kind := p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindStore, KindShare, KindRecipient, KindUser, KindRole)
+	kind := p.acceptKind(object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindStore, object.KindShare, object.KindRecipient, object.KindUser, object.KindRole)
 	ifNot := p.ifClause(true)
 	name := p.objectName(kind)
 	switch kind {
-	case KindStream:
+	case object.KindStream:
 		s := &CreateStream{Pos: pos, IfNotExists: ifNot, Name: name}
 		if p.acceptPunct("(") {
 			s.Columns = p.columns()
@@ -348,15 +350,15 @@ func (p *parser) create() Statement {
 			s.With = p.properties()
 		}
 		return s
-	case KindTable:
+	case object.KindTable:
 		return p.createTable(&CreateTable{Pos: pos, IfNotExists: ifNot, Name: name})
 	}
 	c := &CreateObject{Pos: pos, Kind: kind, IfNotExists: ifNot, Name: name}
 	switch {
-	case kind == KindStore:
+	case kind == object.KindStore:
 		p.expect("WITH")
 		c.With = p.properties()
-	case kind == KindRecipient && p.accept("WITH"):
+	case kind == object.KindRecipient && p.accept("WITH"):
 		c.With = p.properties()
 	}
 	return c
@@ -517,7 +519,7 @@ func (p *parser) properties() []*Property {
 				p.failAt(p.toks[p.i-1], "expected 'json', 'avro', 'protobuf', 'jsonschema' or 'raw' for "+quoteString(t.Val)+", found "+p.toks[p.i-1].describe())
 			}
 		case "sasl.password":
-			if !isLit || lit.Kind != LitString || !strings.HasPrefix(lit.Value, "env:") && !strings.HasPrefix(lit.Value, "file:") {
+			if !isLit || lit.Kind != LitString || !secret.IsRef(lit.Value) {
 				p.failAt(p.toks[p.i-1], "expected 'env:NAME' or 'file:PATH' for 'sasl.password' (a password in clear is refused)")
 			}
 		}
@@ -556,7 +558,7 @@ func (p *parser) selectStmt() *Select {
 	if !p.accept("FROM") {
 		p.failExpected("',' or FROM", ",", "FROM")
 	}
-	s.From = p.objectName(KindStream)
+	s.From = p.objectName(object.KindStream)
 	if p.accept("WHERE") {
 		s.Where = p.expr()
 	}
@@ -601,11 +603,11 @@ func (p *parser) show() Statement {
 	case "GRANTS":
 		g := &ShowGrants{Pos: pos}
 		if p.accept("ON") {
-			g.OnKind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindShare, KindRecipient)
+			g.OnKind = p.acceptKind(object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindShare, object.KindRecipient)
 			g.On = p.objectName(g.OnKind)
 		} else if p.accept("TO") {
-			g.ToKind = p.acceptKind(KindRole, KindUser, KindRecipient)
-			g.To = p.ident(strings.ToLower(string(g.ToKind)) + " name")
+			g.ToKind = p.acceptKind(object.KindRole, object.KindUser, object.KindRecipient)
+			g.To = p.ident(string(g.ToKind) + " name")
 		}
 		return g
 	}
@@ -613,11 +615,11 @@ func (p *parser) show() Statement {
 	switch what {
 	case "SCHEMAS":
 		if p.accept("IN") {
-			s.In = p.objectName(KindDatabase)
+			s.In = p.objectName(object.KindDatabase)
 		}
 	case "STREAMS", "TABLES":
 		if p.accept("IN") {
-			s.In = p.objectName(KindSchema)
+			s.In = p.objectName(object.KindSchema)
 		}
 	}
 	return s
@@ -626,16 +628,16 @@ func (p *parser) show() Statement {
 func (p *parser) describe() Statement {
 	d := &Describe{Pos: p.expect("DESCRIBE").Pos}
 	t := p.tok()
-	for _, k := range []ObjectKind{KindDatabase, KindSchema, KindStream, KindTable, KindStore, KindShare, KindQuery, KindUser, KindRole, KindRecipient} {
-		if k == KindQuery && t.is(string(k)) && isQueryIDStart(p.peek(1)) {
-			p.accept(string(k))
+	for _, k := range []object.Kind{object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindStore, object.KindShare, object.KindQuery, object.KindUser, object.KindRole, object.KindRecipient} {
+		if k == object.KindQuery && t.is(k.Keyword()) && isQueryIDStart(p.peek(1)) {
+			p.accept(k.Keyword())
 			d.Kind = k
 			id := p.queryID()
 			d.Name = &Name{Pos: id.Pos, Parts: []*Ident{id}}
 			return d
 		}
-		if t.is(string(k)) && (k == KindTable || isIdentStart(p.peek(1))) {
-			p.accept(string(k))
+		if t.is(k.Keyword()) && (k == object.KindTable || isIdentStart(p.peek(1))) {
+			p.accept(k.Keyword())
 			d.Kind = k
 			d.Name = p.objectName(k)
 			return d
@@ -647,13 +649,13 @@ func (p *parser) describe() Statement {
 
 func (p *parser) drop() Statement {
 	d := &Drop{Pos: p.expect("DROP").Pos}
-	d.Kind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindStore, KindShare, KindRecipient, KindUser, KindRole)
+	d.Kind = p.acceptKind(object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindStore, object.KindShare, object.KindRecipient, object.KindUser, object.KindRole)
 	d.IfExists = p.ifClause(false)
 	d.Name = p.objectName(d.Kind)
 	switch d.Kind {
-	case KindDatabase, KindSchema:
+	case object.KindDatabase, object.KindSchema:
 		d.Cascade = p.accept("CASCADE")
-	case KindTable:
+	case object.KindTable:
 		d.Purge = p.accept("PURGE")
 	}
 	return d
@@ -661,13 +663,13 @@ func (p *parser) drop() Statement {
 
 func (p *parser) alter() Statement {
 	pos := p.expect("ALTER").Pos
-	kind := p.acceptKind(KindUser, KindRecipient, KindShare)
-	name := p.ident(strings.ToLower(string(kind)) + " name")
-	if kind != KindShare {
+	kind := p.acceptKind(object.KindUser, object.KindRecipient, object.KindShare)
+	name := p.ident(string(kind) + " name")
+	if kind != object.KindShare {
 		p.expect("ROTATE")
 		p.expect("TOKEN")
 		r := &RotateToken{Pos: pos, Kind: kind, Name: name}
-		if kind == KindRecipient && p.accept("WITH") {
+		if kind == object.KindRecipient && p.accept("WITH") {
 			r.With = p.properties()
 		}
 		return r
@@ -680,7 +682,7 @@ func (p *parser) alter() Statement {
 	if a.Action == "ADD" {
 		a.IfNotExists = p.ifClause(true)
 	}
-	a.Table = p.objectName(KindTable)
+	a.Table = p.objectName(object.KindTable)
 	if a.Action == "ADD" {
 		if p.accept("AS") {
 			a.As = p.name("shared table name", "schema.table")
@@ -707,25 +709,25 @@ func (p *parser) grant() Statement {
 	if p.accept("ROLE") {
 		g := &GrantRole{Pos: t.Pos, Revoke: revoke, Role: p.ident("role name")}
 		p.expect(to)
-		g.GranteeKind = p.acceptKind(KindRole, KindUser)
-		g.Grantee = p.ident(strings.ToLower(string(g.GranteeKind)) + " name")
+		g.GranteeKind = p.acceptKind(object.KindRole, object.KindUser)
+		g.Grantee = p.ident(string(g.GranteeKind) + " name")
 		return g
 	}
 	g := &GrantPrivileges{Pos: t.Pos, Revoke: revoke}
 	for {
 		pt := p.tok()
-		priv := Privilege(p.acceptAny(privilegeWords...))
+		priv := object.Privilege(p.acceptAny(privilegeWords...))
 		if priv == "" {
 			p.failExpected("a privilege ("+orList(privilegeWords)+") or ROLE", append(privilegeWords, "ROLE")...)
 		}
-		if priv == PrivAll {
+		if priv == object.PrivAll {
 			p.accept("PRIVILEGES")
 		}
 		for _, q := range g.Privileges {
 			if q == priv {
 				p.failAt(pt, "duplicate privilege "+string(priv))
 			}
-			if q == PrivAll || priv == PrivAll {
+			if q == object.PrivAll || priv == object.PrivAll {
 				p.failAt(pt, "ALL cannot be combined with other privileges")
 			}
 		}
@@ -737,14 +739,14 @@ func (p *parser) grant() Statement {
 	if !p.accept("ON") {
 		p.failExpected("',' or ON", ",", "ON")
 	}
-	g.OnKind = p.acceptKind(KindDatabase, KindSchema, KindStream, KindTable, KindShare, KindRecipient)
+	g.OnKind = p.acceptKind(object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindShare, object.KindRecipient)
 	g.On = p.objectName(g.OnKind)
 	p.expect(to)
 	kt := p.tok()
-	g.GranteeKind = p.acceptKind(KindRole, KindRecipient)
-	if g.GranteeKind == KindRecipient && (g.OnKind != KindShare || len(g.Privileges) != 1 || g.Privileges[0] != PrivSelect) {
+	g.GranteeKind = p.acceptKind(object.KindRole, object.KindRecipient)
+	if g.GranteeKind == object.KindRecipient && (g.OnKind != object.KindShare || len(g.Privileges) != 1 || g.Privileges[0] != object.PrivSelect) {
 		p.failAt(kt, "only SELECT on a SHARE can be granted to a RECIPIENT")
 	}
-	g.Grantee = p.ident(strings.ToLower(string(g.GranteeKind)) + " name")
+	g.Grantee = p.ident(string(g.GranteeKind) + " name")
 	return g
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/internal/golden"
 )
 
 // TestSessionPolicyGolden: the policy of a table and its dead-letter table
@@ -32,17 +32,7 @@ func TestSessionPolicyGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	pretty.WriteByte('\n')
-	golden := filepath.Join("testdata", "session_policy.json")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
-		os.WriteFile(golden, pretty.Bytes(), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pretty.String() != string(want) {
-		t.Errorf("session policy:\n%s\nwant (%s):\n%s", pretty.String(), golden, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "session_policy.json"), pretty.String())
 	for _, bad := range []string{"", "file:///tmp/t", "s3:///t", "s3://b/a/*", "s3://b/a?x=1", "s3://b/${aws:username}", "s3://b/a/../c", "s3://u:p@b/t"} {
 		if _, err := objstore.SessionPolicy("aws", bad); err == nil {
 			t.Errorf("SessionPolicy(%q): no error", bad)

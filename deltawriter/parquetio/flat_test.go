@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/decimal128"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/sluice-io/sluice/deltawriter/deltalog"
 )
 
 // randomRecord fills every column of a schema of primitive fields with random
@@ -72,7 +73,7 @@ func TestFlatPathMatchesShredder(t *testing.T) {
 	s := mustSchema(t, schemaJSON("b boolean", "i8 byte", "i16 short", "i32 integer", "i64 long", "f32 float",
 		"f64 double", "s string", "bin binary", "d date", "ts timestamp", "ntz timestamp_ntz",
 		"dec38 decimal(38,10)", "dec9 decimal(9,2)", "dec18 decimal(18,4)", "req long not null", "reqs string not null"))
-	as, err := ArrowSchema(s)
+	as, err := deltalog.ArrowSchema(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func TestCorruptFiles(t *testing.T) {
 func BenchmarkWrite(b *testing.B) {
 	s := mustSchemaF(schemaJSON("id long", "n integer", "x double", "y double", "name string", "tag string",
 		"ts timestamp", "ok boolean", "small short", "amount decimal(18,2)"))
-	as, _ := ArrowSchema(s)
+	as, _ := deltalog.ArrowSchema(s)
 	mem := memory.NewGoAllocator()
 	const rows, batch = 1 << 20, 64 << 10
 	rng := rand.New(rand.NewPCG(3, 4))

@@ -3,7 +3,6 @@ package parquetio
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,9 +16,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func mustSchema(t testing.TB, js string) *deltalog.Schema {
 	t.Helper()
@@ -48,7 +46,7 @@ func schemaJSON(specs ...string) string {
 
 func recordFromJSON(t testing.TB, mem memory.Allocator, s *deltalog.Schema, rows string) arrow.Record {
 	t.Helper()
-	as, err := ArrowSchema(s)
+	as, err := deltalog.ArrowSchema(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +79,7 @@ func writeFile(t testing.TB, s *deltalog.Schema, recs []arrow.Record, opts ...Op
 // readAll reads a file and concatenates its records into one.
 func readAll(t testing.TB, mem memory.Allocator, data []byte, s *deltalog.Schema) (arrow.Record, int) {
 	t.Helper()
-	as, _ := ArrowSchema(s)
+	as, _ := deltalog.ArrowSchema(s)
 	var recs []arrow.Record
 	err := ReadFile(bytes.NewReader(data), int64(len(data)), s, mem, func(r arrow.Record) error {
 		r.Retain()
@@ -180,11 +178,11 @@ func TestRoundTripAllTypes(t *testing.T) {
 
 func TestSchemaMapping(t *testing.T) {
 	s := mustSchema(t, allTypesSchema)
-	as, err := ArrowSchema(s)
+	as, err := deltalog.ArrowSchema(s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := DeltaSchema(as)
+	back, err := deltalog.DeltaSchema(as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,12 +197,12 @@ func TestSchemaMapping(t *testing.T) {
 		{&arrow.TimestampType{Unit: arrow.Nanosecond}, `"u"`},
 		{arrow.StructOf(arrow.Field{Name: "x", Type: arrow.BinaryTypes.LargeString}), `"u.x"`},
 	} {
-		_, err := DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "u", Type: tc.typ}}, nil))
+		_, err := deltalog.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "u", Type: tc.typ}}, nil))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %s", tc.typ, err, tc.want)
 		}
 	}
-	if _, err := ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: deltalog.Primitive("variant")})); err == nil || !strings.Contains(err.Error(), `"v"`) {
+	if _, err := deltalog.ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: deltalog.Primitive("variant")})); err == nil || !strings.Contains(err.Error(), `"v"`) {
 		t.Errorf("variant: %v", err)
 	}
 }
@@ -221,25 +219,13 @@ func TestParquetSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := schemaText(t, buf.Bytes())
-	golden(t, "parquet_schema.txt", []byte(got))
+	checkGolden(t, "parquet_schema.txt", []byte(got))
 	_ = ps
 }
 
-func golden(t *testing.T, name string, got []byte) {
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(bytes.TrimSpace(want), bytes.TrimSpace(got)) {
-		t.Errorf("%s differs:\nwant %s\ngot  %s", name, want, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), string(got))
 }
 
 var statsSchema = schemaJSON("id long", "small byte", "f double", "fl float", "s string", "d date", "ts timestamp", "ntz timestamp_ntz",
@@ -273,7 +259,7 @@ func TestStatsGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "stats_basic.json", got)
+	checkGolden(t, "stats_basic.json", got)
 }
 
 func TestStatsEmptyFile(t *testing.T) {
@@ -325,7 +311,7 @@ func TestMultiRowGroups(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	s := mustSchema(t, schemaJSON("id long", "s string", `arr {"type":"array","elementType":"long","containsNull":true}`))
-	as, _ := ArrowSchema(s)
+	as, _ := deltalog.ArrowSchema(s)
 	b := array.NewRecordBuilder(mem, as)
 	defer b.Release()
 	const n = 100_000

@@ -29,7 +29,7 @@ const ReadBatchRows = 64 << 10
 // nulls. The record is released when fn returns: fn must Retain it to keep
 // it. Errors of fn are returned as they are.
 func ReadFile(r io.ReaderAt, size int64, schema *deltalog.Schema, alloc memory.Allocator, fn func(arrow.Record) error) error {
-	as, err := ArrowSchema(schema)
+	as, err := deltalog.ArrowSchema(schema)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func slotStarts(vals []parquet.Value, ents []int32, slotRep int) []int {
 // build returns the array of the n slots of nd. ents[leaf] holds the entries
 // (indices into vals[leaf]) of each leaf below nd that fall in those slots.
 func (a *assembler) build(nd *node, slotRep, n int, ents [][]int32) (arrow.Array, error) {
-	dt, err := arrowType(nd.typ, nd.path)
+	dt, err := deltalog.ArrowType(nd.typ, nd.path)
 	if err != nil {
 		return nil, err
 	}

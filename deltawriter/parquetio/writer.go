@@ -202,7 +202,7 @@ func (w *Writer) checkSchema(s *arrow.Schema) error {
 	}
 	for i, f := range s.Fields() {
 		want := w.schema.Fields[i]
-		got, err := deltaType(f.Type, f.Name)
+		got, err := deltalog.DeltaType(f.Type, f.Name)
 		if err != nil {
 			return err
 		}

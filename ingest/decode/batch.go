@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
 
 // plan is what every decoder shares: the columns, their conversion plans
@@ -68,7 +67,7 @@ func newPlan(cols []Column, opts []Option) (*plan, error) {
 		p.paths = append(p.paths, path)
 		fields[i] = deltalog.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable}
 	}
-	s, err := parquetio.ArrowSchema(deltalog.Struct(fields...))
+	s, err := deltalog.ArrowSchema(deltalog.Struct(fields...))
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
 
 func mustType(t testing.TB, ddl string) *deltalog.Type {
@@ -206,9 +205,9 @@ func nestedColumns(t testing.TB) []Column {
 }
 
 // TestJSONSchemaMatchesParquetio checks that decoded records carry exactly
-// the Arrow schema parquetio writes for the Delta schema, nested types too.
+// the Arrow schema of the Delta schema (deltalog.ArrowSchema), nested types too.
 func TestJSONSchemaMatchesParquetio(t *testing.T) {
-	want, err := parquetio.ArrowSchema(mustType(t, nestedDDL))
+	want, err := deltalog.ArrowSchema(mustType(t, nestedDDL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +396,7 @@ func TestNewJSONErrors(t *testing.T) {
 		{[]Column{{Name: "a", Type: p("long")}, {Name: "a", Type: p("long")}}, `decode: column "a" declared twice`},
 		{[]Column{{Name: "a", Type: p("long"), Meta: "size"}}, `decode: column "a": unknown metadata "size"`},
 		{[]Column{{Name: "a", Type: p("string"), Meta: MetaHeaders}}, `decode: column "a": metadata "headers" needs a map type, such as map<string,binary>, not string`},
-		{[]Column{{Name: "a", Type: deltalog.Decimal(40, 2)}}, `decode: parquetio: column "a": invalid decimal(40,2)`},
+		{[]Column{{Name: "a", Type: deltalog.Decimal(40, 2)}}, `decode: deltalog: column "a": invalid decimal(40,2)`},
 	} {
 		if _, err := NewJSON(tt.cols); err == nil || err.Error() != tt.want {
 			t.Errorf("NewJSON(%v): %v, want %s", tt.cols, err, tt.want)

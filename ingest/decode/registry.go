@@ -57,7 +57,7 @@ type registryConfig struct {
 
 // WithBasicAuth sends HTTP basic authentication to the registry. password
 // is the secret itself: the caller resolves a secret reference (env:NAME,
-// file:PATH) first, e.g. with ingest.ResolveSecret, and never logs it.
+// file:PATH) first, e.g. with secret.Resolve (internal/secret), and never logs it.
 func WithBasicAuth(user, password string) RegistryOption {
 	return func(c *registryConfig) { c.user, c.password = user, password }
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 )
 
 // Expr is an expression tree, serialisable in pipeline specs. Exactly one
@@ -205,37 +204,34 @@ type compileFunc func(e *Expr, args []Evaluator) (Evaluator, error)
 var funcs = map[string]compileFunc{}
 
 // Compile type-checks the expression against schema. Mixed numeric types
-// are made to agree by explicit casts inserted here (see coerce.go).
+// are made to agree by explicit casts inserted here (see coerce.go). Each
+// node is compiled once; on failure the error is an *ExprError naming the
+// node to blame.
 func (e *Expr) Compile(schema *arrow.Schema) (Evaluator, error) {
-	ev, _, err := e.CompileAt(schema)
-	return ev, err
-}
-
-// CompileAt is Compile, and on failure also returns the innermost
-// sub-expression that fails on its own (its arguments all compile): the
-// one an error message should point at. Each node is compiled once.
-func (e *Expr) CompileAt(schema *arrow.Schema) (Evaluator, *Expr, error) {
 	ev, err := e.compileNode(schema)
 	if err != nil {
-		var ae *argError
-		if errors.As(err, &ae) {
-			return nil, ae.at, ae.err
+		var ee *ExprError
+		if errors.As(err, &ee) {
+			return nil, ee
 		}
-		return nil, e, err
+		return nil, &ExprError{At: e, Err: err}
 	}
-	return ev, nil, nil
+	return ev, nil
 }
 
-// argError carries the error of an argument's subtree up, with the node
-// it came from.
-type argError struct {
-	at  *Expr
-	err error
+// ExprError is the failure to compile an expression: At is the innermost
+// sub-expression that fails on its own (its arguments all compile), the
+// one an error message should point at, and Err says why.
+type ExprError struct {
+	At  *Expr
+	Err error
 }
 
-func (a *argError) Error() string { return a.err.Error() }
+func (e *ExprError) Error() string { return e.Err.Error() }
+func (e *ExprError) Unwrap() error { return e.Err }
 
-// compileNode compiles e; an argument's failure comes back as *argError.
+// compileNode compiles e; an argument's failure comes back as its
+// *ExprError.
 func (e *Expr) compileNode(schema *arrow.Schema) (Evaluator, error) {
 	if e == nil {
 		return nil, fmt.Errorf("missing expression")
@@ -253,9 +249,9 @@ func (e *Expr) compileNode(schema *arrow.Schema) (Evaluator, error) {
 	}
 	args := make([]Evaluator, len(e.Args))
 	for i, a := range e.Args {
-		ev, bad, err := a.CompileAt(schema)
+		ev, err := a.Compile(schema)
 		if err != nil {
-			return nil, &argError{at: bad, err: err}
+			return nil, err // an *ExprError at the argument's failing node
 		}
 		args[i] = ev
 	}
@@ -404,7 +400,7 @@ func arrowType(ddl string) (arrow.DataType, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := parquetio.ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: t, Nullable: true}))
+	s, err := deltalog.ArrowSchema(deltalog.Struct(deltalog.Field{Name: "v", Type: t, Nullable: true}))
 	if err != nil {
 		return nil, err
 	}

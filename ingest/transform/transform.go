@@ -65,7 +65,9 @@ type compiled struct {
 }
 
 // Compile type-checks spec against the input schema and returns the
-// Transform. Errors name the expression and why it is invalid.
+// Transform. Errors name the expression and why it is invalid; they wrap
+// the *ExprError of the failing expression (the filter's, else the first
+// failing select item's), or a *FilterTypeError.
 func Compile(in *arrow.Schema, spec *Spec) (Transform, error) {
 	if spec == nil || (spec.Filter == nil && len(spec.Select) == 0) {
 		return Identity{Schema: in}, nil
@@ -77,7 +79,7 @@ func Compile(in *arrow.Schema, spec *Spec) (Transform, error) {
 			return nil, fmt.Errorf("filter: %w", err)
 		}
 		if ev.Type().ID() != arrow.BOOL {
-			return nil, fmt.Errorf("filter: expression has type %s, want boolean", ev.Type())
+			return nil, fmt.Errorf("filter: %w", &FilterTypeError{Type: ev.Type()})
 		}
 		c.filter = ev
 	}
@@ -107,6 +109,13 @@ func Compile(in *arrow.Schema, spec *Spec) (Transform, error) {
 	}
 	c.out = arrow.NewSchema(fields, nil)
 	return c, nil
+}
+
+// FilterTypeError is a filter that compiles to another type than boolean.
+type FilterTypeError struct{ Type arrow.DataType }
+
+func (e *FilterTypeError) Error() string {
+	return fmt.Sprintf("expression has type %s, want boolean", e.Type)
 }
 
 func (c *compiled) OutputSchema() *arrow.Schema { return c.out }

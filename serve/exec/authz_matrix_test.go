@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/exec"
 )
@@ -19,22 +20,22 @@ import (
 // catalog (SQL cannot grant on stores, users, roles or queries). The
 // privilege "ROLE" grants the role named by path instead.
 type grant struct {
-	priv catalog.Privilege
-	kind catalog.ObjectKind
+	priv object.Privilege
+	kind object.Kind
 	path string
 }
 
-const grantRole catalog.Privilege = "ROLE"
+const grantRole object.Privilege = "ROLE"
 
 var (
-	usageSales  = grant{catalog.PrivUsage, catalog.KindDatabase, "sales"}
-	usageEU     = grant{catalog.PrivUsage, catalog.KindSchema, "sales.eu"}
-	allSales    = grant{catalog.PrivAll, catalog.KindDatabase, "sales"}
-	allEU       = grant{catalog.PrivAll, catalog.KindSchema, "sales.eu"}
-	selectBig   = grant{catalog.PrivSelect, catalog.KindTable, "sales.eu.big"}
-	allPartners = grant{catalog.PrivAll, catalog.KindShare, "partners"}
-	allAcme     = grant{catalog.PrivAll, catalog.KindRecipient, "acme"}
-	usageAcme   = grant{catalog.PrivUsage, catalog.KindRecipient, "acme"}
+	usageSales  = grant{object.PrivUsage, object.KindDatabase, "sales"}
+	usageEU     = grant{object.PrivUsage, object.KindSchema, "sales.eu"}
+	allSales    = grant{object.PrivAll, object.KindDatabase, "sales"}
+	allEU       = grant{object.PrivAll, object.KindSchema, "sales.eu"}
+	selectBig   = grant{object.PrivSelect, object.KindTable, "sales.eu.big"}
+	allPartners = grant{object.PrivAll, object.KindShare, "partners"}
+	allAcme     = grant{object.PrivAll, object.KindRecipient, "acme"}
+	usageAcme   = grant{object.PrivUsage, object.KindRecipient, "acme"}
 )
 
 // authzCase is one statement of the authorization matrix, run as alice
@@ -69,33 +70,33 @@ var authzMatrix = []authzCase{
 	{stmt: "CREATE DATABASE newdb", need: []grant{{grantRole, "", "admin"}},
 		reason: "missing CREATE: creating top-level database newdb needs the admin role",
 		hidden: map[string]string{"CREATE DATABASE sales": "missing CREATE: creating top-level database sales needs the admin role"}},
-	{stmt: "CREATE SCHEMA sales.new", need: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+	{stmt: "CREATE SCHEMA sales.new", need: []grant{{object.PrivCreate, object.KindDatabase, "sales"}},
 		reason: "missing CREATE on database sales",
 		hidden: map[string]string{"CREATE SCHEMA sales.eu": "missing CREATE on database sales"}},
 	{stmt: "CREATE STREAM sales.eu.new (a INT) WITH ('store' = 'kafka1', 'topic' = 't')",
-		base: []grant{usageSales}, need: []grant{{catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
-		ancestor: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		base: []grant{usageSales}, need: []grant{{object.PrivCreate, object.KindSchema, "sales.eu"}},
+		ancestor: []grant{{object.PrivCreate, object.KindDatabase, "sales"}},
 		reason:   "missing CREATE on schema sales.eu (or an ancestor)",
 		hidden: map[string]string{
 			"CREATE STREAM sales.eu.orders (a INT) WITH ('store' = 'kafka1', 'topic' = 't')": "missing CREATE on schema sales.eu (or an ancestor)",
 			"CREATE STREAM sales.nothing.s (a INT) WITH ('store' = 'kafka1', 'topic' = 't')": "missing CREATE on schema sales.nothing (or an ancestor)"}},
 	{stmt: "CREATE TABLE sales.eu.new AS SELECT id FROM orders",
-		base:     []grant{usageSales, usageEU, {catalog.PrivSelect, catalog.KindStream, "sales.eu.orders"}},
-		need:     []grant{{catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
-		ancestor: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		base:     []grant{usageSales, usageEU, {object.PrivSelect, object.KindStream, "sales.eu.orders"}},
+		need:     []grant{{object.PrivCreate, object.KindSchema, "sales.eu"}},
+		ancestor: []grant{{object.PrivCreate, object.KindDatabase, "sales"}},
 		reason:   "missing CREATE on schema sales.eu (or an ancestor)",
 		hidden:   map[string]string{"CREATE TABLE sales.eu.big AS SELECT id FROM orders": "missing CREATE on schema sales.eu (or an ancestor)"}},
 	{stmt: "CREATE TABLE sales.eu.new AS SELECT id FROM orders",
-		base:     []grant{usageSales, usageEU, {catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
-		need:     []grant{{catalog.PrivSelect, catalog.KindStream, "sales.eu.orders"}},
-		ancestor: []grant{{catalog.PrivSelect, catalog.KindSchema, "sales.eu"}},
+		base:     []grant{usageSales, usageEU, {object.PrivCreate, object.KindSchema, "sales.eu"}},
+		need:     []grant{{object.PrivSelect, object.KindStream, "sales.eu.orders"}},
+		ancestor: []grant{{object.PrivSelect, object.KindSchema, "sales.eu"}},
 		reason:   "missing SELECT on stream sales.eu.orders (or an ancestor)",
 		hidden: map[string]string{
 			"CREATE TABLE sales.eu.new AS SELECT id FROM nothing": "missing SELECT on stream sales.eu.nothing (or an ancestor)",
 			"CREATE TABLE sales.eu.new AS SELECT id FROM big":     "missing SELECT on stream sales.eu.big (or an ancestor)"}},
 	{stmt: "CREATE TABLE sales.eu.new LOCATION '{golden}'",
-		base: []grant{usageSales}, need: []grant{{catalog.PrivCreate, catalog.KindSchema, "sales.eu"}},
-		ancestor: []grant{{catalog.PrivCreate, catalog.KindDatabase, "sales"}},
+		base: []grant{usageSales}, need: []grant{{object.PrivCreate, object.KindSchema, "sales.eu"}},
+		ancestor: []grant{{object.PrivCreate, object.KindDatabase, "sales"}},
 		reason:   "missing CREATE on schema sales.eu (or an ancestor)",
 		hidden:   map[string]string{"CREATE TABLE sales.eu.ext LOCATION 'file:///nothere'": "missing CREATE on schema sales.eu (or an ancestor)"}},
 	{stmt: "CREATE USER dave", need: []grant{{grantRole, "", "admin"}},
@@ -109,42 +110,42 @@ var authzMatrix = []authzCase{
 		hidden: map[string]string{"CREATE STORE kafka1 WITH ('type' = 'kafka')": "missing CREATE: creating top-level store kafka1 needs the admin role"}},
 
 	// DROP
-	{stmt: "DROP DATABASE scratch", need: []grant{{catalog.PrivAll, catalog.KindDatabase, "scratch"}},
+	{stmt: "DROP DATABASE scratch", need: []grant{{object.PrivAll, object.KindDatabase, "scratch"}},
 		reason: "missing DROP on database scratch",
 		hidden: map[string]string{"DROP DATABASE nothing": "missing DROP on database nothing", "DROP DATABASE IF EXISTS nothing": "missing DROP on database nothing"}},
 	{stmt: "DROP SCHEMA sales.tmp", base: []grant{usageSales},
-		need: []grant{{catalog.PrivAll, catalog.KindSchema, "sales.tmp"}}, ancestor: []grant{allSales},
+		need: []grant{{object.PrivAll, object.KindSchema, "sales.tmp"}}, ancestor: []grant{allSales},
 		reason: "missing DROP on schema sales.tmp (or an ancestor)",
 		hidden: map[string]string{"DROP SCHEMA sales.nothing": "missing DROP on schema sales.nothing (or an ancestor)"}},
 	{stmt: "DROP STREAM sales.eu.clicks", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.clicks"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindStream, "sales.eu.clicks"}}, ancestor: []grant{allEU},
 		reason: "missing DROP on stream sales.eu.clicks (or an ancestor)",
 		hidden: map[string]string{"DROP STREAM sales.eu.nothing": "missing DROP on stream sales.eu.nothing (or an ancestor)",
 			"DROP STREAM sales.eu.big": "missing DROP on stream sales.eu.big (or an ancestor)"}},
 	{stmt: "DROP TABLE sales.eu.big", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
 		reason: "missing DROP on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"DROP TABLE sales.eu.nothing": "missing DROP on table sales.eu.nothing (or an ancestor)",
 			"DROP TABLE sales.eu.orders": "missing DROP on table sales.eu.orders (or an ancestor)"}},
 	{stmt: "DROP TABLE sales.eu.big PURGE", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
 		reason: "missing DROP on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"DROP TABLE sales.eu.ext PURGE": "missing DROP on table sales.eu.ext (or an ancestor)"}},
-	{stmt: "DROP USER carol", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
+	{stmt: "DROP USER carol", need: []grant{{object.PrivAll, object.KindUser, "carol"}},
 		reason: "missing DROP on user carol",
 		hidden: map[string]string{"DROP USER nobody": "missing DROP on user nobody", "DROP USER target": "missing DROP on user target"}},
-	{stmt: "DROP ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+	{stmt: "DROP ROLE target", need: []grant{{object.PrivAll, object.KindRole, "target"}},
 		reason: "missing DROP on role target",
 		hidden: map[string]string{"DROP ROLE nothing": "missing DROP on role nothing", "DROP ROLE carol": "missing DROP on role carol"}},
-	{stmt: "DROP STORE kafka2", need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka2"}},
+	{stmt: "DROP STORE kafka2", need: []grant{{object.PrivAll, object.KindStore, "kafka2"}},
 		reason: "missing DROP on store kafka2",
 		hidden: map[string]string{"DROP STORE nothing": "missing DROP on store nothing"}},
 
 	// GRANT and REVOKE
-	{stmt: "GRANT ROLE target TO USER carol", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+	{stmt: "GRANT ROLE target TO USER carol", need: []grant{{object.PrivAll, object.KindRole, "target"}},
 		reason: "missing GRANT on role target",
 		hidden: map[string]string{"GRANT ROLE nothing TO USER carol": "missing GRANT on role nothing"}},
-	{stmt: "REVOKE ROLE target FROM USER bob", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+	{stmt: "REVOKE ROLE target FROM USER bob", need: []grant{{object.PrivAll, object.KindRole, "target"}},
 		reason: "missing GRANT on role target",
 		hidden: map[string]string{"REVOKE ROLE nothing FROM USER bob": "missing GRANT on role nothing"}},
 	{stmt: "GRANT USAGE ON DATABASE sales TO ROLE target", need: []grant{allSales},
@@ -155,23 +156,23 @@ var authzMatrix = []authzCase{
 		reason: "missing GRANT on schema sales.eu (or an ancestor)",
 		hidden: map[string]string{"GRANT USAGE ON SCHEMA sales.nothing TO ROLE target": "missing GRANT on schema sales.nothing (or an ancestor)"}},
 	{stmt: "GRANT SELECT ON STREAM sales.eu.orders TO ROLE target", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
 		reason: "missing GRANT on stream sales.eu.orders (or an ancestor)",
 		hidden: map[string]string{"GRANT SELECT ON STREAM sales.eu.nothing TO ROLE target": "missing GRANT on stream sales.eu.nothing (or an ancestor)",
 			"GRANT SELECT ON STREAM sales.eu.big TO ROLE target": "missing GRANT on stream sales.eu.big (or an ancestor)"}},
 	{stmt: "GRANT SELECT, INSERT ON TABLE sales.eu.big TO ROLE target", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
 		reason: "missing GRANT on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"GRANT SELECT ON TABLE sales.eu.orders TO ROLE target": "missing GRANT on table sales.eu.orders (or an ancestor)"}},
 	{stmt: "REVOKE SELECT ON TABLE sales.eu.big FROM ROLE target", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
 		reason: "missing GRANT on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"REVOKE SELECT ON TABLE sales.eu.nothing FROM ROLE target": "missing GRANT on table sales.eu.nothing (or an ancestor)"}},
 	// ALL does not cover OWNERSHIP: base holds ALL on the table.
 	{stmt: "GRANT OWNERSHIP ON TABLE sales.eu.big TO ROLE target",
-		base:     []grant{usageSales, usageEU, {catalog.PrivAll, catalog.KindTable, "sales.eu.big"}},
-		need:     []grant{{catalog.PrivOwnership, catalog.KindTable, "sales.eu.big"}},
-		ancestor: []grant{{catalog.PrivOwnership, catalog.KindSchema, "sales.eu"}},
+		base:     []grant{usageSales, usageEU, {object.PrivAll, object.KindTable, "sales.eu.big"}},
+		need:     []grant{{object.PrivOwnership, object.KindTable, "sales.eu.big"}},
+		ancestor: []grant{{object.PrivOwnership, object.KindSchema, "sales.eu"}},
 		reason:   "missing OWNERSHIP on table sales.eu.big (or an ancestor)",
 		hidden:   map[string]string{"GRANT OWNERSHIP ON TABLE sales.eu.nothing TO ROLE target": "missing OWNERSHIP on table sales.eu.nothing (or an ancestor)"}},
 
@@ -183,17 +184,17 @@ var authzMatrix = []authzCase{
 		reason: "missing DESCRIBE on schema sales.eu (or an ancestor)",
 		hidden: map[string]string{"SHOW GRANTS ON SCHEMA sales.nothing": "missing DESCRIBE on schema sales.nothing (or an ancestor)"}},
 	{stmt: "SHOW GRANTS ON STREAM sales.eu.orders", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
 		reason: "missing DESCRIBE on stream sales.eu.orders (or an ancestor)",
 		hidden: map[string]string{"SHOW GRANTS ON STREAM sales.eu.big": "missing DESCRIBE on stream sales.eu.big (or an ancestor)"}},
 	{stmt: "SHOW GRANTS ON TABLE sales.eu.big", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
 		reason: "missing DESCRIBE on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"SHOW GRANTS ON TABLE sales.eu.nothing": "missing DESCRIBE on table sales.eu.nothing (or an ancestor)"}},
-	{stmt: "SHOW GRANTS TO ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+	{stmt: "SHOW GRANTS TO ROLE target", need: []grant{{object.PrivAll, object.KindRole, "target"}},
 		reason: "missing DESCRIBE on role target",
 		hidden: map[string]string{"SHOW GRANTS TO ROLE nothing": "missing DESCRIBE on role nothing"}},
-	{stmt: "SHOW GRANTS TO USER bob", need: []grant{{catalog.PrivAll, catalog.KindUser, "bob"}},
+	{stmt: "SHOW GRANTS TO USER bob", need: []grant{{object.PrivAll, object.KindUser, "bob"}},
 		reason: "missing DESCRIBE on user bob",
 		hidden: map[string]string{"SHOW GRANTS TO USER nobody": "missing DESCRIBE on user nobody"}},
 	{stmt: "SHOW SCHEMAS IN sales", need: []grant{usageSales},
@@ -211,12 +212,12 @@ var authzMatrix = []authzCase{
 	{stmt: "SHOW TABLES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	// SHOW STORES, USERS and ROLES list what the principal may DESCRIBE:
 	// USAGE on a store is not enough.
-	{stmt: "SHOW STORES", base: []grant{{catalog.PrivUsage, catalog.KindStore, "kafka1"}},
-		need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}}, list: true},
-	{stmt: "SHOW USERS", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}}, list: true},
-	{stmt: "SHOW ROLES", need: []grant{{catalog.PrivOwnership, catalog.KindRole, "target"}}, list: true},
+	{stmt: "SHOW STORES", base: []grant{{object.PrivUsage, object.KindStore, "kafka1"}},
+		need: []grant{{object.PrivAll, object.KindStore, "kafka1"}}, list: true},
+	{stmt: "SHOW USERS", need: []grant{{object.PrivAll, object.KindUser, "carol"}}, list: true},
+	{stmt: "SHOW ROLES", need: []grant{{object.PrivOwnership, object.KindRole, "target"}}, list: true},
 	// SHOW QUERIES lists a query to those with MONITOR on the table it writes.
-	{stmt: "SHOW QUERIES", base: []grant{usageSales, usageEU}, need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU}, list: true},
+	{stmt: "SHOW QUERIES", base: []grant{usageSales, usageEU}, need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU}, list: true},
 
 	// DESCRIBE
 	{stmt: "DESCRIBE DATABASE sales", need: []grant{allSales},
@@ -226,56 +227,56 @@ var authzMatrix = []authzCase{
 		reason: "missing DESCRIBE on schema sales.eu (or an ancestor)",
 		hidden: map[string]string{"DESCRIBE SCHEMA sales.nothing": "missing DESCRIBE on schema sales.nothing (or an ancestor)"}},
 	{stmt: "DESCRIBE STREAM sales.eu.orders", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindStream, "sales.eu.orders"}}, ancestor: []grant{allEU},
 		reason: "missing DESCRIBE on stream sales.eu.orders (or an ancestor)",
 		hidden: map[string]string{"DESCRIBE STREAM sales.eu.big": "missing DESCRIBE on stream sales.eu.big (or an ancestor)"}},
 	{stmt: "DESCRIBE sales.eu.big", base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
 		reason: "missing DESCRIBE on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"DESCRIBE sales.eu.nothing": "missing DESCRIBE on table sales.eu.nothing (or an ancestor)",
 			"DESCRIBE TABLE sales.eu.nothing": "missing DESCRIBE on table sales.eu.nothing (or an ancestor)"}},
-	{stmt: "DESCRIBE STORE kafka1", need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}},
+	{stmt: "DESCRIBE STORE kafka1", need: []grant{{object.PrivAll, object.KindStore, "kafka1"}},
 		reason: "missing DESCRIBE on store kafka1",
 		hidden: map[string]string{"DESCRIBE STORE nothing": "missing DESCRIBE on store nothing"}},
-	{stmt: "DESCRIBE kafka1", need: []grant{{catalog.PrivAll, catalog.KindStore, "kafka1"}},
+	{stmt: "DESCRIBE kafka1", need: []grant{{object.PrivAll, object.KindStore, "kafka1"}},
 		reason: "missing DESCRIBE on database kafka1",
 		hidden: map[string]string{"DESCRIBE nothing": "missing DESCRIBE on database nothing"}},
-	{stmt: "DESCRIBE USER carol", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
+	{stmt: "DESCRIBE USER carol", need: []grant{{object.PrivAll, object.KindUser, "carol"}},
 		reason: "missing DESCRIBE on user carol",
 		hidden: map[string]string{"DESCRIBE USER nobody": "missing DESCRIBE on user nobody", "DESCRIBE USER target": "missing DESCRIBE on user target"}},
-	{stmt: "DESCRIBE ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRole, "target"}},
+	{stmt: "DESCRIBE ROLE target", need: []grant{{object.PrivAll, object.KindRole, "target"}},
 		reason: "missing DESCRIBE on role target",
 		hidden: map[string]string{"DESCRIBE ROLE nothing": "missing DESCRIBE on role nothing"}},
-	{stmt: `DESCRIBE QUERY "{q}"`, need: []grant{{catalog.PrivAll, catalog.KindQuery, "{q}"}},
+	{stmt: `DESCRIBE QUERY "{q}"`, need: []grant{{object.PrivAll, object.KindQuery, "{q}"}},
 		reason: "missing DESCRIBE on query {q}",
 		hidden: map[string]string{`DESCRIBE QUERY "00000000-0000-4000-8000-000000000000"`: "missing DESCRIBE on query 00000000-0000-4000-8000-000000000000"}},
-	{stmt: `DESCRIBE "{q}"`, need: []grant{{catalog.PrivAll, catalog.KindQuery, "{q}"}},
+	{stmt: `DESCRIBE "{q}"`, need: []grant{{object.PrivAll, object.KindQuery, "{q}"}},
 		reason: "missing DESCRIBE on query {q}",
 		hidden: map[string]string{`DESCRIBE "00000000-0000-4000-8000-000000000000"`: "missing DESCRIBE on query 00000000-0000-4000-8000-000000000000"}},
-	{stmt: "DESCRIBE SHARE partners", need: []grant{{catalog.PrivAll, catalog.KindShare, "partners"}},
+	{stmt: "DESCRIBE SHARE partners", need: []grant{{object.PrivAll, object.KindShare, "partners"}},
 		reason: "missing DESCRIBE on share partners",
 		hidden: map[string]string{"DESCRIBE SHARE nothing": "missing DESCRIBE on share nothing"}},
-	{stmt: "DESCRIBE RECIPIENT acme", need: []grant{{catalog.PrivAll, catalog.KindRecipient, "acme"}},
+	{stmt: "DESCRIBE RECIPIENT acme", need: []grant{{object.PrivAll, object.KindRecipient, "acme"}},
 		reason: "missing DESCRIBE on recipient acme",
 		hidden: map[string]string{"DESCRIBE RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
 
 	// Queries: decided on the table the query writes; a query that does
 	// not exist is a bare query node (only admin passes).
 	{stmt: `PAUSE QUERY "{q}"`, base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
 		reason: "missing OPERATE on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{`PAUSE QUERY "00000000-0000-4000-8000-000000000000"`: "missing OPERATE on query 00000000-0000-4000-8000-000000000000"}},
 	{stmt: `RESUME QUERY "{q}"`, base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allSales},
 		reason: "missing OPERATE on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{`RESUME QUERY "00000000-0000-4000-8000-000000000000"`: "missing OPERATE on query 00000000-0000-4000-8000-000000000000"}},
 	{stmt: `TERMINATE QUERY "{q}"`, base: []grant{usageSales, usageEU},
-		need: []grant{{catalog.PrivAll, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
 		reason: "missing OPERATE on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{`TERMINATE QUERY "00000000-0000-4000-8000-000000000000"`: "missing OPERATE on query 00000000-0000-4000-8000-000000000000"}},
 	// USAGE on the database and schema alone is not OPERATE.
-	{stmt: `pause query "{q}"`, base: []grant{usageSales, usageEU, {catalog.PrivSelect, catalog.KindTable, "sales.eu.big"}},
-		need: []grant{{catalog.PrivOwnership, catalog.KindTable, "sales.eu.big"}}, ancestor: []grant{{catalog.PrivOwnership, catalog.KindDatabase, "sales"}},
+	{stmt: `pause query "{q}"`, base: []grant{usageSales, usageEU, {object.PrivSelect, object.KindTable, "sales.eu.big"}},
+		need: []grant{{object.PrivOwnership, object.KindTable, "sales.eu.big"}}, ancestor: []grant{{object.PrivOwnership, object.KindDatabase, "sales"}},
 		reason: "missing OPERATE on table sales.eu.big (or an ancestor)"},
 
 	// Shares and recipients
@@ -290,7 +291,7 @@ var authzMatrix = []authzCase{
 		reason: "missing ALTER on share partners",
 		hidden: map[string]string{"ALTER SHARE nothing ADD TABLE sales.eu.big": "missing ALTER on share nothing"}},
 	{stmt: "ALTER SHARE partners ADD TABLE sales.eu.big AS eu.orders WITH HISTORY", base: []grant{usageSales, usageEU, allPartners},
-		need: []grant{selectBig}, ancestor: []grant{{catalog.PrivSelect, catalog.KindSchema, "sales.eu"}},
+		need: []grant{selectBig}, ancestor: []grant{{object.PrivSelect, object.KindSchema, "sales.eu"}},
 		reason: "missing SELECT on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"ALTER SHARE partners ADD TABLE sales.eu.nothing": "missing SELECT on table sales.eu.nothing (or an ancestor)",
 			"ALTER SHARE partners ADD TABLE sales.eu.orders": "missing SELECT on table sales.eu.orders (or an ancestor)"}},
@@ -309,16 +310,16 @@ var authzMatrix = []authzCase{
 	{stmt: "GRANT SELECT ON SHARE partners TO RECIPIENT acme", base: []grant{allPartners}, need: []grant{usageAcme},
 		reason: "missing USAGE on recipient acme",
 		hidden: map[string]string{"GRANT SELECT ON SHARE partners TO RECIPIENT nothing": "missing USAGE on recipient nothing"}},
-	{stmt: "REVOKE SELECT ON SHARE partners FROM RECIPIENT globex", base: []grant{{catalog.PrivUsage, catalog.KindRecipient, "globex"}}, need: []grant{allPartners},
+	{stmt: "REVOKE SELECT ON SHARE partners FROM RECIPIENT globex", base: []grant{{object.PrivUsage, object.KindRecipient, "globex"}}, need: []grant{allPartners},
 		reason: "missing GRANT on share partners",
 		hidden: map[string]string{"REVOKE SELECT ON SHARE nothing FROM RECIPIENT globex": "missing GRANT on share nothing"}},
-	{stmt: "REVOKE SELECT ON SHARE partners FROM RECIPIENT globex", base: []grant{allPartners}, need: []grant{{catalog.PrivUsage, catalog.KindRecipient, "globex"}},
+	{stmt: "REVOKE SELECT ON SHARE partners FROM RECIPIENT globex", base: []grant{allPartners}, need: []grant{{object.PrivUsage, object.KindRecipient, "globex"}},
 		reason: "missing USAGE on recipient globex",
 		hidden: map[string]string{"REVOKE SELECT ON SHARE partners FROM RECIPIENT nothing": "missing USAGE on recipient nothing"}},
 	{stmt: "ALTER RECIPIENT acme ROTATE TOKEN WITH ('grace' = '1h')", need: []grant{allAcme},
 		reason: "missing ALTER on recipient acme",
 		hidden: map[string]string{"ALTER RECIPIENT nothing ROTATE TOKEN": "missing ALTER on recipient nothing"}},
-	{stmt: "SHOW SHARES", need: []grant{{catalog.PrivUsage, catalog.KindShare, "partners"}}, list: true},
+	{stmt: "SHOW SHARES", need: []grant{{object.PrivUsage, object.KindShare, "partners"}}, list: true},
 	{stmt: "SHOW RECIPIENTS", need: []grant{usageAcme}, list: true},
 	{stmt: "SHOW GRANTS ON SHARE partners", need: []grant{allPartners},
 		reason: "missing DESCRIBE on share partners",
@@ -336,11 +337,11 @@ var authzMatrix = []authzCase{
 		reason: "missing GRANT on recipient acme",
 		hidden: map[string]string{"GRANT USAGE ON RECIPIENT nothing TO ROLE target": "missing GRANT on recipient nothing",
 			"GRANT USAGE ON RECIPIENT partners TO ROLE target": "missing GRANT on recipient partners"}},
-	{stmt: "REVOKE USAGE ON RECIPIENT globex FROM ROLE target", need: []grant{{catalog.PrivAll, catalog.KindRecipient, "globex"}},
+	{stmt: "REVOKE USAGE ON RECIPIENT globex FROM ROLE target", need: []grant{{object.PrivAll, object.KindRecipient, "globex"}},
 		reason: "missing GRANT on recipient globex",
 		hidden: map[string]string{"REVOKE USAGE ON RECIPIENT nothing FROM ROLE target": "missing GRANT on recipient nothing"}},
 	{stmt: "GRANT OWNERSHIP ON RECIPIENT acme TO ROLE target", base: []grant{allAcme},
-		need:   []grant{{catalog.PrivOwnership, catalog.KindRecipient, "acme"}},
+		need:   []grant{{object.PrivOwnership, object.KindRecipient, "acme"}},
 		reason: "missing OWNERSHIP on recipient acme",
 		hidden: map[string]string{"GRANT OWNERSHIP ON RECIPIENT nothing TO ROLE target": "missing OWNERSHIP on recipient nothing"}},
 	{stmt: "SHOW GRANTS ON RECIPIENT acme", base: []grant{usageAcme}, need: []grant{allAcme},
@@ -348,12 +349,12 @@ var authzMatrix = []authzCase{
 		hidden: map[string]string{"SHOW GRANTS ON RECIPIENT nothing": "missing DESCRIBE on recipient nothing"}},
 	// ALL does not cover OWNERSHIP.
 	{stmt: "GRANT OWNERSHIP ON SHARE partners TO ROLE target", base: []grant{allPartners},
-		need:   []grant{{catalog.PrivOwnership, catalog.KindShare, "partners"}},
+		need:   []grant{{object.PrivOwnership, object.KindShare, "partners"}},
 		reason: "missing OWNERSHIP on share partners",
 		hidden: map[string]string{"GRANT OWNERSHIP ON SHARE nothing TO ROLE target": "missing OWNERSHIP on share nothing"}},
 
 	// ALTER
-	{stmt: "ALTER USER carol ROTATE TOKEN", need: []grant{{catalog.PrivAll, catalog.KindUser, "carol"}},
+	{stmt: "ALTER USER carol ROTATE TOKEN", need: []grant{{object.PrivAll, object.KindUser, "carol"}},
 		reason: "missing ALTER on user carol",
 		hidden: map[string]string{"ALTER USER nobody ROTATE TOKEN": "missing ALTER on user nobody"}},
 }
@@ -368,7 +369,7 @@ CREATE STORE kafka1 WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092'); CR
 CREATE STREAM sales.eu.orders (id BIGINT NOT NULL, amount DECIMAL(12,2)) WITH ('store' = 'kafka1', 'topic' = 'orders');
 CREATE STREAM sales.eu.clicks (id BIGINT) WITH ('store' = 'kafka1', 'topic' = 'clicks');
 CREATE TABLE sales.eu.big AS SELECT id FROM orders;
-CREATE TABLE sales.eu.ext LOCATION '`+golden(t, "basic-decimal-table")+`';
+CREATE TABLE sales.eu.ext LOCATION '`+goldenTable(t, "basic-decimal-table")+`';
 CREATE USER carol; CREATE ROLE target; CREATE ROLE r1; CREATE ROLE r2;
 GRANT ROLE r1 TO USER alice; GRANT ROLE target TO USER bob; GRANT SELECT ON TABLE sales.eu.big TO ROLE target`)
 	if err != nil {
@@ -387,10 +388,10 @@ GRANT ROLE r1 TO USER alice; GRANT ROLE target TO USER bob; GRANT SELECT ON TABL
 		if _, _, err := tx.CreateRecipient(catalog.Recipient{Name: "globex"}); err != nil {
 			return err
 		}
-		if _, err := tx.Grant(catalog.PrivUsage, catalog.KindShare, "partners", "target"); err != nil {
+		if _, err := tx.Grant(object.PrivUsage, object.KindShare, "partners", "target"); err != nil {
 			return err
 		}
-		if _, err := tx.Grant(catalog.PrivUsage, catalog.KindRecipient, "globex", "target"); err != nil {
+		if _, err := tx.Grant(object.PrivUsage, object.KindRecipient, "globex", "target"); err != nil {
 			return err
 		}
 		_, err := tx.GrantShare("partners", "globex")
@@ -491,7 +492,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goldenURI := golden(t, "basic-decimal-table")
+	goldenURI := goldenTable(t, "basic-decimal-table")
 	fixturePath := filepath.Join(t.TempDir(), "catalog.db")
 	fixture := newCatalogAt(t, fixturePath)
 	q := matrixFixture(t, exec.New(fixture, pol, exec.WithWarehouse(t.TempDir())), fixture)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -44,8 +45,8 @@ var DescribeColumns = []string{"section", "name", "value", "detail"}
 // describeKinds are the kinds one unqualified name may be, in the order an
 // ambiguity is reported. The database comes first: it is also the kind a
 // missing name is checked as.
-var describeKinds = []catalog.ObjectKind{catalog.KindDatabase, catalog.KindStore, catalog.KindShare,
-	catalog.KindRecipient, catalog.KindQuery, catalog.KindUser, catalog.KindRole}
+var describeKinds = []object.Kind{object.KindDatabase, object.KindStore, object.KindShare,
+	object.KindRecipient, object.KindQuery, object.KindUser, object.KindRole}
 
 // describe answers DESCRIBE [kind] name after a DESCRIBE decision on the
 // object's path.
@@ -57,23 +58,23 @@ func (r *run) describe(s *sqlparse.Describe) (Result, error) {
 	d := &description{}
 	name := strings.Join(p, ".")
 	switch k {
-	case catalog.KindDatabase:
+	case object.KindDatabase:
 		err = r.describeDatabase(d, p)
-	case catalog.KindSchema:
+	case object.KindSchema:
 		err = r.describeSchema(d, p)
-	case catalog.KindStream, catalog.KindTable:
+	case object.KindStream, object.KindTable:
 		err = r.describeRelation(d, k, p)
-	case catalog.KindStore:
+	case object.KindStore:
 		err = r.describeStore(d, name)
-	case catalog.KindUser:
+	case object.KindUser:
 		err = r.describeUser(d, name)
-	case catalog.KindRole:
+	case object.KindRole:
 		err = r.describeRole(d, name)
-	case catalog.KindShare:
+	case object.KindShare:
 		err = r.describeShare(d, name)
-	case catalog.KindRecipient:
+	case object.KindRecipient:
 		err = r.describeRecipient(d, name)
-	case catalog.KindQuery:
+	case object.KindQuery:
 		err = r.describeQuery(d, name)
 	default:
 		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
@@ -95,22 +96,22 @@ func (r *run) describe(s *sqlparse.Describe) (Result, error) {
 // names, after authorizing DESCRIBE on it. Without a kind, a three-part
 // name is a stream or a table, a two-part one a schema, and a one-part one
 // whichever top-level object of that name the principal may describe.
-func (r *run) describeTarget(s *sqlparse.Describe) (catalog.ObjectKind, []string, error) {
+func (r *run) describeTarget(s *sqlparse.Describe) (object.Kind, []string, error) {
 	if s.Kind != "" {
-		k := kindOf(s.Kind)
+		k := s.Kind
 		p, err := r.authorizeOn(policy.ActionDescribe, k, s.Name)
 		return k, p, err
 	}
 	switch len(s.Name.Parts) {
 	case 3:
-		p, err := parts(catalog.KindTable, s.Name)
+		p, err := parts(object.KindTable, s.Name)
 		if err != nil {
 			return "", nil, err
 		}
 		// The kind of an existing relation is no secret to whoever passes
 		// the USAGE checks on its schema (SHOW STREAMS lists it); to others
 		// the denial names the schema or database, not the relation.
-		k := catalog.KindTable
+		k := object.KindTable
 		if rel, err := r.tx.GetRelation(p[0], p[1], p[2]); err == nil {
 			k = rel.Kind
 		}
@@ -122,8 +123,8 @@ func (r *run) describeTarget(s *sqlparse.Describe) (catalog.ObjectKind, []string
 		}
 		return k, p, nil
 	case 2:
-		p, err := r.authorizeOn(policy.ActionDescribe, catalog.KindSchema, s.Name)
-		return catalog.KindSchema, p, err
+		p, err := r.authorizeOn(policy.ActionDescribe, object.KindSchema, s.Name)
+		return object.KindSchema, p, err
 	}
 	return r.describeTopLevel(s.Name)
 }
@@ -133,18 +134,18 @@ func (r *run) describeTarget(s *sqlparse.Describe) (catalog.ObjectKind, []string
 // every other object of that name; only the allowed ones count. Denied
 // everywhere, the principal gets the database's denial, whatever exists:
 // the answer does not depend on objects it may not see.
-func (r *run) describeTopLevel(n *sqlparse.Name) (catalog.ObjectKind, []string, error) {
+func (r *run) describeTopLevel(n *sqlparse.Name) (object.Kind, []string, error) {
 	name := n.Parts[0].Name
 	if isQueryID(name) { // no other object is named like a UUID
-		p, err := r.authorizeOn(policy.ActionDescribe, catalog.KindQuery, n)
-		return catalog.KindQuery, p, err
+		p, err := r.authorizeOn(policy.ActionDescribe, object.KindQuery, n)
+		return object.KindQuery, p, err
 	}
-	if err := catalog.ValidateName(catalog.KindDatabase, name); err != nil {
+	if err := catalog.ValidateName(object.KindDatabase, name); err != nil {
 		return "", nil, err
 	}
 	p := []string{name}
 	var (
-		found  []catalog.ObjectKind
+		found  []object.Kind
 		denied *policy.Decision
 	)
 	for _, k := range describeKinds {
@@ -153,7 +154,7 @@ func (r *run) describeTopLevel(n *sqlparse.Name) (catalog.ObjectKind, []string, 
 		if err != nil && !errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, catalog.ErrInvalid) {
 			return "", nil, err
 		}
-		if !exists && k != catalog.KindDatabase {
+		if !exists && k != object.KindDatabase {
 			continue
 		}
 		path, err := r.path(k, p)
@@ -165,7 +166,7 @@ func (r *run) describeTopLevel(n *sqlparse.Name) (catalog.ObjectKind, []string, 
 			return "", nil, err
 		}
 		switch {
-		case !d.Allow && k == catalog.KindDatabase:
+		case !d.Allow && k == object.KindDatabase:
 			denied = &d
 		case d.Allow && exists:
 			found = append(found, k)
@@ -206,7 +207,7 @@ func (d *description) add(section, name, value, detail string) {
 }
 
 // object adds the info rows every object has.
-func (d *description) object(kind catalog.ObjectKind, name, owner string, created string) {
+func (d *description) object(kind object.Kind, name, owner string, created string) {
 	d.name = name
 	d.add("info", "kind", string(kind), "")
 	d.add("info", "name", name, "")
@@ -237,7 +238,7 @@ func (r *run) describeDatabase(d *description, p []string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindDatabase, db.Name, db.Owner, ts(db.Created))
+	d.object(object.KindDatabase, db.Name, db.Owner, ts(db.Created))
 	d.info("comment", db.Comment)
 	d.properties(db.Properties)
 	return nil
@@ -248,22 +249,22 @@ func (r *run) describeSchema(d *description, p []string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindSchema, sc.Database+"."+sc.Name, sc.Owner, ts(sc.Created))
+	d.object(object.KindSchema, sc.Database+"."+sc.Name, sc.Owner, ts(sc.Created))
 	d.info("comment", sc.Comment)
 	d.properties(sc.Properties)
 	return nil
 }
 
-func (r *run) describeRelation(d *description, k catalog.ObjectKind, p []string) error {
+func (r *run) describeRelation(d *description, k object.Kind, p []string) error {
 	rel, err := r.tx.GetRelation(p[0], p[1], p[2])
 	if err != nil {
 		return err
 	}
 	if rel.Kind != k {
-		return invalid("%s is a %s, not a %s: use DESCRIBE %s %s", rel.Path(), rel.Kind, k, strings.ToUpper(string(rel.Kind)), rel.Path())
+		return invalid("%s is a %s, not a %s: use DESCRIBE %s %s", rel.Path(), rel.Kind, k, rel.Kind.Keyword(), rel.Path())
 	}
 	d.object(rel.Kind, rel.Path(), rel.Owner, ts(rel.Created))
-	if k == catalog.KindStream {
+	if k == object.KindStream {
 		d.info("store", rel.Store)
 		d.info("topic", rel.Topic)
 		d.info("format", rel.ValueFormat)
@@ -288,13 +289,13 @@ func (r *run) describeRelation(d *description, k catalog.ObjectKind, p []string)
 	}
 	// A stream's WITH properties repeat its store, topic and format.
 	props := maps.Clone(rel.Properties)
-	if k == catalog.KindStream {
+	if k == object.KindStream {
 		delete(props, "store")
 		delete(props, "topic")
 		delete(props, "value.format")
 	}
 	d.properties(props)
-	if k == catalog.KindStream {
+	if k == object.KindStream {
 		qs, err := r.queriesReading(p, false)
 		if err != nil {
 			return err
@@ -311,7 +312,7 @@ func (r *run) describeStore(d *description, name string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindStore, st.Name, st.Owner, ts(st.Created))
+	d.object(object.KindStore, st.Name, st.Owner, ts(st.Created))
 	d.info("type", st.Type)
 	d.properties(st.Properties)
 	return nil
@@ -322,7 +323,7 @@ func (r *run) describeUser(d *description, name string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindUser, u.Name, u.Owner, ts(u.Created))
+	d.object(object.KindUser, u.Name, u.Owner, ts(u.Created))
 	if !u.Rotated.IsZero() {
 		d.info("rotated", ts(u.Rotated))
 	}
@@ -334,7 +335,7 @@ func (r *run) describeRole(d *description, name string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindRole, ro.Name, ro.Owner, ts(ro.Created))
+	d.object(object.KindRole, ro.Name, ro.Owner, ts(ro.Created))
 	d.info("comment", ro.Comment)
 	if err := r.describeMembership(d, ro.Name); err != nil {
 		return err
@@ -374,7 +375,7 @@ func (r *run) describeShare(d *description, name string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindShare, sh.Name, sh.Owner, ts(sh.Created))
+	d.object(object.KindShare, sh.Name, sh.Owner, ts(sh.Created))
 	d.info("comment", sh.Comment)
 	for _, t := range sh.Tables {
 		alias := t.Alias
@@ -410,7 +411,7 @@ func (r *run) describeRecipient(d *description, name string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindRecipient, rc.Name, rc.Owner, ts(rc.Created))
+	d.object(object.KindRecipient, rc.Name, rc.Owner, ts(rc.Created))
 	d.properties(rc.Properties, "token.ttl")
 	d.info("tokens", strconv.Itoa(len(rc.Tokens)))
 	// Oldest first; of tokens made together, the one expiring first
@@ -439,7 +440,7 @@ func (r *run) describeQuery(d *description, id string) error {
 	if err != nil {
 		return err
 	}
-	d.object(catalog.KindQuery, q.ID, q.Owner, ts(q.Created))
+	d.object(object.KindQuery, q.ID, q.Owner, ts(q.Created))
 	d.info("table", q.Table)
 	d.info("state", string(q.State))
 	d.info("sql", q.SQL)

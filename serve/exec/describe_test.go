@@ -3,8 +3,6 @@ package exec_test
 import (
 	"context"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -14,10 +12,9 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/internal/golden"
 	"github.com/sluice-io/sluice/serve/exec"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
@@ -29,7 +26,7 @@ func describeFixture(t *testing.T, e *env) string {
 CREATE STORE kafka1 WITH ('type' = 'kafka', 'bootstrap.servers' = 'k1:9092', 'sasl.password' = 'env:KAFKA_PASSWORD', 'ssl.key.password' = 'file:/etc/sluice/key.pass');
 CREATE STREAM sales.eu.orders (id BIGINT NOT NULL, amount DECIMAL(12,2), country STRING) WITH ('store' = 'kafka1', 'topic' = 'orders', 'value.format' = 'json', 'timestamp' = 'ts');
 CREATE TABLE sales.eu.big WITH ('flush.interval' = '5s') AS SELECT id, amount FROM orders WHERE country = 'DE';
-CREATE TABLE sales.eu.golden LOCATION '`+golden(t, "basic-decimal-table")+`';
+CREATE TABLE sales.eu.golden LOCATION '`+goldenTable(t, "basic-decimal-table")+`';
 CREATE ROLE analyst; CREATE ROLE reader; GRANT ROLE reader TO ROLE analyst; GRANT ROLE analyst TO USER alice;
 GRANT USAGE ON DATABASE sales TO ROLE reader; GRANT USAGE ON SCHEMA sales.eu TO ROLE reader;
 GRANT SELECT ON STREAM sales.eu.orders TO ROLE reader; GRANT SELECT, INSERT ON TABLE sales.eu.big TO ROLE analyst;
@@ -118,19 +115,7 @@ func TestDescribe(t *testing.T) {
 			t.Errorf("DESCRIBE output shows %q", s)
 		}
 	}
-	path := filepath.Join("testdata", "describe.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("DESCRIBE output differs from %s:\n--- got\n%s", path, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "describe.golden"), got)
 }
 
 // TestDescribeQueryIDForms: DESCRIBE QUERY takes the id unquoted,

@@ -148,6 +148,7 @@ import (
 	"strings"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
@@ -336,16 +337,16 @@ func supported(s sqlparse.Statement) bool {
 	switch s := s.(type) {
 	case *sqlparse.CreateObject:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore,
-			sqlparse.KindShare, sqlparse.KindRecipient:
+		case object.KindDatabase, object.KindSchema, object.KindUser, object.KindRole, object.KindStore,
+			object.KindShare, object.KindRecipient:
 			return true
 		}
 	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare:
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
-		case sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindStore, sqlparse.KindStream,
-			sqlparse.KindTable, sqlparse.KindShare, sqlparse.KindRecipient:
+		case object.KindDatabase, object.KindSchema, object.KindUser, object.KindRole, object.KindStore, object.KindStream,
+			object.KindTable, object.KindShare, object.KindRecipient:
 			return true
 		}
 	case *sqlparse.Describe, *sqlparse.RotateToken, *sqlparse.QueryControl:

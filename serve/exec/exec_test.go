@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/policy"
@@ -366,7 +367,7 @@ func TestFailingStatementRollsBackAlone(t *testing.T) {
 		if _, err := tx.GetSchema("sales", "us"); !errors.Is(err, catalog.ErrNotFound) {
 			t.Errorf("later statement ran: %v", err)
 		}
-		gs, err := tx.GrantsOn(catalog.KindDatabase, "sales")
+		gs, err := tx.GrantsOn(object.KindDatabase, "sales")
 		if err != nil {
 			return err
 		}
@@ -570,7 +571,7 @@ GRANT USAGE, CREATE ON SCHEMA sales.eu TO ROLE writer; GRANT USAGE ON DATABASE s
 	if !errors.As(err, &pe) || pe.Line != 1 || !strings.Contains(pe.Msg, `unknown column "custmer"`) {
 		t.Fatalf("type error: %v", err)
 	}
-	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION '"+golden(t, "basic-decimal-table")+"'; SHOW TABLES IN sales.eu"); err != nil {
+	if _, err := run("root", "CREATE TABLE sales.eu.golden LOCATION '"+goldenTable(t, "basic-decimal-table")+"'; SHOW TABLES IN sales.eu"); err != nil {
 		t.Fatal(err)
 	}
 }

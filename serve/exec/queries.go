@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -55,7 +56,7 @@ func changesQueries(s sqlparse.Statement) bool {
 	case *sqlparse.QueryControl:
 		return true
 	case *sqlparse.Drop:
-		return s.Kind != sqlparse.KindUser && s.Kind != sqlparse.KindRole
+		return s.Kind != object.KindUser && s.Kind != object.KindRole
 	}
 	return false
 }
@@ -69,7 +70,7 @@ func changesQueries(s sqlparse.Statement) bool {
 func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 	q, err := r.tx.GetQuery(id)
 	if errors.Is(err, catalog.ErrNotFound) {
-		return catalog.Query{}, []policy.Node{{Kind: policy.NodeKind(catalog.KindQuery), Name: id}}, nil
+		return catalog.Query{}, []policy.Node{{Kind: object.KindQuery, Name: id}}, nil
 	}
 	if err != nil {
 		return catalog.Query{}, nil, err
@@ -78,7 +79,7 @@ func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 	if len(parts) != 3 {
 		return catalog.Query{}, nil, fmt.Errorf("exec: query %s writes %q, not a database.schema.table", q.ID, q.Table)
 	}
-	path, err := r.path(catalog.KindTable, parts)
+	path, err := r.path(object.KindTable, parts)
 	if err != nil {
 		return catalog.Query{}, nil, err
 	}
@@ -88,7 +89,7 @@ func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 	// decided as on a missing table.
 	rel, err := r.tx.GetRelation(parts[0], parts[1], parts[2])
 	if err == nil && !strings.EqualFold(rel.QueryID, q.ID) {
-		path[len(path)-1] = policy.Node{Kind: policy.NodeKind(catalog.KindTable), Name: parts[2]}
+		path[len(path)-1] = policy.Node{Kind: object.KindTable, Name: parts[2]}
 	}
 	return q, path, nil
 }

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/catalog/plan"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/ingest/decode"
+	"github.com/sluice-io/sluice/internal/secret"
+	"github.com/sluice-io/sluice/plan"
 )
 
 // RegistryTimeout bounds the Schema Registry lookup of CREATE STREAM
@@ -42,7 +43,7 @@ func (e *Executor) prefetchColumns(ctx context.Context, stmt sqlparse.Statement)
 	if !ok || len(s.Columns) > 0 {
 		return nil
 	}
-	p, err := parts(catalog.KindStream, s.Name)
+	p, err := parts(object.KindStream, s.Name)
 	if err != nil {
 		return nil
 	}
@@ -74,7 +75,7 @@ func registryColumns(ctx context.Context, stream string, rel catalog.Relation, s
 	}
 	var opts []decode.RegistryOption
 	if spec.Username != "" {
-		pass, err := ingest.ResolveSecret(spec.Password)
+		pass, err := secret.Resolve(spec.Password)
 		if err != nil {
 			return nil, invalid("stream %s: store %s 'schema.registry.password': %v", stream, store.Name, err)
 		}

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -110,8 +111,8 @@ func tokenExpiry(rc catalog.Recipient, token string) time.Time {
 }
 
 // createSharing creates a share or a recipient, already authorized.
-func (r *run) createSharing(k catalog.ObjectKind, name string, s *sqlparse.CreateObject) (Result, error) {
-	if k == catalog.KindShare {
+func (r *run) createSharing(k object.Kind, name string, s *sqlparse.CreateObject) (Result, error) {
+	if k == object.KindShare {
 		if len(s.With) > 0 {
 			return Result{}, invalid("CREATE SHARE %s takes no WITH properties", name)
 		}
@@ -131,7 +132,7 @@ func (r *run) createSharing(k catalog.ObjectKind, name string, s *sqlparse.Creat
 
 // rotateRecipientToken is ALTER RECIPIENT r ROTATE TOKEN [WITH ('grace' = '1h')].
 func (r *run) rotateRecipientToken(s *sqlparse.RotateToken) (Result, error) {
-	p, err := r.authorizeOn(policy.ActionAlter, catalog.KindRecipient, oneName(s.Name.Name))
+	p, err := r.authorizeOn(policy.ActionAlter, object.KindRecipient, oneName(s.Name.Name))
 	if err != nil {
 		return Result{}, err
 	}
@@ -168,13 +169,13 @@ func (r *run) rotateRecipientToken(s *sqlparse.RotateToken) (Result, error) {
 
 // alterShare is ALTER SHARE s ADD|REMOVE TABLE t.
 func (r *run) alterShare(s *sqlparse.AlterShare) (Result, error) {
-	sh, err := r.authorizeOn(policy.ActionAlter, catalog.KindShare, oneName(s.Share.Name))
+	sh, err := r.authorizeOn(policy.ActionAlter, object.KindShare, oneName(s.Share.Name))
 	if err != nil {
 		return Result{}, err
 	}
 	share := sh[0]
 	if s.Action == "REMOVE" {
-		t, err := parts(catalog.KindTable, s.Table)
+		t, err := parts(object.KindTable, s.Table)
 		if err != nil {
 			return Result{}, err
 		}
@@ -184,7 +185,7 @@ func (r *run) alterShare(s *sqlparse.AlterShare) (Result, error) {
 		}
 		return msg("table %s removed from share %s", table, share), nil
 	}
-	t, err := r.authorizeOn(policy.ActionSelect, catalog.KindTable, s.Table)
+	t, err := r.authorizeOn(policy.ActionSelect, object.KindTable, s.Table)
 	if err != nil {
 		return Result{}, err
 	}
@@ -213,11 +214,11 @@ func (r *run) alterShare(s *sqlparse.AlterShare) (Result, error) {
 
 // grantShare is GRANT|REVOKE SELECT ON SHARE s TO|FROM RECIPIENT r.
 func (r *run) grantShare(s *sqlparse.GrantPrivileges) (Result, error) {
-	sh, err := r.authorizeOn(policy.ActionGrant, catalog.KindShare, s.On)
+	sh, err := r.authorizeOn(policy.ActionGrant, object.KindShare, s.On)
 	if err != nil {
 		return Result{}, err
 	}
-	rc, err := r.authorizeOn(policy.ActionUsage, catalog.KindRecipient, oneName(s.Grantee.Name))
+	rc, err := r.authorizeOn(policy.ActionUsage, object.KindRecipient, oneName(s.Grantee.Name))
 	if err != nil {
 		return Result{}, err
 	}
@@ -242,7 +243,7 @@ func (r *run) showShares() (Result, error) {
 	}
 	res := Result{Columns: []string{"name", "tables", "owner", "created"}, Rows: [][]string{}}
 	for _, sh := range shares {
-		ok, err := r.usable(catalog.KindShare, []string{sh.Name})
+		ok, err := r.usable(object.KindShare, []string{sh.Name})
 		if err != nil {
 			return Result{}, err
 		}
@@ -268,7 +269,7 @@ func (r *run) showRecipients() (Result, error) {
 	}
 	res := Result{Columns: []string{"name", "tokens", "expires", "owner", "created"}, Rows: [][]string{}}
 	for _, rc := range rcs {
-		ok, err := r.usable(catalog.KindRecipient, []string{rc.Name})
+		ok, err := r.usable(object.KindRecipient, []string{rc.Name})
 		if err != nil {
 			return Result{}, err
 		}
@@ -306,17 +307,17 @@ func (r *run) showShareGrants(s *sqlparse.ShowGrants) (Result, error) {
 	res := Result{Columns: []string{"privilege", "kind", "object", "grantee_kind", "grantee"}, Rows: [][]string{}}
 	var (
 		share, recipient string
-		k                = catalog.KindShare
+		k                = object.KindShare
 		n                = s.On
 	)
 	if s.To != nil {
-		k, n = catalog.KindRecipient, oneName(s.To.Name)
+		k, n = object.KindRecipient, oneName(s.To.Name)
 	}
 	p, err := r.authorizeOn(policy.ActionDescribe, k, n)
 	if err != nil {
 		return Result{}, err
 	}
-	if k == catalog.KindShare {
+	if k == object.KindShare {
 		share = p[0]
 		grants, err := r.tx.GrantsOn(k, share)
 		if err != nil {
@@ -337,7 +338,7 @@ func (r *run) showShareGrants(s *sqlparse.ShowGrants) (Result, error) {
 	}
 	for _, g := range all {
 		if (share != "" && strings.EqualFold(g.Share, share)) || (recipient != "" && strings.EqualFold(g.Recipient, recipient)) {
-			res.Rows = append(res.Rows, []string{string(catalog.PrivSelect), string(catalog.KindShare), g.Share, "recipient", g.Recipient})
+			res.Rows = append(res.Rows, []string{string(object.PrivSelect), string(object.KindShare), g.Share, "recipient", g.Recipient})
 		}
 	}
 	res.Message = fmt.Sprintf("%d grants", len(res.Rows))

@@ -27,7 +27,7 @@ func newSharingEnv(t *testing.T, now *time.Time) *env {
 	}
 	e.ex = exec.New(e.cat, pol, exec.WithPublicURL("https://share.example.com/"))
 	_, err = e.ex.Execute(context.Background(), user("root"), `CREATE DATABASE sales; CREATE SCHEMA sales.eu;
-		CREATE TABLE sales.eu.orders LOCATION '`+golden(t, "basic-decimal-table")+`';
+		CREATE TABLE sales.eu.orders LOCATION '`+goldenTable(t, "basic-decimal-table")+`';
 		CREATE STORE k WITH ('bootstrap.servers' = 'localhost:9092');
 		CREATE STREAM sales.eu.clicks (id BIGINT) WITH ('store' = 'k', 'topic' = 'clicks');
 		CREATE ROLE sharer; GRANT ROLE sharer TO USER alice`)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -19,7 +20,7 @@ import (
 
 // permitted reports whether the principal may do action on the object kind
 // k at p (a denial is not an error here).
-func (r *run) permitted(action policy.Action, k catalog.ObjectKind, p []string) (bool, error) {
+func (r *run) permitted(action policy.Action, k object.Kind, p []string) (bool, error) {
 	path, err := r.path(k, p)
 	if err != nil {
 		return false, err
@@ -31,7 +32,7 @@ func (r *run) permitted(action policy.Action, k catalog.ObjectKind, p []string) 
 // listDescribable builds the result of a SHOW of top-level objects: the
 // row of each object whose name the principal may DESCRIBE, in the order
 // given.
-func listDescribable[T any](r *run, k catalog.ObjectKind, objs []T, columns []string, row func(T) (name string, cells []string)) (Result, error) {
+func listDescribable[T any](r *run, k object.Kind, objs []T, columns []string, row func(T) (name string, cells []string)) (Result, error) {
 	res := Result{Columns: columns, Rows: [][]string{}}
 	for _, o := range objs {
 		name, cells := row(o)
@@ -54,7 +55,7 @@ func (r *run) showStores() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return listDescribable(r, catalog.KindStore, stores, []string{"name", "type", "properties", "owner", "created"},
+	return listDescribable(r, object.KindStore, stores, []string{"name", "type", "properties", "owner", "created"},
 		func(st catalog.Store) (string, []string) {
 			return st.Name, []string{st.Name, st.Type, publicProperties(st.Properties), st.Owner, ts(st.Created)}
 		})
@@ -83,11 +84,11 @@ func (r *run) showUsers() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return listDescribable(r, catalog.KindUser, users, []string{"name", "roles", "rotated", "owner", "created"},
+	return listDescribable(r, object.KindUser, users, []string{"name", "roles", "rotated", "owner", "created"},
 		func(u catalog.User) (string, []string) {
 			var roles []string
 			for _, g := range rgs {
-				if g.MemberKind == catalog.KindUser && strings.EqualFold(g.Member, u.Name) {
+				if g.MemberKind == object.KindUser && strings.EqualFold(g.Member, u.Name) {
 					roles = append(roles, g.Role)
 				}
 			}
@@ -105,7 +106,7 @@ func (r *run) showRoles() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return listDescribable(r, catalog.KindRole, roles, []string{"name", "comment", "owner", "created"},
+	return listDescribable(r, object.KindRole, roles, []string{"name", "comment", "owner", "created"},
 		func(ro catalog.Role) (string, []string) {
 			return ro.Name, []string{ro.Name, ro.Comment, ro.Owner, ts(ro.Created)}
 		})

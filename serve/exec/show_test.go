@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 // TestShowStoresUsersRoles: each lists the objects the principal may
@@ -20,14 +21,14 @@ func TestShowStoresUsersRoles(t *testing.T) {
 	e.setup(t, `CREATE STORE kafka2 WITH ('type' = 'kafka', 'sasl.jaas.config' = 'env:JAAS', 'client.id' = 'sluice')`)
 	err := e.cat.Update(context.Background(), func(tx *catalog.Tx) error {
 		for _, g := range []struct {
-			priv catalog.Privilege
-			kind catalog.ObjectKind
+			priv object.Privilege
+			kind object.Kind
 			obj  string
 		}{
-			{catalog.PrivAll, catalog.KindStore, "kafka1"},
-			{catalog.PrivUsage, catalog.KindStore, "kafka2"}, // USAGE is not DESCRIBE
-			{catalog.PrivOwnership, catalog.KindUser, "bob"},
-			{catalog.PrivAll, catalog.KindRole, "reader"},
+			{object.PrivAll, object.KindStore, "kafka1"},
+			{object.PrivUsage, object.KindStore, "kafka2"}, // USAGE is not DESCRIBE
+			{object.PrivOwnership, object.KindUser, "bob"},
+			{object.PrivAll, object.KindRole, "reader"},
 		} {
 			if _, err := tx.Grant(g.priv, g.kind, g.obj, "analyst"); err != nil {
 				return err

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/catalog/plan"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
+	"github.com/sluice-io/sluice/plan"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -44,9 +45,9 @@ func (r *run) exec() (Result, error) {
 		case "DATABASES":
 			return r.showDatabases()
 		case "STREAMS":
-			return r.showRelations(s, catalog.KindStream)
+			return r.showRelations(s, object.KindStream)
 		case "TABLES":
-			return r.showRelations(s, catalog.KindTable)
+			return r.showRelations(s, object.KindTable)
 		case "QUERIES":
 			return r.showQueries()
 		case "SHARES":
@@ -62,14 +63,14 @@ func (r *run) exec() (Result, error) {
 		}
 		return r.showSchemas(s)
 	case *sqlparse.ShowGrants:
-		if s.OnKind == sqlparse.KindShare || s.ToKind == sqlparse.KindRecipient {
+		if s.OnKind == object.KindShare || s.ToKind == object.KindRecipient {
 			return r.showShareGrants(s)
 		}
 		return r.showGrants(s)
 	case *sqlparse.GrantRole:
 		return r.grantRole(s)
 	case *sqlparse.GrantPrivileges:
-		if s.GranteeKind == sqlparse.KindRecipient {
+		if s.GranteeKind == object.KindRecipient {
 			return r.grantShare(s)
 		}
 		return r.grantPrivileges(s)
@@ -87,20 +88,15 @@ func (r *run) exec() (Result, error) {
 
 // ---- names and paths ----
 
-// kindOf maps a SQL object kind to the catalog's.
-func kindOf(k sqlparse.ObjectKind) catalog.ObjectKind {
-	return catalog.ObjectKind(strings.ToLower(string(k)))
-}
-
 // levels are the kinds of the nodes on the path to an object of a kind.
-func levels(k catalog.ObjectKind) []catalog.ObjectKind {
+func levels(k object.Kind) []object.Kind {
 	switch k {
-	case catalog.KindSchema:
-		return []catalog.ObjectKind{catalog.KindDatabase, catalog.KindSchema}
-	case catalog.KindStream, catalog.KindTable:
-		return []catalog.ObjectKind{catalog.KindDatabase, catalog.KindSchema, k}
+	case object.KindSchema:
+		return []object.Kind{object.KindDatabase, object.KindSchema}
+	case object.KindStream, object.KindTable:
+		return []object.Kind{object.KindDatabase, object.KindSchema, k}
 	}
-	return []catalog.ObjectKind{k}
+	return []object.Kind{k}
 }
 
 func invalid(format string, args ...any) error {
@@ -110,14 +106,14 @@ func invalid(format string, args ...any) error {
 // parts returns the parts of the name of an object of kind k, checked: as
 // many as its path has (a schema must be qualified with its database), each
 // a valid catalog name.
-func parts(k catalog.ObjectKind, n *sqlparse.Name) ([]string, error) {
+func parts(k object.Kind, n *sqlparse.Name) ([]string, error) {
 	lv := levels(k)
 	if len(n.Parts) != len(lv) {
 		return nil, invalid("%s name %s must be qualified as %s", k, n, shape(lv))
 	}
 	out := make([]string, len(n.Parts))
 	for i, p := range n.Parts {
-		if k == catalog.KindQuery && isQueryID(p.Name) {
+		if k == object.KindQuery && isQueryID(p.Name) {
 			out[i] = p.Name
 			continue
 		}
@@ -129,7 +125,7 @@ func parts(k catalog.ObjectKind, n *sqlparse.Name) ([]string, error) {
 	return out, nil
 }
 
-func shape(lv []catalog.ObjectKind) string {
+func shape(lv []object.Kind) string {
 	s := make([]string, len(lv))
 	for i, k := range lv {
 		s[i] = string(k)
@@ -141,7 +137,7 @@ func shape(lv []catalog.ObjectKind) string {
 // with the grants on each node and its owner as an OWNERSHIP grant. Missing
 // nodes (the object or its parents do not exist) are given bare, so the
 // policy decides before existence is revealed.
-func (r *run) path(k catalog.ObjectKind, parts []string) ([]policy.Node, error) {
+func (r *run) path(k object.Kind, parts []string) ([]policy.Node, error) {
 	nodes, err := r.tx.ResolvePath(k, strings.Join(parts, "."))
 	if err == nil {
 		out := make([]policy.Node, len(nodes))
@@ -156,7 +152,7 @@ func (r *run) path(k catalog.ObjectKind, parts []string) ([]policy.Node, error) 
 	if !errors.Is(err, catalog.ErrNotFound) && !errors.Is(err, catalog.ErrInvalid) {
 		return nil, err
 	}
-	bare := policy.Node{Kind: policy.NodeKind(k), Name: parts[len(parts)-1]}
+	bare := policy.Node{Kind: k, Name: parts[len(parts)-1]}
 	if len(parts) == 1 {
 		return []policy.Node{bare}, nil
 	}
@@ -169,7 +165,7 @@ func (r *run) path(k catalog.ObjectKind, parts []string) ([]policy.Node, error) 
 }
 
 func policyNode(n catalog.Node) policy.Node {
-	p := policy.Node{Kind: policy.NodeKind(n.Kind), Name: n.Name, Grants: make([]policy.Grant, 0, len(n.Grants)+1)}
+	p := policy.Node{Kind: n.Kind, Name: n.Name, Grants: make([]policy.Grant, 0, len(n.Grants)+1)}
 	if n.Owner != "" {
 		p.Grants = append(p.Grants, policy.Grant{Role: n.Owner, Privilege: string(policy.ActionOwnership)})
 	}
@@ -223,7 +219,7 @@ func (r *run) authorize(action policy.Action, path []policy.Node) error {
 
 // authorizeOn resolves the object kind k named n and authorizes action on it,
 // returning the checked name parts.
-func (r *run) authorizeOn(action policy.Action, k catalog.ObjectKind, n *sqlparse.Name) ([]string, error) {
+func (r *run) authorizeOn(action policy.Action, k object.Kind, n *sqlparse.Name) ([]string, error) {
 	p, err := parts(k, n)
 	if err != nil {
 		return nil, err
@@ -244,11 +240,11 @@ func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // authorizeCreate checks CREATE for a new object kind k named n: the path
 // ends at the new object, bare (grants on it count for nothing). It returns
 // the name parts, and skip when IF NOT EXISTS finds the object.
-func (r *run) authorizeCreate(k catalog.ObjectKind, n *sqlparse.Name, ifNotExists bool) (p []string, skip bool, err error) {
+func (r *run) authorizeCreate(k object.Kind, n *sqlparse.Name, ifNotExists bool) (p []string, skip bool, err error) {
 	if p, err = parts(k, n); err != nil {
 		return nil, false, err
 	}
-	path := []policy.Node{{Kind: policy.NodeKind(k), Name: p[len(p)-1]}}
+	path := []policy.Node{{Kind: k, Name: p[len(p)-1]}}
 	if len(p) > 1 {
 		lv := levels(k)
 		parent, err := r.path(lv[len(lv)-2], p[:len(p)-1])
@@ -268,13 +264,13 @@ func (r *run) authorizeCreate(k catalog.ObjectKind, n *sqlparse.Name, ifNotExist
 }
 
 func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
-	k := kindOf(s.Kind)
+	k := s.Kind
 	p, skip, err := r.authorizeCreate(k, s.Name, s.IfNotExists)
 	if err != nil || skip {
 		return msg("%s %s already exists, skipped", k, strings.Join(p, ".")), err
 	}
 	switch k {
-	case catalog.KindStore:
+	case object.KindStore:
 		props, err := properties(s.With)
 		if err != nil {
 			return Result{}, err
@@ -286,22 +282,22 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 		}
 		st, err := r.tx.CreateStore(catalog.Store{Name: p[0], Type: typ, Properties: props})
 		return msg("store %s created", st.Name), err
-	case catalog.KindDatabase:
+	case object.KindDatabase:
 		d, err := r.tx.CreateDatabase(catalog.Database{Name: p[0]})
 		return msg("database %s created", d.Name), err
-	case catalog.KindSchema:
+	case object.KindSchema:
 		sc, err := r.tx.CreateSchema(catalog.Schema{Database: p[0], Name: p[1]})
 		return msg("schema %s.%s created", sc.Database, sc.Name), err
-	case catalog.KindRole:
+	case object.KindRole:
 		ro, err := r.tx.CreateRole(catalog.Role{Name: p[0]})
 		return msg("role %s created", ro.Name), err
-	case catalog.KindUser:
+	case object.KindUser:
 		u, token, err := r.tx.CreateUser(catalog.User{Name: p[0]})
 		if err != nil {
 			return Result{}, err
 		}
 		return tokenResult(u.Name, token, "user %s created; its token is shown this once and cannot be read back: store it now"), nil
-	case catalog.KindShare, catalog.KindRecipient:
+	case object.KindShare, object.KindRecipient:
 		return r.createSharing(k, p[0], s)
 	}
 	return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
@@ -310,24 +306,24 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 // exists reports whether the object kind k at p exists as that kind. An
 // object of another kind under the same name (a role named like a user)
 // is not reported: the create then fails with the catalog's message.
-func (r *run) exists(k catalog.ObjectKind, p []string) (bool, error) {
+func (r *run) exists(k object.Kind, p []string) (bool, error) {
 	var err error
 	switch k {
-	case catalog.KindDatabase:
+	case object.KindDatabase:
 		_, err = r.tx.GetDatabase(p[0])
-	case catalog.KindSchema:
+	case object.KindSchema:
 		_, err = r.tx.GetSchema(p[0], p[1])
-	case catalog.KindRole:
+	case object.KindRole:
 		_, err = r.tx.GetRole(p[0])
-	case catalog.KindUser:
+	case object.KindUser:
 		_, err = r.tx.GetUser(p[0])
-	case catalog.KindStore:
+	case object.KindStore:
 		_, err = r.tx.GetStore(p[0])
-	case catalog.KindShare:
+	case object.KindShare:
 		_, err = r.tx.GetShare(p[0])
-	case catalog.KindRecipient:
+	case object.KindRecipient:
 		_, err = r.tx.GetRecipient(p[0])
-	case catalog.KindStream, catalog.KindTable:
+	case object.KindStream, object.KindTable:
 		var rel catalog.Relation
 		rel, err = r.tx.GetRelation(p[0], p[1], p[2])
 		if err == nil && rel.Kind != k {
@@ -346,7 +342,7 @@ func (r *run) exists(k catalog.ObjectKind, p []string) (bool, error) {
 // ---- DROP ----
 
 func (r *run) drop(s *sqlparse.Drop) (Result, error) {
-	k := kindOf(s.Kind)
+	k := s.Kind
 	p, err := r.authorizeOn(policy.ActionDrop, k, s.Name)
 	if err != nil {
 		return Result{}, err
@@ -362,23 +358,23 @@ func (r *run) drop(s *sqlparse.Drop) (Result, error) {
 		}
 	}
 	switch k {
-	case catalog.KindDatabase:
+	case object.KindDatabase:
 		err = r.tx.DropDatabase(p[0], s.Cascade)
-	case catalog.KindSchema:
+	case object.KindSchema:
 		err = r.tx.DropSchema(p[0], p[1], s.Cascade)
-	case catalog.KindRole:
+	case object.KindRole:
 		err = r.tx.DropRole(p[0])
-	case catalog.KindUser:
+	case object.KindUser:
 		err = r.tx.DropUser(p[0])
-	case catalog.KindStore:
+	case object.KindStore:
 		err = r.tx.DropStore(p[0])
-	case catalog.KindStream:
+	case object.KindStream:
 		err = r.dropStream(p)
-	case catalog.KindTable:
+	case object.KindTable:
 		return r.dropTable(s, p)
-	case catalog.KindShare:
+	case object.KindShare:
 		err = r.tx.DropShare(p[0])
-	case catalog.KindRecipient:
+	case object.KindRecipient:
 		err = r.tx.DropRecipient(p[0])
 	default:
 		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
@@ -412,7 +408,7 @@ func (r *run) visibleDatabases() ([]catalog.Database, error) {
 	}
 	var out []catalog.Database
 	for _, d := range dbs {
-		ok, err := r.usable(catalog.KindDatabase, []string{d.Name})
+		ok, err := r.usable(object.KindDatabase, []string{d.Name})
 		if err != nil {
 			return nil, err
 		}
@@ -424,14 +420,14 @@ func (r *run) visibleDatabases() ([]catalog.Database, error) {
 }
 
 // usable reports whether the principal has USAGE on the object kind k at p.
-func (r *run) usable(k catalog.ObjectKind, p []string) (bool, error) {
+func (r *run) usable(k object.Kind, p []string) (bool, error) {
 	return r.permitted(policy.ActionUsage, k, p)
 }
 
 func (r *run) showSchemas(s *sqlparse.Show) (Result, error) {
 	var dbs []string
 	if s.In != nil {
-		p, err := r.authorizeOn(policy.ActionUsage, catalog.KindDatabase, s.In)
+		p, err := r.authorizeOn(policy.ActionUsage, object.KindDatabase, s.In)
 		if err != nil {
 			return Result{}, err
 		}
@@ -452,7 +448,7 @@ func (r *run) showSchemas(s *sqlparse.Show) (Result, error) {
 			return Result{}, err
 		}
 		for _, sc := range schemas {
-			ok, err := r.usable(catalog.KindSchema, []string{sc.Database, sc.Name})
+			ok, err := r.usable(object.KindSchema, []string{sc.Database, sc.Name})
 			if err != nil {
 				return Result{}, err
 			}
@@ -472,13 +468,13 @@ func (r *run) showGrants(s *sqlparse.ShowGrants) (Result, error) {
 	)
 	switch {
 	case s.On != nil:
-		k := kindOf(s.OnKind)
+		k := s.OnKind
 		var p []string
 		if p, err = r.authorizeOn(policy.ActionDescribe, k, s.On); err != nil {
 			return Result{}, err
 		}
 		grants, err = r.tx.GrantsOn(k, strings.Join(p, "."))
-	case s.To != nil && s.ToKind == sqlparse.KindRole:
+	case s.To != nil && s.ToKind == object.KindRole:
 		grants, err = r.grantsToRole(s.To.Name)
 	case s.To != nil:
 		grants, err = r.grantsToUser(s.To.Name)
@@ -504,7 +500,7 @@ func (r *run) grantsToRole(role string) ([]catalog.Grant, error) {
 		return nil, err
 	}
 	if !containsFold(own, role) {
-		if _, err := r.authorizeOn(policy.ActionDescribe, catalog.KindRole, oneName(role)); err != nil {
+		if _, err := r.authorizeOn(policy.ActionDescribe, object.KindRole, oneName(role)); err != nil {
 			return nil, err
 		}
 	}
@@ -515,7 +511,7 @@ func (r *run) grantsToRole(role string) ([]catalog.Grant, error) {
 // DESCRIBE check unless it is the principal.
 func (r *run) grantsToUser(user string) ([]catalog.Grant, error) {
 	if !strings.EqualFold(user, r.who.Name) {
-		if _, err := r.authorizeOn(policy.ActionDescribe, catalog.KindUser, oneName(user)); err != nil {
+		if _, err := r.authorizeOn(policy.ActionDescribe, object.KindUser, oneName(user)); err != nil {
 			return nil, err
 		}
 	}
@@ -548,14 +544,14 @@ func containsFold(list []string, s string) bool {
 // ---- GRANT / REVOKE ----
 
 func (r *run) grantRole(s *sqlparse.GrantRole) (Result, error) {
-	if _, err := r.authorizeOn(policy.ActionGrant, catalog.KindRole, oneName(s.Role.Name)); err != nil {
+	if _, err := r.authorizeOn(policy.ActionGrant, object.KindRole, oneName(s.Role.Name)); err != nil {
 		return Result{}, err
 	}
-	gk := kindOf(s.GranteeKind)
+	gk := s.GranteeKind
 	// The catalog looks the member up among users and roles alike; the
 	// statement names which one it means.
 	var err error
-	if gk == catalog.KindUser {
+	if gk == object.KindUser {
 		_, err = r.tx.GetUser(s.Grantee.Name)
 	} else {
 		_, err = r.tx.GetRole(s.Grantee.Name)
@@ -577,8 +573,8 @@ func (r *run) grantRole(s *sqlparse.GrantRole) (Result, error) {
 }
 
 func (r *run) grantPrivileges(s *sqlparse.GrantPrivileges) (Result, error) {
-	k := kindOf(s.OnKind)
-	ownership := slices.Contains(s.Privileges, sqlparse.PrivOwnership)
+	k := s.OnKind
+	ownership := slices.Contains(s.Privileges, object.PrivOwnership)
 	if ownership && s.Revoke {
 		return Result{}, invalid("ownership cannot be revoked: transfer it with GRANT OWNERSHIP ON %s %s TO ROLE <role>", s.OnKind, s.On)
 	}
@@ -598,12 +594,12 @@ func (r *run) grantPrivileges(s *sqlparse.GrantPrivileges) (Result, error) {
 	for i, priv := range s.Privileges {
 		privs[i] = string(priv)
 		switch {
-		case priv == sqlparse.PrivOwnership:
+		case priv == object.PrivOwnership:
 			err = r.tx.SetOwner(k, path, role)
 		case s.Revoke:
-			err = r.tx.Revoke(catalog.Privilege(priv), k, path, role)
+			err = r.tx.Revoke(priv, k, path, role)
 		default:
-			_, err = r.tx.Grant(catalog.Privilege(priv), k, path, role)
+			_, err = r.tx.Grant(priv, k, path, role)
 		}
 		if err != nil {
 			return Result{}, err
@@ -635,7 +631,7 @@ func properties(with []*sqlparse.Property) (map[string]string, error) {
 
 // createStream registers a stream: its columns, store, topic and format.
 func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
-	p, skip, err := r.authorizeCreate(catalog.KindStream, s.Name, s.IfNotExists)
+	p, skip, err := r.authorizeCreate(object.KindStream, s.Name, s.IfNotExists)
 	if err != nil || skip {
 		return msg("stream %s already exists, skipped", strings.Join(p, ".")), err
 	}
@@ -643,7 +639,7 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindStream,
+	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: object.KindStream,
 		Store: props["store"], Topic: props["topic"], ValueFormat: props["value.format"], Properties: props}
 	if rel.Store == "" || rel.Topic == "" {
 		return Result{}, invalid("stream %s needs WITH ('store' = ..., 'topic' = ...)", strings.Join(p, "."))
@@ -682,11 +678,11 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 
 // showRelations lists the streams (or tables) of one schema, or of every
 // schema the principal can use.
-func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, error) {
+func (r *run) showRelations(s *sqlparse.Show, kind object.Kind) (Result, error) {
 	type schemaRef struct{ db, name string }
 	var schemas []schemaRef
 	if s.In != nil {
-		p, err := r.authorizeOn(policy.ActionUsage, catalog.KindSchema, s.In)
+		p, err := r.authorizeOn(policy.ActionUsage, object.KindSchema, s.In)
 		if err != nil {
 			return Result{}, err
 		}
@@ -702,7 +698,7 @@ func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, 
 				return Result{}, err
 			}
 			for _, sc := range scs {
-				if ok, err := r.usable(catalog.KindSchema, []string{sc.Database, sc.Name}); err != nil {
+				if ok, err := r.usable(object.KindSchema, []string{sc.Database, sc.Name}); err != nil {
 					return Result{}, err
 				} else if ok {
 					schemas = append(schemas, schemaRef{sc.Database, sc.Name})
@@ -711,7 +707,7 @@ func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, 
 		}
 	}
 	res := Result{Columns: []string{"name", "store", "topic", "format", "owner"}, Rows: [][]string{}}
-	if kind == catalog.KindTable {
+	if kind == object.KindTable {
 		res.Columns = []string{"name", "location", "owner"}
 	}
 	for _, sc := range schemas {
@@ -723,7 +719,7 @@ func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, 
 			if rel.Kind != kind {
 				continue
 			}
-			if kind == catalog.KindTable {
+			if kind == object.KindTable {
 				res.Rows = append(res.Rows, []string{rel.Path(), rel.Location, rel.Owner})
 			} else {
 				res.Rows = append(res.Rows, []string{rel.Path(), rel.Store, rel.Topic, rel.ValueFormat, rel.Owner})
@@ -741,7 +737,7 @@ func (r *run) showRelations(s *sqlparse.Show, kind catalog.ObjectKind) (Result, 
 // and type-checked now, and stored with its pipeline spec in the state
 // running, for the supervisor to start.
 func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
-	p, skip, err := r.authorizeCreate(catalog.KindTable, s.Name, s.IfNotExists)
+	p, skip, err := r.authorizeCreate(object.KindTable, s.Name, s.IfNotExists)
 	if err != nil || skip {
 		return msg("table %s already exists, skipped", strings.Join(p, ".")), err
 	}
@@ -773,7 +769,7 @@ func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
 	for i, f := range compiled.Schema.Fields {
 		cols[i] = catalog.Column{Name: f.Name, Type: deltalog.FormatType(f.Type), Nullable: f.Nullable}
 	}
-	if _, err := r.tx.CreateRelation(catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindTable,
+	if _, err := r.tx.CreateRelation(catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: object.KindTable,
 		Location: loc, Columns: cols, Properties: props}); err != nil {
 		return Result{}, err
 	}
@@ -805,14 +801,14 @@ func (r *run) sourceStream(from *sqlparse.Name, target []string) (plan.Stream, e
 	for _, part := range p {
 		fromName.Parts = append(fromName.Parts, &sqlparse.Ident{Name: part})
 	}
-	if _, err := r.authorizeOn(policy.ActionSelect, catalog.KindStream, fromName); err != nil {
+	if _, err := r.authorizeOn(policy.ActionSelect, object.KindStream, fromName); err != nil {
 		return plan.Stream{}, err
 	}
 	rel, err := r.tx.GetRelation(p[0], p[1], p[2])
 	if err != nil {
 		return plan.Stream{}, err
 	}
-	if rel.Kind != catalog.KindStream {
+	if rel.Kind != object.KindStream {
 		return plan.Stream{}, invalid("%s is a %s: a query reads a stream", rel.Path(), rel.Kind)
 	}
 	store, err := r.tx.GetStore(rel.Store)

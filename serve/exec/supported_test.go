@@ -6,12 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 )
 
 // kinds are every object kind of the SQL dialect.
-var kinds = []sqlparse.ObjectKind{sqlparse.KindDatabase, sqlparse.KindSchema, sqlparse.KindStream, sqlparse.KindTable,
-	sqlparse.KindStore, sqlparse.KindShare, sqlparse.KindRecipient, sqlparse.KindUser, sqlparse.KindRole, sqlparse.KindQuery}
+var kinds = []object.Kind{object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable,
+	object.KindStore, object.KindShare, object.KindRecipient, object.KindUser, object.KindRole, object.KindQuery}
 
 // shapes are statement templates over a kind (%[1]s) and its plural
 // (%[2]s); whichever of them parses must be supported.
@@ -50,7 +51,7 @@ func TestEveryParsedStatementIsSupported(t *testing.T) {
 		stmts = append(stmts, ss...)
 	}
 	corpus := len(stmts)
-	plural := map[sqlparse.ObjectKind]string{sqlparse.KindQuery: "QUERIES"}
+	plural := map[object.Kind]string{object.KindQuery: "QUERIES"}
 	for _, k := range kinds {
 		p, ok := plural[k]
 		if !ok {
@@ -78,8 +79,8 @@ func TestEveryParsedStatementIsSupported(t *testing.T) {
 func TestUnsupportedIsRefused(t *testing.T) {
 	for _, s := range []sqlparse.Statement{
 		&sqlparse.Show{What: "WAREHOUSES"},
-		&sqlparse.Drop{Kind: sqlparse.KindQuery, Name: &sqlparse.Name{Parts: []*sqlparse.Ident{{Name: "q"}}}},
-		&sqlparse.CreateObject{Kind: sqlparse.KindQuery, Name: &sqlparse.Name{Parts: []*sqlparse.Ident{{Name: "q"}}}},
+		&sqlparse.Drop{Kind: object.KindQuery, Name: &sqlparse.Name{Parts: []*sqlparse.Ident{{Name: "q"}}}},
+		&sqlparse.CreateObject{Kind: object.KindQuery, Name: &sqlparse.Name{Parts: []*sqlparse.Ident{{Name: "q"}}}},
 	} {
 		if supported(s) {
 			t.Errorf("%T %s is supported", s, s)

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
@@ -66,7 +67,7 @@ func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statem
 	err := e.cat.View(ctx, func(tx *catalog.Tx) error {
 		r := &run{e: e, ctx: ctx, tx: tx, who: who, stmt: s}
 		var err error
-		p, skip, err = r.authorizeCreate(catalog.KindTable, ct.Name, ct.IfNotExists)
+		p, skip, err = r.authorizeCreate(object.KindTable, ct.Name, ct.IfNotExists)
 		return err
 	})
 	if err != nil || skip {
@@ -256,7 +257,7 @@ func (r *run) registerTable(s *sqlparse.CreateTable, p []string, props map[strin
 		return Result{}, &catalog.Error{Class: catalog.ErrInUse, Msg: fmt.Sprintf("table %s changed while its location was read: run the statement again", name)}
 	}
 	snap := r.pre.snap
-	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: catalog.KindTable,
+	rel := catalog.Relation{Database: p[0], Schema: p[1], Name: p[2], Kind: object.KindTable,
 		Location: r.pre.location, External: true, Properties: props}
 	for _, f := range snap.Schema.Fields {
 		if err := catalog.ValidateName("column", f.Name); err != nil {
@@ -383,8 +384,8 @@ func (r *run) dropStream(p []string) error {
 	if err != nil {
 		return err
 	}
-	if rel.Kind != catalog.KindStream {
-		return invalid("%s is a %s, not a stream: use DROP %s %s", rel.Path(), rel.Kind, strings.ToUpper(string(rel.Kind)), rel.Path())
+	if rel.Kind != object.KindStream {
+		return invalid("%s is a %s, not a stream: use DROP %s %s", rel.Path(), rel.Kind, rel.Kind.Keyword(), rel.Path())
 	}
 	qs, err := r.queriesReading(p, true)
 	if err != nil {
@@ -467,9 +468,9 @@ func sourcePath(from *sqlparse.Name, target []string) []string {
 // checkGrantable refuses, before any authorization, a privilege that does
 // not apply to the kind of object it is granted on.
 func checkGrantable(s *sqlparse.GrantPrivileges) error {
-	k := kindOf(s.OnKind)
+	k := s.OnKind
 	for _, p := range s.Privileges {
-		if err := catalog.CheckPrivilege(catalog.Privilege(p), k); err != nil {
+		if err := catalog.CheckPrivilege(p, k); err != nil {
 			return invalid("%s on %s %s: %v", p, k, s.On, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/serve/exec"
 	"github.com/sluice-io/sluice/testdata"
@@ -18,8 +19,8 @@ import (
 // goldenDir holds the Delta golden tables (see testdata/delta-golden/README.md).
 var goldenDir = testdata.Path("delta-golden")
 
-// golden returns the file:// URI of a golden table.
-func golden(t testing.TB, name string) string {
+// goldenTable returns the file:// URI of a golden table.
+func goldenTable(t testing.TB, name string) string {
 	t.Helper()
 	dir := filepath.Join(goldenDir, name)
 	if _, err := os.Stat(dir); err != nil {
@@ -70,29 +71,29 @@ func TestCreateTableLocation(t *testing.T) {
 		want           string // error message; "" for success
 		cols           [][]string
 	}{
-		{name: "decimal", location: golden(t, "basic-decimal-table"), cols: [][]string{
+		{name: "decimal", location: goldenTable(t, "basic-decimal-table"), cols: [][]string{
 			{"part", "decimal(12,5)", "nullable"}, {"col1", "decimal(5,2)", "nullable"},
 			{"col2", "decimal(10,5)", "nullable"}, {"col3", "decimal(20,10)", "nullable"}}},
-		{name: "primitives", location: golden(t, "data-reader-primitives"), cols: [][]string{
+		{name: "primitives", location: goldenTable(t, "data-reader-primitives"), cols: [][]string{
 			{"as_int", "integer", "nullable"}, {"as_long", "long", "nullable"}, {"as_byte", "byte", "nullable"},
 			{"as_short", "short", "nullable"}, {"as_boolean", "boolean", "nullable"}, {"as_float", "float", "nullable"},
 			{"as_double", "double", "nullable"}, {"as_string", "string", "nullable"}, {"as_binary", "binary", "nullable"},
 			{"as_big_decimal", "decimal(1,0)", "nullable"}}},
-		{name: "checkpoint", location: golden(t, "basic-with-inserts-deletes-checkpoint")},
-		{name: "no log", location: golden(t, "no-delta-log-folder"),
-			want: "no Delta table at " + golden(t, "no-delta-log-folder") + ": _delta_log is empty or missing (give the table's root, the directory holding _delta_log)"},
+		{name: "checkpoint", location: goldenTable(t, "basic-with-inserts-deletes-checkpoint")},
+		{name: "no log", location: goldenTable(t, "no-delta-log-folder"),
+			want: "no Delta table at " + goldenTable(t, "no-delta-log-folder") + ": _delta_log is empty or missing (give the table's root, the directory holding _delta_log)"},
 		{name: "missing directory", location: missing,
 			want: "no Delta table at " + missing + ": the directory does not exist"},
 		{name: "a file", location: "file://" + filepath.ToSlash(absPart),
 			want: "no Delta table at file://" + filepath.ToSlash(absPart) + ": not a directory (give the table's root, the directory holding _delta_log)"},
-		{name: "reader version", location: golden(t, "deltalog-invalid-protocol-version"),
-			want: "the Delta table at " + golden(t, "deltalog-invalid-protocol-version") + ` cannot be registered: unsupported reader feature readerVersion99: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
-		{name: "column mapping", location: golden(t, "table-with-columnmapping-mode-name"),
-			want: "the Delta table at " + golden(t, "table-with-columnmapping-mode-name") + ` cannot be registered: unsupported reader feature columnMapping: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
-		{name: "column name", location: golden(t, "data-reader-array-complex-objects"),
-			want: "the Delta table at " + golden(t, "data-reader-array-complex-objects") + ` cannot be registered: invalid column name "3d_int_list": must start with a letter or _ (Sluice names columns with letters, digits and _)`},
-		{name: "deletion vectors", location: golden(t, "dv-with-columnmapping"),
-			want: "the Delta table at " + golden(t, "dv-with-columnmapping") + ` cannot be registered: unsupported reader feature deletionVectors: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
+		{name: "reader version", location: goldenTable(t, "deltalog-invalid-protocol-version"),
+			want: "the Delta table at " + goldenTable(t, "deltalog-invalid-protocol-version") + ` cannot be registered: unsupported reader feature readerVersion99: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
+		{name: "column mapping", location: goldenTable(t, "table-with-columnmapping-mode-name"),
+			want: "the Delta table at " + goldenTable(t, "table-with-columnmapping-mode-name") + ` cannot be registered: unsupported reader feature columnMapping: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
+		{name: "column name", location: goldenTable(t, "data-reader-array-complex-objects"),
+			want: "the Delta table at " + goldenTable(t, "data-reader-array-complex-objects") + ` cannot be registered: invalid column name "3d_int_list": must start with a letter or _ (Sluice names columns with letters, digits and _)`},
+		{name: "deletion vectors", location: goldenTable(t, "dv-with-columnmapping"),
+			want: "the Delta table at " + goldenTable(t, "dv-with-columnmapping") + ` cannot be registered: unsupported reader feature deletionVectors: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
 		// (The parser already refuses a LOCATION that is not s3://, file://
 		// or an absolute path: TestCreateTableLocationPath.)
 		{name: "plain dot dot", location: "/data/../etc",
@@ -161,7 +162,7 @@ func TestCreateTableLocation(t *testing.T) {
 func TestCreateTableLocationPath(t *testing.T) {
 	e := newEnv(t)
 	e.setup(t, "CREATE DATABASE sales; CREATE SCHEMA sales.eu")
-	uri := golden(t, "basic-decimal-table")
+	uri := goldenTable(t, "basic-decimal-table")
 	path := strings.TrimPrefix(uri, "file://")
 	for _, tc := range []struct{ name, location string }{
 		{"plain", path},
@@ -208,7 +209,7 @@ func TestCreateTableLocationDeniedFirst(t *testing.T) {
 		t.Errorf("audit = %q", got)
 	}
 	from = len(e.sink.Events())
-	e.setup(t, "CREATE TABLE sales.eu.t LOCATION '"+golden(t, "basic-decimal-table")+"'")
+	e.setup(t, "CREATE TABLE sales.eu.t LOCATION '"+goldenTable(t, "basic-decimal-table")+"'")
 	if got := e.audit(from); !slices.Equal(got, []string{"user:root CREATE sales.eu.t allow", "user:root CREATE sales.eu.t allow"}) {
 		t.Errorf("audit = %q", got)
 	}
@@ -313,7 +314,7 @@ func TestDropTable(t *testing.T) {
 		t.Fatalf("DROP STREAM with only terminated queries: %v", err)
 	}
 
-	ext := golden(t, "basic-decimal-table")
+	ext := goldenTable(t, "basic-decimal-table")
 	e.setup(t, "CREATE TABLE sales.eu.ext LOCATION '"+ext+"'")
 	_, err = root("DROP TABLE sales.eu.ext PURGE")
 	want = "table sales.eu.ext was registered with LOCATION " + ext + ": Sluice did not create its files and will not delete them (other tables or tools may use them); drop it without PURGE and delete the files with the tool that wrote them"
@@ -343,7 +344,7 @@ func TestPurgeFailsAfterCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-		_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: notADir})
+		_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: notADir})
 		return err
 	})
 	if err != nil {
@@ -395,7 +396,7 @@ func TestTableLocations(t *testing.T) {
 	for i, loc := range []string{"/", ".", "file:///", "s3://bucket/", "a/../.."} {
 		name := "r" + string(rune('a'+i))
 		err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-			_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc})
+			_, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: object.KindTable, Location: loc})
 			return err
 		})
 		if err != nil {
@@ -419,7 +420,7 @@ func TestDropStreamUnknownQuery(t *testing.T) {
 	e.setup(t, streamSetup)
 	var qid string
 	err := e.cat.Update(ctx, func(tx *catalog.Tx) error {
-		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: catalog.KindTable, Location: "/lake/t"}); err != nil {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: "t", Kind: object.KindTable, Location: "/lake/t"}); err != nil {
 			return err
 		}
 		q, err := tx.CreateQuery(catalog.Query{SQL: "SELECT 1", Table: "sales.eu.t"})

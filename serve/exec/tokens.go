@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -16,15 +16,15 @@ import (
 // one is in the result, this once.
 func (r *run) rotateToken(s *sqlparse.RotateToken) (Result, error) {
 	switch s.Kind {
-	case sqlparse.KindRecipient:
+	case object.KindRecipient:
 		return r.rotateRecipientToken(s)
-	case sqlparse.KindUser:
+	case object.KindUser:
 	default:
 		return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
 	}
 	name := s.Name.Name
 	if !strings.EqualFold(name, r.who.Name) {
-		if _, err := r.authorizeOn(policy.ActionAlter, catalog.KindUser, oneName(name)); err != nil {
+		if _, err := r.authorizeOn(policy.ActionAlter, object.KindUser, oneName(name)); err != nil {
 			return Result{}, err
 		}
 	}

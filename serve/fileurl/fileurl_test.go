@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 )
 
 const rootID = "7f3c2a10-tbl"
@@ -559,7 +560,7 @@ func TestSharedTables(t *testing.T) {
 			return err
 		}
 		mk := func(name, loc string) catalog.Relation {
-			r, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc, External: true})
+			r, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: object.KindTable, Location: loc, External: true})
 			if err != nil {
 				t.Fatal(err)
 			}

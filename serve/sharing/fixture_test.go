@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,10 +15,10 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
+	"github.com/sluice-io/sluice/internal/golden"
 	"github.com/sluice-io/sluice/policy"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // now is the handler's clock in the protocol tests: URL expiries are
 // stable.
@@ -150,7 +149,7 @@ func newEnv(t testing.TB, polOpts ...policy.Option) *env {
 			return err
 		}
 		for _, name := range []string{"orders", "events", "secret", "dv"} {
-			rel, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable,
+			rel, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: object.KindTable,
 				Location: "file://" + e.dirs[name], External: true})
 			if err != nil {
 				return err
@@ -263,22 +262,7 @@ func (e *env) normalize(s string) string {
 // golden compares the normalized body with testdata/golden/name.
 func (e *env) golden(name string, r response) {
 	e.t.Helper()
-	got := e.normalize(r.body)
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			e.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		e.t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		e.t.Fatalf("%s differs from the golden file:\n got: %s\nwant: %s", name, got, want)
-	}
+	golden.Check(e.t, filepath.Join("testdata", "golden", name), e.normalize(r.body))
 }
 
 // ndjson splits an NDJSON body into objects.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/testdata"
 )
 
@@ -30,7 +31,7 @@ func (e *env) shareGolden(name, alias string) string {
 func (e *env) shareAt(alias, location string) {
 	e.t.Helper()
 	err := e.cat.Update(context.Background(), func(tx *catalog.Tx) error {
-		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: alias, Kind: catalog.KindTable, Location: location, External: true}); err != nil {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: alias, Kind: object.KindTable, Location: location, External: true}); err != nil {
 			return err
 		}
 		_, err := tx.AddShareTable("q3", catalog.ShareTable{Table: "sales.eu." + alias, ShareSchema: "golden", WithHistory: true})

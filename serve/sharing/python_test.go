@@ -19,10 +19,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/fileurl"
@@ -69,7 +69,7 @@ func TestPythonConnector(t *testing.T) {
 	if _, err := tbl.Create(ctx, schema, deltawriter.CreateOptions{PartitionColumns: []string{"region"}}); err != nil {
 		t.Fatal(err)
 	}
-	as, err := parquetio.ArrowSchema(schema)
+	as, err := deltalog.ArrowSchema(schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPythonConnector(t *testing.T) {
 			return err
 		}
 		for name, loc := range map[string]string{"orders": s3uri, "snap": golden} {
-			if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: catalog.KindTable, Location: loc, External: true}); err != nil {
+			if _, err := tx.CreateRelation(catalog.Relation{Database: "sales", Schema: "eu", Name: name, Kind: object.KindTable, Location: loc, External: true}); err != nil {
 				return err
 			}
 		}

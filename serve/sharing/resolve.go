@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/policy"
 )
 
@@ -43,7 +44,7 @@ func (c *call) allowed(tx *catalog.Tx, path []policy.Node) (bool, error) {
 
 func shareNode(s catalog.Share, recipient string) policy.Node {
 	// SharesOf returned the share: it is granted to the recipient.
-	return policy.Node{Kind: policy.NodeShare, Name: s.Name, Recipients: []string{recipient}}
+	return policy.Node{Kind: object.KindShare, Name: s.Name, Recipients: []string{recipient}}
 }
 
 // grantedShares returns the shares granted to the recipient that the
@@ -87,7 +88,7 @@ func (c *call) share(tx *catalog.Tx, name string) (catalog.Share, error) {
 // tablePath is the policy path of a share's table: [share, database,
 // schema, table], the table carrying the share it is reached through.
 func (c *call) tablePath(tx *catalog.Tx, s catalog.Share, st catalog.ShareTable) ([]policy.Node, catalog.Relation, error) {
-	nodes, err := tx.ResolvePath(catalog.KindTable, st.Table)
+	nodes, err := tx.ResolvePath(object.KindTable, st.Table)
 	if err != nil {
 		return nil, catalog.Relation{}, err
 	}
@@ -100,9 +101,9 @@ func (c *call) tablePath(tx *catalog.Tx, s catalog.Share, st catalog.ShareTable)
 	}
 	path := []policy.Node{
 		shareNode(s, c.recipient),
-		{Kind: policy.NodeDatabase, Name: nodes[0].Name},
-		{Kind: policy.NodeSchema, Name: nodes[1].Name},
-		{Kind: policy.NodeTable, Name: nodes[2].Name, Shares: []string{s.Name}},
+		{Kind: object.KindDatabase, Name: nodes[0].Name},
+		{Kind: object.KindSchema, Name: nodes[1].Name},
+		{Kind: object.KindTable, Name: nodes[2].Name, Shares: []string{s.Name}},
 	}
 	return path, rel, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // The files of a query's worker, under <dir>/<query id>/.
@@ -232,7 +233,7 @@ func secretEnvRefs(sp *ingest.Spec) ([]string, error) {
 		{"source.sasl.password", saslPassword(sp)},
 		{"decode.schemaRegistry.password", registryPassword(sp)},
 	} {
-		name, ok := strings.CutPrefix(field.ref, "env:")
+		name, ok := secret.EnvVar(field.ref)
 		if !ok {
 			continue
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/catalog/object"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/ingest"
 )
@@ -185,7 +186,7 @@ func (f *fixture) run() func() {
 func (f *fixture) addQuery(name string, spec func(id string) json.RawMessage) string {
 	var id string
 	err := f.cat.Update(context.Background(), func(tx *catalog.Tx) error {
-		if _, err := tx.CreateRelation(catalog.Relation{Database: "d", Schema: "s", Name: name, Kind: catalog.KindTable, Location: "/tmp/none"}); err != nil {
+		if _, err := tx.CreateRelation(catalog.Relation{Database: "d", Schema: "s", Name: name, Kind: object.KindTable, Location: "/tmp/none"}); err != nil {
 			return err
 		}
 		q, err := tx.CreateQuery(catalog.Query{SQL: "CREATE TABLE d.s." + name + " AS SELECT ...", Table: "d.s." + name})

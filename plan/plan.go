@@ -18,7 +18,6 @@ import (
 
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/ingest/decode"
 	"github.com/sluice-io/sluice/ingest/transform"
@@ -92,7 +91,7 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	for _, c := range src.Columns {
 		cols[strings.ToLower(c.Name)] = c
 	}
-	c := &compiler{stream: src, cols: cols, used: map[string]bool{}, streamName: strings.ToLower(src.Name), nodes: map[*transform.Expr]sqlparse.Node{}}
+	c := &compiler{stream: src, cols: cols, used: map[string]bool{}, streamName: strings.ToLower(src.Name), nodes: map[*transform.Expr]origin{}}
 
 	var selects []transform.SelectItem
 	names := map[string]bool{}
@@ -113,12 +112,15 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 			}
 			for _, col := range src.Columns {
 				c.used[strings.ToLower(col.Name)] = true
-				if err := add(it, col.Name, &transform.Expr{Column: col.Name}); err != nil {
+				e := &transform.Expr{Column: col.Name}
+				c.nodes[e] = origin{node: it, item: len(selects)}
+				if err := add(it, col.Name, e); err != nil {
 					return nil, err
 				}
 			}
 			continue
 		}
+		c.item = len(selects)
 		e, err := c.expr(it.Expr)
 		if err != nil {
 			return nil, err
@@ -138,6 +140,7 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	}
 	var filter *transform.Expr
 	if sel.Where != nil {
+		c.item = -1
 		f, err := c.expr(sel.Where)
 		if err != nil {
 			return nil, err
@@ -157,9 +160,9 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	ts := &transform.Spec{Filter: filter, Select: selects}
 	xf, err := transform.Compile(dec, ts)
 	if err != nil {
-		return nil, c.diagnose(sel, filter, selects, dec, err)
+		return nil, c.blame(sel, filter, selects, err)
 	}
-	schema, err := parquetio.DeltaSchema(xf.OutputSchema())
+	schema, err := deltalog.DeltaSchema(xf.OutputSchema())
 	if err != nil {
 		return nil, errAt(sel, "%v", err)
 	}
@@ -176,39 +179,28 @@ func Compile(id string, sel *sqlparse.Select, src Stream, tbl Table) (*Plan, err
 	return &Plan{Spec: spec, Schema: schema}, nil
 }
 
-// diagnose turns err, the failure to compile the whole transform, into an
-// error at the node to blame: a WHERE that is not boolean, else the
-// innermost failing part of the WHERE, else of the first failing SELECT
-// item. (A query that compiles pays for one compile, not these.)
-func (c *compiler) diagnose(sel *sqlparse.Select, filter *transform.Expr, selects []transform.SelectItem, dec *arrow.Schema, err error) error {
-	if filter != nil {
-		if ev, err := filter.Compile(dec); err == nil && ev.Type().ID() != arrow.BOOL && !isNullLiteral(filter) {
-			return errAt(sel.Where, "WHERE needs a boolean condition, got an expression of type %s", sqlTypeName(ev.Type()))
+// blame turns err, the failure to compile the transform, into an error at
+// the node to blame: a WHERE that is not boolean, else the SQL node of the
+// innermost failing sub-expression the transform reports (of the WHERE,
+// else of the first failing SELECT item). Nothing is compiled again.
+func (c *compiler) blame(sel *sqlparse.Select, filter *transform.Expr, selects []transform.SelectItem, err error) error {
+	var fe *transform.FilterTypeError
+	if errors.As(err, &fe) {
+		if !isNullLiteral(filter) {
+			return errAt(sel.Where, "WHERE needs a boolean condition, got an expression of type %s", sqlTypeName(fe.Type))
 		}
-		if _, err := transform.Compile(dec, &transform.Spec{Filter: filter}); err != nil {
-			return errAt(c.locate(filter, dec, sel.Where), "WHERE: %v", strings.TrimPrefix(err.Error(), "filter: "))
-		}
+		return errAt(sel.Where, "WHERE: %v", fe)
 	}
-	for i, s := range selects {
-		if _, err := transform.Compile(dec, &transform.Spec{Select: []transform.SelectItem{s}}); err != nil {
-			return errAt(c.locate(s.Expr, dec, itemNode(sel, s.Name, i)), "%v", err)
+	var ee *transform.ExprError
+	if errors.As(err, &ee) {
+		if o, ok := c.nodes[ee.At]; ok {
+			if o.item < 0 {
+				return errAt(o.node, "WHERE: %v", ee)
+			}
+			return errAt(o.node, "column %q: %v", selects[o.item].Name, ee)
 		}
 	}
 	return errAt(sel, "%v", err)
-}
-
-// itemNode finds the SELECT item that produced output column name (for
-// error positions; a * expands to several columns).
-func itemNode(sel *sqlparse.Select, name string, i int) sqlparse.Node {
-	for _, it := range sel.Items {
-		if it.Alias != nil && strings.EqualFold(it.Alias.Name, name) {
-			return it
-		}
-		if ref, ok := it.Expr.(*sqlparse.ColumnRef); ok && strings.EqualFold(ref.Parts[len(ref.Parts)-1].Name, name) {
-			return it
-		}
-	}
-	return sel.Items[min(i, len(sel.Items)-1)]
 }
 
 type compiler struct {
@@ -216,24 +208,18 @@ type compiler struct {
 	streamName string
 	cols       map[string]Column
 	used       map[string]bool // referenced columns, lower-case
-	// nodes maps each expression built to the SQL node it came from, so a
-	// type error points at the innermost expression that fails.
-	nodes map[*transform.Expr]sqlparse.Node
+	// nodes maps each expression built to where it came from, so a type
+	// error points at the innermost expression that fails.
+	nodes map[*transform.Expr]origin
+	item  int // the SELECT item being built (its index in the transform's select list), -1 for the WHERE
 	depth int // of the expression being built, see MaxExprDepth
 }
 
-// locate returns the node of the innermost sub-expression of e that fails
-// to compile on its own (its arguments all compile), or def. One compile
-// finds it (transform.Expr.CompileAt), however deep e is.
-func (c *compiler) locate(e *transform.Expr, schema *arrow.Schema, def sqlparse.Node) sqlparse.Node {
-	_, bad, err := e.CompileAt(schema)
-	if err == nil || bad == nil {
-		return def
-	}
-	if n, ok := c.nodes[bad]; ok {
-		return n
-	}
-	return def
+// origin is where an expression came from: its SQL node, and the SELECT
+// item (index in the select list, -1 for the WHERE) it is part of.
+type origin struct {
+	node sqlparse.Node
+	item int
 }
 
 func isNullLiteral(e *transform.Expr) bool { return e.Op == "" && e.Column == "" && e.Null }
@@ -241,7 +227,7 @@ func isNullLiteral(e *transform.Expr) bool { return e.Op == "" && e.Column == ""
 // sqlTypeName names an Arrow type as the SQL type it stands for, as the
 // transform's own errors do (bigint, int, decimal(22,2), ...).
 func sqlTypeName(t arrow.DataType) string {
-	ds, err := parquetio.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "v", Type: t, Nullable: true}}, nil))
+	ds, err := deltalog.DeltaSchema(arrow.NewSchema([]arrow.Field{{Name: "v", Type: t, Nullable: true}}, nil))
 	if err != nil || len(ds.Fields) != 1 {
 		return t.String()
 	}
@@ -279,7 +265,7 @@ func (c *compiler) expr(e sqlparse.Expr) (*transform.Expr, error) {
 		if b, ok := e.(*sqlparse.Binary); ok && b.OpPos.Line > 0 {
 			at = b.OpPos // a type error of x + y points at the +
 		}
-		c.nodes[out] = at
+		c.nodes[out] = origin{node: at, item: c.item}
 	}
 	return out, nil
 }
@@ -435,7 +421,7 @@ func (c *compiler) logical(x *sqlparse.Binary) (*transform.Expr, error) {
 		if seps[mid-1].OpPos.Line > 0 {
 			at = seps[mid-1].OpPos
 		}
-		c.nodes[n] = at
+		c.nodes[n] = origin{node: at, item: c.item}
 		return n
 	}
 	return balance(0, len(built)), nil
@@ -572,7 +558,7 @@ func (c *compiler) decodeSchema(specCols []ingest.ColumnSpec) (*arrow.Schema, er
 	for i, col := range cols {
 		fields[i] = deltalog.Field{Name: col.Name, Type: col.Type, Nullable: col.Nullable}
 	}
-	return parquetio.ArrowSchema(deltalog.Struct(fields...))
+	return deltalog.ArrowSchema(deltalog.Struct(fields...))
 }
 
 // source fills the Kafka side from the stream's and its store's properties.
