@@ -39,11 +39,11 @@ func guardServer(t *testing.T) (url, userToken, recipientToken string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := s.EnableSharing(cat, pol, SharingConfig{PublicURL: "http://sluice.test", DataDir: dir}); err != nil {
+	s := newAPI(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.mountSharing(cat, pol, configIn(dir), "http://sluice.test", nil); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(s.handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, userToken, recipientToken
 }

@@ -91,7 +91,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("data dir: %w", err)
 		}
 	} else if err := dirlock.Check(*dataDir); err != nil {
-		return dataDirErr(err)
+		return serve.DataDirError(err)
 	} else if err := emptyDir(*dataDir); err != nil {
 		return err
 	}
@@ -132,10 +132,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "Sluice demo: embedded Kafka at %s, %d orders/s into topic %q; data in %s\n", brokers, *rate, demoTopic, *dataDir)
 	d := &demo{stdout: stdout, token: token, produced: &produced, profile: *profile,
 		table: "file://" + filepath.ToSlash(mustAbs(filepath.Join(*dataDir, "warehouse", "shop", "sales", "paid_orders")))}
-	hooks := serveHooks{bootstrapToken: token, quiet: true, ready: func(publicURL string) error {
-		return d.start(ctx, publicURL, script)
-	}}
-	err = serveWith(ctx, cfg, hooks, stdout, stderr)
+	srv, err := serve.New(ctx, cfg, serve.WithLogOutput(stderr), serve.WithBootstrapToken(token),
+		serve.WithReady(func(ctx context.Context, publicURL string) error { return d.start(ctx, publicURL, script) }))
+	if err == nil {
+		err = srv.Run(ctx)
+	}
 	stopGen()
 	if gerr := <-genDone; err == nil && gerr != nil && ctx.Err() == nil {
 		err = gerr
