@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/internal/dirlock"
+	"github.com/sluice-io/sluice/internal/logging"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
@@ -90,9 +91,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Server, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	var level slog.Level
-	level.UnmarshalText([]byte(cfg.LogLevel)) // Validate checked it
-	s := &Server{log: slog.New(slog.NewJSONHandler(o.logOutput, &slog.HandlerOptions{Level: level})), ready: o.ready}
+	log, err := logging.New(o.logOutput, cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{log: log, ready: o.ready}
 	defer func() {
 		if err != nil {
 			s.Close()
