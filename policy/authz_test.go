@@ -552,7 +552,16 @@ func TestReloadIsAtomicUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := eng.Revision()
-	time.Sleep(20 * time.Millisecond)
+	// Wait for a decision by the new policy rather than for a fixed time:
+	// under the race detector on a busy machine 20 ms may hold none.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		done := seen[after+" false"]
+		mu.Unlock()
+		if done {
+			break
+		}
+	}
 	if err := eng.Reload(ctx, Module{Name: "bad.rego", Source: "package x\n\np if {"}); err == nil {
 		t.Fatal("reload of a broken module succeeded")
 	}

@@ -120,11 +120,11 @@ CREATE RECIPIENT acme; GRANT SELECT ON SHARE p TO RECIPIENT acme`)
 		return nil, err
 	}
 	fs.recipient = profileToken(res)
-	s := New(cat, ex, slog.New(slog.NewTextHandler(fs.log, &slog.HandlerOptions{Level: slog.LevelError})))
-	if err := s.EnableSharing(cat, pol, SharingConfig{PublicURL: "http://sluice.test", DataDir: dir}); err != nil {
+	s := newAPI(cat, ex, slog.New(slog.NewTextHandler(fs.log, &slog.HandlerOptions{Level: slog.LevelError})))
+	if err := s.mountSharing(cat, pol, configIn(dir), "http://sluice.test", nil); err != nil {
 		return nil, err
 	}
-	fs.h = s.Handler()
+	fs.h = s.handler()
 	fs.calibration = time.Hour
 	for range 5 {
 		start := time.Now()

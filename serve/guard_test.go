@@ -2,11 +2,13 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sluice-io/sluice/catalog"
@@ -39,11 +41,11 @@ func guardServer(t *testing.T) (url, userToken, recipientToken string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := s.EnableSharing(cat, pol, SharingConfig{PublicURL: "http://sluice.test", DataDir: dir}); err != nil {
+	s := newAPI(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := s.mountSharing(cat, pol, configIn(dir), "http://sluice.test", nil); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(s.handler())
 	t.Cleanup(srv.Close)
 	return srv.URL, userToken, recipientToken
 }
@@ -112,5 +114,56 @@ func TestAuthenticationBeforeRouting(t *testing.T) {
 	// Outside the two areas the mux routes as before.
 	if got := do(t, "GET", "/healthz", ""); got != 200 {
 		t.Errorf("/healthz: %d", got)
+	}
+}
+
+// TestOneBearerParser: the statements API and the Delta Sharing endpoint
+// read the Authorization header alike (one parser): the scheme in any
+// case, spaces around the token ignored, an empty token or another scheme
+// is a missing token, and both answer 401 with the same reason.
+func TestOneBearerParser(t *testing.T) {
+	base, userTok, recTok := guardServer(t)
+	for _, tc := range []struct {
+		name, header string // %s: the endpoint's token
+		status       int
+		reason       string
+	}{
+		{"Bearer", "Bearer %s", 200, ""},
+		{"lower case", "bearer %s", 200, ""},
+		{"upper case and spaces", "BEARER   %s  ", 200, ""},
+		{"empty token", "Bearer    ", 401, "missing bearer token"},
+		{"no token", "", 401, "missing bearer token"},
+		{"basic", "Basic YWNtZTpwdw==", 401, "missing bearer token"},
+		{"wrong token", "Bearer slu_nope", 401, "invalid"},
+	} {
+		for _, ep := range []struct{ method, path, token string }{
+			{"POST", "/api/v1/statements", userTok},
+			{"GET", "/delta-sharing/shares", recTok},
+		} {
+			t.Run(tc.name+" "+ep.path, func(t *testing.T) {
+				var body io.Reader
+				if ep.method == "POST" {
+					body = strings.NewReader("SHOW DATABASES")
+				}
+				req, _ := http.NewRequest(ep.method, base+ep.path, body)
+				req.Header.Set("Content-Type", "text/plain")
+				if tc.header != "" {
+					h := tc.header
+					if strings.Contains(h, "%s") {
+						h = fmt.Sprintf(h, ep.token)
+					}
+					req.Header.Set("Authorization", h)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tc.status || !strings.Contains(string(raw), tc.reason) {
+					t.Fatalf("%s %s with %q: %d %s; want %d %q", ep.method, ep.path, tc.header, resp.StatusCode, raw, tc.status, tc.reason)
+				}
+			})
+		}
 	}
 }

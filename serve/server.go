@@ -1,328 +1,413 @@
-// Package serve is Sluice's HTTP server: the SQL statements API for
-// operators (and, next, the Delta Sharing protocol for recipients).
 package serve
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"path"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/oklog/run"
 
 	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/catalog/sqlparse"
+	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/internal/dirlock"
+	"github.com/sluice-io/sluice/internal/logging"
 	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
+	"github.com/sluice-io/sluice/serve/httplimit"
+	"github.com/sluice-io/sluice/serve/supervisor"
+	"github.com/sluice-io/sluice/serve/tlsreload"
 )
 
-// MaxStatementBytes bounds a statements request body.
-const MaxStatementBytes = 1 << 20
+// ShutdownTimeout is how long requests in flight have to finish when the
+// server stops.
+const ShutdownTimeout = 10 * time.Second
 
-// Server answers the statements API, health and metrics.
+// Server is the whole Sluice server, built by New and run by Run.
 type Server struct {
-	cat      *catalog.Catalog
-	exec     *exec.Executor
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  prometheus.Histogram
-	extra    []route      // see EnableSharing
-	sharing  http.Handler // the Delta Sharing handler, nil until EnableSharing
+	log       *slog.Logger
+	lock      *dirlock.Lock
+	cat       *catalog.Catalog
+	audit     *policy.JSONLSink
+	sup       *supervisor.Supervisor
+	ln        net.Listener
+	http      *http.Server
+	scheme    string
+	publicURL string
+	dataDir   string
+	issued    string
+	ready     func(ctx context.Context, publicURL string) error
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New returns a Server over the catalog and executor.
-func New(cat *catalog.Catalog, ex *exec.Executor, log *slog.Logger) *Server {
-	s := &Server{cat: cat, exec: ex, log: log, reg: prometheus.NewRegistry()}
-	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "sluice", Subsystem: "api", Name: "requests_total",
-		Help: "Statements API requests by outcome code."}, []string{"code"})
-	s.latency = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "sluice", Subsystem: "api", Name: "request_seconds",
-		Help: "Statements API request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
-	s.reg.MustRegister(s.requests, s.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	return s
+// Option changes how New builds the server.
+type Option func(*options)
+
+type options struct {
+	logOutput      io.Writer
+	bootstrapToken string
+	ready          func(ctx context.Context, publicURL string) error
 }
 
-// MustRegister adds collectors (the supervisor's, for one) to /metrics.
-func (s *Server) MustRegister(cs ...prometheus.Collector) { s.reg.MustRegister(cs...) }
+// WithLogOutput sends the server's JSON log, at the configured log level,
+// to w (default os.Stderr).
+func WithLogOutput(w io.Writer) Option { return func(o *options) { o.logOutput = w } }
 
-// APIPath is the prefix of the statements API (and of any later /api/
-// endpoint): every request under it authenticates before it is routed.
-const APIPath = "/api"
+// WithBootstrapToken makes tok the bootstrap admin's token, instead of
+// $SLUICE_BOOTSTRAP_TOKEN or the bootstrap_token_file (sluice demo chooses
+// its own).
+func WithBootstrapToken(tok string) Option { return func(o *options) { o.bootstrapToken = tok } }
 
-// Handler routes the server's endpoints. Requests under APIPath and
-// SharingPath are authenticated before any routing (see guard): the mux
-// cleans and redirects paths with "." or ".." segments, and would answer
-// 307, 404 or 405 to a request without a token, whereas docs/sharing.md
-// promises that the token is checked before anything else.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/statements", s.statements)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	for _, r := range s.extra {
-		mux.Handle(r.pattern, r.h)
+// WithReady has Run call ready, in an actor of its own, once the server
+// listens and its workers run, with the public URL. An error from ready
+// stops the server, and Run returns it; a nil return keeps it serving.
+func WithReady(ready func(ctx context.Context, publicURL string) error) Option {
+	return func(o *options) { o.ready = ready }
+}
+
+// New builds the server of cfg (validated first): it locks the data
+// directory, opens the catalog, audit log and policy, makes sure the
+// bootstrap admin exists, builds the query supervisor, listens (with the
+// HTTP limits, and TLS when configured) and mounts every endpoint. Nothing
+// serves until Run. On error everything opened is closed again; a Server
+// that is never run must be closed with Close.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Server, err error) {
+	o := options{logOutput: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	return s.guard(mux)
-}
-
-// guard sends every request whose path, as sent or cleaned, is under
-// SharingPath to the Delta Sharing handler (which authenticates first, and
-// answers a path that is not canonical with 400), and authenticates every
-// request under APIPath before the mux sees it: without a valid token it
-// is 401 whatever the path or method; with one, a path that is not
-// canonical is 400, never a redirect.
-func (s *Server) guard(mux http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		switch {
-		case s.sharing != nil && under(p, SharingPath):
-			s.sharing.ServeHTTP(w, r)
-			return
-		case under(p, APIPath):
-			user, code := s.authenticate(w, r)
-			if code != "" {
-				s.requests.WithLabelValues(code).Inc()
-				return
-			}
-			if !canonical(p) {
-				code := writeErr(w, http.StatusBadRequest, APIError{Code: "BAD_REQUEST",
-					Message: fmt.Sprintf("path %q is not canonical: send it without \".\" or \"..\" segments and without \"//\"", p)})
-				s.requests.WithLabelValues(code).Inc()
-				return
-			}
-			r = r.WithContext(context.WithValue(r.Context(), userKey{}, user))
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-// under reports whether p, as sent or cleaned, is prefix or below it.
-func under(p, prefix string) bool {
-	for _, q := range []string{p, path.Clean("/" + p)} {
-		if q == prefix || strings.HasPrefix(q, prefix+"/") {
-			return true
-		}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	return false
-}
-
-// canonical reports whether p is its own cleaned form (a trailing slash
-// allowed): no "." or ".." segment, no empty one.
-func canonical(p string) bool {
-	c := path.Clean(p)
-	return p == c || p == c+"/"
-}
-
-// userKey is the context key of the user guard authenticated.
-type userKey struct{}
-
-// authenticate checks the request's bearer token against the users'; on
-// failure it has answered (401, or 500) and returns the outcome code.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (catalog.User, string) {
-	if u, ok := r.Context().Value(userKey{}).(catalog.User); ok {
-		return u, ""
-	}
-	tok, ok := bearer(r)
-	if !ok {
-		return catalog.User{}, writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: "missing bearer token: send Authorization: Bearer <token>"})
-	}
-	user, err := s.cat.AuthenticateUser(r.Context(), tok)
+	log, err := logging.New(o.logOutput, cfg.LogLevel)
 	if err != nil {
-		if errors.Is(err, catalog.ErrUnauthenticated) {
-			return catalog.User{}, writeErr(w, http.StatusUnauthorized, APIError{Code: "UNAUTHENTICATED", Message: err.Error()})
+		return nil, err
+	}
+	s := &Server{log: log, ready: o.ready}
+	defer func() {
+		if err != nil {
+			s.Close()
 		}
-		s.log.Error("authenticate", "err", err)
-		return catalog.User{}, writeErr(w, http.StatusInternalServerError, APIError{Code: "INTERNAL", Message: "authentication failed"})
+	}()
+	var certs *tlsreload.Reloader
+	if cfg.TLS.CertFile != "" {
+		if certs, err = tlsreload.New(cfg.TLS.CertFile, cfg.TLS.KeyFile, tlsreload.WithLogger(s.log)); err != nil {
+			return nil, err
+		}
 	}
-	return user, ""
-}
-
-// route is an endpoint mounted by an Enable method.
-type route struct {
-	pattern string
-	h       http.Handler
-}
-
-// StatementsRequest is the body of POST /api/v1/statements (a text/plain
-// body is taken as the SQL itself).
-type StatementsRequest struct {
-	SQL string `json:"sql"`
-}
-
-// StatementsResponse is a successful answer: one result per statement.
-type StatementsResponse struct {
-	Results []exec.Result `json:"results"`
-}
-
-// ErrorBody is every error answer: {"error": {...}}.
-type ErrorBody struct {
-	Error APIError `json:"error"`
-}
-
-// APIError describes what went wrong. Line and Column locate a syntax
-// error in the submitted SQL, or the start of the statement that failed;
-// Caret shows the line with a caret.
-//
-// An error at a statement of a script that had begun to run
-// (exec.StatementError) also says which: StatementIndex (from 1) of
-// StatementCount, its canonical SQL in Statement, and NotRun, the number
-// of statements after it, which did not run. Results holds the statements
-// before it, which ran and committed; the failing statement changed
-// nothing, unless Committed (it committed, and what it does after its
-// commit, such as PURGE deleting files, failed: its result is then the
-// last of Results). Without StatementIndex nothing ran.
-type APIError struct {
-	Code           string        `json:"code"`
-	Message        string        `json:"message"`
-	Line           int           `json:"line,omitempty"`
-	Column         int           `json:"column,omitempty"`
-	Caret          string        `json:"caret,omitempty"`
-	StatementIndex int           `json:"statement_index,omitempty"`
-	StatementCount int           `json:"statement_count,omitempty"`
-	Statement      string        `json:"statement,omitempty"`
-	NotRun         *int          `json:"not_run,omitempty"`
-	Committed      bool          `json:"committed,omitempty"`
-	Results        []exec.Result `json:"results,omitempty"`
-}
-
-func (s *Server) statements(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	code := s.serveStatements(w, r)
-	s.requests.WithLabelValues(code).Inc()
-	s.latency.Observe(time.Since(start).Seconds())
-}
-
-// serveStatements answers one request and returns its outcome code.
-func (s *Server) serveStatements(w http.ResponseWriter, r *http.Request) string {
-	user, code := s.authenticate(w, r)
-	if code != "" {
-		return code
+	if err := s.openDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxStatementBytes+1))
+	pol, err := s.openPolicy(ctx, cfg)
 	if err != nil {
-		return writeErr(w, http.StatusBadRequest, APIError{Code: "BAD_REQUEST", Message: "read body: " + err.Error()})
+		return nil, err
 	}
-	if len(body) > MaxStatementBytes {
-		return writeErr(w, http.StatusRequestEntityTooLarge, APIError{Code: "TOO_LARGE", Message: fmt.Sprintf("statements larger than %d bytes", MaxStatementBytes)})
+	if err := s.bootstrap(ctx, o.bootstrapToken, cfg.BootstrapTokenFile); err != nil {
+		return nil, err
 	}
-	sql := string(body)
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		var req StatementsRequest
-		if err := json.Unmarshal(body, &req); err != nil {
-			return writeErr(w, http.StatusBadRequest, APIError{Code: "BAD_REQUEST", Message: "body is not JSON {\"sql\": \"...\"}: " + err.Error()})
-		}
-		sql = req.SQL
+	if s.sup, err = newSupervisor(ctx, s.cat, cfg, s.log); err != nil {
+		return nil, err
 	}
-	results, err := s.exec.Execute(r.Context(), exec.Principal{Kind: policy.PrincipalUser, Name: user.Name}, sql)
+	limits := httpLimits(cfg.HTTP)
+	if err := s.listen(cfg.Addr, limits, certs); err != nil {
+		return nil, err
+	}
+	s.publicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if s.publicURL == "" {
+		s.publicURL = derivePublicURL(s.scheme, s.ln.Addr().(*net.TCPAddr))
+	}
+	warehouse, err := warehouseURI(cfg)
 	if err != nil {
-		status, apiErr := classify(err, sql)
-		apiErr.Results = results
-		if status == http.StatusInternalServerError {
-			s.log.Error("statements", "user", user.Name, "statement", apiErr.StatementIndex, "of", apiErr.StatementCount, "err", err)
-		}
-		return writeErr(w, status, apiErr)
+		return nil, err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(StatementsResponse{Results: results})
-	return "OK"
+	ex := exec.New(s.cat, pol, exec.WithWarehouse(warehouse), exec.WithPublicURL(s.publicURL), exec.WithQueryMonitor(queryMonitor{s.sup}))
+	a := newAPI(s.cat, ex, s.log)
+	a.reg.MustRegister(s.sup, pol, limits)
+	if err := a.mountSharing(s.cat, pol, cfg, s.publicURL, s.audit); err != nil {
+		return nil, err
+	}
+	// No ReadTimeout or WriteTimeout: they would bound a whole request and
+	// a whole answer, cutting long streamed /query answers; limits bounds
+	// the body and a stalled reader instead.
+	s.http = &http.Server{Handler: limits.Handler(a.handler()), ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout, IdleTimeout: cfg.HTTP.IdleTimeout}
+	s.dataDir = cfg.DataDir
+	return s, nil
 }
 
-// classify maps an execution error to an HTTP status and an API error,
-// located at the failing statement if there is one.
-func classify(err error, sql string) (int, APIError) {
-	status, e := classifyCause(err, sql)
-	var se *exec.StatementError
-	if errors.As(err, &se) {
-		notRun := se.NotRun()
-		e.StatementIndex, e.StatementCount, e.Statement, e.NotRun, e.Committed = se.Index, se.Count, se.Statement, &notRun, se.Committed
-		e.Line, e.Column, e.Caret = se.Pos.Line, se.Pos.Col, se.Pos.Caret(sql)
+// openDataDir creates and locks the data directory and opens the catalog
+// and the audit log in it.
+func (s *Server) openDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
 	}
-	return status, e
-}
-
-// classifyCause maps the cause of an execution error to a status and an
-// API error.
-func classifyCause(err error, sql string) (int, APIError) {
-	var pe *sqlparse.ParseError
-	var de *exec.DeniedError
-	var ue *exec.UnsupportedError
+	lock, err := dirlock.Acquire(dir)
 	switch {
-	case errors.As(err, &pe):
-		return http.StatusBadRequest, APIError{Code: "SYNTAX_ERROR", Message: err.Error(), Line: pe.Line, Column: pe.Col, Caret: pe.Caret(sql)}
-	case errors.As(err, &de):
-		return http.StatusForbidden, APIError{Code: "PERMISSION_DENIED", Message: err.Error()}
-	case errors.As(err, &ue):
-		return http.StatusNotImplemented, APIError{Code: "UNSUPPORTED", Message: err.Error()}
-	case errors.Is(err, exec.ErrTooManyStatements):
-		return http.StatusBadRequest, APIError{Code: "TOO_MANY_STATEMENTS", Message: err.Error()}
-	case errors.Is(err, catalog.ErrNotFound):
-		return http.StatusNotFound, APIError{Code: "NOT_FOUND", Message: err.Error()}
-	case errors.Is(err, catalog.ErrExists):
-		return http.StatusConflict, APIError{Code: "ALREADY_EXISTS", Message: err.Error()}
-	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, catalog.ErrNotEmpty), errors.Is(err, catalog.ErrInUse), errors.Is(err, catalog.ErrCycle):
-		return http.StatusBadRequest, APIError{Code: "INVALID", Message: err.Error()}
-	case errors.Is(err, context.Canceled):
-		return 499, APIError{Code: "CANCELED", Message: "request canceled"}
+	case errors.Is(err, dirlock.ErrUnsupported):
+		s.log.Warn("no lock on the data directory on this platform: make sure no other server uses it", "dataDir", dir)
+	case err != nil:
+		return DataDirError(err)
 	}
-	return http.StatusInternalServerError, APIError{Code: "INTERNAL", Message: "internal error; see the server log"}
-}
-
-// bearer extracts the bearer token of the Authorization header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	const p = "Bearer "
-	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
-		return "", false
+	s.lock = lock
+	if s.cat, err = catalog.OpenSQLite(filepath.Join(dir, "catalog.db")); err != nil {
+		return err
 	}
-	return strings.TrimSpace(h[len(p):]), true
+	if s.audit, err = policy.NewJSONLSink(filepath.Join(dir, "audit.jsonl")); err != nil {
+		return err
+	}
+	return nil
 }
 
-func writeErr(w http.ResponseWriter, status int, e APIError) string {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(ErrorBody{Error: e})
-	return e.Code + "/" + strconv.Itoa(status)
+// openPolicy compiles the policy with the configured modules, auditing to
+// the audit log.
+func (s *Server) openPolicy(ctx context.Context, cfg config.Config) (*policy.Engine, error) {
+	popts := []policy.Option{policy.WithSink(s.audit), policy.WithModuleFiles(cfg.Policy.Files...)}
+	if cfg.Policy.AllGrants {
+		popts = append(popts, policy.WithAllGrants())
+	}
+	pol, err := policy.New(ctx, popts...)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return pol, nil
 }
 
-// BootstrapUser is the user Bootstrap creates (users and roles share one
-// namespace, so it cannot be called admin like the role it holds).
-const BootstrapUser = "sluice_admin"
-
-// Bootstrap makes sure the BootstrapUser, holding the admin role, exists. With
-// token set, that becomes the admin's token (so an operator can choose it,
-// e.g. SLUICE_BOOTSTRAP_TOKEN); otherwise a new admin gets a fresh token,
-// returned once. An existing admin keeps its token when token is empty:
-// token is returned empty then.
-func Bootstrap(ctx context.Context, cat *catalog.Catalog, token string) (issued string, err error) {
-	err = cat.Update(ctx, func(tx *catalog.Tx) error {
-		issued = ""
-		_, err := tx.GetUser(BootstrapUser)
-		switch {
-		case errors.Is(err, catalog.ErrNotFound):
-			_, tok, err := tx.CreateUser(catalog.User{Name: BootstrapUser})
-			if err != nil {
-				return err
-			}
-			if _, err := tx.GrantRole(catalog.AdminRole, BootstrapUser); err != nil {
-				return err
-			}
-			issued = tok
-		case err != nil:
+// bootstrap makes sure the bootstrap admin exists, with token when it is
+// set (else the file's, else $SLUICE_BOOTSTRAP_TOKEN's).
+func (s *Server) bootstrap(ctx context.Context, token, file string) error {
+	var err error
+	if token == "" {
+		if token, err = bootstrapToken(file); err != nil {
 			return err
 		}
-		if token != "" {
-			issued = ""
-			return tx.SetUserToken(BootstrapUser, token)
+	}
+	if s.issued, err = Bootstrap(ctx, s.cat, token); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return nil
+}
+
+// newSupervisor builds the query supervisor; with storage.worker_role_arn
+// its workers get scoped STS credentials.
+func newSupervisor(ctx context.Context, cat *catalog.Catalog, cfg config.Config, log *slog.Logger) (*supervisor.Supervisor, error) {
+	opts := []supervisor.Option{supervisor.WithLogger(log), supervisor.WithStopTimeout(cfg.Queries.StopTimeout)}
+	if role := cfg.Storage.WorkerRoleARN; role != "" {
+		minter, err := objstore.NewScopedCredentials(ctx, role, cfg.Storage.WorkerCredentialsTTL)
+		if err != nil {
+			return nil, fmt.Errorf("storage.worker_role_arn: %w", err)
+		}
+		opts = append(opts, supervisor.WithScopedCredentials(minter))
+	}
+	return supervisor.New(cat, filepath.Join(cfg.DataDir, "queries"), opts...)
+}
+
+// listen opens the listener: connection caps below TLS, so a refused
+// connection costs no handshake.
+func (s *Server) listen(addr string, limits *httplimit.Limits, certs *tlsreload.Reloader) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w (choose another address: --addr HOST:PORT, port 0 picks a free one)", addr, err)
+	}
+	s.ln, s.scheme = limits.Listener(ln), "http"
+	if certs != nil {
+		s.ln, s.scheme = tls.NewListener(s.ln, certs.Config()), "https"
+	}
+	return nil
+}
+
+// warehouseURI is storage.warehouse, by default file://<data_dir>/warehouse.
+func warehouseURI(cfg config.Config) (string, error) {
+	if w := cfg.Storage.Warehouse; w != "" {
+		return w, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(cfg.DataDir, "warehouse"))
+	if err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	return "file://" + filepath.ToSlash(abs), nil
+}
+
+// httpLimits are the limits of the http section. Probes are never shed.
+func httpLimits(c config.HTTP) *httplimit.Limits {
+	return httplimit.New(httplimit.Config{BodyTimeout: c.BodyTimeout, WriteIdleTimeout: c.WriteIdleTimeout,
+		MaxConnections: c.MaxConnections, MaxConnectionsPerClient: c.MaxConnectionsPerClient,
+		MaxInflight: c.MaxInflight, RetryAfter: c.RetryAfter, Exempt: []string{"/healthz", "/metrics"}})
+}
+
+// PublicURL is where recipients reach the server: public_url, or derived
+// from the listener and TLS.
+func (s *Server) PublicURL() string { return s.publicURL }
+
+// ListenURL is the URL of the listener itself (scheme and address).
+func (s *Server) ListenURL() string { return s.scheme + "://" + s.ln.Addr().String() }
+
+// IssuedToken is the token New drew for a new bootstrap admin, to show
+// once; empty when the admin existed or its token was given.
+func (s *Server) IssuedToken() string { return s.issued }
+
+// Run serves until ctx ends or a part fails, as one actor group
+// (oklog/run): the HTTP server, the query supervisor, the ready hook and
+// ctx. When the first of them returns, they are stopped in that order:
+// the HTTP server shuts down (requests in flight get ShutdownTimeout),
+// then the workers are stopped (each commits what it holds); then the
+// catalog, the audit log and the lock are closed. Run returns the first
+// error: of the part that failed, or of stopping one.
+func (s *Server) Run(ctx context.Context) error {
+	var g run.Group
+	var shutdownErr, supErr error
+	s.log.Info("serving", "addr", s.ln.Addr().String(), "tls", s.scheme == "https", "publicURL", s.publicURL, "dataDir", s.dataDir)
+
+	g.Add(func() error {
+		if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
 		}
 		return nil
+	}, func(error) {
+		// Interrupts run in order and this one blocks until the HTTP
+		// server is down: no request reaches a stopping supervisor.
+		shutdownErr = shutdownHTTP(s.http)
 	})
-	return issued, err
+
+	// The workers outlive the HTTP server by a little: they are stopped
+	// (and commit) after it has shut down.
+	supCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	g.Add(func() error {
+		supErr = s.sup.Run(supCtx)
+		return supErr
+	}, func(error) { stopWorkers() })
+
+	hookCtx, stopHook := context.WithCancel(ctx)
+	if s.ready != nil {
+		g.Add(func() error {
+			if err := s.ready(hookCtx, s.publicURL); err != nil {
+				return err
+			}
+			<-hookCtx.Done()
+			return nil
+		}, func(error) { stopHook() })
+	}
+
+	g.Add(func() error {
+		<-hookCtx.Done()
+		return nil
+	}, func(error) { stopHook() })
+
+	err := g.Run()
+	stopWorkers()
+	stopHook()
+	if err == nil {
+		err = errors.Join(shutdownErr, supErr)
+	}
+	return errors.Join(err, s.Close())
 }
+
+// Close closes the listener, the catalog, the audit log and the lock. Run
+// calls it; call it only for a Server that is not run.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.ln != nil {
+			if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, fmt.Errorf("listener: %w", err))
+			}
+		}
+		if s.cat != nil {
+			if err := s.cat.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("catalog: %w", err))
+			}
+		}
+		if s.audit != nil {
+			if err := s.audit.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("audit log: %w", err))
+			}
+		}
+		if s.lock != nil {
+			if err := s.lock.Release(); err != nil {
+				errs = append(errs, fmt.Errorf("data dir lock: %w", err))
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// shutdownHTTP stops the HTTP server, letting requests finish for
+// ShutdownTimeout.
+func shutdownHTTP(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+// DataDirError explains a failure to lock the data directory; a lock
+// held by another server is named with its pid and what to do.
+func DataDirError(err error) error {
+	var held *dirlock.HeldError
+	if !errors.As(err, &held) {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	holder := "a process that has not recorded its pid yet"
+	if held.PID > 0 {
+		holder = fmt.Sprintf("pid %d", held.PID)
+	}
+	return fmt.Errorf("data directory %s is in use by another sluice server (%s; lock file %s): stop that server first, or give this one another --data-dir", held.Dir, holder, held.Path)
+}
+
+// bootstrapToken is the bootstrap admin's token: the contents of file when
+// given (bootstrap_token_file), else $SLUICE_BOOTSTRAP_TOKEN, else "" (a new
+// one is drawn and printed). Setting both is refused as ambiguous.
+func bootstrapToken(file string) (string, error) {
+	env := os.Getenv("SLUICE_BOOTSTRAP_TOKEN")
+	if file == "" {
+		return env, nil
+	}
+	if env != "" {
+		return "", errors.New("bootstrap token: both SLUICE_BOOTSTRAP_TOKEN and bootstrap_token_file are set; keep one")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("bootstrap_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("bootstrap_token_file %s is empty: write a token into it ('sluice token > %s')", file, file)
+	}
+	return tok, nil
+}
+
+// derivePublicURL is the URL of the listener: its address, or the host's
+// name when it listens on every address.
+func derivePublicURL(scheme string, addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+// queryMonitor shows the supervisor to the executor.
+type queryMonitor struct{ *supervisor.Supervisor }
+
+func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
+	st, ok := m.Status(id)
+	return exec.QueryStatus{State: st.State, PID: st.PID, MetricsAddr: st.MetricsAddr, Restarts: st.Restarts, LastError: st.LastError,
+		Started: st.Started, Lag: st.Lag, CredentialsExpire: st.CredentialsExpire}, ok
+}
+
+func (m queryMonitor) QueriesChanged() { m.Notify() }

@@ -2,207 +2,176 @@ package serve
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/sluice-io/sluice/catalog"
-	"github.com/sluice-io/sluice/policy"
-	"github.com/sluice-io/sluice/serve/exec"
+	"github.com/sluice-io/sluice/serve/config"
 )
 
-type fixture struct {
-	srv   *httptest.Server
-	cat   *catalog.Catalog
-	audit *policy.MemorySink
+// configIn is the default configuration on data directory dir, listening
+// on a free loopback port.
+func configIn(dir string) config.Config {
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.Addr = dir, "127.0.0.1:0"
+	return cfg
 }
 
-func newFixture(t *testing.T) *fixture {
+// newServer builds the server of cfg, quiet, closed at the test's end.
+func newServer(t *testing.T, cfg config.Config, opts ...Option) *Server {
 	t.Helper()
-	ctx := context.Background()
-	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	s, err := New(context.Background(), cfg, append([]Option{WithLogOutput(io.Discard)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cat.Close() })
-	audit := &policy.MemorySink{}
-	pol, err := policy.New(ctx, policy.WithSink(audit))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestRunStops: Run serves /healthz until its context ends, then
+// returns nil with everything closed: the data directory is free for the
+// next server.
+func TestRunStops(t *testing.T) {
+	dir := t.TempDir()
+	s := newServer(t, configIn(dir))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	resp, err := http.Get(s.ListenURL() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, cat: cat, audit: audit}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %s", resp.Status)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(ShutdownTimeout + 5*time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	if _, err := http.Get(s.ListenURL() + "/healthz"); err == nil {
+		t.Error("the listener still answers after Run returned")
+	}
+	// The lock, catalog and audit log are closed: a new server starts.
+	newServer(t, configIn(dir))
 }
 
-// post sends SQL with a token and decodes the answer.
-func (f *fixture) post(t *testing.T, token, sql string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", f.srv.URL+"/api/v1/statements", strings.NewReader(sql))
-	req.Header.Set("Content-Type", "text/plain")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+// TestRunReadyError: an error of the ready hook stops the server, and Run
+// returns it; the hook gets the public URL once the server answers there.
+func TestRunReadyError(t *testing.T) {
+	boom := errors.New("demo script failed")
+	var status int
+	s := newServer(t, configIn(t.TempDir()), WithReady(func(ctx context.Context, publicURL string) error {
+		resp, err := http.Get(publicURL + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+		return boom
+	}))
+	if err := s.Run(context.Background()); !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want the hook's error", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if status != http.StatusOK {
+		t.Fatalf("healthz from the hook: %d", status)
+	}
+}
+
+// TestNewErrors: New refuses an invalid configuration and a data directory
+// held by another server, naming the fix, and leaves nothing locked.
+func TestNewErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := configIn(dir)
+	bad.PublicURL = "sharing.example.com"
+	if _, err := New(context.Background(), bad, WithLogOutput(io.Discard)); err == nil || !strings.Contains(err.Error(), "want an absolute URL") {
+		t.Fatalf("bad public_url: %v", err)
+	}
+	newServer(t, configIn(dir))
+	_, err := New(context.Background(), configIn(dir), WithLogOutput(io.Discard))
+	if err == nil || !strings.Contains(err.Error(), "is in use by another sluice server (pid ") || !strings.Contains(err.Error(), "another --data-dir") {
+		t.Fatalf("second server on %s: %v", dir, err)
+	}
+	// A failed New closes what it opened: the port it was to listen on is
+	// taken, and the data directory is free again afterwards.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("response is not JSON: %v", err)
+	defer ln.Close()
+	other := configIn(t.TempDir())
+	other.Addr = ln.Addr().String()
+	if _, err := New(context.Background(), other, WithLogOutput(io.Discard)); err == nil || !strings.Contains(err.Error(), "choose another address") {
+		t.Fatalf("taken address: %v", err)
 	}
-	return resp.StatusCode, body
+	other.Addr = "127.0.0.1:0"
+	newServer(t, other)
 }
 
-func TestStatementsAPI(t *testing.T) {
-	f := newFixture(t)
-	ctx := context.Background()
-	admin, err := Bootstrap(ctx, f.cat, "")
-	if err != nil || !strings.HasPrefix(admin, catalog.UserTokenPrefix) {
-		t.Fatalf("bootstrap: %q %v", admin, err)
-	}
-	if again, err := Bootstrap(ctx, f.cat, ""); err != nil || again != "" {
-		t.Fatalf("second bootstrap issued %q, %v; want nothing", again, err)
-	}
-
-	code, body := f.post(t, admin, "CREATE DATABASE sales; CREATE SCHEMA sales.eu; CREATE USER alice")
-	if code != 200 {
-		t.Fatalf("admin script: %d %v", code, body)
-	}
-	results := body["results"].([]any)
-	alice := ""
-	for _, r := range results {
-		rows, _ := r.(map[string]any)["rows"].([]any)
-		for _, row := range rows {
-			for _, cell := range row.([]any) {
-				if s, _ := cell.(string); strings.HasPrefix(s, catalog.UserTokenPrefix) {
-					alice = s
-				}
-			}
-		}
-	}
-	if len(results) != 3 || alice == "" {
-		t.Fatalf("results %v: want 3 and alice's token", results)
-	}
-
-	tests := []struct {
-		name, token, sql string
-		status           int
-		code, message    string
-	}{
-		{"no token", "", "SHOW DATABASES", 401, "UNAUTHENTICATED", "missing bearer token"},
-		{"bad token", catalog.UserTokenPrefix + strings.Repeat("x", 43), "SHOW DATABASES", 401, "UNAUTHENTICATED", "invalid"},
-		{"denied", alice, "CREATE SCHEMA sales.us", 403, "PERMISSION_DENIED", "missing"},
-		{"syntax", admin, "CREATE DATABASE ok;\nCREATE TABLE ;", 400, "SYNTAX_ERROR", "line 2:14"},
-		{"exists", admin, "CREATE DATABASE sales", 409, "ALREADY_EXISTS", "sales"},
-		{"missing", admin, "ALTER RECIPIENT r ROTATE TOKEN", 404, "NOT_FOUND", "recipient r does not exist"},
-	}
-	for _, tt := range tests {
-		code, body := f.post(t, tt.token, tt.sql)
-		e, _ := body["error"].(map[string]any)
-		if code != tt.status || e["code"] != tt.code || !strings.Contains(e["message"].(string), tt.message) {
-			t.Errorf("%s: %d %v; want %d %s containing %q", tt.name, code, body, tt.status, tt.code, tt.message)
-		}
-		if tt.code == "SYNTAX_ERROR" && (e["line"] != float64(2) || !strings.Contains(e["caret"].(string), "^")) {
-			t.Errorf("syntax error without position or caret: %v", e)
-		}
-	}
-	// The denial was decided by the policy and audited.
-	found := false
-	for _, ev := range f.audit.Events() {
-		if ev.Principal == "user:alice" && !ev.Allow {
-			found = true
-		}
-	}
-	if !found {
-		t.Fatal("alice's denial is not in the audit log")
-	}
-	// An operator-chosen bootstrap token replaces the admin's.
-	chosen := catalog.NewUserToken()
-	if _, err := Bootstrap(ctx, f.cat, chosen); err != nil {
-		t.Fatal(err)
-	}
-	if code, _ := f.post(t, chosen, "SHOW DATABASES"); code != 200 {
-		t.Fatalf("chosen bootstrap token: %d", code)
-	}
-	if code, _ := f.post(t, admin, "SHOW DATABASES"); code != 401 {
-		t.Fatalf("old admin token still works: %d", code)
-	}
-	if _, err := Bootstrap(ctx, f.cat, "not-a-token"); err == nil {
-		t.Fatal("a malformed bootstrap token was accepted")
-	}
-}
-
-// TestClassify: every error class the executor returns maps to its status
-// and code, including UNSUPPORTED, which no statement produces today (every
-// parsed statement runs) but one added to the parser before the executor
-// will.
-func TestClassify(t *testing.T) {
-	for _, tt := range []struct {
-		err    error
-		status int
-		code   string
-	}{
-		{&exec.UnsupportedError{Statement: "FUTURE STATEMENT"}, 501, "UNSUPPORTED"},
-		{&exec.DeniedError{Statement: "DROP DATABASE x", Reason: "missing DROP on database x"}, 403, "PERMISSION_DENIED"},
-		{fmt.Errorf("run: %w", exec.ErrTooManyStatements), 400, "TOO_MANY_STATEMENTS"},
-		{&catalog.Error{Class: catalog.ErrInUse, Msg: "store k is used by stream s"}, 400, "INVALID"},
-		{context.Canceled, 499, "CANCELED"},
-		{errors.New("disk on fire"), 500, "INTERNAL"},
+// TestPublicURL: public_url loses its trailing slash, and the default
+// follows the listener.
+func TestPublicURL(t *testing.T) {
+	for _, tt := range []struct{ in, out string }{
+		{"https://sharing.example.com/", "https://sharing.example.com"},
+		{"https://gw.example.com/sluice", "https://gw.example.com/sluice"},
 	} {
-		status, e := classify(tt.err, "")
-		if status != tt.status || e.Code != tt.code {
-			t.Errorf("%v: %d %s; want %d %s", tt.err, status, e.Code, tt.status, tt.code)
+		cfg := configIn(t.TempDir())
+		cfg.PublicURL = tt.in
+		if got := newServer(t, cfg).PublicURL(); got != tt.out {
+			t.Errorf("public_url %q: PublicURL() = %q, want %q", tt.in, got, tt.out)
 		}
-		if tt.status == 500 && strings.Contains(e.Message, "disk on fire") {
-			t.Errorf("an internal error's text reached the client: %q", e.Message)
-		}
+	}
+	s := newServer(t, configIn(t.TempDir()))
+	if got, want := s.PublicURL(), s.ListenURL(); got != want {
+		t.Errorf("default public URL %s, want the listener's %s", got, want)
+	}
+	if got := derivePublicURL("https", &net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8443}); got != "https://10.0.0.5:8443" {
+		t.Errorf("derived %s", got)
+	}
+	if got := derivePublicURL("http", &net.TCPAddr{IP: net.ParseIP("::1"), Port: 80}); got != "http://[::1]:80" {
+		t.Errorf("derived %s", got)
 	}
 }
 
-// TestStatementsAPIStopsAtFailure: a script that fails at its second
-// statement answers which statement failed (number, SQL, position with a
-// caret), that the first one ran (its result) and that the two after it
-// did not run; a script that fails before running says none of that.
-func TestStatementsAPIStopsAtFailure(t *testing.T) {
-	f := newFixture(t)
-	admin, err := Bootstrap(context.Background(), f.cat, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, body := f.post(t, admin, "CREATE DATABASE sales;\n  GRANT USAGE ON DATABASE sales TO ROLE nosuch;\nCREATE SCHEMA sales.eu; CREATE SCHEMA sales.us")
-	e, _ := body["error"].(map[string]any)
-	if code != 404 || e["code"] != "NOT_FOUND" {
-		t.Fatalf("%d %v, want 404 NOT_FOUND", code, body)
-	}
-	for k, want := range map[string]any{"statement_index": 2.0, "statement_count": 4.0, "not_run": 2.0, "line": 2.0, "column": 3.0,
-		"statement": "GRANT USAGE ON DATABASE sales TO ROLE nosuch",
-		"caret":     "    GRANT USAGE ON DATABASE sales TO ROLE nosuch;\n    ^\n"} {
-		if e[k] != want {
-			t.Errorf("error.%s = %#v, want %#v", k, e[k], want)
-		}
-	}
-	if _, ok := e["committed"]; ok {
-		t.Errorf("error.committed present for a rolled-back statement: %v", e)
-	}
-	results, _ := e["results"].([]any)
-	if len(results) != 1 || results[0].(map[string]any)["statement"] != "CREATE DATABASE sales" {
-		t.Errorf("error.results = %v, want CREATE DATABASE sales's", results)
-	}
-	_, body = f.post(t, admin, "CREATE DATABASE other; CREATE TABLE ;")
-	e, _ = body["error"].(map[string]any)
-	for _, k := range []string{"statement_index", "statement_count", "not_run", "results"} {
-		if _, ok := e[k]; ok {
-			t.Errorf("syntax error has %s: %v", k, e)
-		}
+// TestBootstrapTokenFile: the token file is read and trimmed; an empty file
+// or one given alongside SLUICE_BOOTSTRAP_TOKEN is refused.
+func TestBootstrapTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	good, empty := filepath.Join(dir, "good"), filepath.Join(dir, "empty")
+	os.WriteFile(good, []byte("  slu_abc\n"), 0o600)
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	for _, tc := range []struct {
+		name, file, env, want, wantErr string
+	}{
+		{"env only", "", "slu_env", "slu_env", ""},
+		{"file", good, "", "slu_abc", ""},
+		{"empty file", empty, "", "", "is empty"},
+		{"missing file", filepath.Join(dir, "nope"), "", "", "no such file"},
+		{"both", good, "slu_env", "", "both SLUICE_BOOTSTRAP_TOKEN and bootstrap_token_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SLUICE_BOOTSTRAP_TOKEN", tc.env)
+			got, err := bootstrapToken(tc.file)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %q %v, want %q", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/fileurl"
 	"github.com/sluice-io/sluice/serve/jwtauth"
 	"github.com/sluice-io/sluice/serve/sharing"
@@ -25,68 +25,37 @@ const SharingPath = sharing.DefaultPrefix
 // signed URL.
 const FilesPath = "/files/"
 
-// SharingConfig configures the Delta Sharing endpoint of the server.
-type SharingConfig struct {
-	// PublicURL is the URL recipients reach this server at (scheme, host,
-	// optional path prefix): the base of the file URLs of local tables.
-	PublicURL string
-	// DataDir keeps the generated signing keys (0600) when FileURLKey is
-	// empty.
-	DataDir string
-	// FileURLKey is the hex HMAC key of file URLs (and page tokens), for
-	// several servers behind one name; empty: generated in DataDir.
-	FileURLKey string
-	// URLLifetime is the lifetime of file URLs (default 15 min).
-	URLLifetime time.Duration
-	// JWT, when JWKSURL is set, also accepts JWTs of an identity provider
-	// as recipient credentials.
-	JWT JWTConfig
-	// Audit receives a record of every sharing request (may be nil).
-	Audit policy.Sink
-	// S3PublicEndpoint, when set, is the endpoint URL the pre-signed URLs of
-	// S3 tables are signed for, instead of the one the server reaches the
-	// store at (for a store behind another name inside a container network).
-	S3PublicEndpoint string
-}
-
-// JWTConfig configures recipient authentication by an identity provider's
-// JWTs.
-type JWTConfig struct {
-	JWKSURL        string
-	Issuer         string
-	Audience       string
-	RecipientClaim string        // default "sub"
-	Skew           time.Duration // default 1 min
-}
-
-// EnableSharing mounts the Delta Sharing protocol at SharingPath and the
-// file endpoint of local tables at FilesPath. Recipients authenticate with
-// their Sluice token (catalog.RecipientTokenPrefix) or, with cfg.JWT set,
-// a JWT naming them; every request is decided by pol and audited.
-func (s *Server) EnableSharing(cat *catalog.Catalog, pol *policy.Engine, cfg SharingConfig) error {
-	base := strings.TrimRight(cfg.PublicURL, "/")
+// mountSharing mounts the Delta Sharing protocol at SharingPath and the
+// file endpoint of local tables at FilesPath, configured by cfg's sharing
+// section (its file URL key, or keys kept in its data directory) with
+// publicURL (scheme, host, optional path prefix) as the base of the file
+// URLs of local tables. Recipients authenticate with their Sluice token
+// (catalog.RecipientTokenPrefix) or, with sharing.jwt set, a JWT naming
+// them; every request is decided by pol and audited to audit (may be nil).
+func (s *api) mountSharing(cat *catalog.Catalog, pol *policy.Engine, cfg config.Config, publicURL string, audit policy.Sink) error {
+	base := strings.TrimRight(publicURL, "/")
 	if base == "" {
 		return errors.New("sharing: a public URL is required (the base of file URLs)")
 	}
-	files, err := fileurl.OpenSigner(cfg.DataDir, cfg.FileURLKey, base+FilesPath)
+	files, err := fileurl.OpenSigner(cfg.DataDir, cfg.Sharing.FileURLKey, base+FilesPath)
 	if err != nil {
 		return fmt.Errorf("sharing: file URL signer: %w", err)
 	}
-	tokenKey, err := sharingTokenKey(cfg)
+	tokenKey, err := sharingTokenKey(cfg.DataDir, cfg.Sharing.FileURLKey)
 	if err != nil {
 		return err
 	}
 	auth := recipientAuth{tokens: sharing.BearerTokens{Tokens: cat}}
-	if cfg.JWT.JWKSURL != "" {
-		opts := []jwtauth.Option{jwtauth.WithIssuer(cfg.JWT.Issuer), jwtauth.WithAudience(cfg.JWT.Audience),
+	if jwt := cfg.Sharing.JWT; jwt.JWKSURL != "" {
+		opts := []jwtauth.Option{jwtauth.WithIssuer(jwt.Issuer), jwtauth.WithAudience(jwt.Audience),
 			jwtauth.WithLogger(s.log), jwtauth.WithMetrics(s.reg)}
-		if cfg.JWT.RecipientClaim != "" {
-			opts = append(opts, jwtauth.WithRecipientClaim(cfg.JWT.RecipientClaim))
+		if jwt.RecipientClaim != "" {
+			opts = append(opts, jwtauth.WithRecipientClaim(jwt.RecipientClaim))
 		}
-		if cfg.JWT.Skew > 0 {
-			opts = append(opts, jwtauth.WithSkew(cfg.JWT.Skew))
+		if jwt.Skew > 0 {
+			opts = append(opts, jwtauth.WithSkew(jwt.Skew))
 		}
-		if auth.jwt, err = jwtauth.New(cfg.JWT.JWKSURL, opts...); err != nil {
+		if auth.jwt, err = jwtauth.New(jwt.JWKSURL, opts...); err != nil {
 			return fmt.Errorf("sharing: JWT authentication: %w", err)
 		}
 	}
@@ -97,13 +66,13 @@ func (s *Server) EnableSharing(cat *catalog.Catalog, pol *policy.Engine, cfg Sha
 		sharing.WithLogger(s.log),
 		sharing.WithRegisterer(s.reg),
 	}
-	if cfg.URLLifetime > 0 {
-		opts = append(opts, sharing.WithURLLifetime(cfg.URLLifetime))
+	if d := cfg.Sharing.URLLifetime; d > 0 {
+		opts = append(opts, sharing.WithURLLifetime(d))
 	}
-	if cfg.Audit != nil {
-		opts = append(opts, sharing.WithAuditSink(cfg.Audit))
+	if audit != nil {
+		opts = append(opts, sharing.WithAuditSink(audit))
 	}
-	if ep := cfg.S3PublicEndpoint; ep != "" {
+	if ep := cfg.Storage.S3PublicEndpoint; ep != "" {
 		opts = append(opts, sharing.WithStoreOpener(func(ctx context.Context, uri string) (objstore.Store, error) {
 			return objstore.Open(ctx, uri, objstore.WithS3Options(objstore.WithPresignEndpoint(ep)))
 		}))
@@ -121,15 +90,15 @@ func (s *Server) EnableSharing(cat *catalog.Catalog, pol *policy.Engine, cfg Sha
 // sharingTokenKey is the key of page and refresh tokens: derived from the
 // configured file URL key, or kept in the data dir, so tokens survive a
 // restart and hold across servers sharing one configuration.
-func sharingTokenKey(cfg SharingConfig) ([]byte, error) {
-	if cfg.FileURLKey != "" {
-		k, err := fileurl.ParseKey(cfg.FileURLKey)
+func sharingTokenKey(dataDir, fileURLKey string) ([]byte, error) {
+	if fileURLKey != "" {
+		k, err := fileurl.ParseKey(fileURLKey)
 		if err != nil {
 			return nil, fmt.Errorf("sharing: file URL key: %w", err)
 		}
 		return append([]byte("sluice-page-tokens:"), k...), nil
 	}
-	k, err := fileurl.LoadOrCreateKey(filepath.Join(cfg.DataDir, "sharing-tokens.key"))
+	k, err := fileurl.LoadOrCreateKey(filepath.Join(dataDir, "sharing-tokens.key"))
 	if err != nil {
 		return nil, fmt.Errorf("sharing: page token key: %w", err)
 	}
@@ -143,12 +112,6 @@ type recipientAuth struct {
 	jwt    *jwtauth.Verifier // nil: tokens only
 }
 
-// unauthenticated is a 401 whose message is safe to show.
-type unauthenticated string
-
-func (e unauthenticated) Error() string { return string(e) }
-func (e unauthenticated) Unwrap() error { return sharing.ErrUnauthenticated }
-
 // Authenticate implements sharing.Authenticator.
 func (a recipientAuth) Authenticate(r *http.Request) (string, error) {
 	tok, ok := sharing.BearerToken(r)
@@ -158,7 +121,7 @@ func (a recipientAuth) Authenticate(r *http.Request) (string, error) {
 	id, err := a.jwt.Verify(r.Context(), tok)
 	switch {
 	case errors.Is(err, jwtauth.ErrInvalidToken):
-		return "", unauthenticated(err.Error())
+		return "", sharing.Unauthenticated(err.Error())
 	case err != nil:
 		return "", fmt.Errorf("verify JWT: %w", err)
 	}

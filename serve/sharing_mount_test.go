@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/policy"
+	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
 )
 
@@ -58,12 +59,12 @@ func (p *testIdP) token(t *testing.T, claims map[string]any) string {
 	return signing + "." + b64(sig)
 }
 
-// TestEnableSharingAuthentication: the mounted Delta Sharing endpoint takes
+// TestSharingAuthentication: the mounted Delta Sharing endpoint takes
 // a recipient's Sluice token and an identity provider's JWT naming the
 // recipient, refuses bad credentials with 401, lists only the shares
 // granted to the recipient named, and the file endpoint refuses unsigned
 // URLs.
-func TestEnableSharingAuthentication(t *testing.T) {
+func TestSharingAuthentication(t *testing.T) {
 	ctx := context.Background()
 	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
 	if err != nil {
@@ -96,13 +97,14 @@ func TestEnableSharingAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	idp := newTestIdP(t)
-	s := New(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	err = s.EnableSharing(cat, pol, SharingConfig{PublicURL: "http://sluice.test", DataDir: t.TempDir(), Audit: audit,
-		JWT: JWTConfig{JWKSURL: idp.srv.URL, Issuer: "https://idp.test/", Audience: "sluice"}})
+	s := newAPI(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := configIn(t.TempDir())
+	cfg.Sharing.JWT = config.JWT{JWKSURL: idp.srv.URL, Issuer: "https://idp.test/", Audience: "sluice"}
+	err = s.mountSharing(cat, pol, cfg, "http://sluice.test", audit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(s.handler())
 	defer srv.Close()
 
 	jwt := func(sub, aud string, exp time.Duration) string {

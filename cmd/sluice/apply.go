@@ -1,21 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
-	"github.com/sluice-io/sluice/serve"
-	"github.com/sluice-io/sluice/serve/exec"
+	"github.com/sluice-io/sluice/serve/client"
 )
 
 const applyUsage = `Apply every *.sql file of a folder to a Sluice server, in name order, and
@@ -73,129 +65,9 @@ func runApply(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "sluice apply: no token: pass --token-file, --token or set SLUICE_TOKEN")
 		return errUsage
 	}
-	files, err := sqlFiles(pos)
+	c, err := client.New(*server, *token, *caCert)
 	if err != nil {
 		return err
 	}
-	if *readyFile != "" {
-		// Left by an earlier run of a restarted container: not ready yet.
-		if err := os.Remove(*readyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("--ready-file: %w", err)
-		}
-	}
-	client, err := httpClient(*caCert)
-	if err != nil {
-		return err
-	}
-	dir := *profileDir
-	if dir == "" {
-		dir = "."
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		resp, raw, err := postStatements(ctx, client, *server, *token, string(b))
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		fmt.Fprintf(stdout, "-- %s\n", f)
-		var body struct {
-			serve.StatementsResponse
-			serve.ErrorBody
-		}
-		if err := json.Unmarshal(raw, &body); err != nil {
-			return fmt.Errorf("%s: server answered %s: %s", f, resp.Status, bytes.TrimSpace(raw))
-		}
-		results := append(body.Results, body.Error.Results...)
-		perr := saveProfiles(stdout, dir, results)
-		printResults(stdout, results)
-		if resp.StatusCode != http.StatusOK {
-			msg := body.Error.Code + ": " + body.Error.Message
-			if body.Error.Caret != "" {
-				msg += "\n" + strings.TrimRight(body.Error.Caret, "\n")
-			}
-			return errors.Join(fmt.Errorf("%s: %s", f, msg), perr)
-		}
-		if perr != nil {
-			return perr
-		}
-	}
-	if *readyFile != "" {
-		if err := os.WriteFile(*readyFile, []byte("applied\n"), 0o600); err != nil {
-			return fmt.Errorf("--ready-file: %w", err)
-		}
-	}
-	if *stay {
-		fmt.Fprintf(stdout, "%d files applied; staying until stopped\n", len(files))
-		<-ctx.Done()
-	}
-	return nil
-}
-
-// sqlFiles expands folders into their *.sql files, in name order.
-func sqlFiles(args []string) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
-			out = append(out, a)
-			continue
-		}
-		m, err := filepath.Glob(filepath.Join(a, "*.sql"))
-		if err != nil {
-			return nil, err
-		}
-		if len(m) == 0 {
-			return nil, fmt.Errorf("folder %s has no *.sql file", a)
-		}
-		sort.Strings(m)
-		out = append(out, m...)
-	}
-	return out, nil
-}
-
-// saveProfiles writes each profile among results to dir/<recipient>.share
-// (mode 0600, replacing the file atomically); see storeProfiles.
-func saveProfiles(stdout io.Writer, dir string, results []exec.Result) error {
-	dest := func(recipient string) string { return filepath.Join(dir, recipient+".share") }
-	return storeProfiles(stdout, results, dest, writeOwnerOnly)
-}
-
-// writeOwnerOnly replaces path with data, mode 0600, through a temporary
-// file in the same folder. Run as root, it gives the file to the owner of
-// the folder.
-func writeOwnerOnly(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if os.Geteuid() == 0 {
-		if st, err := os.Stat(filepath.Dir(path)); err == nil {
-			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-				if err := f.Chown(int(sys.Uid), int(sys.Gid)); err != nil {
-					f.Close()
-					return err
-				}
-			}
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return c.Apply(ctx, pos, client.ApplyOptions{ProfileDir: *profileDir, ReadyFile: *readyFile, Stay: *stay}, stdout)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 )
@@ -31,22 +30,14 @@ func runBucket(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "sluice bucket: give one s3://BUCKET URI (see --help)")
 		return errUsage
 	}
-	u, err := url.Parse(pos[0])
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return fmt.Errorf("%q: want s3://BUCKET", pos[0])
-	}
-	st, err := objstore.NewS3(ctx, u.Host, "")
-	if err != nil {
-		return err
-	}
-	created, err := st.CreateBucket(ctx)
+	bucket, created, err := objstore.EnsureBucket(ctx, pos[0])
 	if err != nil {
 		return err
 	}
 	if created {
-		fmt.Fprintf(stdout, "bucket %s created\n", u.Host)
+		fmt.Fprintf(stdout, "bucket %s created\n", bucket)
 	} else {
-		fmt.Fprintf(stdout, "bucket %s exists\n", u.Host)
+		fmt.Fprintf(stdout, "bucket %s exists\n", bucket)
 	}
 	return nil
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
-	"github.com/sluice-io/sluice/deltawriter/objstore"
 )
 
 const deltaUsage = `Inspect and maintain Delta Lake tables, local or on S3.
@@ -55,11 +54,7 @@ func openTable(ctx context.Context, fsName string, pos []string, stderr io.Write
 		fmt.Fprintf(stderr, "sluice delta %s: want exactly one table URI, got %d arguments (see --help)\n", fsName, len(pos))
 		return nil, errUsage
 	}
-	st, err := objstore.Open(ctx, pos[0])
-	if err != nil {
-		return nil, err
-	}
-	return deltawriter.New(st), nil
+	return deltawriter.Open(ctx, pos[0])
 }
 
 func deltaInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/ingest/eventgen"
 	"github.com/sluice-io/sluice/serve/config"
+	"github.com/sluice-io/sluice/serve/demo"
 	"github.com/sluice-io/sluice/testdata"
 )
 
@@ -197,7 +198,7 @@ func TestDemoPipelineEndToEnd(t *testing.T) {
 	dir := serveDirWithLogs(t)
 	url, stop := startServe(t, dir)
 	defer stop()
-	script, err := demoScript(strings.Join(k.Brokers, ","))
+	script, err := demo.Script(strings.Join(k.Brokers, ","))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/serve/client"
 )
 
 const versionUsage = `Print the version of this binary and the commit it was built from.
@@ -92,44 +89,10 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintln(stderr, "sluice healthcheck: give one URL, such as http://127.0.0.1:8080 (see --help)")
 		return errUsage
 	}
-	if path, ok := strings.CutPrefix(pos[0], "file://"); ok {
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("not healthy: %w", err)
-		}
-		fmt.Fprintf(stdout, "%s: exists\n", path)
-		return nil
-	}
-	target, err := healthURL(pos[0])
+	line, err := client.Healthcheck(ctx, pos[0], *timeout)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", target, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: not healthy: %w", target, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: not healthy: %s %s", target, resp.Status, strings.TrimSpace(string(body)))
-	}
-	fmt.Fprintf(stdout, "%s: %s\n", target, strings.TrimSpace(string(body)))
+	fmt.Fprintln(stdout, line)
 	return nil
-}
-
-// healthURL is u, or u/healthz when u has no path.
-func healthURL(u string) (string, error) {
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return "", fmt.Errorf("healthcheck %q: want an http(s) URL such as http://127.0.0.1:8080", u)
-	}
-	if p.Path == "" || p.Path == "/" {
-		p.Path = "/healthz"
-	}
-	return p.String(), nil
 }

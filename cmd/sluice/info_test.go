@@ -158,35 +158,3 @@ func TestApplyTwice(t *testing.T) {
 		t.Errorf("second apply changed the profile")
 	}
 }
-
-// TestBootstrapTokenFile: the token file is read and trimmed; an empty file
-// or one given alongside SLUICE_BOOTSTRAP_TOKEN is refused.
-func TestBootstrapTokenFile(t *testing.T) {
-	dir := t.TempDir()
-	good, empty := filepath.Join(dir, "good"), filepath.Join(dir, "empty")
-	os.WriteFile(good, []byte("  slu_abc\n"), 0o600)
-	os.WriteFile(empty, []byte("\n"), 0o600)
-	for _, tc := range []struct {
-		name, file, env, want, wantErr string
-	}{
-		{"env only", "", "slu_env", "slu_env", ""},
-		{"file", good, "", "slu_abc", ""},
-		{"empty file", empty, "", "", "is empty"},
-		{"missing file", filepath.Join(dir, "nope"), "", "", "no such file"},
-		{"both", good, "slu_env", "", "both SLUICE_BOOTSTRAP_TOKEN and bootstrap_token_file"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv("SLUICE_BOOTSTRAP_TOKEN", tc.env)
-			got, err := bootstrapToken(tc.file)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tc.want {
-				t.Fatalf("got %q %v, want %q", got, err, tc.want)
-			}
-		})
-	}
-}

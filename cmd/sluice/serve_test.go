@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -188,27 +187,6 @@ func TestServeTLSAndProfiles(t *testing.T) {
 		if info, err := os.Stat(filepath.Join(dir, f)); err != nil || info.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v", f, info, err)
 		}
-	}
-}
-
-// TestPublicURL: --public-url is checked, and the default follows the
-// listener.
-func TestPublicURL(t *testing.T) {
-	for _, tt := range []struct{ in, out string }{
-		{"https://sharing.example.com/", "https://sharing.example.com"},
-		{"https://gw.example.com/sluice", "https://gw.example.com/sluice"},
-		{"ftp://x", ""}, {"sharing.example.com", ""}, {"https://u:p@x/", ""}, {"https://x/?a=1", ""},
-	} {
-		got, err := checkPublicURL(tt.in)
-		if got != tt.out || (err != nil) != (tt.out == "") {
-			t.Errorf("checkPublicURL(%q) = %q, %v; want %q", tt.in, got, err, tt.out)
-		}
-	}
-	if got := derivePublicURL("https", &net.TCPAddr{IP: net.ParseIP("10.0.0.5"), Port: 8443}); got != "https://10.0.0.5:8443" {
-		t.Errorf("derived %s", got)
-	}
-	if got := derivePublicURL("http", &net.TCPAddr{IP: net.ParseIP("::1"), Port: 80}); got != "http://[::1]:80" {
-		t.Errorf("derived %s", got)
 	}
 }
 

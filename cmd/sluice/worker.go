@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"runtime/debug"
 
 	"github.com/sluice-io/sluice/ingest"
+	"github.com/sluice-io/sluice/internal/logging"
 )
 
 const workerUsage = `Run one pipeline worker: consume a Kafka topic into a Delta table, exactly once.
@@ -67,40 +65,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintln(stderr, "sluice worker: --spec FILE is required and no arguments are taken (see --help)")
 		return errUsage
 	}
-	logger, err := newLogger(stderr, *level)
+	logger, err := logging.New(stderr, *level)
 	if err != nil {
 		return err
 	}
-	spec, err := ingest.LoadSpec(*specPath)
-	if err != nil {
-		return err
-	}
-	if *metricsAddr != "" {
-		spec.Metrics.Addr = *metricsAddr
-	}
-	if *instanceID != "" {
-		spec.Source.InstanceID = *instanceID
-		if err := spec.Validate(); err != nil {
-			return fmt.Errorf("--instance-id: %w", err)
-		}
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The garbage collector works to keep the whole process within the
-		// spec's memory budget; buffers are sized from it too.
-		debug.SetMemoryLimit(int64(spec.Flush.MemoryLimit) * 8 / 10)
-	}
-	w, err := ingest.NewWorker(ctx, spec, ingest.WithLogger(logger))
-	if err != nil {
-		return err
-	}
-	return w.Run(ctx)
-}
-
-// newLogger returns a JSON slog logger at the given level.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return ingest.RunSpecFile(ctx, *specPath, ingest.RunOptions{MetricsAddr: *metricsAddr, InstanceID: *instanceID, Logger: logger})
 }

@@ -6,7 +6,9 @@
 #
 # Usage: deploy/testenv/test.sh [go test flags] [packages]
 #
-#   deploy/testenv/test.sh                                  # go test ./...
+#   deploy/testenv/test.sh                                  # go test ./..., then
+#                                                           # go test -race -short on
+#                                                           # RACE_PKGS (below)
 #   deploy/testenv/test.sh -count=1 -run 'S3|Local' ./deltawriter/objstore/...
 #
 # Arguments that look like package patterns (".", "./x", "../x", "./...",
@@ -458,6 +460,12 @@ stop_containers() {
 
 # --- tests -------------------------------------------------------------------
 
+# RACE_PKGS are the packages with shared state (the policy engine, the
+# server and its handlers, the supervisor, the sharing server): the default
+# run (no package arguments) runs their unit tests (-short) a second time
+# under the race detector. SLUICE_TEST_RACE=0 skips that pass.
+RACE_PKGS=(./policy/... ./serve/...)
+
 run_go_tests() {
 	local flags=() pkgs=() prev_takes_value=
 	local a
@@ -478,10 +486,20 @@ run_go_tests() {
 		*) flags+=("$a") ;;
 		esac
 	done
-	[[ ${#pkgs[@]} -gt 0 ]] || pkgs=(./...)
+	local race=
+	if [[ ${#pkgs[@]} -eq 0 ]]; then
+		pkgs=(./...)
+		race=${SLUICE_TEST_RACE:-1}
+	fi
 	log "go test ${flags[*]+${flags[*]} }${pkgs[*]}"
 	local rc=0
 	go test "${flags[@]}" "${pkgs[@]}" || rc=$?
+	if [[ $race == 1 ]]; then
+		# The default run also runs the unit tests of the packages with
+		# shared state under the race detector (docs/hardening.md).
+		log "go test -race -short ${flags[*]+${flags[*]} }${RACE_PKGS[*]}"
+		go test -race -short "${flags[@]}" "${RACE_PKGS[@]}" || rc=$?
+	fi
 	return "$rc"
 }
 

@@ -496,6 +496,9 @@ func (c *Config) Validate() error {
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return bad("log_level", c.LogLevel, "want debug, info, warn or error")
 	}
+	if u := c.PublicURL; u != "" && !isPublicURL(u) {
+		return bad("public_url", u, "want an absolute URL such as https://sharing.example.com (no query, no credentials)")
+	}
 	if w := c.Storage.Warehouse; w != "" {
 		scheme, rest, ok := strings.Cut(w, "://")
 		if !ok || (scheme != "file" && scheme != "s3") || strings.Trim(rest, "/") == "" {
@@ -534,6 +537,14 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// isPublicURL reports whether s is an absolute http(s) URL without
+// credentials, query or fragment (a trailing slash is allowed: the server
+// drops it).
+func isPublicURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 // validateHTTP checks the http section: positive values, and a client

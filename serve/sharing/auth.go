@@ -2,7 +2,6 @@ package sharing
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -10,8 +9,10 @@ import (
 )
 
 // ErrUnauthenticated is wrapped by an Authenticator's error when the request
-// carries no valid credential; the server answers 401 with its message.
-var ErrUnauthenticated = errors.New("unauthenticated")
+// carries no valid credential; the server answers 401 with its message. It
+// is catalog.ErrUnauthenticated, the one such error of Sluice: a token the
+// catalog refuses needs no translation.
+var ErrUnauthenticated = catalog.ErrUnauthenticated
 
 // Authenticator says which recipient a request comes from.
 type Authenticator interface {
@@ -37,12 +38,9 @@ type BearerTokens struct {
 func (b BearerTokens) Authenticate(r *http.Request) (string, error) {
 	tok, ok := BearerToken(r)
 	if !ok {
-		return "", unauthenticated("missing bearer token: send Authorization: Bearer <token> (the bearerToken of your profile file)")
+		return "", Unauthenticated("missing bearer token: send Authorization: Bearer <token> (the bearerToken of your profile file)")
 	}
 	rc, err := b.Tokens.AuthenticateRecipient(r.Context(), tok)
-	if errors.Is(err, catalog.ErrUnauthenticated) {
-		return "", unauthenticated(err.Error())
-	}
 	if err != nil {
 		return "", err
 	}
@@ -54,9 +52,14 @@ type authError struct{ msg string }
 func (e *authError) Error() string { return e.msg }
 func (e *authError) Unwrap() error { return ErrUnauthenticated }
 
-func unauthenticated(msg string) error { return &authError{msg} }
+// Unauthenticated is an error wrapping ErrUnauthenticated with msg, which
+// is shown to the client (so it must hold no secret).
+func Unauthenticated(msg string) error { return &authError{msg} }
 
-// BearerToken returns the token of the request's Authorization header.
+// BearerToken returns the token of the request's Authorization header
+// ("Bearer <token>", the scheme in any case); false without one. It is the
+// one bearer parser of the server: the statements API and the Delta Sharing
+// endpoint both use it.
 func BearerToken(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	const p = "Bearer "
