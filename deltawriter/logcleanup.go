@@ -13,9 +13,9 @@ type LogCleanupOptions struct {
 	// Retain is how long commit and checkpoint files are kept (default:
 	// the table's delta.logRetentionDuration, 30 days unless set).
 	Retain time.Duration
-	// MinVersion is the oldest version that must stay loadable whatever
-	// its age, such as the oldest version a share WITH HISTORY promises
-	// its recipients; negative: none.
+	// MinVersion, when positive, is the oldest version that must stay
+	// loadable whatever its age, such as the oldest version a share WITH
+	// HISTORY promises its recipients; 0 or negative: none.
 	MinVersion int64
 	// DryRun lists what would be deleted without deleting it.
 	DryRun bool
@@ -52,7 +52,11 @@ func (t *Table) CleanLog(ctx context.Context, o LogCleanupOptions) (LogCleanupRe
 	if err != nil {
 		return LogCleanupResult{}, fmt.Errorf("clean log of %s: %w", t.URI(), err)
 	}
-	plan := deltalog.PlanLogCleanup(infos, t.cfg.now().Add(-retain), o.MinVersion)
+	minKeep := o.MinVersion
+	if minKeep <= 0 {
+		minKeep = -1
+	}
+	plan := deltalog.PlanLogCleanup(infos, t.cfg.now().Add(-retain), minKeep)
 	res := LogCleanupResult{Checkpoint: plan.Checkpoint, OldestLoadable: plan.OldestLoadable, DryRun: o.DryRun}
 	if o.DryRun {
 		res.Deleted = plan.Delete

@@ -125,3 +125,55 @@ func TestCleanLogKeepsRetainedVersions(t *testing.T) {
 		})
 	}
 }
+
+// TestVacuumKeepsPromisedHistory: files that a version at or after
+// MinVersion references stay through VACUUM whatever their age, so a reader
+// of that version still gets its rows; without MinVersion they go.
+func TestVacuumKeepsPromisedHistory(t *testing.T) {
+	ctx := context.Background()
+	for _, keep := range []bool{true, false} {
+		t.Run("minVersion="+strconv.FormatBool(keep), func(t *testing.T) {
+			st, dir := agedTable(t, time.Now())
+			tbl := New(st, WithLogger(discardLogger()))
+			p := DefaultCompactPolicy()
+			p.MinAge, p.MinFiles = 0, 2
+			if res, err := tbl.Compact(ctx, p); err != nil || res.FilesRemoved != 25 {
+				t.Fatalf("compact: %+v, %v", res, err)
+			}
+			// One more append after the compaction: version 27's file is
+			// live, version 12's files are history.
+			rec := writerBatch("a", 250, 10)
+			defer rec.Release()
+			if _, err := tbl.Append(ctx, []arrow.Record{rec}); err != nil {
+				t.Fatal(err)
+			}
+			later := New(st, WithLogger(discardLogger()), WithClock(func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }))
+			o := VacuumOptions{}
+			if keep {
+				o.MinVersion = 12
+			}
+			res, err := later.Vacuum(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 25 // the compacted files
+			if keep {
+				want = 0 // versions 12..25 reference every one of them
+			}
+			if len(res.Files) != want {
+				t.Fatalf("vacuum deleted %d files, want %d", len(res.Files), want)
+			}
+			o12 := testenv.DeltaRs(t, nil, []string{dir}, "--rows", "--version", "12")[0]
+			if keep {
+				if o12.Error != "" || o12.NumRecords != 120 {
+					t.Fatalf("delta-rs version 12 after vacuum with MinVersion 12: %d rows, %s", o12.NumRecords, o12.Error)
+				}
+			} else if o12.Error == "" {
+				t.Fatal("delta-rs read version 12 after a vacuum that deleted its files")
+			}
+			if latest := testenv.DeltaRs(t, nil, []string{dir}, "--rows")[0]; latest.Error != "" || latest.NumRecords != 260 {
+				t.Fatalf("delta-rs latest after vacuum: %d rows, %s", latest.NumRecords, latest.Error)
+			}
+		})
+	}
+}
