@@ -270,12 +270,12 @@ func TestLoopBesideAppender(t *testing.T) {
 	}
 }
 
-// testLogger logs to the test's log.
-func testLogger(t *testing.T) *slog.Logger {
+// testLogger logs warnings to the test's log.
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(b, "\n")))
