@@ -259,6 +259,10 @@ type VacuumOptions struct {
 	// Force allows a retention shorter than the table's: readers of older
 	// versions and writers with files not yet committed may then lose files.
 	Force bool
+	// MinVersion, when positive, keeps every file that a version at or
+	// after it references, whatever its age: what a share WITH HISTORY
+	// promises. 0 or negative: none.
+	MinVersion int64
 }
 
 // VacuumResult reports what VACUUM deleted (or would delete).
@@ -320,6 +324,11 @@ func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, erro
 			keepDV(r.DeletionVector)
 		}
 	}
+	if o.MinVersion > 0 && o.MinVersion < snap.Version {
+		if err := t.keepHistory(ctx, o.MinVersion, snap.Version, keep, keepDV); err != nil {
+			return VacuumResult{}, fmt.Errorf("vacuum %s: keep the files of versions %d and later: %w", t.URI(), o.MinVersion, err)
+		}
+	}
 	if dvErr != nil {
 		return VacuumResult{}, fmt.Errorf("vacuum %s: %w", t.URI(), dvErr)
 	}
@@ -378,4 +387,40 @@ func hiddenKey(key string, partCols []string) bool {
 		}
 	}
 	return false
+}
+
+// keepHistory adds to keep the keys of every file that a version from
+// first to latest references: the files of the snapshot at first and those
+// the commits after it add.
+func (t *Table) keepHistory(ctx context.Context, first, latest int64, keep map[string]bool, keepDV func(*deltalog.DeletionVector)) error {
+	snap, err := t.Snapshot(ctx, deltalog.AtVersion(first))
+	if err != nil {
+		return err
+	}
+	for _, a := range snap.Files() {
+		if k, err := KeyForPath(a.Path); err == nil {
+			keep[k] = true
+		}
+		keepDV(a.DeletionVector)
+	}
+	for v := first + 1; v <= latest; v++ {
+		b, err := objstore.ReadAll(ctx, t.store, deltalog.CommitKey(v))
+		if err != nil {
+			return fmt.Errorf("read commit %d: %w", v, err)
+		}
+		acts, err := deltalog.ParseActions(b)
+		if err != nil {
+			return fmt.Errorf("commit %d: %w", v, err)
+		}
+		for _, a := range acts {
+			if a.Add == nil {
+				continue
+			}
+			if k, err := KeyForPath(a.Add.Path); err == nil {
+				keep[k] = true
+			}
+			keepDV(a.Add.DeletionVector)
+		}
+	}
+	return nil
 }

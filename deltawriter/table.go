@@ -61,6 +61,11 @@ func WithCheckpoints(on bool) Option { return func(c *config) { c.checkpoints = 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// WithClock sets the clock that ages files and log entries for compaction,
+// log cleanup and vacuum (default time.Now); tests and benchmarks compress
+// time with it.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
 // New returns the Table stored in st. It does no I/O.
 func New(st objstore.Store, opts ...Option) *Table {
 	cfg := config{
