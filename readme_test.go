@@ -3,20 +3,19 @@
 package sluice_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluice-io/sluice/deploy/testenv"
 	"github.com/sluice-io/sluice/internal/mdblocks"
+	"github.com/sluice-io/sluice/internal/syncbuf"
 )
 
 // The README's blocks are run by TestREADMEBlocks, in order, in one bash
@@ -123,14 +122,14 @@ func readmeEnv(py string) []string {
 type session struct {
 	dir    string // where the block files are written
 	stdin  io.WriteCloser
-	out    *lockedBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
 	n      int
 }
 
 func startSession(t *testing.T, dir string, env []string) *session {
 	t.Helper()
-	s := &session{dir: t.TempDir(), out: &lockedBuffer{}, exited: make(chan struct{})}
+	s := &session{dir: t.TempDir(), out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = dir, env, s.out, s.out
 	// Its own process group: the servers the blocks leave running in the
@@ -219,28 +218,4 @@ func (s *session) await(start int, text string, timeout time.Duration) bool {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the session's processes write to while
-// the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Len() }
-
-func (l *lockedBuffer) String() string { return l.Since(0) }
-
-// Since returns the output from byte offset start on.
-func (l *lockedBuffer) Since(start int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b.Bytes()[start:])
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/internal/syncbuf"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/exec"
 )
@@ -38,31 +39,8 @@ import (
 type fuzzServer struct {
 	h                        http.Handler
 	admin, nobody, recipient string
-	calibration              time.Duration // a trivial request
-	log                      *lockedBuffer // the server's log, for failures
-}
-
-// lockedBuffer is a log sink safe for concurrent requests.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
-		l.b.Reset()
-	}
-	return l.b.Write(p)
-}
-
-// tail returns the end of the log.
-func (l *lockedBuffer) tail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
-	return s[max(0, len(s)-2000):]
+	calibration              time.Duration   // a trivial request
+	log                      *syncbuf.Buffer // the server's log, for failures
 }
 
 var (
@@ -90,7 +68,7 @@ func newFuzzServer() (*fuzzServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &fuzzServer{log: &lockedBuffer{}}
+	fs := &fuzzServer{log: &syncbuf.Buffer{Max: 1 << 20}}
 	err = cat.Update(ctx, func(tx *catalog.Tx) error {
 		var err error
 		if _, fs.admin, err = tx.CreateUser(catalog.User{Name: "root"}); err != nil {
@@ -166,7 +144,7 @@ func (fs *fuzzServer) check(t *testing.T, r *http.Request, size int) {
 	w := fs.serve(r)
 	took := time.Since(start)
 	if w.Code >= 500 {
-		t.Fatalf("%s %s: status %d: %.500s\nserver log:\n%s", r.Method, r.URL, w.Code, w.Body.String(), fs.log.tail())
+		t.Fatalf("%s %s: status %d: %.500s\nserver log:\n%s", r.Method, r.URL, w.Code, w.Body.String(), fs.log.Tail(2000))
 	}
 	if w.Code >= 300 && w.Code < 400 && (under(r.URL.Path, APIPath) || under(r.URL.Path, SharingPath)) {
 		t.Fatalf("%s %s: redirect %d to %q", r.Method, r.URL, w.Code, w.Header().Get("Location"))

@@ -11,26 +11,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/internal/syncbuf"
 	"github.com/sluice-io/sluice/serve/tlsreload"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer is the output of an in-process command, read while it runs.
+type syncBuffer = syncbuf.Buffer
 
 // startServe runs `sluice serve` in-process, with extra flags, and returns
 // its URL and a stop function that waits for a clean exit.
