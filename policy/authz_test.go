@@ -115,7 +115,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						grants[i] = append(grants[i], Grant{Role: "analyst", Privilege: "USAGE"})
 					}
 					if on >= 0 {
-						grants[on] = append(grants[on], Grant{Role: grantee, Privilege: string(action)})
+						grants[on] = append(grants[on], Grant{Role: grantee, Privilege: action})
 					}
 					// Noise: other roles' grants, which must change nothing.
 					for i := 0; i <= lv.index; i++ {
@@ -316,7 +316,7 @@ func TestInvalidRequestsFailClosed(t *testing.T) {
 		"no principal kind": {Principal: Principal{Name: "x", Roles: []string{"admin"}}, Action: ActionSelect, Path: ok},
 		"no principal name": {Principal: Principal{Kind: PrincipalUser, Roles: []string{"admin"}}, Action: ActionSelect, Path: ok},
 		"unknown action":    {Principal: user("admin"), Action: "DELETE", Path: ok},
-		"ALL as action":     {Principal: user("admin"), Action: PrivilegeAll, Path: ok},
+		"ALL as action":     {Principal: user("admin"), Action: object.PrivAll, Path: ok},
 		"empty path":        {Principal: user("admin"), Action: ActionSelect},
 		"unknown kind":      {Principal: user("admin"), Action: ActionSelect, Path: []Node{{Kind: "view", Name: "v"}}},
 		"unnamed node":      {Principal: user("admin"), Action: ActionSelect, Path: []Node{{Kind: object.KindDatabase}}},

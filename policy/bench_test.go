@@ -28,7 +28,7 @@ func newBenchCatalog(seed uint64) *benchCatalog {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	const nDB, nSchema, nRel, nRoles = 10, 10, 100, 1000
 	role := func() string { return fmt.Sprintf("role_%d", rng.IntN(nRoles)) }
-	grants := func(n int, privs ...string) []Grant {
+	grants := func(n int, privs ...object.Privilege) []Grant {
 		g := make([]Grant, n)
 		for i := range g {
 			g[i] = Grant{Role: role(), Privilege: privs[rng.IntN(len(privs))]}

@@ -61,7 +61,7 @@ func (e *Engine) key(r Request) cacheKey {
 			if e.cfg.allGrants || held(g.Role) >= 0 {
 				b = append(b, 1)
 				b = appendStr(b, g.Role)
-				b = appendStr(b, g.Privilege)
+				b = appendStr(b, string(g.Privilege))
 			}
 		}
 		b = append(b, 0)

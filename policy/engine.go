@@ -477,7 +477,7 @@ var interned = func() map[string]*ast.Term {
 	for _, k := range []PrincipalKind{PrincipalUser, PrincipalRecipient, PrincipalWorker} {
 		m[string(k)] = ast.StringTerm(string(k))
 	}
-	m[PrivilegeAll] = ast.StringTerm(PrivilegeAll)
+	m[string(object.PrivAll)] = ast.StringTerm(string(object.PrivAll))
 	return m
 }()
 
@@ -551,7 +551,7 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 			switch {
 			case ri >= 0:
 				role = roles[ri]
-				privs = append(privs, term(g.Privilege))
+				privs = append(privs, term(string(g.Privilege)))
 			case e.cfg.allGrants:
 				role = ast.StringTerm(g.Role)
 			default:
@@ -559,7 +559,7 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 			}
 			grants = append(grants, ast.ObjectTerm(
 				[2]*ast.Term{keyRole, role},
-				[2]*ast.Term{keyPrivilege, term(g.Privilege)},
+				[2]*ast.Term{keyPrivilege, term(string(g.Privilege))},
 			))
 		}
 		fields := [][2]*ast.Term{

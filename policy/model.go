@@ -33,56 +33,35 @@ type Principal struct {
 	Roles []string
 }
 
-// Action is what the principal wants to do to the last node of a path. It is
-// also the name of the privilege that allows it.
-type Action string
+// Action is what the principal wants to do to the last node of a path: a
+// privilege's name, as package object defines them (see object.Privilege for
+// the statements each allows).
+type Action = object.Privilege
 
-// The actions, and the SQL statements that map to them (the statement is
-// checked on the path given).
+// The actions.
 const (
-	// ActionUsage: USE DATABASE/SCHEMA, and the privilege every ancestor of a
-	// target needs.
-	ActionUsage Action = "USAGE"
-	// ActionCreate: CREATE <kind> <name>. The path ends at the object to be
-	// created; the privilege is checked on its parent.
-	ActionCreate Action = "CREATE"
-	// ActionSelect: SELECT, subscribing to a stream, reading a share.
-	ActionSelect Action = "SELECT"
-	// ActionInsert: INSERT, COPY INTO, a pipeline writing into a table.
-	ActionInsert Action = "INSERT"
-	// ActionOwnership: GRANT OWNERSHIP (transfer). OWNERSHIP held covers every
-	// other privilege on the node and its descendants.
-	ActionOwnership Action = "OWNERSHIP"
-	// ActionDrop: DROP <kind> <name>.
-	ActionDrop Action = "DROP"
-	// ActionAlter: ALTER <kind> <name> (rename, set properties, schema changes).
-	ActionAlter Action = "ALTER"
-	// ActionDescribe: DESCRIBE and SHOW of the node's metadata.
-	ActionDescribe Action = "DESCRIBE"
-	// ActionMonitor: SHOW QUERIES, metrics and lag of a node's queries.
-	ActionMonitor Action = "MONITOR"
-	// ActionOperate: PAUSE, RESUME and TERMINATE QUERY.
-	ActionOperate Action = "OPERATE"
-	// ActionGrant: GRANT and REVOKE of privileges (other than OWNERSHIP) on the node.
-	ActionGrant Action = "GRANT"
+	ActionUsage     = object.PrivUsage
+	ActionCreate    = object.PrivCreate // checked on the parent of the object to be created
+	ActionSelect    = object.PrivSelect
+	ActionInsert    = object.PrivInsert
+	ActionOwnership = object.PrivOwnership
+	ActionDrop      = object.PrivDrop
+	ActionAlter     = object.PrivAlter
+	ActionDescribe  = object.PrivDescribe
+	ActionMonitor   = object.PrivMonitor
+	ActionOperate   = object.PrivOperate
+	ActionGrant     = object.PrivGrant
 )
 
-// PrivilegeAll is the privilege that, granted, stands for every action but
-// OWNERSHIP. It is not an Action.
-const PrivilegeAll = "ALL"
-
 // Actions lists every valid Action.
-var Actions = []Action{ActionUsage, ActionCreate, ActionSelect, ActionInsert, ActionOwnership, ActionDrop, ActionAlter, ActionDescribe, ActionMonitor, ActionOperate, ActionGrant}
-
-// Valid reports whether a is one of Actions.
-func (a Action) Valid() bool { return slices.Contains(Actions, a) }
+var Actions = object.Privileges
 
 // Grant is one privilege granted to one role on a node.
 type Grant struct {
 	// Role is the grantee.
 	Role string
-	// Privilege is an Action's name or PrivilegeAll.
-	Privilege string
+	// Privilege is an Action or object.PrivAll.
+	Privilege object.Privilege
 }
 
 // Node is one catalog object on a path, with the grants made on it.

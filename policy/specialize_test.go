@@ -289,7 +289,7 @@ func fuzzRequest(data []byte) Request {
 	}
 	roles := []string{"admin", "analyst", "reader", "owner"}
 	names := []string{"sales", "eu", "pii", "orders", "q3", "acme"}
-	privs := []string{"USAGE", "SELECT", "INSERT", "CREATE", "DROP", "ALTER", "DESCRIBE", "OWNERSHIP", "ALL", "GRANT", "BOGUS"}
+	privs := []object.Privilege{"USAGE", "SELECT", "INSERT", "CREATE", "DROP", "ALTER", "DESCRIBE", "OWNERSHIP", "ALL", "GRANT", "BOGUS"}
 	kinds := []PrincipalKind{PrincipalUser, PrincipalRecipient, PrincipalWorker}
 	r := Request{Principal: Principal{Kind: kinds[next()%len(kinds)], Name: names[next()%len(names)]}}
 	m := next()

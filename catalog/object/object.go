@@ -41,16 +41,45 @@ func (k Kind) Valid() bool { return slices.Contains(Kinds, k) }
 func (k Kind) Keyword() string { return strings.ToUpper(string(k)) }
 
 // Privilege is a right granted to a role (or, SELECT on a share, to a
-// recipient) on an object, as SQL writes it.
+// recipient) on an object, as SQL writes it. Each privilege but ALL is also
+// the action it allows: the policy decides requests for Privileges.
 type Privilege string
 
-// The privileges.
+// The privileges, and the statements they allow (checked on the path of the
+// statement's object).
 const (
-	PrivUsage     Privilege = "USAGE"
-	PrivCreate    Privilege = "CREATE"
-	PrivSelect    Privilege = "SELECT"
-	PrivInsert    Privilege = "INSERT"
+	// PrivUsage: USE DATABASE/SCHEMA, and what every ancestor of a target
+	// needs.
+	PrivUsage Privilege = "USAGE"
+	// PrivCreate: CREATE <kind> <name>, checked on the parent.
+	PrivCreate Privilege = "CREATE"
+	// PrivSelect: SELECT, subscribing to a stream, reading a share.
+	PrivSelect Privilege = "SELECT"
+	// PrivInsert: INSERT, a pipeline writing into a table.
+	PrivInsert Privilege = "INSERT"
+	// PrivOwnership: GRANT OWNERSHIP (transfer). OWNERSHIP held covers every
+	// other privilege on the node and its descendants.
 	PrivOwnership Privilege = "OWNERSHIP"
-	// PrivAll stands for every privilege but OWNERSHIP.
+	// PrivDrop: DROP <kind> <name>.
+	PrivDrop Privilege = "DROP"
+	// PrivAlter: ALTER <kind> <name> (rename, set properties, schema changes).
+	PrivAlter Privilege = "ALTER"
+	// PrivDescribe: DESCRIBE and SHOW of the node's metadata.
+	PrivDescribe Privilege = "DESCRIBE"
+	// PrivMonitor: SHOW QUERIES, metrics and lag of a node's queries.
+	PrivMonitor Privilege = "MONITOR"
+	// PrivOperate: PAUSE, RESUME and TERMINATE QUERY.
+	PrivOperate Privilege = "OPERATE"
+	// PrivGrant: GRANT and REVOKE of privileges (other than OWNERSHIP) on the
+	// node.
+	PrivGrant Privilege = "GRANT"
+	// PrivAll, granted, stands for every privilege but OWNERSHIP. It is not
+	// in Privileges: no request asks for ALL.
 	PrivAll Privilege = "ALL"
 )
+
+// Privileges lists every privilege a request can ask for (PrivAll aside).
+var Privileges = []Privilege{PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivOwnership, PrivDrop, PrivAlter, PrivDescribe, PrivMonitor, PrivOperate, PrivGrant}
+
+// Valid reports whether p is one of Privileges.
+func (p Privilege) Valid() bool { return slices.Contains(Privileges, p) }

@@ -1,6 +1,9 @@
 package object
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestKinds: every kind is valid and written in SQL in upper case;
 // KindRelation, which stands for stream or table, and unknown kinds are not.
@@ -26,5 +29,24 @@ func TestKinds(t *testing.T) {
 	}
 	if len(Kinds) != 10 {
 		t.Errorf("%d kinds, want 10", len(Kinds))
+	}
+}
+
+// TestPrivileges: every privilege a request can ask for is valid and
+// written as SQL writes it; ALL, which only a grant holds, and unknown
+// words are not.
+func TestPrivileges(t *testing.T) {
+	for _, p := range Privileges {
+		if !p.Valid() || strings.ToUpper(string(p)) != string(p) {
+			t.Errorf("%q: want valid and upper case", p)
+		}
+	}
+	for _, p := range []Privilege{PrivAll, "select", "BOGUS", ""} {
+		if p.Valid() {
+			t.Errorf("%q.Valid() = true, want false", p)
+		}
+	}
+	if len(Privileges) != 11 {
+		t.Errorf("%d privileges, want the eleven the policy decides", len(Privileges))
 	}
 }

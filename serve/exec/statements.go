@@ -167,10 +167,10 @@ func (r *run) path(k object.Kind, parts []string) ([]policy.Node, error) {
 func policyNode(n catalog.Node) policy.Node {
 	p := policy.Node{Kind: n.Kind, Name: n.Name, Grants: make([]policy.Grant, 0, len(n.Grants)+1)}
 	if n.Owner != "" {
-		p.Grants = append(p.Grants, policy.Grant{Role: n.Owner, Privilege: string(policy.ActionOwnership)})
+		p.Grants = append(p.Grants, policy.Grant{Role: n.Owner, Privilege: policy.ActionOwnership})
 	}
 	for _, g := range n.Grants {
-		p.Grants = append(p.Grants, policy.Grant{Role: g.Role, Privilege: string(g.Privilege)})
+		p.Grants = append(p.Grants, policy.Grant{Role: g.Role, Privilege: g.Privilege})
 	}
 	return p
 }
