@@ -260,6 +260,7 @@ type Executor struct {
 	storeOpts     []objstore.OpenOption
 	publicURL     string       // see WithPublicURL
 	monitor       QueryMonitor // nil without a supervisor
+	tables        TableMonitor // nil without table upkeep
 }
 
 // New returns an Executor over a catalog and a policy engine.
@@ -341,7 +342,7 @@ func supported(s sqlparse.Statement) bool {
 			object.KindShare, object.KindRecipient:
 			return true
 		}
-	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare:
+	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare, *sqlparse.AlterTable:
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
@@ -353,7 +354,7 @@ func supported(s sqlparse.Statement) bool {
 		return true
 	case *sqlparse.Show:
 		switch s.What {
-		case "DATABASES", "SCHEMAS", "STREAMS", "TABLES", "QUERIES", "SHARES", "RECIPIENTS", "STORES", "USERS", "ROLES":
+		case "DATABASES", "SCHEMAS", "STREAMS", "TABLES", "TABLE STATUS", "QUERIES", "SHARES", "RECIPIENTS", "STORES", "USERS", "ROLES":
 			return true
 		}
 	case *sqlparse.ShowGrants, *sqlparse.GrantRole, *sqlparse.GrantPrivileges:
