@@ -81,6 +81,10 @@
 //	SHOW SCHEMAS [IN d]           USAGE on d (denied: error), then lists the
 //	                              schemas with USAGE (one decision each)
 //	SHOW STREAMS|TABLES [IN d.s]  as SHOW SCHEMAS, USAGE on each schema
+//	SHOW TABLE STATUS [IN d.s] [LIKE p]  as SHOW TABLES, with the upkeep
+//	                              loop's state (WithTableMonitor)
+//	ALTER TABLE t SET|UNSET TBLPROPERTIES  ALTER on the table; upkeep
+//	                              properties only, checked (see upkeep.go)
 //	SHOW STORES|USERS|ROLES       lists those the principal may DESCRIBE
 //	                              (one decision each); a store's secret
 //	                              properties are left out (see show.go)

@@ -57,6 +57,8 @@ func TestUpkeepPropertiesErrors(t *testing.T) {
 			`line 1:32: table sales.eu.t2: "sluice.compaction.targetSize" is not an upkeep property (they are: sluice.upkeep, delta.checkpointInterval,`},
 		{"bad value at registration", "CREATE TABLE sales.eu.t3 LOCATION '" + goldenTable(t, "basic-decimal-table") + "' WITH ('sluice.upkeep' = 'maybe')",
 			`table sales.eu.t3: table property sluice.upkeep = "maybe": want true or false`},
+		{"bad interval (docs/sql.md)", "ALTER TABLE sales.eu.big SET TBLPROPERTIES ('delta.logRetentionDuration' = 'seven days')",
+			`line 1:76: table sales.eu.big: table property delta.logRetentionDuration = "seven days": invalid interval "seven days": "seven" is not a non-negative number`},
 		{"not an upkeep property", "ALTER TABLE sales.eu.big SET TBLPROPERTIES ('flush.interval' = '1s')",
 			`line 1:45: table sales.eu.big: "flush.interval" is not an upkeep property`},
 		{"bad size", "ALTER TABLE sales.eu.big SET TBLPROPERTIES ('sluice.compaction.targetFileSize' = 'big')",
