@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
@@ -193,5 +196,95 @@ CREATE RECIPIENT acme; GRANT SELECT ON SHARE partners TO RECIPIENT acme`)
 	tgs, err := newCatalogTables(s.cat, s.log).Tables(ctx)
 	if err != nil || len(tgs) != 1 || tgs[0].MinVersion != 0 || tgs[0].KeepAll {
 		t.Fatalf("targets after the share let go: %+v %v", tgs, err)
+	}
+}
+
+// TestCatalogTablesHistoryStart: the tables listed and what each share
+// WITH HISTORY makes them keep: a query's table is listed and a
+// registered one only with sluice.upkeep; a table added before its first
+// commit (no log yet, or only commits newer than the addition) keeps
+// everything, one added after commits keeps from the version
+// then; a table without history keeps nothing extra.
+func TestCatalogTablesHistoryStart(t *testing.T) {
+	ctx := context.Background()
+	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	root := t.TempDir()
+	committed := filepath.Join(root, "committed")
+	st, err := objstore.NewLocal(committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := deltawriter.New(st)
+	schema := deltalog.Struct(deltalog.Field{Name: "seq", Type: deltalog.Primitive(deltalog.TypeLong), Nullable: true})
+	if _, err := tbl.Create(ctx, schema, deltawriter.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	appendRows(t, tbl, 0, 3)
+	old := time.Now().Add(-time.Hour)
+	logs, _ := filepath.Glob(filepath.Join(committed, "_delta_log", "*.json"))
+	for _, f := range logs {
+		os.Chtimes(f, old, old)
+	}
+	late := filepath.Join(root, "late") // committed after it was shared (its commits are new)
+	lst, err := objstore.NewLocal(late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deltawriter.New(lst).Create(ctx, schema, deltawriter.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	type table struct {
+		name, location string
+		external       bool
+		props          map[string]string
+		history        bool
+	}
+	tables := []table{
+		{"empty", filepath.Join(root, "empty"), false, nil, true},
+		{"late", late, false, nil, true}, // shared before its first commit
+		{"committed", committed, true, map[string]string{exec.UpkeepProperty: "true"}, true},
+		{"plain", filepath.Join(root, "plain"), false, nil, false},   // shared without history
+		{"registered", filepath.Join(root, "reg"), true, nil, false}, // not kept
+		{"off", filepath.Join(root, "off"), false, map[string]string{exec.UpkeepProperty: "false"}, false},
+	}
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		if _, err := tx.CreateDatabase(catalog.Database{Name: "d"}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateSchema(catalog.Schema{Database: "d", Name: "s"}); err != nil {
+			return err
+		}
+		if _, err := tx.CreateShare(catalog.Share{Name: "p"}); err != nil {
+			return err
+		}
+		for _, tb := range tables {
+			if _, err := tx.CreateRelation(catalog.Relation{Database: "d", Schema: "s", Name: tb.name, Kind: "table",
+				Location: "file://" + filepath.ToSlash(tb.location), External: tb.external, Properties: tb.props}); err != nil {
+				return err
+			}
+			if _, err := tx.AddShareTable("p", catalog.ShareTable{Table: "d.s." + tb.name, WithHistory: tb.history}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgs, err := newCatalogTables(cat, slog.New(slog.DiscardHandler)).Tables(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, tg := range tgs {
+		got[tg.Name] = fmt.Sprintf("min %d all %v", tg.MinVersion, tg.KeepAll)
+	}
+	want := map[string]string{"d.s.empty": "min 0 all true", "d.s.late": "min 0 all true", "d.s.committed": "min 3 all false", "d.s.plain": "min 0 all false"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("targets %v, want %v", got, want)
 	}
 }
