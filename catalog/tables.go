@@ -68,3 +68,30 @@ func (t *Tx) queriesWriting(sel, arg string) ([]Query, error) {
 	}
 	return out, rows.Err()
 }
+
+// SetTableProperties replaces the properties of the table db.schema.name
+// (ALTER TABLE ... SET / UNSET TBLPROPERTIES) and returns the table. The
+// properties Sluice interprets are checked as at creation; a stream is
+// refused.
+func (t *Tx) SetTableProperties(db, schema, name string, props map[string]string) (Relation, error) {
+	d, s, r, err := t.relationRow(db, schema, name)
+	if err != nil {
+		return Relation{}, err
+	}
+	display := d.name + "." + s.name + "." + r.name
+	if r.kind != object.KindTable {
+		return Relation{}, errorf(ErrInvalid, "%s is a %s, not a table: table properties are for tables", display, r.kind)
+	}
+	rel, err := toRelation(d.name, s.name)(*r)
+	if err != nil {
+		return Relation{}, err
+	}
+	if err := validateTableProps(display, rel.Columns, props); err != nil {
+		return Relation{}, err
+	}
+	rel.Properties = props
+	if err := t.updateBody(r.id, rel); err != nil {
+		return Relation{}, fmt.Errorf("catalog: set properties of table %s: %w", display, err)
+	}
+	return t.GetRelation(d.name, s.name, r.name)
+}

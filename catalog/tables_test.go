@@ -117,3 +117,37 @@ func queryAndShareFixture(t *testing.T, c *Catalog, granted string) Query {
 	})
 	return q
 }
+
+// TestSetTableProperties: the properties are replaced and read back; a
+// bad value of a property Sluice interprets, a stream and a missing table
+// are refused.
+func TestSetTableProperties(t *testing.T) {
+	c, _ := openTest(t)
+	fixture(t, c)
+	for _, tc := range []struct {
+		name, table string
+		props       map[string]string
+		class       error
+		want        string
+	}{
+		{"stream", "orders_raw", map[string]string{"a": "b"}, ErrInvalid, "sales.eu.orders_raw is a stream, not a table: table properties are for tables"},
+		{"missing", "nope", nil, ErrNotFound, "relation sales.eu.nope does not exist"},
+		{"bad flush", "orders", map[string]string{"flush.interval": "soon"}, ErrInvalid, `table sales.eu.orders: property flush.interval="soon": want a positive duration such as 30s or 5m`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, c.Update(ctx, func(tx *Tx) error { _, err := tx.SetTableProperties("sales", "eu", tc.table, tc.props); return err }), tc.class, tc.want)
+		})
+	}
+	want := map[string]string{"delta.logRetentionDuration": "interval 7 days"}
+	must(t, c, func(tx *Tx) error {
+		_, err := tx.SetTableProperties("sales", "EU", "Orders", want)
+		return err
+	})
+	must(t, c, func(tx *Tx) error {
+		rel, err := tx.GetRelation("sales", "eu", "orders")
+		if err == nil && (len(rel.Properties) != 1 || rel.Properties["delta.logRetentionDuration"] != "interval 7 days") {
+			t.Errorf("properties read back: %v, want %v", rel.Properties, want)
+		}
+		return err
+	})
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/sluice-io/sluice/serve/httplimit"
 	"github.com/sluice-io/sluice/serve/supervisor"
 	"github.com/sluice-io/sluice/serve/tlsreload"
+	"github.com/sluice-io/sluice/serve/upkeep"
 )
 
 // ShutdownTimeout is how long requests in flight have to finish when the
@@ -41,6 +42,7 @@ type Server struct {
 	cat       *catalog.Catalog
 	audit     *policy.JSONLSink
 	sup       *supervisor.Supervisor
+	upkeep    *upkeep.Loop // nil with upkeep.enabled false
 	ln        net.Listener
 	http      *http.Server
 	scheme    string
@@ -132,9 +134,17 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Server, err
 	if err != nil {
 		return nil, err
 	}
-	ex := exec.New(s.cat, pol, exec.WithWarehouse(warehouse), exec.WithPublicURL(s.publicURL), exec.WithQueryMonitor(queryMonitor{s.sup}))
+	exOpts := []exec.Option{exec.WithWarehouse(warehouse), exec.WithPublicURL(s.publicURL), exec.WithQueryMonitor(queryMonitor{s.sup})}
+	if cfg.Upkeep.Enabled {
+		s.upkeep = upkeep.New(newCatalogTables(s.cat, s.log), upkeep.WithInterval(cfg.Upkeep.Interval), upkeep.WithLogger(s.log.With("component", "upkeep")))
+		exOpts = append(exOpts, exec.WithTableMonitor(tableMonitor{s.upkeep}))
+	}
+	ex := exec.New(s.cat, pol, exOpts...)
 	a := newAPI(s.cat, ex, s.log)
 	a.reg.MustRegister(s.sup, pol, limits)
+	if s.upkeep != nil {
+		a.reg.MustRegister(s.upkeep)
+	}
 	if err := a.mountSharing(s.cat, pol, cfg, s.publicURL, s.audit); err != nil {
 		return nil, err
 	}
@@ -257,10 +267,11 @@ func (s *Server) ListenURL() string { return s.scheme + "://" + s.ln.Addr().Stri
 func (s *Server) IssuedToken() string { return s.issued }
 
 // Run serves until ctx ends or a part fails, as one actor group
-// (oklog/run): the HTTP server, the query supervisor, the ready hook and
-// ctx. When the first of them returns, they are stopped in that order:
-// the HTTP server shuts down (requests in flight get ShutdownTimeout),
-// then the workers are stopped (each commits what it holds); then the
+// (oklog/run): the HTTP server, the query supervisor, the table upkeep
+// loop (unless upkeep.enabled is false), the ready hook and ctx. When the
+// first of them returns, they are stopped in that order: the HTTP server
+// shuts down (requests in flight get ShutdownTimeout), then the workers
+// are stopped (each commits what it holds), then upkeep; then the
 // catalog, the audit log and the lock are closed. Run returns the first
 // error: of the part that failed, or of stopping one.
 func (s *Server) Run(ctx context.Context) error {
@@ -286,6 +297,17 @@ func (s *Server) Run(ctx context.Context) error {
 		supErr = s.sup.Run(supCtx)
 		return supErr
 	}, func(error) { stopWorkers() })
+
+	// Table upkeep is one actor, so that it can run on one replica only.
+	// Stopped, a round in flight fails its current step (a file written
+	// but not committed is left for VACUUM) and ends.
+	if s.upkeep != nil {
+		upkeepCtx, stopUpkeep := context.WithCancel(ctx)
+		g.Add(func() error {
+			s.upkeep.Run(upkeepCtx)
+			return nil
+		}, func(error) { stopUpkeep() })
+	}
 
 	hookCtx, stopHook := context.WithCancel(ctx)
 	if s.ready != nil {

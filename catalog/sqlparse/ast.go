@@ -121,13 +121,15 @@ type SelectItem struct {
 	Alias *Ident
 }
 
-// Show is SHOW <What> [IN name]; What is the plural keyword (DATABASES,
-// SCHEMAS, STREAMS, TABLES, QUERIES, STORES, SHARES, RECIPIENTS, ROLES,
-// USERS). In is set for SCHEMAS, STREAMS and TABLES only.
+// Show is SHOW <What> [IN name] [LIKE 'pattern']; What is the plural
+// keyword (DATABASES, SCHEMAS, STREAMS, TABLES, QUERIES, STORES, SHARES,
+// RECIPIENTS, ROLES, USERS) or "TABLE STATUS". In is set for SCHEMAS,
+// STREAMS, TABLES and TABLE STATUS only, Like for TABLE STATUS only.
 type Show struct {
 	Pos
 	What string
 	In   *Name
+	Like *Literal
 }
 
 // ShowGrants is SHOW GRANTS [ON <kind> name | TO ROLE|USER|RECIPIENT name].
@@ -203,6 +205,18 @@ type AlterShare struct {
 	WithHistory bool
 }
 
+// AlterTable is ALTER TABLE t SET TBLPROPERTIES ('key' = value, ...) or
+// ALTER TABLE t UNSET TBLPROPERTIES [IF EXISTS] ('key', ...). Set holds
+// the properties to set, Unset the keys to remove (string literals); one
+// of them is set.
+type AlterTable struct {
+	Pos
+	Table    *Name
+	Set      []*Property
+	Unset    []*Literal
+	IfExists bool
+}
+
 func (*CreateObject) stmt()    {}
 func (*Drop) stmt()            {}
 func (*CreateStream) stmt()    {}
@@ -215,6 +229,7 @@ func (*RotateToken) stmt()     {}
 func (*GrantRole) stmt()       {}
 func (*GrantPrivileges) stmt() {}
 func (*AlterShare) stmt()      {}
+func (*AlterTable) stmt()      {}
 
 // Expr is an expression. String renders it as canonical SQL, with the
 // parentheses that precedence requires and no others.

@@ -50,11 +50,16 @@ func with(props []*Property) string {
 	if len(props) == 0 {
 		return ""
 	}
+	return " WITH " + propList(props)
+}
+
+// propList renders ('key' = value, ...).
+func propList(props []*Property) string {
 	s := make([]string, len(props))
 	for i, p := range props {
 		s[i] = p.String()
 	}
-	return " WITH (" + strings.Join(s, ", ") + ")"
+	return "(" + strings.Join(s, ", ") + ")"
 }
 
 func ifNotExists(b bool) string {
@@ -134,10 +139,14 @@ func (n *SelectItem) String() string {
 
 // String renders the statement.
 func (n *Show) String() string {
+	s := "SHOW " + n.What
 	if n.In != nil {
-		return "SHOW " + n.What + " IN " + n.In.String()
+		s += " IN " + n.In.String()
 	}
-	return "SHOW " + n.What
+	if n.Like != nil {
+		s += " LIKE " + n.Like.String()
+	}
+	return s
 }
 
 // String renders the statement.
@@ -203,6 +212,24 @@ func (n *AlterShare) String() string {
 		s += " WITH HISTORY"
 	}
 	return s
+}
+
+// String renders the statement.
+func (n *AlterTable) String() string {
+	s := "ALTER TABLE " + n.Table.String()
+	if n.Unset == nil {
+		return s + " SET TBLPROPERTIES " + propList(n.Set)
+	}
+	keys := make([]string, len(n.Unset))
+	for i, k := range n.Unset {
+		keys[i] = k.String()
+	}
+	if n.IfExists {
+		s += " UNSET TBLPROPERTIES IF EXISTS"
+	} else {
+		s += " UNSET TBLPROPERTIES"
+	}
+	return s + " (" + strings.Join(keys, ", ") + ")"
 }
 
 // Precedence levels, loosest first.

@@ -596,10 +596,26 @@ var showWords = []string{"DATABASES", "SCHEMAS", "STREAMS", "TABLES", "QUERIES",
 
 func (p *parser) show() Statement {
 	pos := p.expect("SHOW").Pos
+	if p.accept("TABLE") {
+		p.expect("STATUS")
+		s := &Show{Pos: pos, What: "TABLE STATUS"}
+		if p.accept("IN") {
+			s.In = p.objectName(object.KindSchema)
+		}
+		if p.accept("LIKE") {
+			t := p.tok()
+			if t.Kind != tokString {
+				p.failExpected("a table name pattern as a string such as 'orders%'")
+			}
+			p.next()
+			s.Like = &Literal{Pos: t.Pos, Kind: LitString, Value: t.Val}
+		}
+		return s
+	}
 	what := p.acceptAny(showWords...)
 	switch what {
 	case "":
-		p.failExpected(orList(showWords), showWords...)
+		p.failExpected(orList(append(showWords, "TABLE STATUS")), append(showWords, "TABLE")...)
 	case "GRANTS":
 		g := &ShowGrants{Pos: pos}
 		if p.accept("ON") {
@@ -663,7 +679,10 @@ func (p *parser) drop() Statement {
 
 func (p *parser) alter() Statement {
 	pos := p.expect("ALTER").Pos
-	kind := p.acceptKind(object.KindUser, object.KindRecipient, object.KindShare)
+	kind := p.acceptKind(object.KindUser, object.KindRecipient, object.KindShare, object.KindTable)
+	if kind == object.KindTable {
+		return p.alterTable(pos)
+	}
 	name := p.ident(string(kind) + " name")
 	if kind != object.KindShare {
 		p.expect("ROTATE")
@@ -693,6 +712,49 @@ func (p *parser) alter() Statement {
 		}
 	}
 	return a
+}
+
+// alterTable parses ALTER TABLE after TABLE: the name, then SET
+// TBLPROPERTIES (...) or UNSET TBLPROPERTIES [IF EXISTS] ('key', ...).
+func (p *parser) alterTable(pos Pos) Statement {
+	a := &AlterTable{Pos: pos, Table: p.objectName(object.KindTable)}
+	switch p.acceptAny("SET", "UNSET") {
+	case "SET":
+		p.expect("TBLPROPERTIES")
+		a.Set = p.properties()
+	case "UNSET":
+		p.expect("TBLPROPERTIES")
+		a.IfExists = p.ifClause(false)
+		a.Unset = p.propertyKeys()
+	default:
+		p.failExpected("SET TBLPROPERTIES or UNSET TBLPROPERTIES", "SET", "UNSET")
+	}
+	return a
+}
+
+// propertyKeys parses ('key', ...), each key once.
+func (p *parser) propertyKeys() []*Literal {
+	p.expectPunct("(")
+	var keys []*Literal
+	seen := map[string]bool{}
+	for {
+		t := p.tok()
+		if t.Kind != tokString {
+			p.failExpected("a property name as a string such as 'delta.logRetentionDuration'")
+		}
+		p.next()
+		if seen[t.Val] {
+			p.failAt(t, "duplicate property "+quoteString(t.Val))
+		}
+		seen[t.Val] = true
+		keys = append(keys, &Literal{Pos: t.Pos, Kind: LitString, Value: t.Val})
+		if p.acceptPunct(")") {
+			return keys
+		}
+		if !p.acceptPunct(",") {
+			p.failExpected("',' or ')'", ",", ")")
+		}
+	}
 }
 
 // privilegeWords are the privileges, in the order error messages give them.

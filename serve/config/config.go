@@ -55,6 +55,9 @@ type Config struct {
 	Queries Queries `yaml:"queries"`
 	// Sharing is the Delta Sharing section.
 	Sharing Sharing `yaml:"sharing"`
+	// Upkeep is the table upkeep section: compaction, checkpoints, log
+	// cleanup and VACUUM of the tables the server keeps.
+	Upkeep Upkeep `yaml:"upkeep"`
 
 	// sources records where each setting that is not a default came from
 	// ("file sluice.yaml:3:10", "env SLUICE_ADDR", "flag --addr"), by key.
@@ -126,6 +129,15 @@ type Queries struct {
 	StopTimeout time.Duration `yaml:"stop_timeout" env:"SLUICE_WORKER_STOP_TIMEOUT" flag:"worker-stop-timeout" help:"time a worker has to commit and exit after SIGTERM before it is killed"`
 }
 
+// Upkeep is the upkeep section: the loop that keeps the tables of the
+// server's queries (and registered tables with 'sluice.upkeep' = 'true')
+// healthy. Per-table settings are table properties (docs/delta.md).
+type Upkeep struct {
+	Enabled bool `yaml:"enabled" env:"SLUICE_UPKEEP_ENABLED" flag:"upkeep" help:"run table upkeep (compaction, checkpoints, log cleanup, VACUUM); --upkeep=false turns it off"`
+	// Interval is the pause between two rounds over the tables.
+	Interval time.Duration `yaml:"interval" env:"SLUICE_UPKEEP_INTERVAL" flag:"upkeep-interval" help:"pause between two upkeep rounds over the tables, 1s to 24h"`
+}
+
 // Sharing is the sharing section: the Delta Sharing server.
 type Sharing struct {
 	// URLLifetime is the lifetime of the file URLs handed to recipients.
@@ -154,6 +166,7 @@ func Defaults() Config {
 		HTTP: HTTP{ReadHeaderTimeout: 10 * time.Second, BodyTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 			WriteIdleTimeout: time.Minute, MaxConnections: 1024, MaxConnectionsPerClient: 128, MaxInflight: 512, RetryAfter: 5 * time.Second},
 		Queries: Queries{StopTimeout: 30 * time.Second},
+		Upkeep:  Upkeep{Enabled: true, Interval: time.Minute},
 		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}}}
 }
 
@@ -524,6 +537,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Queries.StopTimeout <= 0 {
 		return bad("queries.stop_timeout", c.Queries.StopTimeout.String(), "want a positive duration")
+	}
+	if d := c.Upkeep.Interval; d < time.Second || d > 24*time.Hour {
+		return bad("upkeep.interval", d.String(), "want a duration from 1s to 24h")
 	}
 	if d := c.Sharing.URLLifetime; d < time.Minute || d > 7*24*time.Hour {
 		return bad("sharing.url_lifetime", d.String(), "want a duration from 1m to 168h")

@@ -38,6 +38,7 @@ func TestGoodFileValues(t *testing.T) {
 		HTTP: HTTP{ReadHeaderTimeout: 5 * time.Second, BodyTimeout: 20 * time.Second, IdleTimeout: 90 * time.Second, WriteIdleTimeout: 45 * time.Second,
 			MaxConnections: 2000, MaxConnectionsPerClient: 50, MaxInflight: 300, RetryAfter: 3 * time.Second},
 		Queries: Queries{StopTimeout: 45 * time.Second},
+		Upkeep:  Upkeep{Enabled: false, Interval: 5 * time.Minute},
 		Sharing: Sharing{URLLifetime: 10 * time.Minute, JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
 			Issuer: "https://idp.example.com/", Audience: "sluice-sharing", RecipientClaim: "sharing_recipient", Skew: 30 * time.Second}}}
 	c.sources = nil

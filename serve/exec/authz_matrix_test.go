@@ -210,6 +210,10 @@ var authzMatrix = []authzCase{
 	{stmt: "SHOW SCHEMAS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW STREAMS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	{stmt: "SHOW TABLES", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
+	{stmt: "SHOW TABLE STATUS IN sales.eu", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales},
+		reason: "missing USAGE on schema sales.eu",
+		hidden: map[string]string{"SHOW TABLE STATUS IN sales.nothing LIKE 'b%'": "missing USAGE on schema sales.nothing"}},
+	{stmt: "SHOW TABLE STATUS", base: []grant{usageSales}, need: []grant{usageEU}, ancestor: []grant{allSales}, list: true},
 	// SHOW STORES, USERS and ROLES list what the principal may DESCRIBE:
 	// USAGE on a store is not enough.
 	{stmt: "SHOW STORES", base: []grant{{object.PrivUsage, object.KindStore, "kafka1"}},
@@ -295,6 +299,10 @@ var authzMatrix = []authzCase{
 		reason: "missing SELECT on table sales.eu.big (or an ancestor)",
 		hidden: map[string]string{"ALTER SHARE partners ADD TABLE sales.eu.nothing": "missing SELECT on table sales.eu.nothing (or an ancestor)",
 			"ALTER SHARE partners ADD TABLE sales.eu.orders": "missing SELECT on table sales.eu.orders (or an ancestor)"}},
+	{stmt: "ALTER TABLE sales.eu.big SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 7 days')", base: []grant{usageSales, usageEU},
+		need: []grant{{object.PrivAll, object.KindTable, "sales.eu.big"}}, ancestor: []grant{allEU},
+		reason: "missing ALTER on table sales.eu.big (or an ancestor)",
+		hidden: map[string]string{"ALTER TABLE sales.eu.nothing UNSET TBLPROPERTIES ('sluice.upkeep')": "missing ALTER on table sales.eu.nothing (or an ancestor)"}},
 	{stmt: "ALTER SHARE partners REMOVE TABLE sales.eu.ext", need: []grant{allPartners},
 		reason: "missing ALTER on share partners",
 		hidden: map[string]string{"ALTER SHARE nothing REMOVE TABLE sales.eu.ext": "missing ALTER on share nothing"}},

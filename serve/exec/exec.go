@@ -81,6 +81,10 @@
 //	SHOW SCHEMAS [IN d]           USAGE on d (denied: error), then lists the
 //	                              schemas with USAGE (one decision each)
 //	SHOW STREAMS|TABLES [IN d.s]  as SHOW SCHEMAS, USAGE on each schema
+//	SHOW TABLE STATUS [IN d.s] [LIKE p]  as SHOW TABLES, with the upkeep
+//	                              loop's state (WithTableMonitor)
+//	ALTER TABLE t SET|UNSET TBLPROPERTIES  ALTER on the table; upkeep
+//	                              properties only, checked (see upkeep.go)
 //	SHOW STORES|USERS|ROLES       lists those the principal may DESCRIBE
 //	                              (one decision each); a store's secret
 //	                              properties are left out (see show.go)
@@ -260,6 +264,7 @@ type Executor struct {
 	storeOpts     []objstore.OpenOption
 	publicURL     string       // see WithPublicURL
 	monitor       QueryMonitor // nil without a supervisor
+	tables        TableMonitor // nil without table upkeep
 }
 
 // New returns an Executor over a catalog and a policy engine.
@@ -341,7 +346,7 @@ func supported(s sqlparse.Statement) bool {
 			object.KindShare, object.KindRecipient:
 			return true
 		}
-	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare:
+	case *sqlparse.CreateStream, *sqlparse.CreateTable, *sqlparse.AlterShare, *sqlparse.AlterTable:
 		return true
 	case *sqlparse.Drop:
 		switch s.Kind {
@@ -353,7 +358,7 @@ func supported(s sqlparse.Statement) bool {
 		return true
 	case *sqlparse.Show:
 		switch s.What {
-		case "DATABASES", "SCHEMAS", "STREAMS", "TABLES", "QUERIES", "SHARES", "RECIPIENTS", "STORES", "USERS", "ROLES":
+		case "DATABASES", "SCHEMAS", "STREAMS", "TABLES", "TABLE STATUS", "QUERIES", "SHARES", "RECIPIENTS", "STORES", "USERS", "ROLES":
 			return true
 		}
 	case *sqlparse.ShowGrants, *sqlparse.GrantRole, *sqlparse.GrantPrivileges:

@@ -48,6 +48,8 @@ func (r *run) exec() (Result, error) {
 			return r.showRelations(s, object.KindStream)
 		case "TABLES":
 			return r.showRelations(s, object.KindTable)
+		case "TABLE STATUS":
+			return r.showTableStatus(s)
 		case "QUERIES":
 			return r.showQueries()
 		case "SHARES":
@@ -78,6 +80,8 @@ func (r *run) exec() (Result, error) {
 		return r.describe(s)
 	case *sqlparse.AlterShare:
 		return r.alterShare(s)
+	case *sqlparse.AlterTable:
+		return r.alterTable(s)
 	case *sqlparse.RotateToken:
 		return r.rotateToken(s)
 	case *sqlparse.QueryControl:
@@ -676,35 +680,46 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 	return msg("stream %s created", strings.Join(p, ".")), nil
 }
 
+// schemaRef names one schema.
+type schemaRef struct{ db, name string }
+
+// listedSchemas are the schemas a SHOW lists: the one of its IN (USAGE
+// checked), or every schema the principal can use.
+func (r *run) listedSchemas(in *sqlparse.Name) ([]schemaRef, error) {
+	if in != nil {
+		p, err := r.authorizeOn(policy.ActionUsage, object.KindSchema, in)
+		if err != nil {
+			return nil, err
+		}
+		return []schemaRef{{p[0], p[1]}}, nil
+	}
+	dbs, err := r.visibleDatabases()
+	if err != nil {
+		return nil, err
+	}
+	var schemas []schemaRef
+	for _, d := range dbs {
+		scs, err := r.tx.ListSchemas(d.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, sc := range scs {
+			if ok, err := r.usable(object.KindSchema, []string{sc.Database, sc.Name}); err != nil {
+				return nil, err
+			} else if ok {
+				schemas = append(schemas, schemaRef{sc.Database, sc.Name})
+			}
+		}
+	}
+	return schemas, nil
+}
+
 // showRelations lists the streams (or tables) of one schema, or of every
 // schema the principal can use.
 func (r *run) showRelations(s *sqlparse.Show, kind object.Kind) (Result, error) {
-	type schemaRef struct{ db, name string }
-	var schemas []schemaRef
-	if s.In != nil {
-		p, err := r.authorizeOn(policy.ActionUsage, object.KindSchema, s.In)
-		if err != nil {
-			return Result{}, err
-		}
-		schemas = append(schemas, schemaRef{p[0], p[1]})
-	} else {
-		dbs, err := r.visibleDatabases()
-		if err != nil {
-			return Result{}, err
-		}
-		for _, d := range dbs {
-			scs, err := r.tx.ListSchemas(d.Name)
-			if err != nil {
-				return Result{}, err
-			}
-			for _, sc := range scs {
-				if ok, err := r.usable(object.KindSchema, []string{sc.Database, sc.Name}); err != nil {
-					return Result{}, err
-				} else if ok {
-					schemas = append(schemas, schemaRef{sc.Database, sc.Name})
-				}
-			}
-		}
+	schemas, err := r.listedSchemas(s.In)
+	if err != nil {
+		return Result{}, err
 	}
 	res := Result{Columns: []string{"name", "store", "topic", "format", "owner"}, Rows: [][]string{}}
 	if kind == object.KindTable {
@@ -746,6 +761,9 @@ func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkUpkeepProperties(name, s.With, props, s, false); err != nil {
+		return Result{}, err
+	}
 	if s.Location != nil {
 		return r.registerTable(s, p, props)
 	}
@@ -760,7 +778,7 @@ func (r *run) createTable(s *sqlparse.CreateTable) (Result, error) {
 	if err := checkTableLocation(loc); err != nil {
 		return Result{}, invalid("table %s: %v", name, err)
 	}
-	target := plan.Table{Name: name, Location: loc, Props: props, PropPos: plan.PropertyPositions(s.With)}
+	target := plan.Table{Name: name, Location: loc, Props: withoutUpkeep(props), PropPos: plan.PropertyPositions(s.With)}
 	compiled, err := plan.Compile("pending", s.Query, src, target) // type-check before writing anything
 	if err != nil {
 		return Result{}, err

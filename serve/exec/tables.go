@@ -268,6 +268,10 @@ func (r *run) registerTable(s *sqlparse.CreateTable, p []string, props map[strin
 	if _, err := r.tx.CreateRelation(rel); err != nil {
 		return Result{}, err
 	}
+	if Upkept(rel) {
+		return msg("table %s registered at %s (version %d, %d columns; not copied; with %s, the upkeep loop compacts, cleans and vacuums it)",
+			name, rel.Location, snap.Version, len(rel.Columns), UpkeepProperty), nil
+	}
 	return msg("table %s registered at %s (version %d, %d columns; not copied: Sluice reads it and does not write it)",
 		name, rel.Location, snap.Version, len(rel.Columns)), nil
 }

@@ -29,6 +29,14 @@ const (
 	PropLogCleanupInterval = "sluice.logCleanup.interval"
 )
 
+// Properties are the table properties ParseSettings reads, in name order.
+var Properties = []string{
+	PropCheckpointInterval, PropDeletedFileRetention, PropLogRetention,
+	PropCompactionEnabled, PropCompactionMaxBytes, PropCompactionMaxFiles, PropCompactionMinAge,
+	PropCompactionMinBytes, PropCompactionMinFiles, PropCompactionTarget,
+	PropLogCleanupInterval, PropVacuumInterval,
+}
+
 // Defaults of the sluice.* schedules.
 const (
 	DefaultVacuumInterval     = 24 * time.Hour
@@ -65,7 +73,45 @@ func DefaultSettings() Settings {
 // what it wants.
 func ParseSettings(props map[string]string) (Settings, error) {
 	s := DefaultSettings()
-	fields := map[string]func(string) error{
+	fields := s.parsers()
+	names := make([]string, 0, len(props))
+	for k := range props {
+		if fields[k] != nil {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if err := fields[k](props[k]); err != nil {
+			return s, fmt.Errorf("table property %s = %q: %w", k, props[k], err)
+		}
+	}
+	if s.Policy.MaxBytes < s.Policy.TargetFileSize {
+		return s, fmt.Errorf("table property %s = %d is below %s = %d: a run must be able to write one file of the target size",
+			PropCompactionMaxBytes, s.Policy.MaxBytes, PropCompactionTarget, s.Policy.TargetFileSize)
+	}
+	return s, nil
+}
+
+// CheckProperty checks the value of one property ParseSettings reads, on
+// its own (ParseSettings also checks limits that depend on each other);
+// a key it does not read is nil.
+func CheckProperty(key, value string) error {
+	s := DefaultSettings()
+	f := s.parsers()[key]
+	if f == nil {
+		return nil
+	}
+	if err := f(value); err != nil {
+		return fmt.Errorf("table property %s = %q: %w", key, value, err)
+	}
+	return nil
+}
+
+// parsers are the parsers of the properties, by name, each setting its
+// field of s.
+func (s *Settings) parsers() map[string]func(string) error {
+	return map[string]func(string) error{
 		PropLogRetention:         positiveInterval(&s.LogRetention),
 		PropDeletedFileRetention: positiveInterval(&s.DeletedFileRetention),
 		PropCheckpointInterval:   positiveInt(&s.CheckpointInterval),
@@ -93,23 +139,6 @@ func ParseSettings(props map[string]string) (Settings, error) {
 		PropVacuumInterval:     positiveInterval(&s.VacuumInterval),
 		PropLogCleanupInterval: positiveInterval(&s.LogCleanupInterval),
 	}
-	names := make([]string, 0, len(props))
-	for k := range props {
-		if fields[k] != nil {
-			names = append(names, k)
-		}
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		if err := fields[k](props[k]); err != nil {
-			return s, fmt.Errorf("table property %s = %q: %w", k, props[k], err)
-		}
-	}
-	if s.Policy.MaxBytes < s.Policy.TargetFileSize {
-		return s, fmt.Errorf("table property %s = %d is below %s = %d: a run must be able to write one file of the target size",
-			PropCompactionMaxBytes, s.Policy.MaxBytes, PropCompactionTarget, s.Policy.TargetFileSize)
-	}
-	return s, nil
 }
 
 func positiveInterval(dst *time.Duration) func(string) error {

@@ -1,6 +1,7 @@
 package upkeep
 
 import (
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,29 @@ func TestParseSettings(t *testing.T) {
 				t.Fatalf("settings %+v", s)
 			}
 		})
+	}
+}
+
+// TestPropertiesListed: every name in Properties is one that
+// ParseSettings reads (its bad value is refused), in name order.
+func TestPropertiesListed(t *testing.T) {
+	if !sort.StringsAreSorted(Properties) {
+		t.Errorf("Properties not in name order: %v", Properties)
+	}
+	for _, k := range Properties {
+		if _, err := ParseSettings(map[string]string{k: "not a value"}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s = 'not a value': err %v, want one naming it", k, err)
+		}
+		if err := CheckProperty(k, "not a value"); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("CheckProperty(%s, 'not a value'): err %v, want one naming it", k, err)
+		}
+	}
+	// On its own, a per-run limit below the default target is fine: the
+	// target may be lowered beside it.
+	if err := CheckProperty(PropCompactionMaxBytes, "1MiB"); err != nil {
+		t.Errorf("CheckProperty(maxBytesPerRun, 1MiB): %v", err)
+	}
+	if err := CheckProperty("partitioned.by", "x"); err != nil {
+		t.Errorf("CheckProperty of another property: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ package upkeep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -32,6 +33,7 @@ type Target struct {
 	Store      []objstore.OpenOption // options to open it
 	Properties map[string]string     // table properties; they override the Delta table's own configuration
 	MinVersion int64                 // when positive, the oldest version that must stay loadable, files and log (a share's history); 0: none
+	KeepAll    bool                  // every version must stay loadable (a share's history from version 0): no log cleanup, no VACUUM
 }
 
 // Tables lists the tables to keep. The loop calls it once per round.
@@ -268,6 +270,9 @@ func (l *Loop) table(ctx context.Context, tg Target) {
 		return
 	}
 	snap, err := tbl.Snapshot(ctx)
+	if errors.Is(err, deltalog.ErrNotATable) {
+		return // no commit yet (a query before its first): nothing to keep
+	}
 	if err != nil {
 		l.done(tg, OpSettings, err, false)
 		return
@@ -297,6 +302,9 @@ func (l *Loop) table(ctx context.Context, tg Target) {
 		_, err := tbl.Checkpoint(ctx)
 		l.done(tg, OpCheckpoint, err, err == nil)
 	}
+	if tg.KeepAll {
+		return
+	}
 	if l.due(tg, OpLogCleanup, set.LogCleanupInterval) {
 		res, err := tbl.CleanLog(ctx, deltawriter.LogCleanupOptions{Retain: set.LogRetention, MinVersion: tg.MinVersion})
 		l.done(tg, OpLogCleanup, err, err == nil)
@@ -305,7 +313,10 @@ func (l *Loop) table(ctx context.Context, tg Target) {
 		}
 	}
 	if l.due(tg, OpVacuum, set.VacuumInterval) {
-		_, err := tbl.Vacuum(ctx, deltawriter.VacuumOptions{Retain: set.DeletedFileRetention, MinVersion: tg.MinVersion})
+		// A retention set as a catalog property below the table's own is
+		// the operator's choice: Vacuum would refuse it without Force.
+		force := set.DeletedFileRetention < deltalog.TombstoneRetention(&snap.Metadata)
+		_, err := tbl.Vacuum(ctx, deltawriter.VacuumOptions{Retain: set.DeletedFileRetention, MinVersion: tg.MinVersion, Force: force})
 		l.done(tg, OpVacuum, err, err == nil)
 	}
 }

@@ -281,3 +281,58 @@ func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(b, "\n")))
 	return len(b), nil
 }
+
+// TestLoopKeepAllAndNoLog: a target with KeepAll (a share's history from
+// version 0) gets compaction and checkpoints but no log cleanup and no
+// VACUUM, and a target with no commit yet (a query before its first) is
+// skipped without an error.
+func TestLoopKeepAllAndNoLog(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{}
+	clk.ns.Store(time.Now().UnixNano())
+	st, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := deltawriter.New(st, deltawriter.WithClock(clk.now))
+	if _, err := tbl.Create(ctx, seqSchema, deltawriter.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < 12; i++ {
+		rec := seqBatch("a", i, 1)
+		_, err := tbl.Append(ctx, []arrow.Record{rec}, deltalog.Txn{AppID: "app", Version: i})
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	short := map[string]string{PropLogRetention: "interval 1 second", PropDeletedFileRetention: "interval 1 second",
+		PropLogCleanupInterval: "interval 1 second", PropVacuumInterval: "interval 1 second", PropCheckpointInterval: "2"}
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name    string
+		keepAll bool
+	}{{"keep all", true}, {"no promise", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			loop := New(TablesFunc(func(context.Context) ([]Target, error) {
+				return []Target{{Name: "t", URI: st.Root(), Properties: short, KeepAll: tc.keepAll}, {Name: "empty", URI: empty}}, nil
+			}), WithClock(clk.now))
+			clk.advance(time.Hour)
+			loop.Round(ctx)
+			s, _ := loop.Status("t")
+			cleaned := s.Runs[OpLogCleanup] > 0 && s.Runs[OpVacuum] > 0
+			if cleaned == tc.keepAll || s.LastError != "" {
+				t.Fatalf("KeepAll %v: log cleanup %d runs, vacuum %d runs (%s)", tc.keepAll, s.Runs[OpLogCleanup], s.Runs[OpVacuum], s.LastError)
+			}
+			if _, err := deltalog.Load(ctx, st, deltalog.AtVersion(0)); tc.keepAll && err != nil {
+				t.Fatalf("version 0 after a round with KeepAll: %v", err)
+			}
+			if e, ok := loop.Status("empty"); ok {
+				t.Fatalf("a table without a log has a status: %+v", e)
+			}
+		})
+	}
+	if _, err := deltalog.Load(ctx, st, deltalog.AtVersion(0)); !errors.Is(err, deltalog.ErrVersionNotFound) {
+		t.Fatalf("version 0 after a round without a promise: %v, want it cleaned", err)
+	}
+}

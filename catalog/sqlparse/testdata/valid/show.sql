@@ -31,3 +31,8 @@ DESCRIBE user;
 DESCRIBE ROLE role;
 -- a stream named "stream": the kind keyword is only a kind before a name
 DESCRIBE stream;
+-- upkeep status of tables
+SHOW TABLE STATUS;
+SHOW TABLE STATUS IN sales.orders;
+SHOW TABLE STATUS IN sales.orders LIKE 'paid%';
+show table status like 'o_ders';

@@ -1,0 +1,1 @@
+ALTER TABLE sales.orders.paid ADD COLUMN x INT;

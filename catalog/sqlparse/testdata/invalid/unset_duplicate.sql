@@ -1,0 +1,2 @@
+ALTER TABLE sales.orders.paid
+  UNSET TBLPROPERTIES ('sluice.upkeep', 'sluice.upkeep');
