@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/deltawriter/parquetio"
 	"github.com/sluice-io/sluice/deploy/testenv"
+	"github.com/sluice-io/sluice/ingest"
 )
 
 // The soak's shape: the demo's pipeline (9 partitions, 100 orders/s, a
@@ -35,7 +36,8 @@ const (
 // BenchmarkUpkeepSoak runs the demo's pipeline shape in compressed time: a
 // commit of 22 rows in each of 9 partitions (with its txn offset) every 2 s
 // of a fake clock, and an upkeep round every fake minute with the default
-// policy, a 1-hour log and tombstone retention and an hourly VACUUM. The
+// policy, a 1-hour log and tombstone retention, an hourly VACUUM and the
+// checkpoint interval the ingest worker gives its tables. The
 // store's modification times follow the fake clock (clockStore), so log
 // cleanup and VACUUM see the compressed time. SLUICE_SOAK_COMMITS sets
 // the commits (default 43,200: a day). It logs the live files (before and
@@ -79,6 +81,7 @@ func soak(b *testing.B, commits int) {
 	tbl := deltawriter.New(st, deltawriter.WithClock(clk.now), deltawriter.WithLogger(testLogger(b)))
 	if _, err := tbl.Create(ctx, seqSchema, deltawriter.CreateOptions{PartitionColumns: []string{"p"}, Configuration: map[string]string{
 		PropLogRetention: "interval 1 hour", PropDeletedFileRetention: "interval 1 hour",
+		PropCheckpointInterval: ingest.DefaultCheckpointInterval, // as the worker creates its tables
 	}}); err != nil {
 		b.Fatal(err)
 	}
@@ -124,13 +127,18 @@ func soak(b *testing.B, commits int) {
 		}
 		periodPre, periodPost = max(periodPre, pre), max(periodPost, s.Files)
 		maxPre, maxPost, maxLog = max(maxPre, pre), max(maxPost, s.Files), max(maxLog, logB)
-		if (c+1)%(commits/10/soakRoundEvery*soakRoundEvery) == 0 || c+1 == soakEarly {
+		if (c+1)%(commits/12/soakRoundEvery*soakRoundEvery) == 0 || c+1 == soakEarly {
 			fmt.Fprintf(&table, "| %d | %.1f | %d | %d | %d | %.1f | %d |\n",
 				c+1, float64(c+1)*soakFlush.Hours(), periodPre, periodPost, logN, float64(logB)/(1<<20), s.Version)
 			// Progress on stderr as it happens (a benchmark's log comes at its end).
 			fmt.Fprintf(os.Stderr, "soak: commit %d (%.1f fake hours, %s real): live files %d before the round, %d after (%d small); _delta_log %d files, %d KiB; version %d\n",
 				c+1, float64(c+1)*soakFlush.Hours(), time.Since(start).Round(time.Second), pre, s.Files, s.SmallFiles, logN, logB>>10, s.Version)
 			periodPre, periodPost = 0, 0
+			if c+1 != soakEarly {
+				o := testenv.DeltaRs(b, nil, []string{dir})[0]
+				fmt.Fprintf(os.Stderr, "soak: commit %d: delta-rs read %d rows of %d files in %.0f ms (want %d rows)\n",
+					c+1, o.NumRecords, o.NumFiles, o.ReadSeconds*1000, int64(c+1)*soakParts*soakRows)
+			}
 		}
 		if c+1 == soakEarly {
 			early = soakFullRead(b, st, dir, c+1)
