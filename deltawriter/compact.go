@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -11,15 +13,26 @@ import (
 )
 
 // CompactPolicy decides which small files Compact rewrites. A file is small
-// when it is below TargetFileSize and at least MinAge old (by its
-// add.modificationTime); a partition is compacted when its small files
-// number at least MinFiles or add up to at least MinBytes. One run rewrites
-// at most MaxFiles files and MaxBytes bytes; the rest waits for the next.
+// when it is below TargetFileSize (files with deletion vectors are left
+// alone). Within a partition, small files are grouped in size tiers a
+// factor MinFiles apart (tier k holds sizes from MinFiles^k up to
+// MinFiles^(k+1) bytes), so that merging one tier's files makes a file of
+// the next tier: every byte is rewritten about once per tier (about five
+// times between 1 KiB and 128 MiB at the default 10), never once per run.
+// A partition's files are rewritten, whatever their age, when
+//   - its small files add up to at least MinBytes: all of them, packed into
+//     files of the target size; or
+//   - a tier holds at least MinFiles files: that tier's.
+//
+// Otherwise, when at least two small files are left and the youngest is at
+// least MinAge old (by its add.modificationTime), the partition has gone
+// quiet and all its small files are merged. One run rewrites at most
+// MaxFiles files and MaxBytes bytes; the rest waits for the next.
 type CompactPolicy struct {
 	TargetFileSize int64         // size of the files to produce (default 128 MiB)
-	MinFiles       int           // small files in a partition that trigger it (default 10)
+	MinFiles       int           // files in one size tier of a partition that trigger it, and the tiers' size factor (default 10)
 	MinBytes       int64         // total small bytes in a partition that trigger it (default 128 MiB)
-	MinAge         time.Duration // files younger than this are left alone (default 10 minutes; 0: any age)
+	MinAge         time.Duration // a partition with fewer small files is merged once its youngest is this old (default 10 minutes; 0: at once)
 	MaxFiles       int           // files rewritten per run at most (default 1000)
 	MaxBytes       int64         // bytes rewritten per run at most (default 1 GiB)
 	MaxAttempts    int           // plans tried when concurrent commits conflict (default 10)
@@ -66,27 +79,20 @@ type compactionPlan struct {
 	deferred int // bins left for a later run by MaxFiles or MaxBytes
 }
 
-// planCompaction picks the bins of a run from the table's live files. The
-// partitions with the most small files go first; within a partition the
-// oldest files are packed first. Files with deletion vectors are left out.
+// planCompaction picks the bins of a run from the table's live files (see
+// CompactPolicy). The partitions with the most small files go first;
+// within a partition the oldest files are packed first.
 func planCompaction(files []*deltalog.Add, partCols []string, p CompactPolicy, now time.Time) compactionPlan {
-	cutoff := now.Add(-p.MinAge).UnixMilli()
 	byPart := map[string][]*deltalog.Add{}
 	for _, a := range files {
-		if a.Size < p.TargetFileSize && a.ModificationTime <= cutoff && a.DeletionVector == nil {
+		if a.Size < p.TargetFileSize && a.DeletionVector == nil {
 			dir := partitionDir(partCols, a.PartitionValues)
 			byPart[dir] = append(byPart[dir], a)
 		}
 	}
 	dirs := make([]string, 0, len(byPart))
-	for dir, fs := range byPart {
-		var bytes int64
-		for _, a := range fs {
-			bytes += a.Size
-		}
-		if len(fs) >= p.MinFiles || (bytes >= p.MinBytes && len(fs) >= 2) {
-			dirs = append(dirs, dir)
-		}
+	for dir := range byPart {
+		dirs = append(dirs, dir)
 	}
 	sort.Slice(dirs, func(i, j int) bool {
 		if ni, nj := len(byPart[dirs[i]]), len(byPart[dirs[j]]); ni != nj {
@@ -98,31 +104,70 @@ func planCompaction(files []*deltalog.Add, partCols []string, p CompactPolicy, n
 	var nFiles int
 	var nBytes int64
 	for _, dir := range dirs {
-		fs := byPart[dir]
-		sort.Slice(fs, func(i, j int) bool {
-			if fs[i].ModificationTime != fs[j].ModificationTime {
-				return fs[i].ModificationTime < fs[j].ModificationTime
+		for _, fs := range dueFiles(byPart[dir], p, now) {
+			sort.Slice(fs, func(i, j int) bool {
+				if fs[i].ModificationTime != fs[j].ModificationTime {
+					return fs[i].ModificationTime < fs[j].ModificationTime
+				}
+				return fs[i].Path < fs[j].Path
+			})
+			for _, bin := range binPack(fs, p.TargetFileSize) {
+				if len(bin) < 2 {
+					continue
+				}
+				var size int64
+				for _, a := range bin {
+					size += a.Size
+				}
+				if nFiles+len(bin) > p.MaxFiles || nBytes+size > p.MaxBytes {
+					plan.deferred++
+					continue
+				}
+				plan.bins = append(plan.bins, bin)
+				nFiles += len(bin)
+				nBytes += size
 			}
-			return fs[i].Path < fs[j].Path
-		})
-		for _, bin := range binPack(fs, p.TargetFileSize) {
-			if len(bin) < 2 {
-				continue
-			}
-			var size int64
-			for _, a := range bin {
-				size += a.Size
-			}
-			if nFiles+len(bin) > p.MaxFiles || nBytes+size > p.MaxBytes {
-				plan.deferred++
-				continue
-			}
-			plan.bins = append(plan.bins, bin)
-			nFiles += len(bin)
-			nBytes += size
 		}
 	}
 	return plan
+}
+
+// dueFiles returns the groups of one partition's small files that the
+// policy rewrites now (see CompactPolicy), smallest tier first.
+func dueFiles(small []*deltalog.Add, p CompactPolicy, now time.Time) [][]*deltalog.Add {
+	if len(small) < 2 {
+		return nil
+	}
+	var bytes, youngest int64
+	tiers := map[int][]*deltalog.Add{}
+	for _, a := range small {
+		bytes += a.Size
+		youngest = max(youngest, a.ModificationTime)
+		k := sizeTier(a.Size, p.MinFiles)
+		tiers[k] = append(tiers[k], a)
+	}
+	if bytes >= p.MinBytes {
+		return [][]*deltalog.Add{small}
+	}
+	var due [][]*deltalog.Add
+	for _, k := range slices.Sorted(maps.Keys(tiers)) {
+		if fs := tiers[k]; len(fs) >= p.MinFiles {
+			due = append(due, fs)
+		}
+	}
+	if len(due) == 0 && youngest <= now.Add(-p.MinAge).UnixMilli() {
+		return [][]*deltalog.Add{small}
+	}
+	return due
+}
+
+// sizeTier is floor(log_factor(size)): the size tier of a file.
+func sizeTier(size int64, factor int) int {
+	k := 0
+	for f := int64(factor); size >= f; size /= f {
+		k++
+	}
+	return k
 }
 
 // CompactResult reports what Compact did.

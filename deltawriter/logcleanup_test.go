@@ -177,3 +177,50 @@ func TestVacuumKeepsPromisedHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckpointExpiresTombstonesByTheTablesClock: a checkpoint drops the
+// tombstones older than delta.deletedFileRetentionDuration by the clock
+// that dated them. Taking real time instead kept every tombstone of a
+// compressed-time table, so its checkpoints grew without end.
+func TestCheckpointExpiresTombstonesByTheTablesClock(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().Add(30 * 24 * time.Hour)
+	clock := func() time.Time { return now }
+	st, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := New(st, WithClock(clock), WithCheckpoints(false), WithLogger(discardLogger()))
+	if _, err := tbl.Create(ctx, writerSchema, CreateOptions{Configuration: map[string]string{
+		"delta.deletedFileRetentionDuration": "interval 1 hour"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < 3; i++ {
+		rec := writerBatch("a", i*10, 10)
+		_, err := tbl.Append(ctx, []arrow.Record{rec})
+		rec.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := tbl.Optimize(ctx, OptimizeOptions{}); err != nil || res.FilesRemoved != 3 {
+		t.Fatalf("optimize: %+v, %v; want 3 files removed", res, err)
+	}
+	for _, tt := range []struct {
+		name       string
+		advance    time.Duration
+		tombstones int
+	}{{"within retention", 30 * time.Minute, 3}, {"expired", time.Hour, 0}} {
+		now = now.Add(tt.advance)
+		if _, err := tbl.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := deltalog.Load(ctx, st) // from the checkpoint alone
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(snap.Tombstones()); got != tt.tombstones {
+			t.Fatalf("%s: the checkpoint keeps %d tombstones, want %d", tt.name, got, tt.tombstones)
+		}
+	}
+}

@@ -171,7 +171,7 @@ func (t *Table) Checkpoint(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return snap.Version, deltalog.WriteCheckpoint(ctx, t.store, snap)
+	return snap.Version, deltalog.WriteCheckpointAt(ctx, t.store, snap, t.cfg.now())
 }
 
 func (t *Table) checkpointAt(ctx context.Context, v int64) error {
@@ -179,7 +179,7 @@ func (t *Table) checkpointAt(ctx context.Context, v int64) error {
 	if err != nil {
 		return err
 	}
-	return deltalog.WriteCheckpoint(ctx, t.store, snap)
+	return deltalog.WriteCheckpointAt(ctx, t.store, snap, t.cfg.now())
 }
 
 // validatePartitionColumns checks that each partition column exists, is a

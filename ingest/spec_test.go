@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,5 +73,23 @@ func TestDefaultInstanceID(t *testing.T) {
 	}
 	if a, b := DefaultInstanceID(long), DefaultInstanceID(long+"x"); len(a) > 249 || a == b {
 		t.Errorf("long ids: %d bytes, distinct %v", len(a), a != b)
+	}
+}
+
+func TestTableConfiguration(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		conf map[string]string
+		want map[string]string
+	}{
+		{"none: the streaming checkpoint interval", nil, map[string]string{"delta.checkpointInterval": "100"}},
+		{"the spec's own wins", map[string]string{"delta.checkpointInterval": "10", "delta.appendOnly": "true"},
+			map[string]string{"delta.checkpointInterval": "10", "delta.appendOnly": "true"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tableConfiguration(tt.conf); !maps.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 
 	"github.com/sluice-io/sluice/deltawriter"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
@@ -73,4 +74,20 @@ func prepareTable(ctx context.Context, t *deltawriter.Table, want *deltalog.Sche
 	}
 	full := deltalog.Struct(append(append([]deltalog.Field{}, have.Fields...), extra...)...)
 	return full, extra, nil
+}
+
+// DefaultCheckpointInterval is the delta.checkpointInterval of the tables a
+// worker creates, unless the sink's configuration sets one. A streaming
+// table commits every flush interval (43,200 times a day at 2 s), and each
+// checkpoint rewrites every live file and unexpired tombstone: at Delta's
+// 10, checkpoints were most of the log's bytes and of a commit's time. At
+// 100 (delta-rs's default) a reader replays at most 99 small JSON commits.
+const DefaultCheckpointInterval = "100"
+
+// tableConfiguration is the configuration of a new sink table: the spec's,
+// with the streaming defaults for what it leaves unset.
+func tableConfiguration(conf map[string]string) map[string]string {
+	out := map[string]string{"delta.checkpointInterval": DefaultCheckpointInterval}
+	maps.Copy(out, conf)
+	return out
 }

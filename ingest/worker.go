@@ -113,7 +113,7 @@ func NewWorker(ctx context.Context, spec *Spec, opts ...Option) (*Worker, error)
 		return nil, err
 	}
 	if w.schema, w.extra, err = prepareTable(ctx, w.table, out, deltawriter.CreateOptions{
-		Name: spec.Query, PartitionColumns: spec.Sink.PartitionBy, Configuration: spec.Sink.Configuration,
+		Name: spec.Query, PartitionColumns: spec.Sink.PartitionBy, Configuration: tableConfiguration(spec.Sink.Configuration),
 	}); err != nil {
 		return nil, fmt.Errorf("table %s: %w", spec.Sink.Table, err)
 	}

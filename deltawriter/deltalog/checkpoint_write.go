@@ -156,6 +156,12 @@ func ParseInterval(s string) (time.Duration, error) {
 // points _last_checkpoint at it. Tombstones older than the table's retention
 // are dropped, as the protocol allows.
 func WriteCheckpoint(ctx context.Context, st objstore.Store, snap *Snapshot) error {
+	return WriteCheckpointAt(ctx, st, snap, time.Now())
+}
+
+// WriteCheckpointAt is WriteCheckpoint with now as the time the tombstones'
+// ages are taken at: the clock that dated them (a writer's WithClock).
+func WriteCheckpointAt(ctx context.Context, st objstore.Store, snap *Snapshot, now time.Time) error {
 	rows := make([]cpRow, 0, 2+len(snap.txns)+len(snap.files)+len(snap.tombstones))
 	p := snap.Protocol
 	rows = append(rows, cpRow{Protocol: &cpProtocol{
@@ -190,7 +196,7 @@ func WriteCheckpoint(ctx context.Context, st objstore.Store, snap *Snapshot) err
 		}})
 		numAdds++
 	}
-	cutoff := time.Now().Add(-TombstoneRetention(&snap.Metadata)).UnixMilli()
+	cutoff := now.Add(-TombstoneRetention(&snap.Metadata)).UnixMilli()
 	for _, r := range snap.Tombstones() {
 		if r.DeletionTimestamp != nil && *r.DeletionTimestamp < cutoff {
 			continue

@@ -20,7 +20,8 @@ type DeltaRsTable struct {
 	PartitionColumns []string         `json:"partitionColumns"`
 	Txns             map[string]int64 `json:"txns"`
 	Rows             []any            `json:"rows"`
-	CDF              []map[string]any `json:"cdf"` // with --cdf N: the change rows, with _change_type and _commit_version
+	CDF              []map[string]any `json:"cdf"`         // with --cdf N: the change rows, with _change_type and _commit_version
+	ReadSeconds      float64          `json:"readSeconds"` // opening the table and reading it whole
 }
 
 // OracleDir is the directory of the Python oracle scripts.

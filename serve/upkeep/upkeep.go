@@ -89,6 +89,13 @@ func WithClock(now func() time.Time) Option { return func(l *Loop) { l.now = now
 // all); the next round goes on where this one stopped.
 func WithMaxTablesPerRound(n int) Option { return func(l *Loop) { l.maxTables = n } }
 
+// WithOpener sets how the loop opens a target's store (default:
+// objstore.Open of its URI with its Store options). Tests use it to give
+// the loop a store whose modification times follow a fake clock.
+func WithOpener(open func(ctx context.Context, tg Target) (objstore.Store, error)) Option {
+	return func(l *Loop) { l.openStore = open }
+}
+
 // Loop is the upkeep loop. Create it with New, run it with Run (or Round).
 type Loop struct {
 	src       Tables
@@ -96,6 +103,7 @@ type Loop struct {
 	maxTables int
 	log       *slog.Logger
 	now       func() time.Time
+	openStore func(ctx context.Context, tg Target) (objstore.Store, error)
 
 	roundMu sync.Mutex // one round at a time
 	cursor  int
@@ -111,7 +119,10 @@ type Loop struct {
 // New returns a loop over the tables src lists.
 func New(src Tables, opts ...Option) *Loop {
 	l := &Loop{src: src, interval: time.Minute, log: slog.New(slog.DiscardHandler), now: time.Now,
-		tables: map[string]*deltawriter.Table{}, state: map[string]*Status{}}
+		tables: map[string]*deltawriter.Table{}, state: map[string]*Status{},
+		openStore: func(ctx context.Context, tg Target) (objstore.Store, error) {
+			return objstore.Open(ctx, tg.URI, tg.Store...)
+		}}
 	for _, o := range opts {
 		o(l)
 	}
@@ -253,7 +264,7 @@ func (l *Loop) open(ctx context.Context, tg Target) (*deltawriter.Table, error) 
 	if t := l.tables[tg.URI]; t != nil {
 		return t, nil
 	}
-	st, err := objstore.Open(ctx, tg.URI, tg.Store...)
+	st, err := l.openStore(ctx, tg)
 	if err != nil {
 		return nil, err
 	}

@@ -252,21 +252,8 @@ func TestLoopBesideAppender(t *testing.T) {
 		}
 	}
 	// Every row exactly once, per delta-rs.
-	o := testenv.DeltaRs(t, nil, []string{dir}, "--rows")[0]
-	if o.Error != "" {
-		t.Fatalf("delta-rs: %s", o.Error)
-	}
-	seen := map[string]bool{}
-	for _, r := range o.Rows {
-		row := r.(map[string]any)
-		k := fmt.Sprintf("%v/%v", row["p"], row["seq"])
-		if seen[k] {
-			t.Fatalf("delta-rs read row %s twice", k)
-		}
-		seen[k] = true
-	}
-	if len(seen) != appends*partitions*rowsPerAppend {
-		t.Fatalf("delta-rs read %d distinct rows, want %d", len(seen), appends*partitions*rowsPerAppend)
+	if n, _ := deltaRsRowsOnce(t, dir); n != appends*partitions*rowsPerAppend {
+		t.Fatalf("delta-rs read %d distinct rows, want %d", n, appends*partitions*rowsPerAppend)
 	}
 }
 
@@ -335,4 +322,25 @@ func TestLoopKeepAllAndNoLog(t *testing.T) {
 	if _, err := deltalog.Load(ctx, st, deltalog.AtVersion(0)); !errors.Is(err, deltalog.ErrVersionNotFound) {
 		t.Fatalf("version 0 after a round without a promise: %v, want it cleaned", err)
 	}
+}
+
+// deltaRsRowsOnce reads the latest version of the seqSchema table at dir
+// with delta-rs (with more oracle flags args), fails the test if a row
+// (p, seq) comes twice, and returns the rows and delta-rs's answer.
+func deltaRsRowsOnce(t testing.TB, dir string, args ...string) (int, testenv.DeltaRsTable) {
+	t.Helper()
+	o := testenv.DeltaRs(t, nil, []string{dir}, append([]string{"--rows"}, args...)...)[0]
+	if o.Error != "" {
+		t.Fatalf("delta-rs: %s", o.Error)
+	}
+	seen := map[string]bool{}
+	for _, r := range o.Rows {
+		row := r.(map[string]any)
+		k := fmt.Sprintf("%v/%v", row["p"], row["seq"])
+		if seen[k] {
+			t.Fatalf("delta-rs read row %s twice", k)
+		}
+		seen[k] = true
+	}
+	return len(seen), o
 }

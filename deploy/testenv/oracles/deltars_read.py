@@ -1,6 +1,7 @@
 """Oracle reader: reads Delta tables with delta-rs (the `deltalake` package)
 and prints, for each URI, one JSON object: version, numFiles, numRecords,
-schema, partitionColumns, txns (for the app ids given) and, with --rows, the
+schema, partitionColumns, txns (for the app ids given), readSeconds
+(opening the table and reading it whole, without the interpreter's start) and, with --rows, the
 rows in a canonical form (see canonical()) that the Go tests produce too
 (deploy/testenv.CanonicalRows); with --cdf N, the change data feed from
 version N (each row canonical, with _change_type and _commit_version).
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder
@@ -58,6 +60,7 @@ def read(uri, a):
                 opts[k] = os.environ[k]
         opts["AWS_ALLOW_HTTP"] = "true"
     try:
+        t0 = time.perf_counter()
         dt = DeltaTable(uri, version=a.version, storage_options=opts)
         if "deletionVectors" in (dt.protocol().reader_features or []):
             # to_pyarrow_table refuses deletion vectors; the DataFusion scan
@@ -65,7 +68,9 @@ def read(uri, a):
             table = pa.table(QueryBuilder().register("t", dt).execute("select * from t").read_all())
         else:
             table = dt.to_pyarrow_table()
+        seconds = time.perf_counter() - t0
         out = {
+            "readSeconds": seconds,
             "version": dt.version(),
             "numFiles": len(dt.file_uris()),
             "numRecords": table.num_rows,
