@@ -82,3 +82,21 @@ func TestCatalogChoice(t *testing.T) {
 		})
 	}
 }
+
+// TestClassifyConflict: a change the catalog gave up retrying is a 409
+// CONFLICT whose message says to run it again, not an internal error.
+func TestClassifyConflict(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{&catalog.Error{Class: catalog.ErrConflict, Msg: "the change conflicted ...: run the statement again"}, 409, "CONFLICT"},
+		{&catalog.Error{Class: catalog.ErrExists, Msg: "database sales already exists"}, 409, "ALREADY_EXISTS"},
+	} {
+		status, e := classifyCause(tc.err, "CREATE DATABASE sales")
+		if status != tc.status || e.Code != tc.code || e.Message != tc.err.Error() {
+			t.Errorf("classifyCause(%v) = %d %+v, want %d %s", tc.err, status, e, tc.status, tc.code)
+		}
+	}
+}
