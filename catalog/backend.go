@@ -27,6 +27,10 @@ type Backend interface {
 	Retryable(err error) bool
 	// UniqueViolation reports whether err is a unique-constraint violation.
 	UniqueViolation(err error) bool
+	// LockMigrations holds off other processes' migrations of the same
+	// database until the returned function is called, so that servers
+	// starting together apply each migration once.
+	LockMigrations(ctx context.Context) (unlock func() error, err error)
 	// Close releases the backend's connections.
 	Close() error
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 
 // maxAttempts bounds how often Update re-runs a transaction that failed
 // because the backend was busy (another process holding the SQLite lock past
-// the busy timeout, a PostgreSQL serialization failure).
-const maxAttempts = 5
+// the busy timeout, a PostgreSQL serialization failure or deadlock).
+const maxAttempts = 8
 
 // Catalog is the catalog over a Backend. It is safe for concurrent use.
 type Catalog struct {
@@ -94,16 +95,27 @@ func (c *Catalog) clock() time.Time {
 // are committed, otherwise none of them is. Run each DDL statement in one
 // Update. fn may be called again if the backend reports a transient conflict,
 // so it must not have effects outside tx.
+//
+// A transaction that still conflicts after maxAttempts runs returns an
+// ErrConflict error saying so.
 func (c *Catalog) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		err = c.update(ctx, fn)
-		if err == nil || !c.b.Retryable(err) || ctx.Err() != nil {
+		if err == nil || !c.b.Retryable(err) {
 			return err
 		}
-		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+		// Exponential backoff with jitter, so that servers that conflicted
+		// once do not meet again at the same moment.
+		d := min(10*time.Millisecond<<attempt, time.Second)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(d/2 + rand.N(d/2)):
+		}
 	}
-	return err
+	return &Error{Class: ErrConflict, cause: err, Msg: fmt.Sprintf(
+		"the change conflicted with concurrent changes to the catalog %d times in a row (%v): run the statement again", maxAttempts, err)}
 }
 
 // View runs fn in a read-only transaction, which sees one consistent state of
@@ -241,6 +253,7 @@ type objRow struct {
 	kind     object.Kind
 	name     string
 	parentID string
+	display  string // path in error messages (write; default name)
 	owner    string // owner's name (read) or requested owner (write)
 	ownerID  string
 	refID    string
@@ -248,8 +261,9 @@ type objRow struct {
 	body     []byte
 }
 
-// insert adds an object whose body is v (JSON). display is its path for the
-// error message if the name is taken.
+// insert adds an object whose body is v (JSON). A name taken meanwhile (by
+// another server's transaction: the callers check first) is an ErrExists
+// error naming r.display.
 func (t *Tx) insert(r objRow, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -270,6 +284,13 @@ func (t *Tx) insert(r objRow, v any) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.id, string(r.kind), namespace(r.kind), nullable(r.parentID), r.parentID, r.name, nameKey(r.name),
 		r.ownerID, nullable(r.refID), t.now.UnixNano(), string(body))
+	if err != nil && t.b.UniqueViolation(err) {
+		display := r.display
+		if display == "" {
+			display = r.name
+		}
+		return &Error{Class: ErrExists, Msg: fmt.Sprintf("%s %s already exists", r.kind, display), cause: err}
+	}
 	if err != nil {
 		return fmt.Errorf("catalog: insert %s %s: %w", r.kind, r.name, err)
 	}

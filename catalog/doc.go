@@ -9,11 +9,12 @@
 //
 // Every change runs in one transaction through [Catalog.Update]; reads run in
 // [Catalog.View]. A DDL statement maps to one Update: it happens entirely or
-// not at all. Persistence goes through the [Backend] interface; [OpenSQLite]
-// is the embedded implementation (pure Go, no cgo). The SQL the catalog issues
-// is portable (ANSI types, `?` placeholders that a backend may rebind, WITH
-// RECURSIVE) so that a PostgreSQL backend can be added without touching the
-// catalog logic.
+// not at all. Persistence goes through the [Backend] interface: [OpenSQLite]
+// is the embedded implementation (pure Go, no cgo), [OpenPostgres] the one
+// several servers can share (SERIALIZABLE writes, retried on serialization
+// failures). The SQL the catalog issues is portable (ANSI types, `?`
+// placeholders that a backend rebinds, WITH RECURSIVE), and the migrations
+// are the same on both.
 //
 // Secrets never enter the catalog in plaintext: store properties that hold
 // secrets must be references (env:NAME or file:/path), and user and

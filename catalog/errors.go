@@ -24,6 +24,9 @@ var (
 	ErrCycle = errors.New("cycle")
 	// ErrUnauthenticated: a token is unknown, expired or malformed.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrConflict: the change kept conflicting with changes other servers
+	// made to the catalog at the same time; running it again may succeed.
+	ErrConflict = errors.New("conflict")
 )
 
 // Error is a user-facing catalog error: Msg is shown as is and Class is one of
@@ -31,13 +34,20 @@ var (
 type Error struct {
 	Class error
 	Msg   string
+	cause error // the backend's error behind it, if any
 }
 
 // Error returns the message.
 func (e *Error) Error() string { return e.Msg }
 
-// Unwrap returns the error class, for errors.Is.
-func (e *Error) Unwrap() error { return e.Class }
+// Unwrap returns the error class, for errors.Is, and the backend's error
+// behind it.
+func (e *Error) Unwrap() []error {
+	if e.cause == nil {
+		return []error{e.Class}
+	}
+	return []error{e.Class, e.cause}
+}
 
 func errorf(class error, format string, args ...any) error {
 	return &Error{Class: class, Msg: fmt.Sprintf(format, args...)}

@@ -90,9 +90,20 @@ var migrations = []migration{
 	}},
 }
 
-// migrate applies the migrations the database has not seen yet.
-func (c *Catalog) migrate(ctx context.Context) error {
-	err := c.update(ctx, func(t *Tx) error {
+// migrate applies the migrations the database has not seen yet, holding
+// the backend's migration lock: of several servers starting together on one
+// database, one applies each step and the others find it recorded.
+func (c *Catalog) migrate(ctx context.Context) (err error) {
+	unlock, err := c.b.LockMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if uerr := unlock(); uerr != nil && err == nil {
+			err = fmt.Errorf("catalog: release migration lock: %w", uerr)
+		}
+	}()
+	err = c.update(ctx, func(t *Tx) error {
 		_, err := t.execDDL(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)`)
 		return err
 	})

@@ -87,7 +87,7 @@ func (t *Tx) CreateSchema(s Schema) (Schema, error) {
 		return Schema{}, err
 	}
 	s.ID, s.Created = newID(), t.now
-	if err := t.insert(objRow{id: s.ID, kind: object.KindSchema, name: s.Name, parentID: db.id, owner: s.Owner}, s); err != nil {
+	if err := t.insert(objRow{id: s.ID, kind: object.KindSchema, name: s.Name, display: display, parentID: db.id, owner: s.Owner}, s); err != nil {
 		return Schema{}, err
 	}
 	return t.GetSchema(db.name, s.Name)
@@ -239,7 +239,7 @@ func (t *Tx) CreateRelation(rel Relation) (Relation, error) {
 		}
 	}
 	rel.ID, rel.Created = newID(), t.now
-	if err := t.insert(objRow{id: rel.ID, kind: kind, name: rel.Name, parentID: s.id, owner: rel.Owner, refID: refID}, rel); err != nil {
+	if err := t.insert(objRow{id: rel.ID, kind: kind, name: rel.Name, display: display, parentID: s.id, owner: rel.Owner, refID: refID}, rel); err != nil {
 		return Relation{}, err
 	}
 	return t.GetRelation(d.name, s.name, rel.Name)
@@ -350,7 +350,7 @@ func (t *Tx) DropRelation(db, schema, name string, cascade bool) error {
 			return errorf(ErrNotEmpty, "%s %s is in share %s: remove it from the share first or use CASCADE", r.kind, display, sh)
 		}
 	}
-	if err := t.dropRelationDependents(`SELECT ?`, r.id); err != nil {
+	if err := t.dropRelationDependents(`SELECT CAST(? AS TEXT)`, r.id); err != nil {
 		return err
 	}
 	return t.deleteObj(r)

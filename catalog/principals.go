@@ -361,7 +361,7 @@ func (t *Tx) EffectiveRoles(principal string) ([]string, error) {
 // UNION ALL) makes the recursion stop on cycles.
 func (t *Tx) effective(id string) ([]string, error) {
 	rows, err := t.query(`WITH RECURSIVE reach(id) AS (
-			SELECT ?
+			SELECT CAST(? AS TEXT)
 			UNION
 			SELECT g.role_id FROM role_grants g JOIN reach ON g.member_id = reach.id
 		)
@@ -476,8 +476,11 @@ func (t *Tx) Grant(p object.Privilege, kind object.Kind, path, role string) (Gra
 		return Grant{}, fmt.Errorf("catalog: grant %s on %s %s to %s: %w", p, o.kind, display, ro.name, err)
 	}
 	gs, err := t.grants(`g.object_id = ? AND g.role_id = ? AND g.privilege = ?`, o.id, ro.id, string(p))
-	if err != nil || len(gs) != 1 {
-		return Grant{}, fmt.Errorf("catalog: read back grant %s on %s %s: %v", p, o.kind, display, err)
+	if err != nil {
+		return Grant{}, fmt.Errorf("catalog: read back grant %s on %s %s: %w", p, o.kind, display, err)
+	}
+	if len(gs) != 1 {
+		return Grant{}, fmt.Errorf("catalog: read back grant %s on %s %s: %d rows, want 1", p, o.kind, display, len(gs))
 	}
 	return gs[0], nil
 }

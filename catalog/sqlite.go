@@ -118,6 +118,13 @@ func (b *sqliteBackend) UniqueViolation(err error) bool {
 	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// LockMigrations needs no lock: each migration step runs in a write
+// transaction, which BEGIN IMMEDIATE makes exclusive, and checks
+// schema_migrations inside it.
+func (b *sqliteBackend) LockMigrations(context.Context) (func() error, error) {
+	return func() error { return nil }, nil
+}
+
 func (b *sqliteBackend) Close() error {
 	return errors.Join(b.reader.Close(), b.writer.Close())
 }

@@ -40,7 +40,7 @@ func (t *Tx) DropTable(db, schema, name string) (Relation, error) {
 	if sh != "" {
 		return Relation{}, errorf(ErrInUse, "table %s is in share %s: remove it from the share first (ALTER SHARE %s REMOVE TABLE %s)", display, sh, sh, display)
 	}
-	if err := t.detachQueries(`SELECT ?`, r.id); err != nil {
+	if err := t.detachQueries(`SELECT CAST(? AS TEXT)`, r.id); err != nil {
 		return Relation{}, fmt.Errorf("catalog: drop table %s: %w", display, err)
 	}
 	return rel, t.deleteObj(r)

@@ -10,58 +10,60 @@ import (
 // TestDropTable: the query writing a dropped table is kept, detached and
 // terminated; a shared table and a stream are refused with the fix.
 func TestDropTable(t *testing.T) {
-	c, _ := openTest(t)
-	fixture(t, c)
-	qid := queryAndShareFixture(t, c, "sales.eu.big").ID
-	for _, tc := range []struct {
-		name, table string
-		class       error
-		want        string
-	}{
-		{"shared", "orders", ErrInUse, "table sales.eu.orders is in share partners: remove it from the share first (ALTER SHARE partners REMOVE TABLE sales.eu.orders)"},
-		{"stream", "orders_raw", ErrInvalid, "sales.eu.orders_raw is a stream, not a table: use DROP STREAM sales.eu.orders_raw"},
-		{"missing", "nope", ErrNotFound, "relation sales.eu.nope does not exist"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			wantErr(t, c.Update(ctx, func(tx *Tx) error { _, err := tx.DropTable("sales", "eu", tc.table); return err }), tc.class, tc.want)
+	forEachBackend(t, func(t *testing.T, db *testDB) {
+		c := db.open(t)
+		fixture(t, c)
+		qid := queryAndShareFixture(t, c, "sales.eu.big").ID
+		for _, tc := range []struct {
+			name, table string
+			class       error
+			want        string
+		}{
+			{"shared", "orders", ErrInUse, "table sales.eu.orders is in share partners: remove it from the share first (ALTER SHARE partners REMOVE TABLE sales.eu.orders)"},
+			{"stream", "orders_raw", ErrInvalid, "sales.eu.orders_raw is a stream, not a table: use DROP STREAM sales.eu.orders_raw"},
+			{"missing", "nope", ErrNotFound, "relation sales.eu.nope does not exist"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantErr(t, c.Update(ctx, func(tx *Tx) error { _, err := tx.DropTable("sales", "eu", tc.table); return err }), tc.class, tc.want)
+			})
+		}
+		must(t, c, func(tx *Tx) error {
+			rel, err := tx.DropTable("sales", "EU", "Big")
+			if err != nil {
+				return err
+			}
+			if rel.Path() != "sales.eu.big" || rel.QueryID != qid || rel.Location != "/lake/big" {
+				t.Errorf("dropped relation = %+v", rel)
+			}
+			return nil
 		})
-	}
-	must(t, c, func(tx *Tx) error {
-		rel, err := tx.DropTable("sales", "EU", "Big")
+		err := c.View(ctx, func(tx *Tx) error {
+			if _, err := tx.GetRelation("sales", "eu", "big"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("table still there: %v", err)
+			}
+			q, err := tx.GetQuery(qid)
+			if err != nil {
+				return err
+			}
+			if q.State != QueryTerminated || q.Table != "sales.eu.big" {
+				t.Errorf("query after drop = %+v, want terminated, table kept", q)
+			}
+			if n, err := tx.count(`SELECT COUNT(*) FROM grants g JOIN objects r ON r.id = g.role_id WHERE r.name = 'analysts'`); err != nil || n != 0 {
+				t.Errorf("grants on the dropped table: %d %v", n, err)
+			}
+			return nil
+		})
 		if err != nil {
+			t.Fatal(err)
+		}
+		// The name is free again, and a new query may write the new table.
+		must(t, c, func(tx *Tx) error {
+			if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: object.KindTable, Location: "/lake/big2"}); err != nil {
+				return err
+			}
+			_, err := tx.CreateQuery(Query{SQL: "SELECT 2", Table: "sales.eu.big"})
 			return err
-		}
-		if rel.Path() != "sales.eu.big" || rel.QueryID != qid || rel.Location != "/lake/big" {
-			t.Errorf("dropped relation = %+v", rel)
-		}
-		return nil
-	})
-	err := c.View(ctx, func(tx *Tx) error {
-		if _, err := tx.GetRelation("sales", "eu", "big"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("table still there: %v", err)
-		}
-		q, err := tx.GetQuery(qid)
-		if err != nil {
-			return err
-		}
-		if q.State != QueryTerminated || q.Table != "sales.eu.big" {
-			t.Errorf("query after drop = %+v, want terminated, table kept", q)
-		}
-		if n, err := tx.count(`SELECT COUNT(*) FROM grants g JOIN objects r ON r.id = g.role_id WHERE r.name = 'analysts'`); err != nil || n != 0 {
-			t.Errorf("grants on the dropped table: %d %v", n, err)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The name is free again, and a new query may write the new table.
-	must(t, c, func(tx *Tx) error {
-		if _, err := tx.CreateRelation(Relation{Database: "sales", Schema: "eu", Name: "big", Kind: object.KindTable, Location: "/lake/big2"}); err != nil {
-			return err
-		}
-		_, err := tx.CreateQuery(Query{SQL: "SELECT 2", Table: "sales.eu.big"})
-		return err
+		})
 	})
 }
 

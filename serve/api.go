@@ -265,6 +265,9 @@ func classifyCause(err error, sql string) (int, APIError) {
 		return http.StatusNotFound, APIError{Code: "NOT_FOUND", Message: err.Error()}
 	case errors.Is(err, catalog.ErrExists):
 		return http.StatusConflict, APIError{Code: "ALREADY_EXISTS", Message: err.Error()}
+	case errors.Is(err, catalog.ErrConflict):
+		// Concurrent changes from other servers, retried until given up.
+		return http.StatusConflict, APIError{Code: "CONFLICT", Message: err.Error()}
 	case errors.Is(err, catalog.ErrInvalid), errors.Is(err, catalog.ErrNotEmpty), errors.Is(err, catalog.ErrInUse), errors.Is(err, catalog.ErrCycle):
 		return http.StatusBadRequest, APIError{Code: "INVALID", Message: err.Error()}
 	case errors.Is(err, context.Canceled):

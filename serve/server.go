@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/objstore"
 	"github.com/sluice-io/sluice/internal/dirlock"
 	"github.com/sluice-io/sluice/internal/logging"
+	"github.com/sluice-io/sluice/internal/secret"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
@@ -109,7 +110,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Server, err
 			return nil, err
 		}
 	}
-	if err := s.openDataDir(cfg.DataDir); err != nil {
+	if err := s.openDataDir(ctx, cfg); err != nil {
 		return nil, err
 	}
 	pol, err := s.openPolicy(ctx, cfg)
@@ -157,8 +158,9 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Server, err
 }
 
 // openDataDir creates and locks the data directory and opens the catalog
-// and the audit log in it.
-func (s *Server) openDataDir(dir string) error {
+// (in it, or the PostgreSQL one of catalog.url) and the audit log in it.
+func (s *Server) openDataDir(ctx context.Context, cfg config.Config) error {
+	dir := cfg.DataDir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -170,13 +172,34 @@ func (s *Server) openDataDir(dir string) error {
 		return DataDirError(err)
 	}
 	s.lock = lock
-	if s.cat, err = catalog.OpenSQLite(filepath.Join(dir, "catalog.db")); err != nil {
+	if s.cat, err = openCatalog(ctx, cfg, s.log); err != nil {
 		return err
 	}
 	if s.audit, err = policy.NewJSONLSink(filepath.Join(dir, "audit.jsonl")); err != nil {
 		return err
 	}
 	return nil
+}
+
+// openCatalog opens the catalog: SQLite in the data directory, or the
+// PostgreSQL database of catalog.url with the password catalog.password
+// refers to. The URL is logged without password or query.
+func openCatalog(ctx context.Context, cfg config.Config, log *slog.Logger) (*catalog.Catalog, error) {
+	if cfg.Catalog.URL == "" {
+		path := filepath.Join(cfg.DataDir, "catalog.db")
+		log.Info("catalog", "backend", "sqlite", "path", path)
+		return catalog.OpenSQLite(path)
+	}
+	var password string
+	if ref := cfg.Catalog.Password; ref != "" {
+		p, err := secret.Resolve(ref)
+		if err != nil {
+			return nil, fmt.Errorf("catalog.password: %w", err)
+		}
+		password = p
+	}
+	log.Info("catalog", "backend", "postgres", "url", catalog.RedactURL(cfg.Catalog.URL))
+	return catalog.OpenPostgres(ctx, cfg.Catalog.URL, password)
 }
 
 // openPolicy compiles the policy with the configured modules, auditing to

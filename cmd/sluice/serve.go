@@ -13,16 +13,22 @@ import (
 const serveUsage = `Run the Sluice server: the SQL statements API (POST /api/v1/statements),
 the Delta Sharing protocol for recipients (/delta-sharing/, with signed file
 URLs under /files/), /healthz and /metrics, over the catalog in the data
-directory; and one worker process per running query (CREATE TABLE ... AS
-SELECT), restarted when it crashes.
+directory (or in PostgreSQL, with --catalog); and one worker process per
+running query (CREATE TABLE ... AS SELECT), restarted when it crashes.
 
 Usage: sluice serve [--config sluice.yaml] [--data-dir DIR] [--addr HOST:PORT]
+                    [--catalog postgres://USER@HOST:5432/DB?sslmode=verify-full
+                     --catalog-password env:NAME|file:/PATH]
                     [--warehouse URI] [--policy FILE.rego ...]
                     [--tls-cert FILE --tls-key FILE] [--public-url URL]
 
 On first start the server creates the user sluice_admin (role admin) and
 prints its token once, unless SLUICE_BOOTSTRAP_TOKEN or the file named by
 --bootstrap-token-file sets it (a token as 'sluice token' prints). Every decision is audited to DIR/audit.jsonl.
+
+The catalog is SQLite in DIR/catalog.db unless --catalog names a PostgreSQL
+database (docs/operations.md): its URL holds no password, which comes from
+the reference --catalog-password gives, or PGPASSWORD, or ~/.pgpass.
 
 One server per data directory: the server locks DIR/sluice.lock (holding
 its pid) for as long as it runs, and a second server (or 'sluice demo') on

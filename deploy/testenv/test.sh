@@ -2,7 +2,7 @@
 # The project's test command: starts the real components the integration
 # tests use on loopback (no Docker), runs `go test`, and stops them again:
 # a MinIO server, an Apache Kafka broker (KRaft, one node that is broker and
-# controller) and a Python venv. Needs go, java 17+ and mvn on PATH.
+# controller), a PostgreSQL server and a Python venv. Needs go, java 17+ and mvn on PATH.
 #
 # Usage: deploy/testenv/test.sh [go test flags] [packages]
 #
@@ -31,7 +31,11 @@
 #              changes (its hash is kept in kafka-VERSION/pom.sha256)
 #   kafka-VERSION/kafka.jsa   JVM class archive the first broker run dumps,
 #              making later starts faster
-#   logs/      the last run's component logs (minio.log, kafka.log, kafka.out)
+#   postgres/template  a PostgreSQL cluster made by initdb (locale C, UTF-8),
+#              copied for each run; the server binaries come from Debian's
+#              postgresql package, installed with apt-get when missing
+#   logs/      the last run's component logs (minio.log, kafka.log, kafka.out,
+#              postgres.log)
 #
 # Exported to the tests (read them through the Go package deploy/testenv):
 #   SLUICE_TEST_S3_ENDPOINT, SLUICE_TEST_S3_ACCESS_KEY, SLUICE_TEST_S3_SECRET_KEY,
@@ -39,6 +43,9 @@
 #   SLUICE_TEST_MINIO_BIN,
 #   SLUICE_TEST_KAFKA_BROKERS (127.0.0.1:PORT, PLAINTEXT; topics are not
 #   auto-created), SLUICE_TEST_KAFKA_PID,
+#   SLUICE_TEST_POSTGRES (postgres://sluice:PASSWORD@127.0.0.1:PORT/postgres,
+#   a superuser with a new password each run; tests make a database each),
+#   SLUICE_TEST_POSTGRES_PID,
 #   SLUICE_TEST_PYTHON, SLUICE_TEST_SPARK_PYTHON, SLUICE_TEST_SPARK_IVY,
 #   DOCKER_HOST (unix socket of this run's podman Docker API service),
 #   SLUICE_TEST_COMPOSE (the Docker Compose binary), SLUICE_TEST_PODMAN
@@ -426,6 +433,149 @@ stop_kafka() {
 	fi
 }
 
+# --- PostgreSQL --------------------------------------------------------------
+
+# PostgreSQL comes from Debian's postgresql package (apt-get installs it when
+# no server binaries are found). initdb and postgres refuse to run as root,
+# so as root they run as the unprivileged user $PG_USER (the package's
+# postgres user, created if missing) through setpriv, which execs (so $! is
+# the server's pid). The cluster is initialised once into $PG_TEMPLATE
+# (locale C, UTF-8: ORDER BY on names sorts bytewise, as in SQLite) and
+# copied into a private directory per run.
+PG_USER=postgres
+PG_RECIPE=1 # bump to re-initialise the cached cluster
+
+pg_bindir() {
+	local d
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	[[ -n $d && -x $d/initdb && -x $d/postgres ]] && echo "$d"
+}
+
+# as_pg CMD... runs CMD as $PG_USER when we are root, else as ourselves.
+# PG_AS is the same prefix as an array, for the server started in the
+# background (a function would run in a subshell, and $! be its pid).
+PG_AS=()
+((EUID == 0)) && PG_AS=(setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups --)
+as_pg() { ${PG_AS[@]+"${PG_AS[@]}"} "$@"; }
+
+install_postgres() {
+	if [[ -z $(pg_bindir) ]]; then
+		((EUID == 0)) || die "PostgreSQL server binaries not found under /usr/lib/postgresql and not root: apt-get install postgresql"
+		mkdir -p "$CACHE/logs"
+		log "apt-get install postgresql"
+		# A fresh machine has no package lists yet: update once, then install.
+		if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >"$CACHE/logs/apt-postgresql.log" 2>&1; then
+			apt-get update -q >>"$CACHE/logs/apt-postgresql.log" 2>&1 || die "apt-get update failed; see $CACHE/logs/apt-postgresql.log"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >>"$CACHE/logs/apt-postgresql.log" 2>&1 ||
+				die "apt-get install postgresql failed; see $CACHE/logs/apt-postgresql.log"
+		fi
+		[[ -n $(pg_bindir) ]] || die "apt-get installed postgresql but no initdb under /usr/lib/postgresql/*/bin"
+	fi
+	if ((EUID == 0)) && ! id -u "$PG_USER" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER" || die "useradd $PG_USER failed"
+	fi
+	local bin want stamp tmp
+	bin=$(pg_bindir)
+	want="$("$bin/postgres" --version) recipe $PG_RECIPE"
+	stamp=$PG_TEMPLATE.stamp
+	if [[ -f $PG_TEMPLATE/PG_VERSION && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+		return
+	fi
+	log "initialising a PostgreSQL cluster into $PG_TEMPLATE ($want)"
+	rm -rf "$PG_TEMPLATE" "$stamp"
+	# initdb runs as $PG_USER, which cannot enter the cache under $HOME:
+	# initialise in a temporary directory, then copy the cluster in.
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/sluice-initdb.XXXXXX")
+	((EUID == 0)) && chown "$PG_USER:" "$tmp"
+	as_pg "$bin/initdb" --pgdata="$tmp/data" --username=sluice --auth=trust --locale=C --encoding=UTF8 \
+		--no-sync >"$tmp/initdb.log" 2>&1 || {
+		cat "$tmp/initdb.log" >&2
+		rm -rf "$tmp"
+		die "initdb failed"
+	}
+	mkdir -p "$(dirname "$PG_TEMPLATE")"
+	cp -a "$tmp/data" "$PG_TEMPLATE"
+	rm -rf "$tmp"
+	echo "$want" >"$stamp"
+}
+
+ensure_postgres() {
+	PG_TEMPLATE=$CACHE/postgres/template
+	with_lock postgres-install install_postgres
+	PG_BIN=$(pg_bindir)
+}
+
+start_postgres() {
+	PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-postgres.XXXXXX")
+	on_cleanup stop_postgres
+	cp -a "$PG_TEMPLATE" "$PG_DIR/data"
+	((EUID == 0)) && chown -R "$PG_USER:" "$PG_DIR"
+	chmod 0700 "$PG_DIR" "$PG_DIR/data"
+	# Local (socket) connections are trusted: the socket is in the run's
+	# private directory. TCP connections need the run's password.
+	cat >"$PG_DIR/data/pg_hba.conf" <<-EOF
+		local all all trust
+		host all all 127.0.0.1/32 scram-sha-256
+	EOF
+	local pass port attempt i t0
+	t0=$(date +%s%N)
+	pass=$(random_hex 24)
+	for attempt in 1 2 3; do
+		port=$(free_port)
+		# Durability is off: the cluster lives for one test run.
+		${PG_AS[@]+"${PG_AS[@]}"} "$PG_BIN/postgres" -D "$PG_DIR/data" -k "$PG_DIR" -h 127.0.0.1 -p "$port" \
+			-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+			-c shared_buffers=32MB -c logging_collector=off \
+			>"$PG_DIR/postgres.log" 2>&1 &
+		PG_PID=$!
+		for ((i = 0; i < 300; i++)); do
+			if ! kill -0 "$PG_PID" 2>/dev/null; then
+				break
+			fi
+			if "$PG_BIN/pg_isready" -q -h "$PG_DIR" -p "$port" 2>/dev/null; then
+				# The password goes through stdin, never a command line.
+				printf "ALTER ROLE sluice PASSWORD '%s';\n" "$pass" |
+					as_pg "$PG_BIN/psql" -q -X -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -U sluice -d postgres >/dev/null ||
+					die "setting the PostgreSQL password failed"
+				export SLUICE_TEST_POSTGRES="postgres://sluice:$pass@127.0.0.1:$port/postgres?sslmode=disable"
+				export SLUICE_TEST_POSTGRES_PID=$PG_PID
+				log "PostgreSQL ready at 127.0.0.1:$port (pid $PG_PID, $((($(date +%s%N) - t0) / 1000000)) ms; log $PG_DIR/postgres.log)"
+				return
+			fi
+			sleep 0.1
+		done
+		log "PostgreSQL did not become ready (attempt $attempt); log:"
+		tail -n 20 "$PG_DIR/postgres.log" >&2 || true
+		kill_postgres
+	done
+	die "could not start PostgreSQL; see the log above"
+}
+
+kill_postgres() {
+	[[ -n ${PG_PID:-} ]] || return 0
+	# A test may have paused it. SIGINT is the fast shutdown.
+	kill -CONT "$PG_PID" 2>/dev/null || true
+	kill -INT "$PG_PID" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$PG_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$PG_PID" 2>/dev/null || true
+	wait "$PG_PID" 2>/dev/null || true
+	PG_PID=
+}
+
+stop_postgres() {
+	kill_postgres
+	if [[ -n ${PG_DIR:-} ]]; then
+		mkdir -p "$CACHE/logs"
+		cp "$PG_DIR/postgres.log" "$CACHE/logs/postgres.log" 2>/dev/null || true
+		rm -rf "$PG_DIR"
+		PG_DIR=
+	fi
+}
+
 # --- containers --------------------------------------------------------------
 
 CONTAINER_SETUP=$ROOT/deploy/container/setup.sh
@@ -509,9 +659,11 @@ main() {
 	ensure_venv
 	ensure_minio
 	ensure_kafka
+	ensure_postgres
 	ensure_containers
 	start_minio
 	start_kafka
+	start_postgres
 	start_containers
 	run_go_tests "$@"
 }

@@ -1,5 +1,6 @@
 // Package testenv gives tests the real components that deploy/testenv/test.sh
-// starts on loopback: a MinIO server (S3 with SSE-S3 and SSE-KMS) and a
+// starts on loopback: a MinIO server (S3 with SSE-S3 and SSE-KMS), a
+// PostgreSQL server (a database per test, see PostgresEnv.NewDatabase) and a
 // Python virtual environment with deltalake and delta-sharing.
 //
 // The rule for integration tests: when the environment variables the script

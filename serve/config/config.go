@@ -24,14 +24,18 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sluice-io/sluice/catalog"
+	"github.com/sluice-io/sluice/internal/secret"
 )
 
 // Config is everything `sluice serve` takes. Tags on leaf fields: yaml (the
 // key in its section), env (the environment variable), flag (the flag
 // name, optional) and help (one line for --help). Sections are structs.
 type Config struct {
-	// DataDir holds the catalog (catalog.db) and the audit log (audit.jsonl).
-	DataDir string `yaml:"data_dir" env:"SLUICE_DATA_DIR" flag:"data-dir" help:"directory of the catalog and the audit log"`
+	// DataDir holds the SQLite catalog (catalog.db, unless catalog.url
+	// names another) and the audit log (audit.jsonl).
+	DataDir string `yaml:"data_dir" env:"SLUICE_DATA_DIR" flag:"data-dir" help:"directory of the catalog (SQLite, unless catalog.url is set) and the audit log"`
 	// Addr is the HTTP listen address, host:port.
 	Addr string `yaml:"addr" env:"SLUICE_ADDR" flag:"addr" help:"listen address, host:port (port 0 picks a free port)"`
 	// BootstrapTokenFile holds the bootstrap admin's token (see
@@ -39,6 +43,8 @@ type Config struct {
 	BootstrapTokenFile string `yaml:"bootstrap_token_file" env:"SLUICE_BOOTSTRAP_TOKEN_FILE" flag:"bootstrap-token-file" help:"file holding the token of the bootstrap admin sluice_admin, as 'sluice token' prints (instead of SLUICE_BOOTSTRAP_TOKEN; e.g. a compose secret)"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level" env:"SLUICE_LOG_LEVEL" flag:"log-level" help:"log level: debug, info, warn, error"`
+	// Catalog says which database holds the catalog.
+	Catalog Catalog `yaml:"catalog"`
 	// Storage says where query tables are written.
 	Storage Storage `yaml:"storage"`
 	// Policy adds Rego modules to the default authorization policy.
@@ -62,6 +68,18 @@ type Config struct {
 	// sources records where each setting that is not a default came from
 	// ("file sluice.yaml:3:10", "env SLUICE_ADDR", "flag --addr"), by key.
 	sources map[string]string
+}
+
+// Catalog is the catalog section: SQLite in the data directory by default,
+// or a PostgreSQL database that several servers can share.
+type Catalog struct {
+	// URL is empty for SQLite (<data_dir>/catalog.db), or
+	// postgres://user@host:port/database?sslmode=... without a password.
+	URL string `yaml:"url" env:"SLUICE_CATALOG_URL" flag:"catalog" help:"catalog database: empty for SQLite in <data_dir>/catalog.db, or postgres://user@host:5432/database?sslmode=verify-full (no password in it: see catalog.password)"`
+	// Password is a reference to the PostgreSQL password, never the
+	// password: env:NAME or file:/path. Empty: pgx's defaults (PGPASSWORD,
+	// ~/.pgpass, or none for certificate or trust authentication).
+	Password string `yaml:"password" env:"SLUICE_CATALOG_PASSWORD" flag:"catalog-password" help:"where the PostgreSQL catalog's password is: env:NAME or file:/absolute/path, never the password itself (default: PGPASSWORD or ~/.pgpass)"`
 }
 
 // Storage is the storage section.
@@ -509,6 +527,9 @@ func (c *Config) Validate() error {
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return bad("log_level", c.LogLevel, "want debug, info, warn or error")
 	}
+	if err := c.validateCatalog(bad); err != nil {
+		return err
+	}
 	if u := c.PublicURL; u != "" && !isPublicURL(u) {
 		return bad("public_url", u, "want an absolute URL such as https://sharing.example.com (no query, no credentials)")
 	}
@@ -550,6 +571,30 @@ func (c *Config) Validate() error {
 	for _, f := range c.Policy.Files {
 		if strings.TrimSpace(f) == "" {
 			return bad("policy.files", f, "want a Rego file path")
+		}
+	}
+	return nil
+}
+
+// validateCatalog checks the catalog section. A URL is shown redacted:
+// it may hold the password this check refuses.
+func (c *Config) validateCatalog(bad func(key, val, want string) error) error {
+	if s := c.Catalog.URL; s != "" {
+		u, err := url.Parse(s)
+		if err != nil || !catalog.IsPostgresURL(s) {
+			return bad("catalog.url", catalog.RedactURL(s), "want empty (SQLite in the data directory) or postgres://user@host:5432/database?sslmode=verify-full")
+		}
+		if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+			return bad("catalog.url", catalog.RedactURL(s), "the URL holds a password: remove it, and give catalog.password as env:NAME or file:/path (or set PGPASSWORD)")
+		}
+	}
+	if p := c.Catalog.Password; p != "" {
+		if !secret.WellFormed(p) {
+			// Not echoed: it may be the password itself.
+			return fmt.Errorf("catalog.password (from %s): want a reference, env:NAME or file:/absolute/path, not the password itself", c.Source("catalog.password"))
+		}
+		if c.Catalog.URL == "" {
+			return bad("catalog.password", p, "is for a PostgreSQL catalog: set catalog.url too, or remove it")
 		}
 	}
 	return nil

@@ -31,6 +31,7 @@ func TestGoodFileValues(t *testing.T) {
 	}
 	want := Config{DataDir: "/var/lib/sluice", Addr: "0.0.0.0:9090", LogLevel: "debug",
 		PublicURL: "https://sharing.example.com",
+		Catalog:   Catalog{URL: "postgres://sluice@db.example.com:5432/sluice?sslmode=verify-full", Password: "env:SLUICE_PG_PASSWORD"},
 		Storage: Storage{Warehouse: "s3://lake/sluice", WorkerRoleARN: "arn:aws:iam::123456789012:role/sluice-worker",
 			WorkerCredentialsTTL: 2 * time.Hour},
 		Policy: Policy{Files: []string{"/etc/sluice/deny-pii.rego", "/etc/sluice/office-hours.rego"}, AllGrants: true},
