@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/deploy/testenv"
 )
 
 // gateSigner signs like fakeSigner; after n files it waits for gate, or
@@ -410,4 +413,37 @@ func TestLatestVersionCoalesces(t *testing.T) {
 	if v, _, _ := c.latest(ctx, st); v != 3 || st.lists != 1 {
 		t.Fatalf("version %d after %d listings", v, st.lists)
 	}
+}
+
+// TestPythonConnectorPages: the connector's REST client reads the query of
+// a 100k-file table (BenchmarkQueryScale's, generated once) in pages of
+// 7,000 files with maxFiles and pageToken, every line parsed by its
+// protocol classes, and gets every file exactly once, all of one version.
+func TestPythonConnectorPages(t *testing.T) {
+	testenv.Python(t)
+	const n, page = 100_000, 7_000
+	dir := benchTable(t, n)
+	e := newEnv(t)
+	e.shareTable(dir, "big", false)
+	profile := filepath.Join(t.TempDir(), "profile.share")
+	pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": e.srv.URL + DefaultPrefix, "bearerToken": e.tokens["acme"]})
+	if err := os.WriteFile(profile, pb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res := runConnector(t, profile, []map[string]any{{"op": "paged_files", "table": "q3.eu.big", "max_files": page}})[0]
+	if res.Error != "" {
+		t.Fatal(res.Error)
+	}
+	seen := map[string]bool{}
+	for _, id := range res.Files {
+		if seen[id] {
+			t.Fatalf("file %s twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n || res.Pages != (n+page-1)/page || len(res.Versions) != 1 {
+		t.Fatalf("%d distinct files in %d pages at versions %v; want %d in %d pages at one version", len(seen), res.Pages, res.Versions, n, (n+page-1)/page)
+	}
+	t.Logf("%d files in %d pages in %s", n, res.Pages, time.Since(start).Round(time.Millisecond))
 }
