@@ -161,17 +161,19 @@ func benchTable(b testing.TB, n int) string {
 	ctx := context.Background()
 	head := strings.SplitAfterN(ordersLog[0], "\n", 4)
 	var log []string
-	cur := head[0] + head[1] + head[2]
+	var cur strings.Builder
+	cur.WriteString(head[0] + head[1] + head[2])
 	inCommit := 0
 	for i := 0; i < n-10; i++ {
 		day := fmt.Sprintf("2026-01-%02d", i%28+1)
-		cur += addLine(fmt.Sprintf("date=%s/part-%07d-c000.snappy.parquet", day, i), str(day), 1000+int64(i%977), stats(10, i*10, i*10+9)) + "\n"
+		cur.WriteString(addLine(fmt.Sprintf("date=%s/part-%07d-c000.snappy.parquet", day, i), str(day), 1000+int64(i%977), stats(10, i*10, i*10+9)) + "\n")
 		if inCommit++; inCommit == 50_000 {
-			log, cur, inCommit = append(log, cur), "", 0
+			log, inCommit = append(log, cur.String()), 0
+			cur.Reset()
 		}
 	}
-	if cur != "" {
-		log = append(log, cur)
+	if cur.Len() > 0 {
+		log = append(log, cur.String())
 	}
 	writeLog(b, dir, log)
 	snap, err := deltalog.Load(ctx, st)
