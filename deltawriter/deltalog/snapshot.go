@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-io/sluice/deltawriter/objstore"
@@ -61,16 +62,36 @@ type Snapshot struct {
 	txns       map[string]int64
 	domains    map[string]*DomainMetadata
 	commits    []logFile // the commit files after the checkpoint, ascending
+	features   []string  // reader features the loader allowed beyond SupportedReaderFeatures
+
+	sortOnce sync.Once
+	sorted   []*Add // the live files by path, made once (SortedFiles)
 }
 
-// Files returns the live data files sorted by path.
-func (s *Snapshot) Files() []*Add {
-	out := make([]*Add, 0, len(s.files))
-	for _, a := range s.files {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
+// Files returns the live data files sorted by path, in a new slice the
+// caller may change.
+func (s *Snapshot) Files() []*Add { return slices.Clone(s.SortedFiles()) }
+
+// SortedFiles returns the live data files sorted by path. The slice is
+// made once per snapshot and shared by every caller: it must not be
+// modified.
+func (s *Snapshot) SortedFiles() []*Add {
+	s.sortOnce.Do(func() {
+		if s.sorted != nil {
+			return // built by Update from its base's order
+		}
+		out := make([]*Add, 0, len(s.files))
+		for _, a := range s.files {
+			out = append(out, a)
+		}
+		sortByPath(out)
+		s.sorted = out
+	})
+	return s.sorted
+}
+
+func sortByPath(files []*Add) {
+	slices.SortFunc(files, func(a, b *Add) int { return strings.Compare(a.Path, b.Path) })
 }
 
 // NumFiles is the number of live data files.
@@ -337,6 +358,7 @@ func replay(ctx context.Context, st objstore.Store, files []logFile, target int6
 		txns:              map[string]int64{},
 		domains:           map[string]*DomainMetadata{},
 		commits:           need,
+		features:          features,
 	}
 	haveProtocol, haveMetadata := false, false
 	if cp != nil {
@@ -348,29 +370,19 @@ func replay(ctx context.Context, st objstore.Store, files []logFile, target int6
 			s.apply(&acts[i], &haveProtocol, &haveMetadata)
 		}
 	}
-	var lastTS int64
-	for _, c := range need {
-		b, err := objstore.ReadAll(ctx, st, c.key)
-		if err != nil {
-			return nil, fmt.Errorf("load %s: read commit %d: %w", st.URI(), c.version, err)
-		}
-		acts, err := ParseActions(b)
-		if err != nil {
-			return nil, fmt.Errorf("load %s: commit %d: %w", st.URI(), c.version, err)
-		}
-		lastTS = c.modTime
-		for i := range acts {
-			if ts := inCommitTimestamp(acts[i].CommitInfo); ts > 0 {
-				lastTS = ts
-			}
-			s.apply(&acts[i], &haveProtocol, &haveMetadata)
-		}
+	lastTS, err := s.applyCommits(ctx, st, need, &haveProtocol, &haveMetadata, nil)
+	if err != nil {
+		return nil, err
 	}
 	if len(need) == 0 && cp != nil {
+		// The commit's time when its file is still there, else the
+		// checkpoint's (written after it).
 		for _, f := range files {
 			if f.version == cp.version && f.kind != kindOther {
 				lastTS = f.modTime
-				break
+				if f.kind == kindCommit {
+					break
+				}
 			}
 		}
 	}
@@ -384,15 +396,50 @@ func replay(ctx context.Context, st objstore.Store, files []logFile, target int6
 	if err := CheckReadable(&s.Protocol, &s.Metadata, features...); err != nil {
 		return nil, fmt.Errorf("load %s: %w", st.URI(), err)
 	}
+	if err := s.parseSchema(st); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// applyCommits folds the commits into the snapshot in order, calling seen
+// (if not nil) with each action, and returns the last commit's time.
+func (s *Snapshot) applyCommits(ctx context.Context, st objstore.Store, commits []logFile, haveProtocol, haveMetadata *bool, seen func(*Action)) (int64, error) {
+	var lastTS int64
+	for _, c := range commits {
+		b, err := objstore.ReadAll(ctx, st, c.key)
+		if err != nil {
+			return 0, fmt.Errorf("load %s: read commit %d: %w", st.URI(), c.version, err)
+		}
+		acts, err := ParseActions(b)
+		if err != nil {
+			return 0, fmt.Errorf("load %s: commit %d: %w", st.URI(), c.version, err)
+		}
+		lastTS = c.modTime
+		for i := range acts {
+			if ts := inCommitTimestamp(acts[i].CommitInfo); ts > 0 {
+				lastTS = ts
+			}
+			if seen != nil {
+				seen(&acts[i])
+			}
+			s.apply(&acts[i], haveProtocol, haveMetadata)
+		}
+	}
+	return lastTS, nil
+}
+
+// parseSchema sets Schema from Metadata.SchemaString.
+func (s *Snapshot) parseSchema(st objstore.Store) error {
 	s.Schema = Struct()
 	if s.Metadata.SchemaString != "" {
 		schema, err := ParseSchema(s.Metadata.SchemaString)
 		if err != nil {
-			return nil, fmt.Errorf("load %s version %d: %w", st.URI(), target, err)
+			return fmt.Errorf("load %s version %d: %w", st.URI(), s.Version, err)
 		}
 		s.Schema = schema
 	}
-	return s, nil
+	return nil
 }
 
 func cpVersion(cp *checkpointRef) int64 {

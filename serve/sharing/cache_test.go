@@ -39,7 +39,7 @@ func TestLatestVersionMatchesReplay(t *testing.T) {
 
 func TestSnapshotCacheEvictsLeastRecent(t *testing.T) {
 	c := newSnapshotCache(2)
-	s := func(v int64) *deltalog.Snapshot { return &deltalog.Snapshot{Version: v} }
+	s := func(v int64) *tableState { return &tableState{snap: &deltalog.Snapshot{Version: v}} }
 	c.put("a", s(1))
 	c.put("b", s(2))
 	if c.get("a") == nil { // a is now the most recent

@@ -179,10 +179,11 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 	if _, ok := times[w.start]; !ok {
 		return 0, badParam("version %d of table %s is no longer in its log (the earliest is %d)", w.start, t.label(), commits[0].version)
 	}
-	snap, aerr := c.loadAt(t, st, &w.start)
+	first, aerr := c.loadAt(t, st, &w.start)
 	if aerr != nil {
 		return 0, aerr
 	}
+	snap := first.snap
 	format, aerr := caps.chooseFormat(t, snap.Protocol)
 	if aerr != nil {
 		return 0, aerr
@@ -193,76 +194,61 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		if aerr != nil {
 			return 0, aerr
 		}
-		if _, aerr := caps.chooseFormat(t, last.Protocol); aerr != nil {
+		if _, aerr := caps.chooseFormat(t, last.snap.Protocol); aerr != nil {
 			return 0, aerr
 		}
 	}
-	all, aerr := c.readChanges(t, st, w, end, times)
-	if aerr != nil {
-		return 0, aerr
-	}
-	page, next := all, ""
-	if w.maxFiles != nil || w.pageToken != nil {
-		if offset > len(all) {
-			return 0, badParam("pageToken is past the end of the changes")
-		}
-		page = all[offset:]
-		if w.maxFiles != nil {
-			n, cut := 0, len(page)
-			for i, ch := range page {
-				if ch.file != nil {
-					if n == *w.maxFiles {
-						cut = i
-						break
-					}
-					n++
-				}
-			}
-			page = page[:cut]
-			if offset+cut < len(all) {
-				next = c.h.tokens.seal(token{Kind: kind, Recipient: c.recipient, Scope: t.scope(), Params: w.params,
-					Start: w.start, End: end, Offset: offset + cut, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
-			}
-		}
-	}
-	var files []fileAction
-	for _, ch := range page {
-		if ch.file != nil {
-			files = append(files, *ch.file)
-		}
-	}
-	sgn, minExp, aerr := c.sign(t, st, files)
-	if aerr != nil {
-		return 0, aerr
-	}
-	l := &lines{format: format}
-	l.protocol(changesProtocol(snap.Protocol, w.cdf))
-	start := w.start
-	l.metadata(changesMetadata(snap.Metadata, w.cdf), &start, nil, nil)
-	i := 0
-	for _, ch := range page {
-		if ch.meta != nil {
-			v := ch.ver
-			l.metadata(changesMetadata(*ch.meta, w.cdf), &v, nil, nil)
-			continue
-		}
-		l.file(sgn[i], false)
-		i++
-	}
+	paged := w.maxFiles != nil || w.pageToken != nil
 	refresh := w.includeRefresh || w.refreshToken != nil
-	endStreamLine := caps.endStream || w.maxFiles != nil || w.pageToken != nil || refresh
+	endStreamLine := caps.endStream || paged || refresh
+	out := c.stream(format, w.start, endStreamLine)
+	out.protocol(changesProtocol(snap.Protocol, w.cdf))
+	start := w.start
+	out.metadata(changesMetadata(snap.Metadata, w.cdf), &start, nil, nil)
+	// The changes in order; of those, the page from offset, cut before
+	// the file after maxFiles files.
+	idx, files, next := 0, 0, ""
+	aerr = c.eachChange(t, st, w, end, times, func(ch change) (bool, *apiError) {
+		i := idx
+		idx++
+		switch {
+		case i < offset:
+			return true, nil
+		case ch.meta != nil:
+			v := ch.ver
+			out.metadata(changesMetadata(*ch.meta, w.cdf), &v, nil, nil)
+			return true, nil
+		case w.maxFiles != nil && files == *w.maxFiles:
+			next = c.h.tokens.seal(token{Kind: kind, Recipient: c.recipient, Scope: t.scope(), Params: w.params,
+				Start: w.start, End: end, Offset: i, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
+			return false, nil
+		}
+		sg, aerr := c.signOne(t, st, *ch.file)
+		if aerr != nil {
+			return false, aerr
+		}
+		out.file(sg, false)
+		files++
+		return true, nil
+	})
+	if aerr != nil {
+		return out.fail(aerr)
+	}
+	if paged && offset > idx {
+		return out.fail(badParam("pageToken is past the end of the changes"))
+	}
 	if endStreamLine {
-		e := endStream{NextPageToken: next, MinURLExpirationTimestamp: minExp}
+		e := endStream{NextPageToken: next, MinURLExpirationTimestamp: c.minExp}
 		if refresh {
 			// The window is pinned: a refresh gives the same files even
 			// when the table has moved on.
 			e.RefreshToken = c.h.tokens.seal(token{Kind: kindRefreshChanges, Recipient: c.recipient, Scope: t.scope(), Params: w.params,
 				Start: w.start, End: end, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
 		}
-		l.end(e)
+		out.end(e)
 	}
 	c.version = &w.start
-	return c.writeLines(w.start, format, endStreamLine, l)
+	return out.finish()
 }
 
 // changesMetadata is the metadata served with a change data feed: the
@@ -296,34 +282,35 @@ func changesProtocol(p deltalog.Protocol, cdf bool) deltalog.Protocol {
 	return p
 }
 
-// readChanges reads the commits start..end: per commit, its cdc files if
-// it has any and the request is for the change data feed, otherwise its
-// adds (inserted rows) and removes (deleted rows) that change data; and,
-// with historical, the metadata of later commits that change it.
-func (c *call) readChanges(t sharedTable, st objstore.Store, w changeRequest, end int64, times map[int64]int64) ([]change, *apiError) {
-	var out []change
+// eachChange reads the commits start..end, one at a time, and calls fn
+// with each change in order until it returns false: per commit, its cdc
+// files if it has any and the request is for the change data feed,
+// otherwise its adds (inserted rows) and removes (deleted rows) that
+// change data; and, with historical, the metadata of later commits that
+// change it.
+func (c *call) eachChange(t sharedTable, st objstore.Store, w changeRequest, end int64, times map[int64]int64, fn func(change) (bool, *apiError)) *apiError {
 	for v := w.start; v <= end; v++ {
 		ms, ok := times[v]
 		if !ok {
-			return nil, badParam("version %d of table %s is no longer in its log", v, t.label())
+			return badParam("version %d of table %s is no longer in its log", v, t.label())
 		}
 		b, err := objstore.ReadAll(c.ctx, st, deltalog.CommitKey(v))
 		if errors.Is(err, objstore.ErrNotExist) {
-			return nil, badParam("version %d of table %s is no longer in its log", v, t.label())
+			return badParam("version %d of table %s is no longer in its log", v, t.label())
 		}
 		if err != nil {
-			return nil, internal(fmt.Errorf("table %s: read commit %d: %w", t.label(), v, err))
+			return internal(fmt.Errorf("table %s: read commit %d: %w", t.label(), v, err))
 		}
 		acts, err := deltalog.ParseActions(b)
 		if err != nil {
-			return nil, internal(fmt.Errorf("table %s: commit %d: %w", t.label(), v, err))
+			return internal(fmt.Errorf("table %s: commit %d: %w", t.label(), v, err))
 		}
 		ver, ts := v, ms
-		var cdcs, data []change
+		var metas, cdcs, data []change
 		for _, a := range acts {
 			switch {
 			case a.MetaData != nil && v > w.start && w.historical:
-				out = append(out, change{meta: a.MetaData, ver: v})
+				metas = append(metas, change{meta: a.MetaData, ver: v})
 			case a.CDC != nil:
 				cdcs = append(cdcs, change{file: &fileAction{kind: "cdc", cdc: a.CDC, version: &ver, ts: &ts}})
 			case a.Add != nil && a.Add.DataChange:
@@ -333,10 +320,13 @@ func (c *call) readChanges(t sharedTable, st objstore.Store, w changeRequest, en
 			}
 		}
 		if w.cdf && len(cdcs) > 0 {
-			out = append(out, cdcs...)
-		} else {
-			out = append(out, data...)
+			data = cdcs
+		}
+		for _, ch := range append(metas, data...) {
+			if more, aerr := fn(ch); aerr != nil || !more {
+				return aerr
+			}
 		}
 	}
-	return out, nil
+	return nil
 }

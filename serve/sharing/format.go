@@ -3,7 +3,6 @@ package sharing
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -95,17 +94,6 @@ func fileID(path string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// lines accumulates the NDJSON lines of a table response.
-type lines struct {
-	format string
-	out    [][]byte
-}
-
-func (l *lines) add(v any) {
-	b, _ := json.Marshal(v) // only maps, strings and numbers
-	l.out = append(l.out, b)
-}
-
 type parquetFormat struct {
 	Provider string `json:"provider"`
 }
@@ -130,16 +118,16 @@ type deltaMetadataWrapper struct {
 	NumFiles      *int64            `json:"numFiles,omitempty"`
 }
 
-func (l *lines) protocol(p deltalog.Protocol) {
+func (l *answer) protocol(p deltalog.Protocol) {
 	if l.format == formatDelta {
-		l.add(map[string]any{"protocol": map[string]any{"deltaProtocol": p}})
+		l.value(map[string]any{"protocol": map[string]any{"deltaProtocol": p}})
 		return
 	}
-	l.add(map[string]any{"protocol": map[string]int{"minReaderVersion": 1}})
+	l.value(map[string]any{"protocol": map[string]int{"minReaderVersion": 1}})
 }
 
 // metadata adds a metaData line; version, size and numFiles are optional.
-func (l *lines) metadata(m deltalog.Metadata, version, size, numFiles *int64) {
+func (l *answer) metadata(m deltalog.Metadata, version, size, numFiles *int64) {
 	if m.PartitionColumns == nil {
 		m.PartitionColumns = []string{}
 	}
@@ -150,14 +138,14 @@ func (l *lines) metadata(m deltalog.Metadata, version, size, numFiles *int64) {
 		if m.Format.Options == nil {
 			m.Format.Options = map[string]string{}
 		}
-		l.add(map[string]any{"metaData": deltaMetadataWrapper{DeltaMetadata: m, Version: version, Size: size, NumFiles: numFiles}})
+		l.value(map[string]any{"metaData": deltaMetadataWrapper{DeltaMetadata: m, Version: version, Size: size, NumFiles: numFiles}})
 		return
 	}
 	provider := m.Format.Provider
 	if provider == "" {
 		provider = "parquet"
 	}
-	l.add(map[string]any{"metaData": parquetMetadata{
+	l.value(map[string]any{"metaData": parquetMetadata{
 		ID: m.ID, Name: m.Name, Description: m.Description, Format: parquetFormat{Provider: provider},
 		SchemaString: m.SchemaString, PartitionColumns: m.PartitionColumns, Configuration: m.Configuration,
 		Version: version, Size: size, NumFiles: numFiles,
@@ -236,68 +224,6 @@ func (f fileAction) partitionValues() map[string]*string {
 	return pv
 }
 
-type parquetFile struct {
-	URL                 string             `json:"url"`
-	ID                  string             `json:"id"`
-	PartitionValues     map[string]*string `json:"partitionValues"`
-	Size                int64              `json:"size"`
-	Stats               string             `json:"stats,omitempty"`
-	Version             *int64             `json:"version,omitempty"`
-	Timestamp           *int64             `json:"timestamp,omitempty"`
-	ExpirationTimestamp int64              `json:"expirationTimestamp"`
-}
-
-type deltaFile struct {
-	ID                  string         `json:"id"`
-	Version             *int64         `json:"version,omitempty"`
-	Timestamp           *int64         `json:"timestamp,omitempty"`
-	ExpirationTimestamp int64          `json:"expirationTimestamp"`
-	DeltaSingleAction   map[string]any `json:"deltaSingleAction"`
-}
-
-// file adds the line of one signed file. snapshot says it is a file of a
-// table snapshot ("file" in parquet format) rather than a change.
-func (l *lines) file(s signed, snapshot bool) {
-	f, url, expires := s.f, s.url, s.expires
-	id := fileID(f.path())
-	if l.format == formatDelta {
-		var single map[string]any
-		switch f.kind {
-		case "remove":
-			r := *f.remove
-			r.Path = url
-			r.DeletionVector = signedDV(r.DeletionVector, s.dvURL)
-			single = map[string]any{"remove": r}
-		case "cdc":
-			c := *f.cdc
-			c.Path = url
-			single = map[string]any{"cdc": c}
-		default:
-			a := *f.add
-			a.Path = url
-			a.DeletionVector = signedDV(a.DeletionVector, s.dvURL)
-			if a.PartitionValues == nil {
-				a.PartitionValues = map[string]*string{}
-			}
-			single = map[string]any{"add": a}
-		}
-		l.add(map[string]any{"file": deltaFile{ID: id, Version: f.version, Timestamp: f.ts, ExpirationTimestamp: expires, DeltaSingleAction: single}})
-		return
-	}
-	pf := parquetFile{URL: url, ID: id, PartitionValues: f.partitionValues(), Size: f.size(), Version: f.version, Timestamp: f.ts, ExpirationTimestamp: expires}
-	if f.kind == "add" {
-		pf.Stats = f.add.Stats
-	}
-	key := f.kind
-	switch {
-	case snapshot:
-		key = "file"
-	case f.kind == "cdc":
-		key = "cdf"
-	}
-	l.add(map[string]any{key: pf})
-}
-
 // endStream is the last line of a response when the client asked for it
 // or paginates.
 type endStream struct {
@@ -306,4 +232,4 @@ type endStream struct {
 	MinURLExpirationTimestamp *int64 `json:"minUrlExpirationTimestamp,omitempty"`
 }
 
-func (l *lines) end(e endStream) { l.add(map[string]any{"endStreamAction": e}) }
+func (l *answer) end(e endStream) { l.value(map[string]any{"endStreamAction": e}) }

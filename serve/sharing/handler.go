@@ -53,6 +53,7 @@ type Handler struct {
 
 	snapshotN int
 	snapshots *snapshotCache // nil: off
+	latest    *latestCache
 
 	requests *prometheus.CounterVec
 	files    prometheus.Counter
@@ -135,6 +136,7 @@ func NewHandler(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) (*Hand
 	if h.snapshotN > 0 {
 		h.snapshots = newSnapshotCache(h.snapshotN)
 	}
+	h.latest = newLatestCache()
 	if h.sink == nil {
 		h.sink = discardSink{}
 	}
@@ -172,7 +174,9 @@ type call struct {
 	version   *int64
 	files     *int
 	bytes     *int64
+	minExp    *int64 // the earliest expiry of the URLs handed out
 	reason    string // the error answered, for the audit record
+	abort     bool   // the answer was cut short after its first bytes
 }
 
 // AnonymousPrincipal is the principal of the audit record of a request
@@ -200,6 +204,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.sink.Record(ev)
+	if c.abort {
+		// The answer was cut short after its status was sent: end the
+		// connection without ending the body, so the client sees an
+		// error, not a short answer.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // serve answers the request and returns the HTTP status.

@@ -50,8 +50,7 @@ type fileFilter func(f *deltalog.Add, st *fileStats) tri
 
 // hintsFilter compiles the query's hints into one filter, or nil when none
 // applies. jsonPredicateHints win over predicateHints (which they replace).
-func hintsFilter(q queryRequest, snap *deltalog.Snapshot) fileFilter {
-	cols := columnsOf(snap)
+func hintsFilter(q queryRequest, cols map[string]column) fileFilter {
 	if q.JSONPredicateHints != nil && *q.JSONPredicateHints != "" && *q.JSONPredicateHints != "null" {
 		var p jsonPredicate
 		if err := json.Unmarshal([]byte(*q.JSONPredicateHints), &p); err != nil {
@@ -76,35 +75,19 @@ func hintsFilter(q queryRequest, snap *deltalog.Snapshot) fileFilter {
 	return andFilter(fs)
 }
 
-func filterFiles(files []*deltalog.Add, f fileFilter) []*deltalog.Add {
-	if f == nil {
-		return files
-	}
-	out := make([]*deltalog.Add, 0, len(files))
-	for _, a := range files {
-		st, err := parseStats(a.Stats)
-		if err != nil {
-			st = nil
-		}
-		if f(a, st) != no {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 // column is a top-level column of the table, by lower-cased name.
 type column struct {
 	name      string // as in the schema
 	typ       string // Delta primitive type name, "" for complex types
 	partition bool
+	idx       int // its position in the schema: the index of its statistics in fileStats.cols
 }
 
 func columnsOf(snap *deltalog.Snapshot) map[string]column {
 	cols := map[string]column{}
 	if snap.Schema != nil {
-		for _, f := range snap.Schema.Fields {
-			c := column{name: f.Name}
+		for i, f := range snap.Schema.Fields {
+			c := column{name: f.Name, idx: i}
 			if f.Type != nil && f.Type.IsPrimitive() {
 				c.typ = f.Type.Name
 			}
@@ -334,61 +317,6 @@ func parseValue(valueType, s string) (value, error) {
 	return value{}, fmt.Errorf("unsupported valueType %q", valueType)
 }
 
-// fileStats are the parts of add.stats the filters read.
-type fileStats struct {
-	NumRecords *int64                     `json:"numRecords"`
-	MinValues  map[string]json.RawMessage `json:"minValues"`
-	MaxValues  map[string]json.RawMessage `json:"maxValues"`
-	NullCount  map[string]json.RawMessage `json:"nullCount"`
-}
-
-func parseStats(s string) (*fileStats, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var st fileStats
-	if err := json.Unmarshal([]byte(s), &st); err != nil {
-		return nil, err
-	}
-	return &st, nil
-}
-
-// statValue reads a min or max statistic of column name as valueType.
-func statValue(m map[string]json.RawMessage, name, valueType string) (value, bool) {
-	raw, ok := m[name]
-	if !ok {
-		for k, r := range m {
-			if strings.EqualFold(k, name) {
-				raw, ok = r, true
-				break
-			}
-		}
-	}
-	if !ok || len(raw) == 0 || raw[0] == '{' || raw[0] == '[' || string(raw) == "null" {
-		return value{}, false
-	}
-	s := string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return value{}, false
-		}
-	}
-	v, err := parseValue(valueType, s)
-	return v, err == nil
-}
-
-func nullCount(st *fileStats, name string) (int64, bool) {
-	if st == nil {
-		return 0, false
-	}
-	raw, ok := st.NullCount[name]
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	return n, err == nil
-}
-
 // partitionValue is a file's value of a partition column; nil is null
 // (the protocol's empty string included).
 func partitionValue(f *deltalog.Add, col column) *string {
@@ -411,13 +339,13 @@ func isNullFilter(col column) fileFilter {
 			}
 			return no
 		}
-		n, ok := nullCount(st, col.name)
+		cs := st.col(col)
 		switch {
-		case !ok:
+		case cs == nil || !cs.hasNulls:
 			return maybe
-		case n == 0:
+		case cs.nulls == 0:
 			return no
-		case st.NumRecords != nil && n == *st.NumRecords:
+		case st.hasRecords && cs.nulls == st.numRecords:
 			return yes
 		}
 		return maybe
@@ -457,11 +385,12 @@ func compareFilter(col column, valueType, op string, lit value) fileFilter {
 			}
 			return no
 		}
-		if st == nil {
-			return maybe
+		cs := st.col(col)
+		if cs == nil || !sameFamily(valueTypeOf(col.typ), valueType) {
+			return maybe // statistics are read as the column's type
 		}
-		lo, hasLo := statValue(st.MinValues, col.name, valueType)
-		hi, hasHi := statValue(st.MaxValues, col.name, valueType)
+		lo, hasLo := cs.lo, cs.hasLo
+		hi, hasHi := cs.hi, cs.hasHi
 		// Statistics of strings may be truncated prefixes and those of
 		// timestamps truncated to milliseconds: a max is then no bound.
 		if hasHi && (valueType == "string" || valueType == "timestamp") {

@@ -13,22 +13,18 @@ import (
 // (partition), ok boolean.
 func testColumns() map[string]column {
 	return map[string]column{
-		"id":   {name: "id", typ: deltalog.TypeLong},
-		"name": {name: "name", typ: deltalog.TypeString},
-		"ts":   {name: "ts", typ: deltalog.TypeTimestamp},
-		"day":  {name: "day", typ: deltalog.TypeDate, partition: true},
-		"ok":   {name: "ok", typ: deltalog.TypeBoolean},
-		"x":    {name: "x", typ: deltalog.TypeDouble},
+		"id":   {name: "id", typ: deltalog.TypeLong, idx: 0},
+		"name": {name: "name", typ: deltalog.TypeString, idx: 1},
+		"ts":   {name: "ts", typ: deltalog.TypeTimestamp, idx: 2},
+		"day":  {name: "day", typ: deltalog.TypeDate, partition: true, idx: 3},
+		"ok":   {name: "ok", typ: deltalog.TypeBoolean, idx: 4},
+		"x":    {name: "x", typ: deltalog.TypeDouble, idx: 5},
 	}
 }
 
 func testFile(day *string, stats string) (*deltalog.Add, *fileStats) {
 	f := &deltalog.Add{Path: "p", PartitionValues: map[string]*string{"day": day}, Stats: stats}
-	st, err := parseStats(stats)
-	if err != nil {
-		panic(err)
-	}
-	return f, st
+	return f, parseFileStats(stats, orderedColumns(testColumns()))
 }
 
 // TestFilterNeverDropsMatchingFiles: each case is a file whose rows are

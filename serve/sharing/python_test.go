@@ -356,9 +356,12 @@ func containsRow(rows []any, r map[string]any) bool {
 
 // connectorResult is one operation's result from sharing_client.py.
 type connectorResult struct {
-	Tables []string `json:"tables"`
-	Rows   []any    `json:"rows"`
-	Error  string   `json:"error"`
+	Tables   []string `json:"tables"`
+	Rows     []any    `json:"rows"`
+	Error    string   `json:"error"`
+	Files    []string `json:"files"`
+	Pages    int      `json:"pages"`
+	Versions []int64  `json:"versions"`
 }
 
 // runConnector runs the real Python connector (oracles/sharing_client.py)

@@ -168,11 +168,11 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 			return 0, aerr
 		}
 	} else {
-		snap, aerr := c.loadAt(t, st, nil)
+		ts, aerr := c.loadAt(t, st, nil)
 		if aerr != nil {
 			return 0, aerr
 		}
-		v = snap.Version
+		v = ts.snap.Version
 	}
 	c.version = &v
 	c.w.Header().Set("Delta-Table-Version", strconv.FormatInt(v, 10))
@@ -180,12 +180,14 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 	return http.StatusOK, nil
 }
 
-// loadAt loads the snapshot at version (nil: latest), through the
-// handler's snapshot cache. Deletion vectors are allowed: the delta format
+// loadAt loads the table's state at version (nil: latest), through the
+// handler's snapshot cache: a cached state of that version as it is, else
+// the newest cached older one updated with the commits after it, else a
+// replay of the log. Deletion vectors are allowed: the delta format
 // passes them on, and chooseFormat refuses the parquet format for them.
-func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltalog.Snapshot, *apiError) {
+func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*tableState, *apiError) {
 	if version == nil {
-		v, ok, err := latestVersion(c.ctx, st)
+		v, ok, err := c.h.latest.latest(c.ctx, st)
 		if err != nil {
 			return nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
@@ -194,20 +196,28 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltal
 			if err != nil {
 				return nil, loadError(t, err)
 			}
-			return snap, nil
+			return newTableState(snap, nil), nil
 		}
 		version = &v
 	}
-	key := st.URI() + "@" + strconv.FormatInt(*version, 10)
-	if snap := c.h.snapshots.get(key); snap != nil {
-		return snap, nil
+	key := snapshotKey(st.URI(), *version)
+	if s := c.h.snapshots.get(key); s != nil {
+		return s, nil
 	}
-	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), deltalog.WithDeletionVectors())
+	var snap *deltalog.Snapshot
+	var err error
+	base := c.h.snapshots.newestBefore(st.URI(), *version)
+	if base != nil {
+		snap, err = base.snap.Update(c.ctx, st, *version)
+	} else {
+		snap, err = deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), deltalog.WithDeletionVectors())
+	}
 	if err != nil {
 		return nil, loadError(t, err)
 	}
-	c.h.snapshots.put(key, snap)
-	return snap, nil
+	s := newTableState(snap, base)
+	c.h.snapshots.put(key, s)
+	return s, nil
 }
 
 // timeTravel resolves a version or timestamp parameter to a version (nil:
@@ -262,43 +272,21 @@ func (c *call) metadata(segs []string) (int, *apiError) {
 	if aerr != nil {
 		return 0, aerr
 	}
-	snap, aerr := c.loadAt(t, st, at)
+	ts, aerr := c.loadAt(t, st, at)
 	if aerr != nil {
 		return 0, aerr
 	}
+	snap := ts.snap
 	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(t, snap.Protocol)
 	if aerr != nil {
 		return 0, aerr
 	}
-	l := &lines{format: format}
-	l.protocol(snap.Protocol)
-	size, n := tableSize(snap)
-	l.metadata(snap.Metadata, at, &size, &n)
+	out := c.stream(format, snap.Version, false)
+	out.protocol(snap.Protocol)
+	size, n := ts.size, int64(len(ts.files))
+	out.metadata(snap.Metadata, at, &size, &n)
 	c.version = &snap.Version
-	return c.writeLines(snap.Version, format, false, l)
-}
-
-func tableSize(snap *deltalog.Snapshot) (size, n int64) {
-	for _, f := range snap.Files() {
-		size += f.Size
-	}
-	return size, int64(snap.NumFiles())
-}
-
-// writeLines answers 200 with the NDJSON lines.
-func (c *call) writeLines(version int64, format string, endStream bool, l *lines) (int, *apiError) {
-	h := c.w.Header()
-	h.Set("Content-Type", "application/x-ndjson; charset=utf-8")
-	h.Set("Delta-Table-Version", strconv.FormatInt(version, 10))
-	h.Set(capsHeader, responseCapabilities(format, endStream))
-	c.w.WriteHeader(http.StatusOK)
-	var buf bytes.Buffer
-	for _, b := range l.out {
-		buf.Write(b)
-		buf.WriteByte('\n')
-	}
-	c.w.Write(buf.Bytes())
-	return http.StatusOK, nil
+	return out.finish()
 }
 
 // signed is a file action with its URL, and that of its deletion vector
@@ -310,45 +298,41 @@ type signed struct {
 	expires int64
 }
 
-// sign signs the files' URLs, counting them for the audit record and
-// metrics.
-func (c *call) sign(t sharedTable, st objstore.Store, files []fileAction) ([]signed, *int64, *apiError) {
-	out := make([]signed, len(files))
-	var minExp *int64
-	var total int64
-	for i, f := range files {
-		key, err := deltawriter.KeyForPath(f.path())
-		if err != nil {
-			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
-		}
-		u, exp, err := c.h.signer.SignURL(c.ctx, File{TableID: t.entry.TableID, Store: st, Key: key}, c.h.urlTTL)
-		if err != nil {
-			return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
-		}
-		s := signed{f: f, url: u, expires: exp.UnixMilli()}
-		if dv := f.deletionVector(); dv != nil && dv.StorageType != deltalog.DVInline {
-			// The deletion vector file is handed out like the data file.
-			dvKey, err := dv.Key(st)
-			if err != nil {
-				return nil, nil, internal(fmt.Errorf("table %s: data file %s: %w", t.label(), key, err))
-			}
-			u, exp, err := c.h.signer.SignURL(c.ctx, File{TableID: t.entry.TableID, Store: st, Key: dvKey}, c.h.urlTTL)
-			if err != nil {
-				return nil, nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
-			}
-			s.dvURL, s.expires = u, min(s.expires, exp.UnixMilli())
-		}
-		if minExp == nil || s.expires < *minExp {
-			minExp = &s.expires
-		}
-		out[i] = s
-		total += f.size()
+// signOne signs a file's URL (and its deletion vector file's), counting
+// it for the audit record and metrics.
+func (c *call) signOne(t sharedTable, st objstore.Store, f fileAction) (signed, *apiError) {
+	key, err := deltawriter.KeyForPath(f.path())
+	if err != nil {
+		return signed{}, internal(fmt.Errorf("table %s: %w", t.label(), err))
 	}
-	n := len(files)
-	c.files, c.bytes = &n, &total
-	c.h.files.Add(float64(n))
-	c.h.bytes.Add(float64(total))
-	return out, minExp, nil
+	u, exp, err := c.h.signer.SignURL(c.ctx, File{TableID: t.entry.TableID, Store: st, Key: key}, c.h.urlTTL)
+	if err != nil {
+		return signed{}, internal(fmt.Errorf("table %s: %w", t.label(), err))
+	}
+	s := signed{f: f, url: u, expires: exp.UnixMilli()}
+	if dv := f.deletionVector(); dv != nil && dv.StorageType != deltalog.DVInline {
+		// The deletion vector file is handed out like the data file.
+		dvKey, err := dv.Key(st)
+		if err != nil {
+			return signed{}, internal(fmt.Errorf("table %s: data file %s: %w", t.label(), key, err))
+		}
+		u, exp, err := c.h.signer.SignURL(c.ctx, File{TableID: t.entry.TableID, Store: st, Key: dvKey}, c.h.urlTTL)
+		if err != nil {
+			return signed{}, internal(fmt.Errorf("table %s: %w", t.label(), err))
+		}
+		s.dvURL, s.expires = u, min(s.expires, exp.UnixMilli())
+	}
+	if c.minExp == nil || s.expires < *c.minExp {
+		c.minExp = &s.expires
+	}
+	if c.files == nil {
+		c.files, c.bytes = new(int), new(int64)
+	}
+	*c.files++
+	*c.bytes += f.size()
+	c.h.files.Inc()
+	c.h.bytes.Add(float64(f.size()))
+	return s, nil
 }
 
 func (c *call) query(segs []string) (int, *apiError) {
@@ -407,84 +391,106 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 			return 0, aerr
 		}
 	}
-	snap, aerr := c.loadAt(t, st, at)
+	ts, aerr := c.loadAt(t, st, at)
 	if aerr != nil {
 		return 0, aerr
 	}
+	snap := ts.snap
 	format, aerr := caps.chooseFormat(t, snap.Protocol)
 	if aerr != nil {
 		return 0, aerr
 	}
-	all := snap.Files()
-	files := filterFiles(all, hintsFilter(q, snap))
-	if q.LimitHint != nil {
-		files = limitFiles(files, *q.LimitHint)
+	filter := hintsFilter(q, ts.cols)
+	var stats []*fileStats
+	if filter != nil {
+		stats = ts.fileStats()
 	}
-	var next string
-	if q.MaxFiles != nil || q.PageToken != nil {
-		if offset > len(files) {
-			return 0, badParam("pageToken is past the end of the query's files")
-		}
-		end := len(files)
-		if q.MaxFiles != nil {
-			end = min(offset+*q.MaxFiles, len(files))
-		}
-		if end < len(files) {
-			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: q.pageParams(),
-				Version: snap.Version, Offset: end, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
-		}
-		files = files[offset:end]
-	}
-	actions := make([]fileAction, len(files))
 	var vp, tsp *int64
 	if versioned {
-		v, ts := snap.Version, snap.Timestamp.UnixMilli()
-		vp, tsp = &v, &ts
+		v, ms := snap.Version, snap.Timestamp.UnixMilli()
+		vp, tsp = &v, &ms
 	}
-	for i, f := range files {
-		actions[i] = fileAction{kind: "add", add: f, version: vp, ts: tsp}
-	}
-	sgn, minExp, aerr := c.sign(t, st, actions)
-	if aerr != nil {
-		return 0, aerr
-	}
-	l := &lines{format: format}
-	l.protocol(snap.Protocol)
-	size, n := tableSize(snap)
-	l.metadata(snap.Metadata, vp, &size, &n)
-	for _, s := range sgn {
-		l.file(s, true)
-	}
+	paged := q.MaxFiles != nil || q.PageToken != nil
 	refresh := (q.IncludeRefreshToken != nil && *q.IncludeRefreshToken) || q.RefreshToken != nil
-	end := caps.endStream || q.MaxFiles != nil || q.PageToken != nil || refresh
+	end := caps.endStream || paged || refresh
+	out := c.stream(format, snap.Version, end)
+	out.protocol(snap.Protocol)
+	size, n := ts.size, int64(len(ts.files))
+	out.metadata(snap.Metadata, vp, &size, &n)
+	// The files in path order that pass the hints, then the limit; of
+	// those, the page from offset.
+	var next string
+	lim := limiter{limit: q.LimitHint}
+	matched, emitted := 0, 0
+	for i, f := range ts.files {
+		var fs *fileStats
+		if stats != nil {
+			fs = stats[i]
+		}
+		if filter != nil && filter(f, fs) == no {
+			continue
+		}
+		if !lim.keep(f, fs) {
+			break
+		}
+		idx := matched
+		matched++
+		if idx < offset {
+			continue
+		}
+		if q.MaxFiles != nil && emitted == *q.MaxFiles {
+			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: q.pageParams(),
+				Version: snap.Version, Offset: idx, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
+			break
+		}
+		sg, aerr := c.signOne(t, st, fileAction{kind: "add", add: f, version: vp, ts: tsp})
+		if aerr != nil {
+			return out.fail(aerr)
+		}
+		out.file(sg, true)
+		emitted++
+	}
+	if paged && offset > matched {
+		return out.fail(badParam("pageToken is past the end of the query's files"))
+	}
 	if end {
-		e := endStream{NextPageToken: next, MinURLExpirationTimestamp: minExp}
+		e := endStream{NextPageToken: next, MinURLExpirationTimestamp: c.minExp}
 		if refresh {
 			e.RefreshToken = c.h.tokens.seal(token{Kind: kindRefresh, Recipient: c.recipient, Scope: t.scope(),
 				Version: snap.Version, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
 		}
-		l.end(e)
+		out.end(e)
 	}
 	c.version = &snap.Version
-	return c.writeLines(snap.Version, format, end, l)
+	return out.finish()
 }
 
-// limitFiles keeps the first files whose live rows (numRecords from their
-// stats, less the rows their deletion vectors delete) add up to limit;
-// files without stats are kept and counted as nothing, so no fewer rows
-// than asked are ever returned.
-func limitFiles(files []*deltalog.Add, limit int64) []*deltalog.Add {
-	var n int64
-	for i, f := range files {
-		if n >= limit {
-			return files[:i]
-		}
-		if st, err := parseStats(f.Stats); err == nil && st != nil && st.NumRecords != nil {
-			n += *st.NumRecords
-			if f.DeletionVector != nil {
-				n -= f.DeletionVector.Cardinality
-			}
-		}
+// limiter keeps files, in order, until their live rows (numRecords from
+// their stats, less the rows their deletion vectors delete) add up to the
+// limit; files without stats are kept and count for nothing, so no fewer
+// rows than asked are ever returned. A nil limit keeps every file.
+type limiter struct {
+	limit *int64
+	rows  int64
+}
+
+// keep reports whether f is kept; st are its parsed stats, if parsed.
+func (l *limiter) keep(f *deltalog.Add, st *fileStats) bool {
+	if l.limit == nil {
+		return true
 	}
-	return files
+	if l.rows >= *l.limit {
+		return false
+	}
+	if st == nil {
+		st = numRecordsOnly(f.Stats)
+	}
+	var deleted int64
+	if f.DeletionVector != nil {
+		deleted = f.DeletionVector.Cardinality
+	}
+	if n, ok := liveRows(st, deleted); ok {
+		l.rows += n
+	}
+	return true
 }

@@ -8,9 +8,13 @@ Reads a JSON spec on stdin: {"profile": PATH, "ops": [...]}, each op one of
    "timestamp": S, "jsonPredicateHints": S, "use_delta_format": BOOL}
   {"op": "changes", "table": ..., "starting_version": N, "ending_version": N,
    "use_delta_format": BOOL}
+  {"op": "paged_files", "table": ..., "max_files": N}
 and prints a JSON list with one result per op: {"tables": [...]} or
 {"rows": [...]} (rows in the canonical form of the delta-rs oracle), or
-{"error": "..."}. An op may carry its own "profile" (another recipient's).
+{"error": "..."}; paged_files gives {"files": [ids], "pages": N,
+"versions": [...]}: the query's files read page by page (maxFiles,
+pageToken) through the connector's REST client, each line parsed by its
+protocol classes (its own query call has no pagination in 1.4.2). An op may carry its own "profile" (another recipient's).
 Rows are canonicalized by deltars_read.canonical, beside this script.
 """
 import datetime
@@ -58,7 +62,37 @@ def run(op, profile):
     if op["op"] == "changes":
         kw = {k: op[k] for k in ("starting_version", "ending_version", "starting_timestamp", "use_delta_format") if k in op}
         return {"rows": rows(delta_sharing.load_table_changes_as_pandas(url, **kw))}
+    if op["op"] == "paged_files":
+        return paged_files(op, profile)
     raise ValueError(f"unknown op {op['op']}")
+
+
+def paged_files(op, profile):
+    from delta_sharing.protocol import AddFile, DeltaSharingProfile, Metadata, Protocol
+    from delta_sharing.rest_client import DataSharingRestClient
+
+    share, schema, name = op["table"].split(".")
+    client = DataSharingRestClient(DeltaSharingProfile.read_from_file(profile))
+    path = f"/shares/{share}/schemas/{schema}/tables/{name}/query"
+    ids, versions, pages, token = [], [], 0, None
+    while True:
+        data = {"maxFiles": op["max_files"]}
+        if token:
+            data["pageToken"] = token
+        with client._post_internal(path, data=data, return_headers=True) as (headers, lines):
+            versions.append(int(headers["delta-table-version"]))
+            Protocol.from_json(json.loads(next(lines))["protocol"])
+            Metadata.from_json(json.loads(next(lines))["metaData"])
+            token = None
+            for line in lines:
+                obj = json.loads(line)
+                if "endStreamAction" in obj:
+                    token = obj["endStreamAction"].get("nextPageToken")
+                else:
+                    ids.append(AddFile.from_json(obj["file"]).id)
+        pages += 1
+        if not token:
+            return {"files": ids, "pages": pages, "versions": sorted(set(versions))}
 
 
 out = []
