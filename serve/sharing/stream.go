@@ -27,8 +27,14 @@ import (
 // connection is aborted (http.ErrAbortHandler), so no client can take a
 // short answer for a whole one.
 
-// flushAt is how many bytes of lines are gathered before they are sent.
-const flushAt = 32 << 10
+// flushAt is how many bytes of lines are gathered before they are sent
+// (after the first file, which leaves at once). Each write to a client
+// whose receive window is smaller than a segment (a 16 KiB receive buffer
+// on loopback, where segments are 64 KiB) waits about 200 ms for a TCP
+// window probe: at 32 KiB a 40,000-file answer took minutes, at 1 MiB
+// seconds (TestServeSlowReaderGetsLongAnswer). Memory per answer stays
+// bounded by this size.
+const flushAt = 1 << 20
 
 // truncatedLine ends an answer cut short by an error.
 const truncatedLine = `{"error":{"errorCode":"INTERNAL_ERROR","message":"the answer was cut short by a server error; see the server log"`
@@ -57,8 +63,17 @@ func (w *answer) value(v any) {
 	w.buf = append(append(w.buf, b...), '\n')
 }
 
-// flush sends the lines gathered so far, the status first.
+// flush sends the lines gathered so far, the status first, and pushes them
+// to the client.
 func (w *answer) flush() {
+	w.send()
+	http.NewResponseController(w.c.w).Flush() // a writer that cannot flush sends when it can
+}
+
+// send hands the lines gathered so far to the response writer, the status
+// first, without flushing it: a write of flushAt bytes passes the server's
+// buffer and leaves as one chunk.
+func (w *answer) send() {
 	if !w.sent {
 		h := w.c.w.Header()
 		h.Set("Content-Type", "application/x-ndjson; charset=utf-8")
@@ -71,7 +86,6 @@ func (w *answer) flush() {
 		w.c.w.Write(w.buf)
 		w.buf = w.buf[:0]
 	}
-	http.NewResponseController(w.c.w).Flush() // a writer that cannot flush sends when it can
 }
 
 // finish sends the rest of the answer.
@@ -99,8 +113,11 @@ func (w *answer) fail(e *apiError) (int, *apiError) {
 // table snapshot ("file" in the parquet format) rather than a change.
 func (w *answer) file(s signed, snapshot bool) {
 	w.buf = appendFileLine(w.buf, w.format, s, snapshot)
-	if !w.sent || len(w.buf) >= flushAt {
+	switch {
+	case !w.sent:
 		w.flush() // the first file leaves at once
+	case len(w.buf) >= flushAt:
+		w.send()
 	}
 }
 
