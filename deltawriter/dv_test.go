@@ -258,3 +258,38 @@ func TestVacuumKeepsLiveDeletionVectors(t *testing.T) {
 	}
 	sameRows(t, "after VACUUM", "delta-rs", deltaRsRows(t, dir, snap.Version), "delta-rs before", want)
 }
+
+// OPTIMIZE on tables with column mapping writes the files' physical column
+// names and field ids: delta-rs (which finds columns by them) and Sluice
+// read the same rows after it as before.
+func TestOptimizeKeepsColumnMapping(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"table-with-columnmapping-mode-name", "table-with-columnmapping-mode-id", "dv-with-columnmapping"} {
+		t.Run(name, func(t *testing.T) {
+			dir := copyGolden(t, name)
+			st, err := objstore.NewLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl := New(st)
+			before, err := tbl.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := deltaRsRows(t, dir, before.Version)
+			res, err := tbl.Optimize(ctx, OptimizeOptions{TargetFileSize: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Version != before.Version+1 || res.FilesAdded == 0 {
+				t.Fatalf("optimize: %+v", res)
+			}
+			after, err := tbl.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, "after OPTIMIZE", "delta-rs", deltaRsRows(t, dir, after.Version), "delta-rs before", want)
+			sameRows(t, "after OPTIMIZE", "Sluice", sluiceRows(t, tbl, after), "delta-rs before", want)
+		})
+	}
+}
