@@ -183,7 +183,7 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 	if aerr != nil {
 		return 0, aerr
 	}
-	format, aerr := caps.chooseFormat(t, snap.Protocol)
+	format, aerr := caps.chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -193,7 +193,7 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		if aerr != nil {
 			return 0, aerr
 		}
-		if _, aerr := caps.chooseFormat(t, last.Protocol); aerr != nil {
+		if _, aerr := caps.chooseFormat(t, last.Protocol, last.Metadata); aerr != nil {
 			return 0, aerr
 		}
 	}

@@ -96,15 +96,17 @@ func filterFiles(files []*deltalog.Add, f fileFilter) []*deltalog.Add {
 // column is a top-level column of the table, by lower-cased name.
 type column struct {
 	name      string // as in the schema
+	phys      string // in statistics and partition values: the physical name under column mapping
 	typ       string // Delta primitive type name, "" for complex types
 	partition bool
 }
 
 func columnsOf(snap *deltalog.Snapshot) map[string]column {
 	cols := map[string]column{}
+	mode := deltalog.ColumnMappingMode(&snap.Metadata)
 	if snap.Schema != nil {
 		for _, f := range snap.Schema.Fields {
-			c := column{name: f.Name}
+			c := column{name: f.Name, phys: deltalog.PhysicalName(&f, mode)}
 			if f.Type != nil && f.Type.IsPrimitive() {
 				c.typ = f.Type.Name
 			}
@@ -393,7 +395,7 @@ func nullCount(st *fileStats, name string) (int64, bool) {
 // (the protocol's empty string included).
 func partitionValue(f *deltalog.Add, col column) *string {
 	for k, v := range f.PartitionValues {
-		if strings.EqualFold(k, col.name) {
+		if strings.EqualFold(k, col.phys) {
 			if v == nil || *v == "" {
 				return nil
 			}
@@ -411,7 +413,7 @@ func isNullFilter(col column) fileFilter {
 			}
 			return no
 		}
-		n, ok := nullCount(st, col.name)
+		n, ok := nullCount(st, col.phys)
 		switch {
 		case !ok:
 			return maybe
@@ -460,8 +462,8 @@ func compareFilter(col column, valueType, op string, lit value) fileFilter {
 		if st == nil {
 			return maybe
 		}
-		lo, hasLo := statValue(st.MinValues, col.name, valueType)
-		hi, hasHi := statValue(st.MaxValues, col.name, valueType)
+		lo, hasLo := statValue(st.MinValues, col.phys, valueType)
+		hi, hasHi := statValue(st.MaxValues, col.phys, valueType)
 		// Statistics of strings may be truncated prefixes and those of
 		// timestamps truncated to milliseconds: a max is then no bound.
 		if hasHi && (valueType == "string" || valueType == "timestamp") {

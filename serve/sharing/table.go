@@ -181,8 +181,9 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 }
 
 // loadAt loads the snapshot at version (nil: latest), through the
-// handler's snapshot cache. Deletion vectors are allowed: the delta format
-// passes them on, and chooseFormat refuses the parquet format for them.
+// handler's snapshot cache. The reader features of sharedFeatures are
+// allowed: the delta format passes them on, and chooseFormat decides who
+// may be sent what.
 func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltalog.Snapshot, *apiError) {
 	if version == nil {
 		v, ok, err := latestVersion(c.ctx, st)
@@ -190,7 +191,7 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltal
 			return nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
 		if !ok { // no log the quick way: let Load tell what is wrong
-			snap, err := deltalog.Load(c.ctx, st, deltalog.WithDeletionVectors())
+			snap, err := deltalog.Load(c.ctx, st, sharedFeatures)
 			if err != nil {
 				return nil, loadError(t, err)
 			}
@@ -202,7 +203,7 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*deltal
 	if snap := c.h.snapshots.get(key); snap != nil {
 		return snap, nil
 	}
-	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), deltalog.WithDeletionVectors())
+	snap, err := deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), sharedFeatures)
 	if err != nil {
 		return nil, loadError(t, err)
 	}
@@ -266,7 +267,7 @@ func (c *call) metadata(segs []string) (int, *apiError) {
 	if aerr != nil {
 		return 0, aerr
 	}
-	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(t, snap.Protocol)
+	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -411,7 +412,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	if aerr != nil {
 		return 0, aerr
 	}
-	format, aerr := caps.chooseFormat(t, snap.Protocol)
+	format, aerr := caps.chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
 		return 0, aerr
 	}
