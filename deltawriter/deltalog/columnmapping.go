@@ -122,6 +122,12 @@ func PhysicalSchema(s *Schema, mode string) (*Schema, error) {
 	return conv(s, "")
 }
 
+// PassThroughFeatures are the reader features, beyond
+// SupportedReaderFeatures, that a reader handing a table's actions on to
+// its own readers (the sharing server's delta format) can serve: it reads
+// the log and no rows. CREATE TABLE ... LOCATION accepts them.
+var PassThroughFeatures = []string{FeatureDeletionVectors, FeatureColumnMapping, FeatureVariantType, FeatureVariantTypePreview}
+
 // ReaderFeatures are the reader features a table needs of its readers:
 // the protocol's readerFeatures (reader version 3), or columnMapping for
 // reader version 2 with a column mapping mode set.

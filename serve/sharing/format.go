@@ -75,8 +75,7 @@ var parquetFeatures = append([]string{deltalog.FeatureTimestampNTZ}, serverFeatu
 // delta format (to a client that names them in readerfeatures): the
 // actions are passed through as the log has them. A table needing any
 // other is refused (loadError).
-var sharedFeatures = deltalog.WithFeatures(deltalog.FeatureDeletionVectors, deltalog.FeatureColumnMapping,
-	deltalog.FeatureVariantType, deltalog.FeatureVariantTypePreview)
+var sharedFeatures = deltalog.WithFeatures(deltalog.PassThroughFeatures...)
 
 // chooseFormat picks the response format: the only one asked, or among
 // both, parquet for tables any reader can read (reader version 1) and delta
