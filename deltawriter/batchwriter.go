@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -81,20 +82,31 @@ func (t *Table) newBatchWriter(ctx context.Context, snap *deltalog.Snapshot, tar
 	if err := deltalog.CheckWritable(&snap.Protocol, &snap.Metadata, snap.Schema, also...); err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.URI(), err)
 	}
-	arrowSch, err := deltalog.ArrowSchema(snap.Schema)
+	// A caller that handles column mapping (OPTIMIZE) writes the files'
+	// physical schema: physical column names (also in partition values and
+	// statistics) and field ids. CheckWritable refuses the others.
+	schema := snap.Schema
+	if slices.Contains(also, deltalog.FeatureColumnMapping) {
+		phys, err := deltalog.PhysicalSchema(snap.Schema, deltalog.ColumnMappingMode(&snap.Metadata))
+		if err != nil {
+			return nil, fmt.Errorf("write %s: %w", t.URI(), err)
+		}
+		schema = phys
+	}
+	arrowSch, err := deltalog.ArrowSchema(schema)
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.URI(), err)
 	}
-	w := &BatchWriter{t: t, ctx: ctx, schema: snap.Schema, arrowSch: arrowSch, open: map[string]*openFile{}, target: targetFileSize}
+	w := &BatchWriter{t: t, ctx: ctx, schema: schema, arrowSch: arrowSch, open: map[string]*openFile{}, target: targetFileSize}
 	isPart := map[int]bool{}
 	for _, c := range snap.Metadata.PartitionColumns {
 		found := false
-		for i, f := range snap.Schema.Fields {
+		for i, f := range snap.Schema.Fields { // partition columns are logical names
 			if strings.EqualFold(f.Name, c) {
 				isPart[i], found = true, true
 				w.partIdx = append(w.partIdx, i)
 				w.partTypes = append(w.partTypes, f.Type)
-				w.partCols = append(w.partCols, f.Name)
+				w.partCols = append(w.partCols, schema.Fields[i].Name)
 			}
 		}
 		if !found {
@@ -103,7 +115,7 @@ func (t *Table) newBatchWriter(ctx context.Context, snap *deltalog.Snapshot, tar
 	}
 	var dataFields []deltalog.Field
 	var arrowFields []arrow.Field
-	for i, f := range snap.Schema.Fields {
+	for i, f := range schema.Fields {
 		if !isPart[i] {
 			w.dataIdx = append(w.dataIdx, i)
 			dataFields = append(dataFields, f)

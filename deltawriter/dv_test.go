@@ -18,9 +18,15 @@ import (
 	"github.com/sluice-io/sluice/testdata"
 )
 
-// dvGolden are the golden tables with deletion vectors that need no other
-// reader feature (dv-with-columnmapping also needs column mapping).
-var dvGolden = []string{"dv-partitioned-with-checkpoint", "log-replay-dv-key-cases"}
+// readerGolden are the golden tables of the reader features Sluice reads
+// rows of: deletion vectors, column mapping (modes name and id), type
+// widening and timestamp_ntz.
+var readerGolden = []string{
+	"dv-partitioned-with-checkpoint", "log-replay-dv-key-cases", "dv-with-columnmapping",
+	"table-with-columnmapping-mode-name", "table-with-columnmapping-mode-id",
+	"data-skipping-basic-stats-all-types-columnmapping-name", "data-skipping-basic-stats-all-types-columnmapping-id",
+	"data-reader-timestamp_ntz", "data-reader-timestamp_ntz-name-mode", "data-reader-timestamp_ntz-id-mode",
+}
 
 // sluiceRows reads the live rows of a snapshot with ScanFile, partition
 // values added, in the oracles' canonical form.
@@ -40,7 +46,7 @@ func sluiceRows(t *testing.T, tbl *Table, snap *deltalog.Snapshot) []any {
 	var rows []any
 	for _, a := range snap.Files() {
 		var recs []arrow.Record
-		err := tbl.ScanFile(ctx, a, data, func(rec arrow.Record) error {
+		err := tbl.ScanFile(ctx, snap, a, data, func(rec arrow.Record) error {
 			rec.Retain()
 			recs = append(recs, rec)
 			return nil
@@ -58,7 +64,8 @@ func sluiceRows(t *testing.T, tbl *Table, snap *deltalog.Snapshot) []any {
 		for _, r := range rs {
 			m := r.(map[string]any)
 			for _, c := range snap.Metadata.PartitionColumns {
-				m[c] = dvPartitionValue(snap.Schema.FieldByName(c), a.PartitionValues[c])
+				f := snap.Schema.FieldByName(c)
+				m[c] = dvPartitionValue(f, a.PartitionValues[deltalog.PhysicalName(f, deltalog.ColumnMappingMode(&snap.Metadata))])
 			}
 			rows = append(rows, m)
 		}
@@ -77,6 +84,8 @@ func dvPartitionValue(f *deltalog.Field, v *string) any {
 		return nil
 	}
 	switch f.Type.Name {
+	case deltalog.TypeTimestampNTZ: // "2021-11-18 02:30:00.123456", ISO in delta-rs
+		return strings.Replace(*v, " ", "T", 1)
 	case deltalog.TypeByte, deltalog.TypeShort, deltalog.TypeInteger, deltalog.TypeLong:
 		if n, err := strconv.ParseInt(*v, 10, 64); err == nil {
 			return n
@@ -117,12 +126,13 @@ func sameRows(t *testing.T, stage, gotName string, got []any, wantName string, w
 	}
 }
 
-// TestGoldenDeletionVectorsMatchDeltaRs: Sluice's reader (deletion vectors
-// applied) and delta-rs agree row for row at every version of the golden
-// tables with deletion vectors, and inspect counts the live rows.
-func TestGoldenDeletionVectorsMatchDeltaRs(t *testing.T) {
+// TestGoldenReaderFeaturesMatchDeltaRs: Sluice's reader (deletion vectors
+// applied, columns found by physical name or field id, widened values) and
+// delta-rs agree row for row at every version of the golden tables of
+// these features, and inspect counts the live rows.
+func TestGoldenReaderFeaturesMatchDeltaRs(t *testing.T) {
 	ctx := context.Background()
-	for _, name := range dvGolden {
+	for _, name := range readerGolden {
 		t.Run(name, func(t *testing.T) {
 			dir := testdata.Path("delta-golden", name)
 			st, err := objstore.NewLocal(dir)
@@ -130,12 +140,12 @@ func TestGoldenDeletionVectorsMatchDeltaRs(t *testing.T) {
 				t.Fatal(err)
 			}
 			tbl := New(st)
-			latest, err := tbl.Snapshot(ctx, deltalog.WithDeletionVectors())
+			latest, err := tbl.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
 			if err != nil {
 				t.Fatal(err)
 			}
 			for v := int64(0); v <= latest.Version; v++ {
-				snap, err := tbl.Snapshot(ctx, deltalog.AtVersion(v), deltalog.WithDeletionVectors())
+				snap, err := tbl.Snapshot(ctx, deltalog.AtVersion(v), deltalog.WithFeatures(handledFeatures...))
 				if err != nil {
 					t.Fatalf("version %d: %v", v, err)
 				}
@@ -247,4 +257,39 @@ func TestVacuumKeepsLiveDeletionVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameRows(t, "after VACUUM", "delta-rs", deltaRsRows(t, dir, snap.Version), "delta-rs before", want)
+}
+
+// OPTIMIZE on tables with column mapping writes the files' physical column
+// names and field ids: delta-rs (which finds columns by them) and Sluice
+// read the same rows after it as before.
+func TestOptimizeKeepsColumnMapping(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"table-with-columnmapping-mode-name", "table-with-columnmapping-mode-id", "dv-with-columnmapping"} {
+		t.Run(name, func(t *testing.T) {
+			dir := copyGolden(t, name)
+			st, err := objstore.NewLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl := New(st)
+			before, err := tbl.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := deltaRsRows(t, dir, before.Version)
+			res, err := tbl.Optimize(ctx, OptimizeOptions{TargetFileSize: 1 << 30})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Version != before.Version+1 || res.FilesAdded == 0 {
+				t.Fatalf("optimize: %+v", res)
+			}
+			after, err := tbl.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, "after OPTIMIZE", "delta-rs", deltaRsRows(t, dir, after.Version), "delta-rs before", want)
+			sameRows(t, "after OPTIMIZE", "Sluice", sluiceRows(t, tbl, after), "delta-rs before", want)
+		})
+	}
 }

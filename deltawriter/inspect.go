@@ -42,7 +42,7 @@ type TableInfo struct {
 // files' stats, or from their Parquet footers where stats are missing,
 // less the rows deletion vectors mark deleted (each one read and checked).
 func (t *Table) Inspect(ctx context.Context, opts ...deltalog.LoadOption) (*TableInfo, error) {
-	snap, err := t.Snapshot(ctx, append([]deltalog.LoadOption{deltalog.WithDeletionVectors()}, opts...)...)
+	snap, err := t.Snapshot(ctx, append([]deltalog.LoadOption{deltalog.WithFeatures(handledFeatures...)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 	}
 	// Deletion vectors are applied when files are rewritten (copyFile),
 	// and the new files have none.
-	snap, err := t.Snapshot(ctx, deltalog.WithDeletionVectors())
+	snap, err := t.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
 	if err != nil {
 		return OptimizeResult{}, err
 	}
@@ -83,13 +83,13 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 	if len(bins) == 0 {
 		return res, nil
 	}
-	rw, err := t.rewriteBins(ctx, snap, bins, target, deltalog.FeatureDeletionVectors)
+	rw, err := t.rewriteBins(ctx, snap, bins, target, handledFeatures...)
 	if err != nil {
 		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
 	}
 	v, err := t.commit(ctx, snap, rw.actions, deltalog.Operation{Name: "OPTIMIZE", Parameters: map[string]string{
 		"predicate": "[]", "targetFileSize": deltalog.JSONParam(target),
-	}}, deltalog.FeatureDeletionVectors)
+	}}, handledFeatures...)
 	if err != nil {
 		return res, fmt.Errorf("optimize %s: %w", t.URI(), err)
 	}
@@ -97,6 +97,13 @@ func (t *Table) Optimize(ctx context.Context, o OptimizeOptions) (OptimizeResult
 	res.BytesRemoved, res.BytesAdded = rw.bytesRemoved, rw.bytesAdded
 	return res, nil
 }
+
+// handledFeatures are the reader features this package's row readers and
+// maintenance handle: ScanFile applies deletion vectors and column mapping;
+// OPTIMIZE writes no deletion vectors and rewrites files of a table with
+// column mapping under their physical names and field ids; inspect and
+// VACUUM read no rows.
+var handledFeatures = []string{deltalog.FeatureDeletionVectors, deltalog.FeatureColumnMapping}
 
 // rewrite is the commit of a rewrite of bins of files: their removes and
 // the adds of the new files, all with dataChange=false.
@@ -176,16 +183,19 @@ func binPack(files []*deltalog.Add, target int64) [][]*deltalog.Add {
 // copyFile reads the live rows of a data file (its deletion vector
 // applied) and writes them to w's file of the same partition.
 func (t *Table) copyFile(ctx context.Context, w *BatchWriter, snap *deltalog.Snapshot, a *deltalog.Add) error {
-	return t.ScanFile(ctx, a, w.dataSchema, func(rec arrow.Record) error {
+	return t.ScanFile(ctx, snap, a, w.dataSchema, func(rec arrow.Record) error {
 		return w.writePartition(a.PartitionValues, rec)
 	})
 }
 
-// ScanFile reads the live rows of a data file of the table: its Parquet
-// rows as Arrow records of schema (the data columns; partition values are
-// not in the file), without the rows its deletion vector marks deleted.
-// Records are released when fn returns (see parquetio.ReadFile).
-func (t *Table) ScanFile(ctx context.Context, a *deltalog.Add, schema *deltalog.Schema, fn func(arrow.Record) error) error {
+// ScanFile reads the live rows of a data file of the snapshot's table: its
+// Parquet rows as Arrow records of schema (the data columns; partition
+// values are not in the file), without the rows its deletion vector marks
+// deleted. Under column mapping, columns are found by the physical names
+// (mode id: field ids) of schema's fields, which may be the logical schema
+// or its deltalog.PhysicalSchema; the records keep schema's names. Records
+// are released when fn returns (see parquetio.ReadFile).
+func (t *Table) ScanFile(ctx context.Context, snap *deltalog.Snapshot, a *deltalog.Add, schema *deltalog.Schema, fn func(arrow.Record) error) error {
 	key, err := KeyForPath(a.Path)
 	if err != nil {
 		return err
@@ -201,6 +211,7 @@ func (t *Table) ScanFile(ctx context.Context, a *deltalog.Add, schema *deltalog.
 		return fmt.Errorf("read %s: %w", key, err)
 	}
 	var row, dropped uint64 // the file's row index of rec's first row; rows dropped so far
+	mapping := parquetio.WithColumnMapping(deltalog.ColumnMappingMode(&snap.Metadata))
 	err = parquetio.ReadFile(bytes.NewReader(b), int64(len(b)), schema, memory.DefaultAllocator, func(rec arrow.Record) error {
 		base, n := row, rec.NumRows()
 		row += uint64(n)
@@ -227,7 +238,7 @@ func (t *Table) ScanFile(ctx context.Context, a *deltalog.Add, schema *deltalog.
 			}
 		}
 		return nil
-	})
+	}, mapping)
 	if err != nil {
 		return err
 	}
@@ -283,8 +294,9 @@ var ErrRetentionTooShort = errors.New("retention shorter than the table's delta.
 // never deletes a live file, nor anything under _delta_log/ or other
 // directories whose names start with '_' or '.'.
 func (t *Table) Vacuum(ctx context.Context, o VacuumOptions) (VacuumResult, error) {
-	// The deletion vector files of the files kept are kept too.
-	snap, err := t.Snapshot(ctx, deltalog.WithDeletionVectors())
+	// The deletion vector files of the files kept are kept too; VACUUM
+	// reads no rows, so column mapping does not matter to it.
+	snap, err := t.Snapshot(ctx, deltalog.WithFeatures(handledFeatures...))
 	if err != nil {
 		return VacuumResult{}, err
 	}
@@ -393,7 +405,7 @@ func hiddenKey(key string, partCols []string) bool {
 // first to latest references: the files of the snapshot at first and those
 // the commits after it add.
 func (t *Table) keepHistory(ctx context.Context, first, latest int64, keep map[string]bool, keepDV func(*deltalog.DeletionVector)) error {
-	snap, err := t.Snapshot(ctx, deltalog.AtVersion(first))
+	snap, err := t.Snapshot(ctx, deltalog.AtVersion(first), deltalog.WithFeatures(handledFeatures...))
 	if err != nil {
 		return err
 	}

@@ -410,7 +410,6 @@ func TestGoldenUnsupportedFeatures(t *testing.T) {
 		"table-with-columnmapping-mode-name": "columnMapping",
 		"table-with-columnmapping-mode-id":   "columnMapping",
 		"spark-variant-checkpoint":           "variantType-preview",
-		"type-widening":                      "typeWidening-preview",
 		"deltalog-invalid-protocol-version":  "readerVersion99",
 	} {
 		st, err := objstore.NewLocal(filepath.Join(goldenDir, table))

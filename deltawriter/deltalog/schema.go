@@ -22,6 +22,7 @@ const (
 	TypeDate         = "date"
 	TypeTimestamp    = "timestamp"
 	TypeTimestampNTZ = "timestamp_ntz"
+	TypeVariant      = "variant" // semi-structured; read by no part of Sluice, passed through by sharing
 	TypeDecimal      = "decimal"
 	TypeStruct       = "struct"
 	TypeArray        = "array"
@@ -145,7 +146,7 @@ func (t *Type) Equal(o *Type) bool {
 var primitiveNames = map[string]bool{
 	TypeBoolean: true, TypeByte: true, TypeShort: true, TypeInteger: true, TypeLong: true,
 	TypeFloat: true, TypeDouble: true, TypeString: true, TypeBinary: true, TypeDate: true,
-	TypeTimestamp: true, TypeTimestampNTZ: true,
+	TypeTimestamp: true, TypeTimestampNTZ: true, TypeVariant: true,
 }
 
 type jsonField struct {

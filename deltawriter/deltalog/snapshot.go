@@ -38,8 +38,9 @@ func (e *UnsupportedFeatureError) Error() string {
 }
 
 // SupportedReaderFeatures are the table features (protocol reader version 3)
-// this package reads correctly.
-var SupportedReaderFeatures = []string{"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
+// this package reads correctly: the log (V2 checkpoints), and the values of
+// data files as parquetio reads them (timestamp_ntz, widened types).
+var SupportedReaderFeatures = []string{FeatureTimestampNTZ, FeatureV2Checkpoint, FeatureVacuumProtocol, FeatureTypeWidening, FeatureTypeWideningPrev}
 
 // Snapshot is the state of a table at one version: protocol, metadata, the
 // live data files, application transaction versions and tombstones.
@@ -188,6 +189,15 @@ type loadConfig struct {
 // such a table is refused with an *UnsupportedFeatureError.
 func WithDeletionVectors() LoadOption {
 	return func(c *loadConfig) { c.features = append(c.features, FeatureDeletionVectors) }
+}
+
+// WithFeatures lets Load read a table with these reader features, which the
+// caller handles itself: FeatureColumnMapping (it reads files by physical
+// names or field ids, see PhysicalSchema), FeatureDeletionVectors, or, for a
+// caller that only hands the log's actions on (the sharing server's delta
+// format), FeatureVariantType.
+func WithFeatures(features ...string) LoadOption {
+	return func(c *loadConfig) { c.features = append(c.features, features...) }
 }
 
 // AtVersion loads the snapshot at version v.
@@ -494,16 +504,16 @@ func CheckReadable(p *Protocol, m *Metadata, also ...string) error {
 	if p.MinReaderVersion > 3 {
 		return &UnsupportedFeatureError{Feature: fmt.Sprintf("readerVersion%d", p.MinReaderVersion)}
 	}
-	if p.MinReaderVersion == 3 {
-		for _, f := range p.ReaderFeatures {
-			if !slices.Contains(SupportedReaderFeatures, f) && !slices.Contains(also, f) {
-				return &UnsupportedFeatureError{Feature: f}
-			}
+	for _, f := range ReaderFeatures(p, m) {
+		if !slices.Contains(SupportedReaderFeatures, f) && !slices.Contains(also, f) {
+			return &UnsupportedFeatureError{Feature: f}
 		}
 	}
-	if p.MinReaderVersion >= 2 {
-		if mode := m.Configuration["delta.columnMapping.mode"]; mode != "" && !strings.EqualFold(mode, "none") {
-			return &UnsupportedFeatureError{Feature: "columnMapping"}
+	if p.MinReaderVersion >= 2 && slices.Contains(also, FeatureColumnMapping) {
+		switch ColumnMappingMode(m) {
+		case ColumnMappingNone, ColumnMappingName, ColumnMappingID:
+		default:
+			return &UnsupportedFeatureError{Feature: "columnMapping mode " + ColumnMappingMode(m)}
 		}
 	}
 	return nil
@@ -555,7 +565,9 @@ var SupportedWriterFeatures = []string{
 // or one in use that we would have to enforce (invariants, CHECK constraints,
 // generated or identity columns, column mapping). also are the features the
 // caller handles itself, for reading and writing (OPTIMIZE, which applies
-// deletion vectors and writes none, passes FeatureDeletionVectors).
+// deletion vectors and writes none, passes FeatureDeletionVectors; it
+// rewrites files under their physical names and field ids, and passes
+// FeatureColumnMapping).
 func CheckWritable(p *Protocol, m *Metadata, schema *Schema, also ...string) error {
 	if err := CheckReadable(p, m, also...); err != nil {
 		return err
@@ -577,7 +589,10 @@ func CheckWritable(p *Protocol, m *Metadata, schema *Schema, also ...string) err
 	}
 	var bad string
 	walkTypes(schema, nil, func(f *Field) {
-		for _, key := range []string{"delta.invariants", "delta.generationExpression", "delta.identity.start", "delta.columnMapping.id"} {
+		for _, key := range []string{"delta.invariants", "delta.generationExpression", "delta.identity.start", FieldIDKey} {
+			if key == FieldIDKey && slices.Contains(also, FeatureColumnMapping) {
+				continue // the caller writes physical names and field ids
+			}
 			if _, ok := f.Metadata[key]; ok && bad == "" {
 				bad = map[string]string{
 					"delta.invariants": "invariants", "delta.generationExpression": "generatedColumns",

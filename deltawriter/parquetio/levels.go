@@ -100,6 +100,20 @@ func fileChild(c *parquet.Column, name string) *parquet.Column {
 	return fold
 }
 
+// mappedChild is the child column of c that stores field f under column
+// mapping mode: in mode id the one with f's field id, if the file has field
+// ids; otherwise the one named by f's physical name (its name in mode none).
+func mappedChild(c *parquet.Column, f *deltalog.Field, mode string) *parquet.Column {
+	if id, ok := deltalog.FieldID(f); ok && mode == deltalog.ColumnMappingID {
+		for _, ch := range c.Columns() {
+			if ch.ID() == id {
+				return ch
+			}
+		}
+	}
+	return fileChild(c, deltalog.PhysicalName(f, mode))
+}
+
 func isLogical[T any](c *parquet.Column) bool {
 	if c.Leaf() {
 		return false
@@ -115,7 +129,8 @@ func isLogical[T any](c *parquet.Column) bool {
 // readerTree lays the Delta fields onto the columns of a file. Fields the
 // file does not have become absent nodes (leaf -1, no column), read as nulls.
 // Present leaves are numbered in order; cols[i] is the column of leaf i.
-func readerTree(fields []deltalog.Field, root *parquet.Column) (roots []*node, cols []*parquet.Column, err error) {
+func readerTree(fields []deltalog.Field, root *parquet.Column, mode string) (roots []*node, cols []*parquet.Column, err error) {
+	fileChild := func(c *parquet.Column, f *deltalog.Field) *parquet.Column { return mappedChild(c, f, mode) }
 	var build func(t *deltalog.Type, name, path string, c *parquet.Column, def, rep int, nullable bool) (*node, error)
 	build = func(t *deltalog.Type, name, path string, c *parquet.Column, def, rep int, nullable bool) (*node, error) {
 		n := &node{name: name, path: joinPath(path, name), typ: t, nullable: nullable, def: def, leaf: -1, col: c, firstLf: -1}
@@ -128,7 +143,7 @@ func readerTree(fields []deltalog.Field, root *parquet.Column) (roots []*node, c
 				return nil, fmt.Errorf("column %q: file has a primitive column, want a struct", n.path)
 			}
 			for _, f := range t.Fields {
-				fc := fileChild(c, f.Name)
+				fc := fileChild(c, &f)
 				var ch *node
 				var err error
 				if fc != nil && fc.Repeated() && f.Type.Name == deltalog.TypeArray {
@@ -200,7 +215,7 @@ func readerTree(fields []deltalog.Field, root *parquet.Column) (roots []*node, c
 		return n, nil
 	}
 	for _, f := range fields {
-		fc := fileChild(root, f.Name)
+		fc := fileChild(root, &f)
 		var r *node
 		switch {
 		case fc == nil:

@@ -28,7 +28,11 @@ const ReadBatchRows = 64 << 10
 // insensitive when no exact match); those absent from the file are read as
 // nulls. The record is released when fn returns: fn must Retain it to keep
 // it. Errors of fn are returned as they are.
-func ReadFile(r io.ReaderAt, size int64, schema *deltalog.Schema, alloc memory.Allocator, fn func(arrow.Record) error) error {
+func ReadFile(r io.ReaderAt, size int64, schema *deltalog.Schema, alloc memory.Allocator, fn func(arrow.Record) error, opts ...ReadOption) error {
+	cfg := readConfig{mode: deltalog.ColumnMappingNone}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	as, err := deltalog.ArrowSchema(schema)
 	if err != nil {
 		return err
@@ -42,7 +46,7 @@ func ReadFile(r io.ReaderAt, size int64, schema *deltalog.Schema, alloc memory.A
 		if err != nil {
 			return err
 		}
-		roots, cols, err = readerTree(schema.Fields, f.Root())
+		roots, cols, err = readerTree(schema.Fields, f.Root(), cfg.mode)
 		return err
 	})
 	if err != nil {
@@ -71,6 +75,21 @@ func ReadFile(r io.ReaderAt, size int64, schema *deltalog.Schema, alloc memory.A
 	}
 	return nil
 }
+
+// ReadOption tunes ReadFile.
+type ReadOption func(*readConfig)
+
+type readConfig struct {
+	mode string // column mapping mode
+}
+
+// WithColumnMapping reads a file of a table with column mapping mode
+// (deltalog.ColumnMappingName or ColumnMappingID): the columns of schema's
+// fields, nested ones too, are found by their physical names, or in mode id
+// by their field ids when the file has them; the records keep schema's
+// names. A schema of physical names (deltalog.PhysicalSchema) reads the
+// same columns.
+func WithColumnMapping(mode string) ReadOption { return func(c *readConfig) { c.mode = mode } }
 
 // guard runs f, turning a panic (parquet-go panics on some corrupt input)
 // into an error.
@@ -378,8 +397,13 @@ func timestampMicros(c *parquet.Column) func(parquet.Value) (int64, error) {
 	} else if ct := c.Type().ConvertedType(); ct != nil && *ct == deprecated.TimestampMillis {
 		scale = 1000
 	}
+	date := isDate(c) // a date column widened to timestamp_ntz: midnight
 	return func(v parquet.Value) (int64, error) {
 		switch v.Kind() {
+		case parquet.Int32:
+			if date {
+				return int64(v.Int32()) * 86400_000_000, nil
+			}
 		case parquet.Int96:
 			// Julian day and nanoseconds of the day (legacy Spark/Impala).
 			b := v.ByteArray()
@@ -395,6 +419,16 @@ func timestampMicros(c *parquet.Column) func(parquet.Value) (int64, error) {
 		}
 		return 0, fmt.Errorf("%s value, want a timestamp", v.Kind())
 	}
+}
+
+// isDate reports whether a column holds dates (days since the epoch).
+func isDate(c *parquet.Column) bool {
+	if lt := c.Type().LogicalType(); lt != nil {
+		_, ok := lt.Value.(*format.DateType)
+		return ok
+	}
+	ct := c.Type().ConvertedType()
+	return ct != nil && *ct == deprecated.Date
 }
 
 // decimalOf decodes a decimal stored as INT32, INT64 or big-endian two's
@@ -490,10 +524,19 @@ func leafConverter(nd *node) (leafConv, error) {
 		}, nil
 	case deltalog.TypeDecimal:
 		fileScale := int32(nd.typ.Scale)
-		if lt := nd.col.Type().LogicalType(); lt != nil {
-			if d, ok := lt.Value.(*format.DecimalType); ok {
-				fileScale = d.Scale
-			}
+		lt := nd.col.Type().LogicalType()
+		ct := nd.col.Type().ConvertedType()
+		d, isDec := (*format.DecimalType)(nil), false
+		if lt != nil {
+			d, isDec = lt.Value.(*format.DecimalType)
+		}
+		switch {
+		case isDec:
+			fileScale = d.Scale
+		case ct != nil && *ct == deprecated.Decimal:
+			// legacy annotation: the scale is the table's
+		case nd.col.Type().Kind() == parquet.Int32 || nd.col.Type().Kind() == parquet.Int64:
+			fileScale = 0 // an integer column widened to a decimal
 		}
 		want := int32(nd.typ.Scale)
 		return func(b array.Builder) func(parquet.Value) error {

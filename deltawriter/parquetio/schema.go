@@ -133,7 +133,11 @@ func parquetNode(t *deltalog.Type, path string) (parquet.Node, error) {
 			if err != nil {
 				return nil, err
 			}
-			g.fields = append(g.fields, field(f.Name, repetition(n, f.Nullable)))
+			n = repetition(n, f.Nullable)
+			if id, ok := deltalog.FieldID(&f); ok {
+				n = parquet.FieldID(n, id) // column mapping: readers in mode id match by it
+			}
+			g.fields = append(g.fields, field(f.Name, n))
 		}
 		return g, nil
 	case deltalog.TypeArray:

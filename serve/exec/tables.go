@@ -231,7 +231,9 @@ func (e *Executor) loadTable(ctx context.Context, loc *url.URL) (*deltalog.Snaps
 	if err != nil {
 		return nil, err
 	}
-	snap, err := deltalog.Load(ctx, st)
+	// Accepted: what the sharing server serves (in the delta format to
+	// clients naming the features), even if Sluice reads no rows of it.
+	snap, err := deltalog.Load(ctx, st, deltalog.WithFeatures(deltalog.PassThroughFeatures...))
 	var uf *deltalog.UnsupportedFeatureError
 	switch {
 	case errors.Is(err, deltalog.ErrNotATable):
@@ -241,7 +243,7 @@ func (e *Executor) loadTable(ctx context.Context, loc *url.URL) (*deltalog.Snaps
 	case err != nil:
 		return nil, fmt.Errorf("cannot read the Delta table at %s (check the location, the table's log and the server's storage credentials): %w", uri, err)
 	}
-	if err := deltalog.CheckReadable(&snap.Protocol, &snap.Metadata); err != nil {
+	if err := deltalog.CheckReadable(&snap.Protocol, &snap.Metadata, deltalog.PassThroughFeatures...); err != nil {
 		return nil, fmt.Errorf("the Delta table at %s cannot be registered: %w", uri, err)
 	}
 	return snap, nil

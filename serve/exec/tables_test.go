@@ -88,12 +88,14 @@ func TestCreateTableLocation(t *testing.T) {
 			want: "no Delta table at file://" + filepath.ToSlash(absPart) + ": not a directory (give the table's root, the directory holding _delta_log)"},
 		{name: "reader version", location: goldenTable(t, "deltalog-invalid-protocol-version"),
 			want: "the Delta table at " + goldenTable(t, "deltalog-invalid-protocol-version") + ` cannot be registered: unsupported reader feature readerVersion99: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
-		{name: "column mapping", location: goldenTable(t, "table-with-columnmapping-mode-name"),
-			want: "the Delta table at " + goldenTable(t, "table-with-columnmapping-mode-name") + ` cannot be registered: unsupported reader feature columnMapping: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
-		{name: "column name", location: goldenTable(t, "data-reader-array-complex-objects"),
+		{name: "column mapping", location: goldenTable(t, "data-reader-timestamp_ntz-name-mode"), cols: [][]string{
+			{"id", "integer", "nullable"}, {"tsNtz", "timestamp_ntz", "nullable"}, {"tsNtzPartition", "timestamp_ntz", "nullable"}}},
+		{name: "column mapping id", location: goldenTable(t, "table-with-columnmapping-mode-id")},
+		{name: "deletion vectors", location: goldenTable(t, "dv-with-columnmapping")},
+		{name: "type widening", location: goldenTable(t, "type-widening")},
+		{name: "variant", location: goldenTable(t, "spark-variant-checkpoint")},
+		{name: "bad column name", location: goldenTable(t, "data-reader-array-complex-objects"),
 			want: "the Delta table at " + goldenTable(t, "data-reader-array-complex-objects") + ` cannot be registered: invalid column name "3d_int_list": must start with a letter or _ (Sluice names columns with letters, digits and _)`},
-		{name: "deletion vectors", location: goldenTable(t, "dv-with-columnmapping"),
-			want: "the Delta table at " + goldenTable(t, "dv-with-columnmapping") + ` cannot be registered: unsupported reader feature deletionVectors: Sluice cannot read this table yet (see docs/delta.md, "Table features")`},
 		// (The parser already refuses a LOCATION that is not s3://, file://
 		// or an absolute path: TestCreateTableLocationPath.)
 		{name: "plain dot dot", location: "/data/../etc",

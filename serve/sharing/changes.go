@@ -184,7 +184,7 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		return 0, aerr
 	}
 	snap := first.snap
-	format, aerr := caps.chooseFormat(t, snap.Protocol)
+	format, aerr := caps.chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -194,7 +194,7 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		if aerr != nil {
 			return 0, aerr
 		}
-		if _, aerr := caps.chooseFormat(t, last.snap.Protocol); aerr != nil {
+		if _, aerr := caps.chooseFormat(t, last.snap.Protocol, last.snap.Metadata); aerr != nil {
 			return 0, aerr
 		}
 	}

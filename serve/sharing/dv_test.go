@@ -80,7 +80,7 @@ func TestDeletionVectorsServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := e.do("POST", "acme", path+"/query", `{}`, capsHeader, "responseformat=delta,parquet")
+	r := e.do("POST", "acme", path+"/query", `{}`, capsHeader, "responseformat=delta,parquet;readerfeatures=deletionvectors")
 	if r.status != 200 || r.header.Get(capsHeader) != "responseformat=delta" {
 		t.Fatalf("%d %v %s", r.status, r.header, r.body)
 	}
@@ -98,11 +98,11 @@ func TestDeletionVectorsServed(t *testing.T) {
 
 	// Version 0 had none; the changes carry each commit's add with its new
 	// deletion vector and remove with the old one, all signed.
-	r = e.do("POST", "acme", path+"/query", `{"version":0}`, capsHeader, "responseformat=delta")
+	r = e.do("POST", "acme", path+"/query", `{"version":0}`, capsHeader, "responseformat=delta;readerfeatures=deletionvectors")
 	if acts := dvActions(t, r.body); len(acts) != 1 || acts[0]["deletionVector"] != nil {
 		t.Fatalf("version 0: %s", r.body)
 	}
-	r = e.do("GET", "acme", path+"/changes?startingVersion=1", "", capsHeader, "responseformat=delta")
+	r = e.do("GET", "acme", path+"/changes?startingVersion=1", "", capsHeader, "responseformat=delta;readerfeatures=deletionvectors")
 	if r.status != 200 {
 		t.Fatalf("changes: %d %s", r.status, r.body)
 	}
@@ -153,7 +153,7 @@ func postQuery(t *testing.T, e *env, base, table string) []map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest("POST", base+DefaultPrefix+"/shares/q3/schemas/golden/tables/"+table+"/query", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer "+e.tokens["acme"])
-	req.Header.Set(capsHeader, "responseformat=delta")
+	req.Header.Set(capsHeader, "responseformat=delta;readerfeatures=deletionvectors")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -292,13 +292,16 @@ func deltaRsAt(t *testing.T, dir string, v int64) []any {
 }
 
 // The real Python connector, in the delta format, reads the golden tables
-// with deletion vectors through the share (deletion vector files fetched
-// from the file endpoint) exactly as delta-rs reads them directly, at
-// every version.
-func TestPythonConnectorDeletionVectors(t *testing.T) {
+// with deletion vectors and column mapping through the share (deletion
+// vector files fetched from the file endpoint, physical names mapped by
+// the connector) exactly as delta-rs reads them directly, at every version.
+func TestPythonConnectorReaderFeatures(t *testing.T) {
 	e := newEnv(t)
-	tables := map[string]string{"dvkeys": "log-replay-dv-key-cases", "dvparts": "dv-partitioned-with-checkpoint"}
-	latest := map[string]int64{"dvkeys": 3, "dvparts": 15}
+	tables := map[string]string{"dvkeys": "log-replay-dv-key-cases", "dvparts": "dv-partitioned-with-checkpoint",
+		"dvcm": "dv-with-columnmapping", "ntzname": "data-reader-timestamp_ntz-name-mode", "ntzid": "data-reader-timestamp_ntz-id-mode"}
+	// (table-with-columnmapping-mode-* have nested columns the connector
+	// returns as numpy arrays, which the oracle has no canonical form of.)
+	latest := map[string]int64{"dvkeys": 3, "dvparts": 15, "dvcm": 0, "ntzname": 1, "ntzid": 1}
 	dirs := map[string]string{}
 	for alias, name := range tables {
 		dirs[alias] = e.shareGolden(name, alias)
@@ -306,7 +309,7 @@ func TestPythonConnectorDeletionVectors(t *testing.T) {
 	profile := writeProfile(t, fileServer(t, e), e.tokens["acme"])
 	var ops []map[string]any
 	var want [][]any
-	for _, alias := range []string{"dvkeys", "dvparts"} {
+	for _, alias := range []string{"dvkeys", "dvparts", "dvcm", "ntzname", "ntzid"} {
 		for v := int64(0); v <= latest[alias]; v++ {
 			ops = append(ops, map[string]any{"op": "load", "table": "q3.golden." + alias, "version": v, "use_delta_format": true})
 			want = append(want, deltaRsAt(t, dirs[alias], v))

@@ -25,7 +25,19 @@ const capsHeader = "delta-sharing-capabilities"
 // keys and values case-insensitive.
 type capabilities struct {
 	formats   []string // as asked, in order; default parquet
+	features  []string // readerfeatures, lower-cased
 	endStream bool
+}
+
+// splitList splits a comma-separated header value.
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func parseCapabilities(h string) capabilities {
@@ -37,15 +49,11 @@ func parseCapabilities(h string) capabilities {
 		}
 		switch strings.TrimSpace(k) {
 		case "responseformat":
-			var fs []string
-			for _, f := range strings.Split(v, ",") {
-				if f = strings.TrimSpace(f); f != "" {
-					fs = append(fs, f)
-				}
-			}
-			if len(fs) > 0 {
+			if fs := splitList(v); len(fs) > 0 {
 				c.formats = fs
 			}
+		case "readerfeatures":
+			c.features = splitList(v)
 		case "includeendstreamaction":
 			c.endStream = strings.TrimSpace(v) == "true"
 		}
@@ -53,29 +61,60 @@ func parseCapabilities(h string) capabilities {
 	return c
 }
 
+// serverFeatures are reader features of the log alone, which the server
+// reads for the client: they need nothing of it.
+var serverFeatures = []string{deltalog.FeatureV2Checkpoint, deltalog.FeatureVacuumProtocol}
+
+// parquetFeatures are the reader features a table may need and still be
+// served in the parquet format: files any Parquet reader reads right with
+// the table's schema.
+var parquetFeatures = append([]string{deltalog.FeatureTimestampNTZ}, serverFeatures...)
+
+// sharedFeatures are the reader features the server can hand on in the
+// delta format (to a client that names them in readerfeatures): the
+// actions are passed through as the log has them. A table needing any
+// other is refused (loadError).
+var sharedFeatures = deltalog.WithFeatures(deltalog.PassThroughFeatures...)
+
 // chooseFormat picks the response format: the only one asked, or among
 // both, parquet for tables any reader can read (reader version 1) and delta
-// otherwise. A table with deletion vectors is never served in the parquet
-// format, which cannot say which rows of a file are deleted.
-func (c capabilities) chooseFormat(t sharedTable, p deltalog.Protocol) (string, *apiError) {
+// otherwise. The parquet format is refused for tables whose files need a
+// reader feature (deletion vectors, column mapping, widened types, variant)
+// to be read right; the delta format for a table needing a reader feature
+// the client did not name in readerfeatures.
+func (c capabilities) chooseFormat(t sharedTable, p deltalog.Protocol, m deltalog.Metadata) (string, *apiError) {
 	var known []string
 	for _, f := range c.formats {
 		if f == formatParquet || f == formatDelta {
 			known = append(known, f)
 		}
 	}
+	var noParquet, noDelta []string // the features each format lacks
+	for _, f := range deltalog.ReaderFeatures(&p, &m) {
+		if !slices.Contains(parquetFeatures, f) {
+			noParquet = append(noParquet, f)
+		}
+		if !slices.Contains(serverFeatures, f) && !slices.Contains(c.features, strings.ToLower(f)) {
+			noDelta = append(noDelta, f)
+		}
+	}
+	parquetOK := len(noParquet) == 0 && slices.Contains(known, formatParquet)
+	deltaOK := len(noDelta) == 0 && slices.Contains(known, formatDelta)
 	switch {
 	case len(known) == 0:
 		return "", badParam("responseformat %q is not supported: use parquet or delta", strings.Join(c.formats, ","))
-	case len(known) == 1 && known[0] == formatParquet && slices.Contains(p.ReaderFeatures, deltalog.FeatureDeletionVectors):
-		return "", &apiError{status: http.StatusBadRequest, code: codeUnsupported, msg: fmt.Sprintf(
-			"table %s has deletion vectors, which the parquet response format cannot carry: ask for the delta format (header delta-sharing-capabilities: responseformat=delta; with the Python connector, use_delta_format=True)", t.label())}
-	case len(known) == 1:
-		return known[0], nil
-	case p.MinReaderVersion <= 1:
+	case parquetOK && (!deltaOK || p.MinReaderVersion <= 1):
 		return formatParquet, nil
+	case deltaOK:
+		return formatDelta, nil
+	case slices.Contains(known, formatDelta):
+		return "", &apiError{status: http.StatusBadRequest, code: codeUnsupported, msg: fmt.Sprintf(
+			"table %s needs the reader features %s, which the client did not name in readerfeatures: use a client that supports them and names them (header delta-sharing-capabilities: responseformat=delta;readerfeatures=%s)",
+			t.label(), strings.Join(noDelta, ", "), strings.ToLower(strings.Join(noDelta, ",")))}
 	}
-	return formatDelta, nil
+	return "", &apiError{status: http.StatusBadRequest, code: codeUnsupported, msg: fmt.Sprintf(
+		"table %s needs the reader features %s, which the parquet response format cannot carry: ask for the delta format (header delta-sharing-capabilities: responseformat=delta;readerfeatures=%s; with the Python connector, use_delta_format=True)",
+		t.label(), strings.Join(noParquet, ", "), strings.ToLower(strings.Join(noParquet, ",")))}
 }
 
 // responseCapabilities is the header value echoed to the client.

@@ -78,6 +78,7 @@ func hintsFilter(q queryRequest, cols map[string]column) fileFilter {
 // column is a top-level column of the table, by lower-cased name.
 type column struct {
 	name      string // as in the schema
+	phys      string // in statistics and partition values: the physical name under column mapping
 	typ       string // Delta primitive type name, "" for complex types
 	partition bool
 	idx       int // its position in the schema: the index of its statistics in fileStats.cols
@@ -85,9 +86,10 @@ type column struct {
 
 func columnsOf(snap *deltalog.Snapshot) map[string]column {
 	cols := map[string]column{}
+	mode := deltalog.ColumnMappingMode(&snap.Metadata)
 	if snap.Schema != nil {
 		for i, f := range snap.Schema.Fields {
-			c := column{name: f.Name, idx: i}
+			c := column{name: f.Name, phys: deltalog.PhysicalName(&f, mode), idx: i}
 			if f.Type != nil && f.Type.IsPrimitive() {
 				c.typ = f.Type.Name
 			}
@@ -321,7 +323,7 @@ func parseValue(valueType, s string) (value, error) {
 // (the protocol's empty string included).
 func partitionValue(f *deltalog.Add, col column) *string {
 	for k, v := range f.PartitionValues {
-		if strings.EqualFold(k, col.name) {
+		if strings.EqualFold(k, col.phys) {
 			if v == nil || *v == "" {
 				return nil
 			}

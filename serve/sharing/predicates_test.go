@@ -13,12 +13,12 @@ import (
 // (partition), ok boolean.
 func testColumns() map[string]column {
 	return map[string]column{
-		"id":   {name: "id", typ: deltalog.TypeLong, idx: 0},
-		"name": {name: "name", typ: deltalog.TypeString, idx: 1},
-		"ts":   {name: "ts", typ: deltalog.TypeTimestamp, idx: 2},
-		"day":  {name: "day", typ: deltalog.TypeDate, partition: true, idx: 3},
-		"ok":   {name: "ok", typ: deltalog.TypeBoolean, idx: 4},
-		"x":    {name: "x", typ: deltalog.TypeDouble, idx: 5},
+		"id":   {name: "id", phys: "id", typ: deltalog.TypeLong, idx: 0},
+		"name": {name: "name", phys: "name", typ: deltalog.TypeString, idx: 1},
+		"ts":   {name: "ts", phys: "ts", typ: deltalog.TypeTimestamp, idx: 2},
+		"day":  {name: "day", phys: "day", typ: deltalog.TypeDate, partition: true, idx: 3},
+		"ok":   {name: "ok", phys: "ok", typ: deltalog.TypeBoolean, idx: 4},
+		"x":    {name: "x", phys: "x", typ: deltalog.TypeDouble, idx: 5},
 	}
 }
 
@@ -146,24 +146,90 @@ func TestParseCapabilities(t *testing.T) {
 		{"garbage;;=;x", v1, formatParquet, false},
 	} {
 		caps := parseCapabilities(c.h)
-		got, err := caps.chooseFormat(sharedTable{}, c.p)
+		got, err := caps.chooseFormat(sharedTable{}, c.p, deltalog.Metadata{})
 		if err != nil || got != c.want || caps.endStream != c.endStream {
 			t.Errorf("%q: %s %v %v", c.h, got, caps.endStream, err)
 		}
 	}
-	if _, err := parseCapabilities("responseformat=avro").chooseFormat(sharedTable{}, v1); err == nil {
+	if _, err := parseCapabilities("responseformat=avro").chooseFormat(sharedTable{}, v1, deltalog.Metadata{}); err == nil {
 		t.Error("avro accepted")
 	}
-	// Deletion vectors: delta when both are asked, parquet alone refused
-	// with the protocol's error, naming the fix.
-	dv := deltalog.Protocol{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{"deletionVectors"}}
-	for h, want := range map[string]string{"responseformat=delta,parquet": formatDelta, "responseformat=delta": formatDelta, "": "", "responseformat=parquet": ""} {
-		got, err := parseCapabilities(h).chooseFormat(sharedTable{}, dv)
-		if got != want || (want == "") != (err != nil) {
-			t.Errorf("deletion vectors, %q: %q %v, want %q", h, got, err, want)
+}
+
+// The readerfeatures a client names decide what it is sent: the delta
+// format only with every reader feature the table needs (those of the log
+// alone excepted), the parquet format only for tables whose files any
+// Parquet reader reads right; a refusal names the features and the header
+// that asks for them.
+func TestReaderFeaturesNegotiation(t *testing.T) {
+	v3 := func(fs ...string) deltalog.Protocol {
+		return deltalog.Protocol{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: fs}
+	}
+	mapped := deltalog.Metadata{Configuration: map[string]string{"delta.columnMapping.mode": "name"}}
+	for _, c := range []struct {
+		name, h string
+		p       deltalog.Protocol
+		m       deltalog.Metadata
+		want    string // "" refused
+		names   string // in the refusal
+	}{
+		{"dv, both asked, named", "responseformat=delta,parquet;readerfeatures=deletionvectors", v3("deletionVectors"), deltalog.Metadata{}, formatDelta, ""},
+		{"dv, delta, not named", "responseformat=delta", v3("deletionVectors"), deltalog.Metadata{}, "", "deletionVectors"},
+		{"dv, parquet", "responseformat=parquet", v3("deletionVectors"), deltalog.Metadata{}, "", "responseformat=delta;readerfeatures=deletionvectors"},
+		{"dv, both, not named", "responseformat=delta,parquet", v3("deletionVectors"), deltalog.Metadata{}, "", "deletionVectors"},
+		{"python connector, column mapping + dv", "responseformat=delta;readerfeatures=deletionvectors,columnmapping,timestampntz",
+			v3("deletionVectors", "columnMapping", "v2Checkpoint"), mapped, formatDelta, ""},
+		{"column mapping, reader 2", "responseformat=delta,parquet", deltalog.Protocol{MinReaderVersion: 2, MinWriterVersion: 5}, mapped, "", "columnMapping"},
+		{"column mapping, reader 2, named", "responseformat=delta;readerfeatures=columnmapping", deltalog.Protocol{MinReaderVersion: 2, MinWriterVersion: 5}, mapped, formatDelta, ""},
+		{"timestampNtz in parquet", "responseformat=parquet", v3("timestampNtz"), deltalog.Metadata{}, formatParquet, ""},
+		{"timestampNtz, both, not named: parquet", "responseformat=delta,parquet", v3("timestampNtz"), deltalog.Metadata{}, formatParquet, ""},
+		{"v2Checkpoint needs nothing of the client", "responseformat=delta", v3("v2Checkpoint", "vacuumProtocolCheck"), deltalog.Metadata{}, formatDelta, ""},
+		{"typeWidening not in parquet", "responseformat=parquet", v3("typeWidening"), deltalog.Metadata{}, "", "typeWidening"},
+		{"variant named", "responseformat=delta;readerfeatures=variantType-preview", v3("variantType-preview"), deltalog.Metadata{}, formatDelta, ""},
+		{"unknown future feature", "responseformat=delta;readerfeatures=deletionvectors", v3("deletionVectors", "fancyFuture"), deltalog.Metadata{}, "", "fancyFuture"},
+	} {
+		got, err := parseCapabilities(c.h).chooseFormat(sharedTable{}, c.p, c.m)
+		if got != c.want || (c.want == "") != (err != nil) {
+			t.Errorf("%s: %q %v, want %q", c.name, got, err, c.want)
+			continue
 		}
-		if err != nil && (err.status != 400 || err.code != codeUnsupported || !strings.Contains(err.msg, "responseformat=delta")) {
-			t.Errorf("deletion vectors, %q: %+v", h, err)
+		if err != nil && (err.status != 400 || err.code != codeUnsupported || !strings.Contains(err.msg, c.names) || !strings.Contains(err.msg, "readerfeatures=")) {
+			t.Errorf("%s: %+v", c.name, err)
+		}
+	}
+}
+
+// A hint on a column renamed under column mapping prunes by the statistics
+// and partition values of its physical name.
+func TestHintsUseColumnMappingPhysicalNames(t *testing.T) {
+	schema := deltalog.Struct(
+		deltalog.Field{Name: "renamed", Type: deltalog.Primitive(deltalog.TypeLong), Nullable: true,
+			Metadata: map[string]any{deltalog.PhysicalNameKey: "col-a", deltalog.FieldIDKey: float64(1)}},
+		deltalog.Field{Name: "part", Type: deltalog.Primitive(deltalog.TypeString), Nullable: true,
+			Metadata: map[string]any{deltalog.PhysicalNameKey: "col-b", deltalog.FieldIDKey: float64(2)}})
+	snap := &deltalog.Snapshot{Schema: schema, Metadata: deltalog.Metadata{PartitionColumns: []string{"part"},
+		Configuration: map[string]string{"delta.columnMapping.mode": "name"}}}
+	x, y := "x", "y"
+	low := &deltalog.Add{Path: "low", PartitionValues: map[string]*string{"col-b": &x}, Stats: `{"numRecords":1,"minValues":{"col-a":1},"maxValues":{"col-a":5}}`}
+	high := &deltalog.Add{Path: "high", PartitionValues: map[string]*string{"col-b": &y}, Stats: `{"numRecords":1,"minValues":{"col-a":10},"maxValues":{"col-a":20}}`}
+	for _, c := range []struct {
+		hint string
+		want []string
+	}{
+		{"renamed > 7", []string{"high"}},
+		{"renamed < 7", []string{"low"}},
+		{"part = 'x'", []string{"low"}},
+	} {
+		var got []string
+		cols := columnsOf(snap)
+		keep := hintsFilter(queryRequest{PredicateHints: []string{c.hint}}, cols)
+		for _, a := range []*deltalog.Add{low, high} {
+			if keep(a, parseFileStats(a.Stats, orderedColumns(cols))) != no {
+				got = append(got, a.Path)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(c.want, ",") {
+			t.Errorf("%s: files %v, want %v", c.hint, got, c.want)
 		}
 	}
 }

@@ -62,9 +62,9 @@ func parseFileStats(s string, cols []column) *fileStats {
 			continue
 		}
 		var cs colStats
-		cs.lo, cs.hasLo = statValue(raw.MinValues, c.name, vt)
-		cs.hi, cs.hasHi = statValue(raw.MaxValues, c.name, vt)
-		if r, ok := lookupStat(raw.NullCount, c.name); ok {
+		cs.lo, cs.hasLo = statValue(raw.MinValues, c.phys, vt)
+		cs.hi, cs.hasHi = statValue(raw.MaxValues, c.phys, vt)
+		if r, ok := lookupStat(raw.NullCount, c.phys); ok {
 			if n, err := strconv.ParseInt(string(r), 10, 64); err == nil {
 				cs.nulls, cs.hasNulls = n, true
 			}

@@ -183,8 +183,9 @@ func (c *call) tableVersion(segs []string) (int, *apiError) {
 // loadAt loads the table's state at version (nil: latest), through the
 // handler's snapshot cache: a cached state of that version as it is, else
 // the newest cached older one updated with the commits after it, else a
-// replay of the log. Deletion vectors are allowed: the delta format
-// passes them on, and chooseFormat refuses the parquet format for them.
+// replay of the log. The reader features of sharedFeatures are allowed:
+// the delta format passes them on, and chooseFormat decides who may be
+// sent what.
 func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*tableState, *apiError) {
 	if version == nil {
 		v, ok, err := c.h.latest.latest(c.ctx, st)
@@ -192,7 +193,7 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*tableS
 			return nil, internal(fmt.Errorf("table %s: %w", t.label(), err))
 		}
 		if !ok { // no log the quick way: let Load tell what is wrong
-			snap, err := deltalog.Load(c.ctx, st, deltalog.WithDeletionVectors())
+			snap, err := deltalog.Load(c.ctx, st, sharedFeatures)
 			if err != nil {
 				return nil, loadError(t, err)
 			}
@@ -210,7 +211,7 @@ func (c *call) loadAt(t sharedTable, st objstore.Store, version *int64) (*tableS
 	if base != nil {
 		snap, err = base.snap.Update(c.ctx, st, *version)
 	} else {
-		snap, err = deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), deltalog.WithDeletionVectors())
+		snap, err = deltalog.Load(c.ctx, st, deltalog.AtVersion(*version), sharedFeatures)
 	}
 	if err != nil {
 		return nil, loadError(t, err)
@@ -277,7 +278,7 @@ func (c *call) metadata(segs []string) (int, *apiError) {
 		return 0, aerr
 	}
 	snap := ts.snap
-	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(t, snap.Protocol)
+	format, aerr := parseCapabilities(c.r.Header.Get(capsHeader)).chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
 		return 0, aerr
 	}
@@ -396,7 +397,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 		return 0, aerr
 	}
 	snap := ts.snap
-	format, aerr := caps.chooseFormat(t, snap.Protocol)
+	format, aerr := caps.chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
 		return 0, aerr
 	}

@@ -62,9 +62,12 @@ def read(uri, a):
     try:
         t0 = time.perf_counter()
         dt = DeltaTable(uri, version=a.version, storage_options=opts)
-        if "deletionVectors" in (dt.protocol().reader_features or []):
-            # to_pyarrow_table refuses deletion vectors; the DataFusion scan
-            # applies them.
+        features = dt.protocol().reader_features or []
+        mapped = dt.metadata().configuration.get("delta.columnMapping.mode", "none") != "none"
+        if "deletionVectors" in features or "columnMapping" in features or mapped:
+            # to_pyarrow_table refuses deletion vectors and reads column
+            # mapped files by logical names (all nulls); the DataFusion
+            # scan applies both.
             table = pa.table(QueryBuilder().register("t", dt).execute("select * from t").read_all())
         else:
             table = dt.to_pyarrow_table()
