@@ -52,7 +52,7 @@ func TestRolesAndGrants(t *testing.T) {
 		{"privilege on wrong kind", func(tx *Tx) error {
 			_, err := tx.Grant(object.PrivInsert, object.KindStream, "sales.eu.orders_raw", "readers")
 			return err
-		}, ErrInvalid, "privilege INSERT does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
+		}, ErrInvalid, "privilege INSERT does not apply to a stream: use SELECT, DROP, ALTER, DESCRIBE, GRANT, OWNERSHIP, ALL"},
 		{"grant to a user", func(tx *Tx) error {
 			_, err := tx.Grant(object.PrivUsage, object.KindDatabase, "sales", "alice")
 			return err
