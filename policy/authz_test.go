@@ -666,3 +666,34 @@ func TestImplications(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryPath: a query is decided on [database, schema, table, query]:
+// USAGE on the two namespaces, nothing of its own on the table, and the
+// action granted on the query or inherited from the table or above.
+func TestQueryPath(t *testing.T) {
+	eng, _ := defaultEngine(t)
+	usage := []Grant{{Role: "analyst", Privilege: "USAGE"}}
+	operate := []Grant{{Role: "analyst", Privilege: "OPERATE"}}
+	for _, tc := range []struct {
+		name   string
+		grants map[int][]Grant
+		reason string
+	}{
+		{"on the query", map[int][]Grant{0: usage, 1: usage, 3: operate}, ""},
+		{"on the table", map[int][]Grant{0: usage, 1: usage, 2: operate}, ""},
+		{"on the database", map[int][]Grant{0: append(slices.Clone(usage), operate...), 1: usage}, ""},
+		{"none", map[int][]Grant{0: usage, 1: usage}, "missing OPERATE on query sales.eu.orders.q1 (or an ancestor)"},
+		{"no USAGE on the schema", map[int][]Grant{0: usage, 3: operate}, "missing USAGE on schema sales.eu"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := append(catalogPath(2, object.KindTable, tc.grants), Node{Kind: object.KindQuery, Name: "q1", Grants: tc.grants[3]})
+			d, err := eng.Decide(context.Background(), Request{Principal: user("analyst"), Action: ActionOperate, Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != (tc.reason == "") || d.Reason != tc.reason {
+				t.Fatalf("allow=%v reason=%q, want reason %q", d.Allow, d.Reason, tc.reason)
+			}
+		})
+	}
+}

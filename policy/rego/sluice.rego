@@ -40,9 +40,11 @@
 # Rules, in prose:
 #   - deny by default;
 #   - the admin role may do anything (operator deny rules still apply);
-#   - an action on the target node needs USAGE on every ancestor of the
-#     target and the action's privilege on the target: each is the check of
-#     one node;
+#   - an action on the target node needs USAGE on every namespace above the
+#     target (the database and schema, the first two nodes) and the action's
+#     privilege on the target: each is the check of one node; a deeper
+#     ancestor (a query's table, on [database, schema, table, query])
+#     needs nothing of its own;
 #   - a privilege granted on a node covers all its descendants, except USAGE,
 #     which covers only the node it is granted on;
 #   - OWNERSHIP covers every privilege, ALL every privilege but OWNERSHIP;
@@ -75,7 +77,18 @@ target := input.depth - 1 if input.action != "CREATE"
 # need: the privilege the checked node needs. USAGE on an ancestor of the
 # target, the action on the target, nothing ("") on the object a CREATE
 # makes. Undefined for a top-level CREATE (no parent to hold CREATE on).
-need := "USAGE" if input.node < target
+need := "USAGE" if {
+	input.node < target
+	input.node < 2
+}
+
+# Below the namespaces (database, schema) an ancestor is an object in its
+# own right: the table a query writes, on the query's path. It needs
+# nothing to pass; its grants inherit to the target as any ancestor's do.
+need := "" if {
+	input.node < target
+	input.node >= 2
+}
 
 need := input.action if input.node == target
 

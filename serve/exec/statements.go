@@ -134,10 +134,15 @@ func shape(lv []object.Kind) string {
 }
 
 // path resolves the object kind k at parts to the policy's path, root first,
-// with the grants on each node and its owner as an OWNERSHIP grant. Missing
+// with the grants on each node and its owner as an OWNERSHIP grant (a
+// query's path is its table's and then itself, see queryTarget). Missing
 // nodes (the object or its parents do not exist) are given bare, so the
 // policy decides before existence is revealed.
 func (r *run) path(k object.Kind, parts []string) ([]policy.Node, error) {
+	if k == object.KindQuery {
+		_, path, err := r.queryTarget(parts[0])
+		return path, err
+	}
 	nodes, err := r.tx.ResolvePath(k, strings.Join(parts, "."))
 	if err == nil {
 		out := make([]policy.Node, len(nodes))
@@ -630,6 +635,7 @@ func properties(with []*sqlparse.Property) (map[string]string, error) {
 }
 
 // createStream registers a stream: its columns, store, topic and format.
+// It needs CREATE on the schema and USAGE on the store.
 func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 	p, skip, err := r.authorizeCreate(object.KindStream, s.Name, s.IfNotExists)
 	if err != nil || skip {
@@ -643,6 +649,10 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 		Store: props["store"], Topic: props["topic"], ValueFormat: props["value.format"], Properties: props}
 	if rel.Store == "" || rel.Topic == "" {
 		return Result{}, invalid("stream %s needs WITH ('store' = ..., 'topic' = ...)", strings.Join(p, "."))
+	}
+	// Reading a Kafka cluster is the store's to give: USAGE on it.
+	if _, err := r.authorizeOn(policy.ActionUsage, object.KindStore, oneName(rel.Store)); err != nil {
+		return Result{}, err
 	}
 	store, err := r.tx.GetStore(rel.Store)
 	if err != nil {
