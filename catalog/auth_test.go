@@ -66,6 +66,10 @@ func TestRolesAndGrants(t *testing.T) {
 			ErrNotFound, "role readers is not granted to user alice"},
 		{"drop admin", func(tx *Tx) error { return tx.DropRole("admin") },
 			ErrInUse, "role admin is built in and cannot be dropped"},
+		{"drop securityadmin", func(tx *Tx) error { return tx.DropRole("SecurityAdmin") },
+			ErrInUse, "role securityadmin is built in and cannot be dropped"},
+		{"drop useradmin", func(tx *Tx) error { return tx.DropRole("useradmin") },
+			ErrInUse, "role useradmin is built in and cannot be dropped"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantErr(t, c.Update(ctx, tc.op), tc.class, tc.want) })
 	}

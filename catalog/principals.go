@@ -190,13 +190,13 @@ func (t *Tx) ListRoles() ([]Role, error) { return listAs(t, object.KindRole, "",
 
 // DropRole drops a role with its grants and memberships. A role that still
 // owns objects is refused: transfer them with SetOwner first. The built-in
-// admin role cannot be dropped.
+// roles (BuiltinRoles) cannot be dropped.
 func (t *Tx) DropRole(name string) error {
 	r, err := t.mustFind(object.KindRole, "", name, name)
 	if err != nil {
 		return err
 	}
-	if nameKey(r.name) == AdminRole {
+	if slices.Contains(BuiltinRoles, nameKey(r.name)) {
 		return errorf(ErrInUse, "role %s is built in and cannot be dropped", r.name)
 	}
 	var kind, owned string

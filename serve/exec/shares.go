@@ -123,7 +123,11 @@ func (r *run) createSharing(k object.Kind, name string, s *sqlparse.CreateObject
 	if err != nil {
 		return Result{}, err
 	}
-	rc, token, err := r.tx.CreateRecipient(catalog.Recipient{Name: name, Properties: props})
+	owner, err := r.identityOwner()
+	if err != nil {
+		return Result{}, err
+	}
+	rc, token, err := r.tx.CreateRecipient(catalog.Recipient{Name: name, Properties: props, Owner: owner})
 	if err != nil {
 		return Result{}, err
 	}

@@ -297,7 +297,11 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 		ro, err := r.tx.CreateRole(catalog.Role{Name: p[0]})
 		return msg("role %s created", ro.Name), err
 	case object.KindUser:
-		u, token, err := r.tx.CreateUser(catalog.User{Name: p[0]})
+		owner, err := r.identityOwner()
+		if err != nil {
+			return Result{}, err
+		}
+		u, token, err := r.tx.CreateUser(catalog.User{Name: p[0], Owner: owner})
 		if err != nil {
 			return Result{}, err
 		}
@@ -306,6 +310,20 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 		return r.createSharing(k, p[0], s)
 	}
 	return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
+}
+
+// identityOwner is the owner of a user or recipient the principal creates:
+// admin's, unless the principal holds useradmin and not admin, in which
+// case useradmin owns it, and so manages it (and only it) from then on.
+func (r *run) identityOwner() (string, error) {
+	roles, err := r.effectiveRoles()
+	if err != nil {
+		return "", err
+	}
+	if !containsFold(roles, catalog.AdminRole) && containsFold(roles, catalog.UserAdminRole) {
+		return catalog.UserAdminRole, nil
+	}
+	return "", nil
 }
 
 // exists reports whether the object kind k at p exists as that kind. An
