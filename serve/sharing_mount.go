@@ -45,7 +45,12 @@ func (s *api) mountSharing(cat *catalog.Catalog, pol *policy.Engine, cfg config.
 	if err != nil {
 		return err
 	}
-	auth := recipientAuth{tokens: sharing.BearerTokens{Tokens: cat}}
+	proxies, err := cfg.Sharing.TrustedProxyPrefixes()
+	if err != nil {
+		return fmt.Errorf("sharing: trusted proxies: %w", err)
+	}
+	cat.SetMaxTokenLifetime(cfg.Sharing.MaxTokenLifetime)
+	auth := recipientAuth{tokens: sharing.BearerTokens{Tokens: cat, TrustedProxies: proxies}}
 	if jwt := cfg.Sharing.JWT; jwt.JWKSURL != "" {
 		opts := []jwtauth.Option{jwtauth.WithIssuer(jwt.Issuer), jwtauth.WithAudience(jwt.Audience),
 			jwtauth.WithLogger(s.log), jwtauth.WithMetrics(s.reg)}

@@ -664,7 +664,13 @@ func (p *parser) alter() Statement {
 	pos := p.expect("ALTER").Pos
 	kind := p.acceptKind(object.KindUser, object.KindRecipient, object.KindShare)
 	name := p.ident(string(kind) + " name")
+	if kind == object.KindRecipient && p.accept("SET") {
+		return &AlterRecipient{Pos: pos, Name: name, Set: p.properties()}
+	}
 	if kind != object.KindShare {
+		if kind == object.KindRecipient && !p.tok().is("ROTATE") {
+			p.failExpected("ROTATE or SET", "ROTATE", "SET")
+		}
 		p.expect("ROTATE")
 		p.expect("TOKEN")
 		r := &RotateToken{Pos: pos, Kind: kind, Name: name}

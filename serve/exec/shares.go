@@ -134,6 +134,24 @@ func (r *run) createSharing(k object.Kind, name string, s *sqlparse.CreateObject
 	return r.profileResult(rc.Name, token, tokenExpiry(rc, token), fmt.Sprintf("recipient %s created", rc.Name))
 }
 
+// alterRecipient is ALTER RECIPIENT r SET ('k' = v, ...): ALTER on the
+// recipient, then its properties (an empty value removes one).
+func (r *run) alterRecipient(s *sqlparse.AlterRecipient) (Result, error) {
+	p, err := r.authorizeOn(policy.ActionAlter, object.KindRecipient, oneName(s.Name.Name))
+	if err != nil {
+		return Result{}, err
+	}
+	props, err := properties(s.Set)
+	if err != nil {
+		return Result{}, err
+	}
+	rc, err := r.tx.SetRecipientProperties(p[0], props)
+	if err != nil {
+		return Result{}, err
+	}
+	return msg("recipient %s altered", rc.Name), nil
+}
+
 // rotateRecipientToken is ALTER RECIPIENT r ROTATE TOKEN [WITH ('grace' = '1h')].
 func (r *run) rotateRecipientToken(s *sqlparse.RotateToken) (Result, error) {
 	p, err := r.authorizeOn(policy.ActionAlter, object.KindRecipient, oneName(s.Name.Name))

@@ -80,6 +80,8 @@ func (r *run) exec() (Result, error) {
 		return r.alterShare(s)
 	case *sqlparse.RotateToken:
 		return r.rotateToken(s)
+	case *sqlparse.AlterRecipient:
+		return r.alterRecipient(s)
 	case *sqlparse.QueryControl:
 		return r.queryControl(s)
 	}
