@@ -55,14 +55,21 @@ func (b BearerTokens) Authenticate(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, listed := rc.Properties[catalog.IPAllowProperty]; listed {
-		addr, ok := ClientAddr(r, b.TrustedProxies)
-		if !ok || !rc.AllowsIP(addr) {
-			return rc.Name, Forbidden(fmt.Sprintf("recipient %s may not connect from %s: not in its ip_allow list (ask the provider to add it: ALTER RECIPIENT %s SET ('ip_allow' = ...))",
-				rc.Name, addrText(addr, ok), rc.Name))
-		}
+	return rc.Name, b.CheckAddr(r, rc)
+}
+
+// CheckAddr refuses, with an error wrapping ErrForbidden, a request of rc
+// from an address its ip_allow list does not hold (nil without a list).
+func (b BearerTokens) CheckAddr(r *http.Request, rc catalog.Recipient) error {
+	if _, listed := rc.Properties[catalog.IPAllowProperty]; !listed {
+		return nil
 	}
-	return rc.Name, nil
+	addr, ok := ClientAddr(r, b.TrustedProxies)
+	if ok && rc.AllowsIP(addr) {
+		return nil
+	}
+	return Forbidden(fmt.Sprintf("recipient %s may not connect from %s: not in its ip_allow list (ask the provider to add it: ALTER RECIPIENT %s SET ('ip_allow' = ...))",
+		rc.Name, addrText(addr, ok), rc.Name))
 }
 
 func addrText(a netip.Addr, ok bool) string {
