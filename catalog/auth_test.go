@@ -50,7 +50,7 @@ func TestRolesAndGrants(t *testing.T) {
 			{"privilege on wrong kind", func(tx *Tx) error {
 				_, err := tx.Grant(object.PrivInsert, object.KindStream, "sales.eu.orders_raw", "readers")
 				return err
-			}, ErrInvalid, "privilege INSERT does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
+			}, ErrInvalid, "privilege INSERT does not apply to a stream: use SELECT, DROP, ALTER, DESCRIBE, GRANT, OWNERSHIP, ALL"},
 			{"grant to a user", func(tx *Tx) error {
 				_, err := tx.Grant(object.PrivUsage, object.KindDatabase, "sales", "alice")
 				return err
@@ -64,6 +64,10 @@ func TestRolesAndGrants(t *testing.T) {
 				ErrNotFound, "role readers is not granted to user alice"},
 			{"drop admin", func(tx *Tx) error { return tx.DropRole("admin") },
 				ErrInUse, "role admin is built in and cannot be dropped"},
+			{"drop securityadmin", func(tx *Tx) error { return tx.DropRole("SecurityAdmin") },
+				ErrInUse, "role securityadmin is built in and cannot be dropped"},
+			{"drop useradmin", func(tx *Tx) error { return tx.DropRole("useradmin") },
+				ErrInUse, "role useradmin is built in and cannot be dropped"},
 		} {
 			t.Run(tc.name, func(t *testing.T) { wantErr(t, c.Update(ctx, tc.op), tc.class, tc.want) })
 		}

@@ -23,8 +23,9 @@ const maxAttempts = 8
 type Catalog struct {
 	b Backend
 
-	mu  sync.RWMutex
-	now func() time.Time
+	mu          sync.RWMutex
+	now         func() time.Time
+	maxTokenTTL time.Duration // 0: recipient tokens may live as long as asked
 
 	// writeMu runs this process's write transactions one at a time: DDL is
 	// rare, and queuing here is cheaper than contending for the database
@@ -83,6 +84,21 @@ func (c *Catalog) SetClock(now func() time.Time) {
 	c.mu.Lock()
 	c.now = now
 	c.mu.Unlock()
+}
+
+// SetMaxTokenLifetime caps the lifetime of the recipient tokens created or
+// rotated from now on at d (0: no cap): a token.ttl beyond it, or none, is
+// cut to d. Tokens already issued keep their expiry.
+func (c *Catalog) SetMaxTokenLifetime(d time.Duration) {
+	c.mu.Lock()
+	c.maxTokenTTL = d
+	c.mu.Unlock()
+}
+
+func (c *Catalog) maxTokenLifetime() time.Duration {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.maxTokenTTL
 }
 
 func (c *Catalog) clock() time.Time {

@@ -88,6 +88,22 @@ var migrations = []migration{
 		id := newID()
 		return t.insert(objRow{id: id, kind: object.KindRole, name: AdminRole, ownerID: id}, Role{})
 	}},
+	{version: 2, after: func(t *Tx) error {
+		// The built-in day-to-day administration roles, owned by admin (a
+		// role of that name made earlier becomes the built-in one).
+		for _, name := range []string{SecurityAdminRole, UserAdminRole} {
+			r, err := t.find(object.KindRole, "", name)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				if err := t.insert(objRow{id: newID(), kind: object.KindRole, name: name}, Role{}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}},
 }
 
 // migrate applies the migrations the database has not seen yet, holding

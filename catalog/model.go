@@ -21,6 +21,20 @@ const (
 // objects created without an explicit owner and cannot be dropped.
 const AdminRole = "admin"
 
+// The built-in roles for day-to-day administration, created by the second
+// migration, so that admin is for emergencies (their rights are the
+// policy's, see docs/policy.md):
+//   - SecurityAdminRole grants and revokes privileges (not OWNERSHIP) and
+//     roles (not admin) on everything, describes everything, creates roles;
+//   - UserAdminRole creates users and recipients, which it then owns.
+const (
+	SecurityAdminRole = "securityadmin"
+	UserAdminRole     = "useradmin"
+)
+
+// BuiltinRoles are the roles that cannot be dropped.
+var BuiltinRoles = []string{AdminRole, SecurityAdminRole, UserAdminRole}
+
 // Database is the top of the namespace: it holds schemas.
 type Database struct {
 	ID         string            // stable UUID

@@ -190,13 +190,13 @@ func (t *Tx) ListRoles() ([]Role, error) { return listAs(t, object.KindRole, "",
 
 // DropRole drops a role with its grants and memberships. A role that still
 // owns objects is refused: transfer them with SetOwner first. The built-in
-// admin role cannot be dropped.
+// roles (BuiltinRoles) cannot be dropped.
 func (t *Tx) DropRole(name string) error {
 	r, err := t.mustFind(object.KindRole, "", name, name)
 	if err != nil {
 		return err
 	}
-	if nameKey(r.name) == AdminRole {
+	if slices.Contains(BuiltinRoles, nameKey(r.name)) {
 		return errorf(ErrInUse, "role %s is built in and cannot be dropped", r.name)
 	}
 	var kind, owned string
@@ -383,32 +383,13 @@ func (t *Tx) effective(id string) ([]string, error) {
 
 // ---- grants ----
 
-// privileges lists the privileges that apply to each kind of object.
-// SELECT and INSERT on a database or schema apply to every relation in it
-// (privileges inherit down the tree, as the policy decides).
-var privileges = map[object.Kind][]object.Privilege{
-	object.KindDatabase:  {object.PrivUsage, object.PrivCreate, object.PrivSelect, object.PrivInsert, object.PrivOwnership, object.PrivAll},
-	object.KindSchema:    {object.PrivUsage, object.PrivCreate, object.PrivSelect, object.PrivInsert, object.PrivOwnership, object.PrivAll},
-	object.KindStream:    {object.PrivSelect, object.PrivOwnership, object.PrivAll},
-	object.KindTable:     {object.PrivSelect, object.PrivInsert, object.PrivOwnership, object.PrivAll},
-	object.KindStore:     {object.PrivUsage, object.PrivOwnership, object.PrivAll},
-	object.KindShare:     {object.PrivUsage, object.PrivOwnership, object.PrivAll},
-	object.KindRecipient: {object.PrivUsage, object.PrivOwnership, object.PrivAll},
-	object.KindQuery:     {object.PrivUsage, object.PrivOwnership, object.PrivAll},
-	object.KindRole:      {object.PrivOwnership, object.PrivAll},
-	object.KindUser:      {object.PrivOwnership, object.PrivAll},
-}
-
+// checkPrivilege refuses p on an object of kind unless object.Grantable
+// lists it there.
 func checkPrivilege(p object.Privilege, kind object.Kind) error {
-	ok := privileges[kind]
-	if slices.Contains(ok, p) {
+	if object.Applies(p, kind) {
 		return nil
 	}
-	names := make([]string, len(ok))
-	for i, q := range ok {
-		names[i] = string(q)
-	}
-	return errorf(ErrInvalid, "privilege %s does not apply to a %s: use %s", p, kind, strings.Join(names, ", "))
+	return errorf(ErrInvalid, "privilege %s does not apply to a %s: use %s", p, kind, strings.Join(object.Names(object.Grantable(kind)), ", "))
 }
 
 // resolveObject finds the object kind at path: database; database.schema;

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -176,6 +177,62 @@ func ParseTTL(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// IPAllowProperty is the recipient property listing, comma-separated, the
+// client addresses it may connect from: CIDRs ("10.0.0.0/8") or single
+// addresses ("192.0.2.1"). Without it any address may.
+const IPAllowProperty = "ip_allow"
+
+// ParseIPAllow parses an ip_allow list.
+func ParseIPAllow(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR (10.0.0.0/8) or an IP address (192.0.2.1)", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// AllowsIP reports whether the recipient may connect from addr: it has no
+// ip_allow property, or one of its prefixes holds addr.
+func (r Recipient) AllowsIP(addr netip.Addr) bool {
+	v, ok := r.Properties[IPAllowProperty]
+	if !ok {
+		return true
+	}
+	ps, err := ParseIPAllow(v)
+	if err != nil {
+		return false // validated when set; fail closed anyway
+	}
+	addr = addr.Unmap()
+	for _, p := range ps {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkProperties validates the recipient properties Sluice interprets.
+func (r Recipient) checkProperties() error {
+	if _, err := r.ttl(); err != nil {
+		return err
+	}
+	if v, ok := r.Properties[IPAllowProperty]; ok {
+		if _, err := ParseIPAllow(v); err != nil {
+			return errorf(ErrInvalid, "recipient %s: property %s: %v", r.Name, IPAllowProperty, err)
+		}
+	}
+	return nil
+}
+
 func (r Recipient) ttl() (time.Duration, error) {
 	v, ok := r.Properties[TokenTTLProperty]
 	if !ok {
@@ -186,6 +243,20 @@ func (r Recipient) ttl() (time.Duration, error) {
 		return 0, errorf(ErrInvalid, "recipient %s: property %s: %v", r.Name, TokenTTLProperty, err)
 	}
 	return d, nil
+}
+
+// tokenTTL is the lifetime of a new token of r: its token.ttl, capped at
+// the catalog's maximum (SetMaxTokenLifetime), which also applies when r
+// has none.
+func (t *Tx) tokenTTL(r Recipient) (time.Duration, error) {
+	ttl, err := r.ttl()
+	if err != nil {
+		return 0, err
+	}
+	if max := t.c.maxTokenLifetime(); max > 0 && (ttl == 0 || ttl > max) {
+		ttl = max
+	}
+	return ttl, nil
 }
 
 func (t *Tx) toRecipient(r objRow) (Recipient, error) {
@@ -224,7 +295,10 @@ func (t *Tx) expiry(ttl time.Duration) time.Time {
 // CreateRecipient creates a recipient and returns it with its first token,
 // in plaintext this once. The token expires after the token.ttl property.
 func (t *Tx) CreateRecipient(rc Recipient) (Recipient, string, error) {
-	ttl, err := rc.ttl()
+	if err := rc.checkProperties(); err != nil {
+		return Recipient{}, "", err
+	}
+	ttl, err := t.tokenTTL(rc)
 	if err != nil {
 		return Recipient{}, "", err
 	}
@@ -263,7 +337,7 @@ func (t *Tx) RotateRecipientToken(name string, grace time.Duration) (string, err
 	if err != nil {
 		return "", err
 	}
-	ttl, err := rc.ttl()
+	ttl, err := t.tokenTTL(rc)
 	if err != nil {
 		return "", err
 	}
@@ -284,6 +358,33 @@ func (t *Tx) RotateRecipientToken(name string, grace time.Duration) (string, err
 	}
 	token, hash := newToken(RecipientTokenPrefix)
 	return token, t.addToken(rc.ID, hash, t.expiry(ttl))
+}
+
+// SetRecipientProperties sets properties of a recipient (an empty value
+// removes the key), validated as at creation. A new token.ttl applies to
+// the tokens issued from then on; a new ip_allow at once.
+func (t *Tx) SetRecipientProperties(name string, props map[string]string) (Recipient, error) {
+	rc, err := t.GetRecipient(name)
+	if err != nil {
+		return Recipient{}, err
+	}
+	if rc.Properties == nil {
+		rc.Properties = map[string]string{}
+	}
+	for k, v := range props {
+		if v == "" {
+			delete(rc.Properties, k)
+		} else {
+			rc.Properties[k] = v
+		}
+	}
+	if err := rc.checkProperties(); err != nil {
+		return Recipient{}, err
+	}
+	if err := t.updateBody(rc.ID, rc); err != nil {
+		return Recipient{}, err
+	}
+	return t.GetRecipient(rc.Name)
 }
 
 // AuthenticateRecipient returns the recipient holding token, refusing

@@ -76,9 +76,18 @@ func TestCheckPrivilege(t *testing.T) {
 		{object.PrivSelect, object.KindTable, ""},
 		{object.PrivInsert, object.KindTable, ""},
 		{object.PrivSelect, object.KindStream, ""},
-		{object.PrivUsage, object.KindTable, "privilege USAGE does not apply to a table: use SELECT, INSERT, OWNERSHIP, ALL"},
-		{object.PrivInsert, object.KindStream, "privilege INSERT does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
-		{object.PrivCreate, object.KindStream, "privilege CREATE does not apply to a stream: use SELECT, OWNERSHIP, ALL"},
+		{object.PrivUsage, object.KindTable, "privilege USAGE does not apply to a table: use SELECT, INSERT, DROP, ALTER, DESCRIBE, MONITOR, OPERATE, GRANT, OWNERSHIP, ALL"},
+		{object.PrivInsert, object.KindStream, "privilege INSERT does not apply to a stream: use SELECT, DROP, ALTER, DESCRIBE, GRANT, OWNERSHIP, ALL"},
+		{object.PrivCreate, object.KindStream, "privilege CREATE does not apply to a stream: use SELECT, DROP, ALTER, DESCRIBE, GRANT, OWNERSHIP, ALL"},
+		// Every privilege on the containers, for what they hold.
+		{object.PrivOperate, object.KindDatabase, ""},
+		{object.PrivDescribe, object.KindSchema, ""},
+		{object.PrivMonitor, object.KindQuery, ""},
+		{object.PrivUsage, object.KindStore, ""},
+		{object.PrivAlter, object.KindRecipient, ""},
+		{object.PrivInsert, object.KindShare, "privilege INSERT does not apply to a share: use USAGE, DROP, ALTER, DESCRIBE, GRANT, OWNERSHIP, ALL"},
+		{object.PrivSelect, object.KindQuery, "privilege SELECT does not apply to a query: use DESCRIBE, MONITOR, OPERATE, GRANT, OWNERSHIP, ALL"},
+		{object.PrivGrant, object.KindUser, "privilege GRANT does not apply to a user: use DROP, ALTER, DESCRIBE, OWNERSHIP, ALL"},
 	} {
 		err := CheckPrivilege(tc.p, tc.kind)
 		if tc.want == "" {

@@ -123,7 +123,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 					}
 					req := Request{Principal: user(roles...), Action: action, Path: catalogPath(lv.index, lv.leaf, grants)}
 
-					wantAllow := src != "none"
+					// A grant counts only on a kind it applies to
+					// (object.Grantable): USAGE on a table, INSERT on a
+					// stream count for nothing.
+					wantAllow := src != "none" && object.Applies(action, req.Path[on].Kind)
 					label := lv.label
 					if action == ActionUsage {
 						// A USAGE grant covers its own node only.
@@ -620,5 +623,77 @@ func TestClock(t *testing.T) {
 	ev := sink.Events()
 	if d.Latency != 7*time.Microsecond || ev[0].LatencyMicros != 7 || !ev[0].Time.Equal(now.Add(7*time.Microsecond)) {
 		t.Fatalf("decision %+v, event %+v", d, ev[0])
+	}
+}
+
+// TestImplications: a privilege held gives the privileges object.Implies
+// lists, on its node and (as it does) below; nothing else. ALL and
+// OWNERSHIP are covered by TestAuthorizationMatrix and TestOwnershipAndAll.
+func TestImplications(t *testing.T) {
+	eng, _ := defaultEngine(t)
+	usage := []Grant{{Role: "analyst", Privilege: "USAGE"}}
+	for _, tc := range []struct {
+		granted object.Privilege
+		on      int // node of the grant: 1 schema, 2 table
+		action  Action
+		allow   bool
+	}{
+		{object.PrivSelect, 2, ActionDescribe, true},
+		{object.PrivSelect, 1, ActionDescribe, true}, // inherited, as SELECT is
+		{object.PrivInsert, 2, ActionDescribe, true},
+		{object.PrivAlter, 2, ActionDescribe, true},
+		{object.PrivGrant, 2, ActionDescribe, true},
+		{object.PrivOperate, 2, ActionMonitor, true},
+		{object.PrivOperate, 1, ActionDescribe, true},
+		{object.PrivMonitor, 2, ActionDescribe, true},
+		{object.PrivMonitor, 2, ActionOperate, false},
+		{object.PrivDescribe, 2, ActionSelect, false},
+		{object.PrivSelect, 2, ActionInsert, false},
+		{object.PrivDrop, 2, ActionDescribe, false},
+		{object.PrivGrant, 2, ActionAlter, false},
+	} {
+		t.Run(fmt.Sprintf("%s_on_%d/%s", tc.granted, tc.on, tc.action), func(t *testing.T) {
+			grants := map[int][]Grant{0: usage, 1: usage}
+			grants[tc.on] = append(slices.Clone(grants[tc.on]), Grant{Role: "analyst", Privilege: tc.granted})
+			d, err := eng.Decide(context.Background(), Request{Principal: user("analyst"), Action: tc.action,
+				Path: catalogPath(2, object.KindTable, grants)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != tc.allow {
+				t.Fatalf("allow = %v (%s), want %v", d.Allow, d.Reason, tc.allow)
+			}
+		})
+	}
+}
+
+// TestQueryPath: a query is decided on [database, schema, table, query]:
+// USAGE on the two namespaces, nothing of its own on the table, and the
+// action granted on the query or inherited from the table or above.
+func TestQueryPath(t *testing.T) {
+	eng, _ := defaultEngine(t)
+	usage := []Grant{{Role: "analyst", Privilege: "USAGE"}}
+	operate := []Grant{{Role: "analyst", Privilege: "OPERATE"}}
+	for _, tc := range []struct {
+		name   string
+		grants map[int][]Grant
+		reason string
+	}{
+		{"on the query", map[int][]Grant{0: usage, 1: usage, 3: operate}, ""},
+		{"on the table", map[int][]Grant{0: usage, 1: usage, 2: operate}, ""},
+		{"on the database", map[int][]Grant{0: append(slices.Clone(usage), operate...), 1: usage}, ""},
+		{"none", map[int][]Grant{0: usage, 1: usage}, "missing OPERATE on query sales.eu.orders.q1 (or an ancestor)"},
+		{"no USAGE on the schema", map[int][]Grant{0: usage, 3: operate}, "missing USAGE on schema sales.eu"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := append(catalogPath(2, object.KindTable, tc.grants), Node{Kind: object.KindQuery, Name: "q1", Grants: tc.grants[3]})
+			d, err := eng.Decide(context.Background(), Request{Principal: user("analyst"), Action: ActionOperate, Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != (tc.reason == "") || d.Reason != tc.reason {
+				t.Fatalf("allow=%v reason=%q, want reason %q", d.Allow, d.Reason, tc.reason)
+			}
+		})
 	}
 }

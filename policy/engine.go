@@ -528,9 +528,24 @@ func (in *requestInput) node(i int) nodeInput {
 	)}
 }
 
+// appendHeld adds to privs what a grant of p on a node of kind k gives:
+// nothing when p does not apply to k (object.Grantable), else p and the
+// privileges it implies (object.Implies).
+func appendHeld(privs []*ast.Term, p object.Privilege, k object.Kind) []*ast.Term {
+	if !object.Applies(p, k) {
+		return privs
+	}
+	privs = append(privs, term(string(p)))
+	for _, q := range object.Implies(p) {
+		privs = append(privs, term(string(q)))
+	}
+	return privs
+}
+
 // input builds the policy input as OPA values, with no JSON round trip.
 // Each node carries "privileges", the set of privileges granted on it to
-// one of the principal's roles, and "inherited", the union of its
+// one of the principal's roles (those that apply to its kind) with those
+// they imply, and "inherited", the union of its
 // ancestors' privileges (computed here, so the policy loops over neither
 // grants nor the path), and "grants": unless WithAllGrants, only those to
 // the principal's roles.
@@ -551,7 +566,7 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 			switch {
 			case ri >= 0:
 				role = roles[ri]
-				privs = append(privs, term(string(g.Privilege)))
+				privs = appendHeld(privs, g.Privilege, n.Kind)
 			case e.cfg.allGrants:
 				role = ast.StringTerm(g.Role)
 			default:

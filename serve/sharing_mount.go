@@ -45,7 +45,12 @@ func (s *api) mountSharing(cat *catalog.Catalog, pol *policy.Engine, cfg config.
 	if err != nil {
 		return err
 	}
-	auth := recipientAuth{tokens: sharing.BearerTokens{Tokens: cat}}
+	proxies, err := cfg.Sharing.TrustedProxyPrefixes()
+	if err != nil {
+		return fmt.Errorf("sharing: trusted proxies: %w", err)
+	}
+	cat.SetMaxTokenLifetime(cfg.Sharing.MaxTokenLifetime)
+	auth := recipientAuth{cat: cat, tokens: sharing.BearerTokens{Tokens: cat, TrustedProxies: proxies}}
 	if jwt := cfg.Sharing.JWT; jwt.JWKSURL != "" {
 		opts := []jwtauth.Option{jwtauth.WithIssuer(jwt.Issuer), jwtauth.WithAudience(jwt.Audience),
 			jwtauth.WithLogger(s.log), jwtauth.WithMetrics(s.reg)}
@@ -108,6 +113,7 @@ func sharingTokenKey(dataDir, fileURLKey string) ([]byte, error) {
 // recipientAuth tells a Sluice recipient token (by its prefix) from an
 // identity provider's JWT, and checks each its own way.
 type recipientAuth struct {
+	cat    *catalog.Catalog
 	tokens sharing.BearerTokens
 	jwt    *jwtauth.Verifier // nil: tokens only
 }
@@ -125,5 +131,15 @@ func (a recipientAuth) Authenticate(r *http.Request) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("verify JWT: %w", err)
 	}
-	return id.Recipient, nil
+	// The recipient's ip_allow list holds for JWTs too. One the catalog
+	// does not know has no list; it is shown nothing further on.
+	var rc catalog.Recipient
+	err = a.cat.View(r.Context(), func(tx *catalog.Tx) (err error) { rc, err = tx.GetRecipient(id.Recipient); return err })
+	switch {
+	case errors.Is(err, catalog.ErrNotFound):
+		return id.Recipient, nil
+	case err != nil:
+		return "", fmt.Errorf("recipient of a JWT: %w", err)
+	}
+	return id.Recipient, a.tokens.CheckAddr(r, rc)
 }

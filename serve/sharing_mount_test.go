@@ -71,7 +71,7 @@ func TestSharingAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	var acmeToken string
+	var acmeToken, initechToken string
 	err = cat.Update(ctx, func(tx *catalog.Tx) error {
 		if _, err := tx.CreateShare(catalog.Share{Name: "partners"}); err != nil {
 			return err
@@ -85,7 +85,15 @@ func TestSharingAuthentication(t *testing.T) {
 				acmeToken = tok
 			}
 		}
-		_, err := tx.GrantShare("partners", "acme")
+		var err error
+		_, initechToken, err = tx.CreateRecipient(catalog.Recipient{Name: "initech", Properties: map[string]string{catalog.IPAllowProperty: "192.0.2.0/24"}})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.GrantShare("partners", "initech"); err != nil {
+			return err
+		}
+		_, err = tx.GrantShare("partners", "acme")
 		return err
 	})
 	if err != nil {
@@ -100,7 +108,21 @@ func TestSharingAuthentication(t *testing.T) {
 	s := newAPI(cat, exec.New(cat, pol), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	cfg := configIn(t.TempDir())
 	cfg.Sharing.JWT = config.JWT{JWKSURL: idp.srv.URL, Issuer: "https://idp.test/", Audience: "sluice"}
+	cfg.Sharing.MaxTokenLifetime = 24 * time.Hour
+	cfg.Sharing.TrustedProxies = []string{"127.0.0.1"} // the test client's address: its X-Forwarded-For counts
 	err = s.mountSharing(cat, pol, cfg, "http://sluice.test", audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The maximum lifetime reaches the catalog: a recipient without
+	// token.ttl gets a token of a day.
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		rc, _, err := tx.CreateRecipient(catalog.Recipient{Name: "capped"})
+		if err == nil && (len(rc.Tokens) != 1 || rc.Tokens[0].Expires.IsZero() || rc.Tokens[0].Expires.After(time.Now().Add(24*time.Hour))) {
+			t.Errorf("token of capped: %+v, want one expiring within 24h", rc.Tokens)
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,20 +136,29 @@ func TestSharingAuthentication(t *testing.T) {
 		name, token string
 		status      int
 		shares      []string
+		xff         string // X-Forwarded-For
 	}{
-		{"sluice token", acmeToken, 200, []string{"partners"}},
-		{"JWT naming acme", jwt("acme", "sluice", time.Hour), 200, []string{"partners"}},
-		{"JWT naming a recipient without grants", jwt("globex", "sluice", time.Hour), 200, nil},
-		{"JWT for another audience", jwt("acme", "other", time.Hour), 401, nil},
-		{"expired JWT", jwt("acme", "sluice", -time.Hour), 401, nil},
-		{"tampered JWT", jwt("acme", "sluice", time.Hour) + "x", 401, nil},
-		{"unknown Sluice token", catalog.RecipientTokenPrefix + "nope", 401, nil},
-		{"no token", "", 401, nil},
+		// initech may connect from 192.0.2.0/24 only, with either credential.
+		{"sluice token from outside ip_allow", initechToken, 403, nil, ""},
+		{"JWT from outside ip_allow", jwt("initech", "sluice", time.Hour), 403, nil, "198.51.100.1"},
+		{"sluice token through a trusted proxy", initechToken, 200, []string{"partners"}, "192.0.2.7"},
+		{"JWT through a trusted proxy", jwt("initech", "sluice", time.Hour), 200, []string{"partners"}, "192.0.2.7"},
+		{"sluice token", acmeToken, 200, []string{"partners"}, ""},
+		{"JWT naming acme", jwt("acme", "sluice", time.Hour), 200, []string{"partners"}, ""},
+		{"JWT naming a recipient without grants", jwt("globex", "sluice", time.Hour), 200, nil, ""},
+		{"JWT for another audience", jwt("acme", "other", time.Hour), 401, nil, ""},
+		{"expired JWT", jwt("acme", "sluice", -time.Hour), 401, nil, ""},
+		{"tampered JWT", jwt("acme", "sluice", time.Hour) + "x", 401, nil, ""},
+		{"unknown Sluice token", catalog.RecipientTokenPrefix + "nope", 401, nil, ""},
+		{"no token", "", 401, nil, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", srv.URL+SharingPath+"/shares", nil)
 			if tt.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

@@ -79,7 +79,100 @@ const (
 )
 
 // Privileges lists every privilege a request can ask for (PrivAll aside).
-var Privileges = []Privilege{PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivOwnership, PrivDrop, PrivAlter, PrivDescribe, PrivMonitor, PrivOperate, PrivGrant}
+var Privileges = []Privilege{PrivUsage, PrivCreate, PrivSelect, PrivInsert, PrivDrop, PrivAlter, PrivDescribe, PrivMonitor, PrivOperate, PrivGrant, PrivOwnership}
 
 // Valid reports whether p is one of Privileges.
 func (p Privilege) Valid() bool { return slices.Contains(Privileges, p) }
+
+// Grantable returns the privileges that mean something on an object of
+// kind k, PrivAll last: those its statements are decided on, and, on a
+// database or schema, those of the objects under it (a grant inherits down
+// the tree). It is the one table of what can be granted where: the SQL
+// parser refuses the others (GRANT INSERT ON SHARE), the catalog refuses to
+// store them and the policy engine counts them for nothing. nil for an
+// unknown kind.
+//
+//	database, schema  every privilege (for itself and what it holds)
+//	stream            SELECT DROP ALTER DESCRIBE GRANT OWNERSHIP
+//	table             SELECT INSERT DROP ALTER DESCRIBE MONITOR OPERATE GRANT OWNERSHIP
+//	                  (MONITOR and OPERATE: the query writing it)
+//	query             DESCRIBE MONITOR OPERATE GRANT OWNERSHIP
+//	store             USAGE (CREATE STREAM on it) DROP DESCRIBE GRANT OWNERSHIP
+//	share             USAGE ALTER DROP DESCRIBE GRANT OWNERSHIP
+//	recipient         USAGE (granting shares to it) ALTER DROP DESCRIBE GRANT OWNERSHIP
+//	user              ALTER DROP DESCRIBE OWNERSHIP
+//	role              GRANT (granting the role) DROP DESCRIBE OWNERSHIP
+func Grantable(k Kind) []Privilege {
+	if k == KindRelation {
+		k = KindTable // a stream's privileges are a subset of a table's
+	}
+	return grantable[k]
+}
+
+// Applies reports whether p (ALL included) can be granted on kind k.
+func Applies(p Privilege, k Kind) bool { return slices.Contains(Grantable(k), p) }
+
+// grantable lists, per kind, the privileges of Privileges (in that order)
+// that mean something there, and ALL.
+var grantable = func() map[Kind][]Privilege {
+	every := slices.Clone(Privileges)
+	some := func(ps ...Privilege) []Privilege {
+		var out []Privilege
+		for _, p := range Privileges {
+			if slices.Contains(ps, p) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	m := map[Kind][]Privilege{
+		KindDatabase:  every,
+		KindSchema:    every,
+		KindStream:    some(PrivSelect, PrivDrop, PrivAlter, PrivDescribe, PrivGrant, PrivOwnership),
+		KindTable:     some(PrivSelect, PrivInsert, PrivDrop, PrivAlter, PrivDescribe, PrivMonitor, PrivOperate, PrivGrant, PrivOwnership),
+		KindQuery:     some(PrivDescribe, PrivMonitor, PrivOperate, PrivGrant, PrivOwnership),
+		KindStore:     some(PrivUsage, PrivDrop, PrivDescribe, PrivGrant, PrivOwnership),
+		KindShare:     some(PrivUsage, PrivDrop, PrivAlter, PrivDescribe, PrivGrant, PrivOwnership),
+		KindRecipient: some(PrivUsage, PrivDrop, PrivAlter, PrivDescribe, PrivGrant, PrivOwnership),
+		KindUser:      some(PrivDrop, PrivAlter, PrivDescribe, PrivOwnership),
+		KindRole:      some(PrivDrop, PrivDescribe, PrivGrant, PrivOwnership),
+	}
+	for k, ps := range m {
+		m[k] = append(slices.Clone(ps), PrivAll)
+	}
+	return m
+}()
+
+// Implies returns the privileges that holding p also gives, on the same
+// node and, as p does, below it; OWNERSHIP (everything) and ALL
+// (everything but OWNERSHIP) aside, which the policy itself expands:
+//
+//	SELECT, INSERT, ALTER, GRANT  ⇒ DESCRIBE: whoever reads, writes,
+//	                                changes or hands out an object sees
+//	                                its metadata (SELECT already shows
+//	                                the columns; GRANT needs SHOW GRANTS)
+//	OPERATE                       ⇒ MONITOR and DESCRIBE: pausing a query
+//	                                one cannot watch makes no sense
+//	MONITOR                       ⇒ DESCRIBE
+//
+// Nothing implies USAGE, CREATE, SELECT, INSERT, DROP, ALTER, OPERATE or
+// GRANT: each of those is granted explicitly. See docs/policy.md for why.
+func Implies(p Privilege) []Privilege { return implies[p] }
+
+var implies = map[Privilege][]Privilege{
+	PrivSelect:  {PrivDescribe},
+	PrivInsert:  {PrivDescribe},
+	PrivAlter:   {PrivDescribe},
+	PrivGrant:   {PrivDescribe},
+	PrivOperate: {PrivMonitor, PrivDescribe},
+	PrivMonitor: {PrivDescribe},
+}
+
+// Names returns ps as strings, for messages.
+func Names(ps []Privilege) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = string(p)
+	}
+	return out
+}

@@ -167,6 +167,14 @@ type RotateToken struct {
 	With []*Property
 }
 
+// AlterRecipient is ALTER RECIPIENT r SET ('k' = v, ...): it changes the
+// recipient's properties (token.ttl, ip_allow, ...).
+type AlterRecipient struct {
+	Pos
+	Name *Ident
+	Set  []*Property
+}
+
 // GrantRole is GRANT ROLE r TO ROLE|USER x, or with Revoke, REVOKE ROLE r
 // FROM ROLE|USER x.
 type GrantRole struct {
@@ -227,6 +235,7 @@ func (*Describe) stmt()        {}
 func (*QueryControl) stmt()    {}
 func (*RotateToken) stmt()     {}
 func (*GrantRole) stmt()       {}
+func (*AlterRecipient) stmt()  {}
 func (*GrantPrivileges) stmt() {}
 func (*AlterShare) stmt()      {}
 func (*AlterTable) stmt()      {}

@@ -177,6 +177,11 @@ func (n *RotateToken) String() string {
 	return "ALTER " + n.Kind.Keyword() + " " + n.Name.String() + " ROTATE TOKEN" + with(n.With)
 }
 
+// String renders the statement.
+func (n *AlterRecipient) String() string {
+	return "ALTER RECIPIENT " + n.Name.String() + " SET" + strings.TrimPrefix(with(n.Set), " WITH")
+}
+
 // grantWords returns GRANT/TO or REVOKE/FROM.
 func grantWords(revoke bool) (string, string) {
 	if revoke {

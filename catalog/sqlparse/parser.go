@@ -619,8 +619,7 @@ func (p *parser) show() Statement {
 	case "GRANTS":
 		g := &ShowGrants{Pos: pos}
 		if p.accept("ON") {
-			g.OnKind = p.acceptKind(object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindShare, object.KindRecipient)
-			g.On = p.objectName(g.OnKind)
+			g.OnKind, g.On = p.grantObject()
 		} else if p.accept("TO") {
 			g.ToKind = p.acceptKind(object.KindRole, object.KindUser, object.KindRecipient)
 			g.To = p.ident(string(g.ToKind) + " name")
@@ -684,7 +683,13 @@ func (p *parser) alter() Statement {
 		return p.alterTable(pos)
 	}
 	name := p.ident(string(kind) + " name")
+	if kind == object.KindRecipient && p.accept("SET") {
+		return &AlterRecipient{Pos: pos, Name: name, Set: p.properties()}
+	}
 	if kind != object.KindShare {
+		if kind == object.KindRecipient && !p.tok().is("ROTATE") {
+			p.failExpected("ROTATE or SET", "ROTATE", "SET")
+		}
 		p.expect("ROTATE")
 		p.expect("TOKEN")
 		r := &RotateToken{Pos: pos, Kind: kind, Name: name}
@@ -758,7 +763,21 @@ func (p *parser) propertyKeys() []*Literal {
 }
 
 // privilegeWords are the privileges, in the order error messages give them.
-var privilegeWords = []string{"USAGE", "CREATE", "SELECT", "INSERT", "OWNERSHIP", "ALL"}
+var privilegeWords = append(object.Names(object.Privileges), string(object.PrivAll))
+
+// grantKinds are the kinds GRANT, REVOKE and SHOW GRANTS name after ON.
+var grantKinds = []object.Kind{object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable,
+	object.KindStore, object.KindShare, object.KindRecipient, object.KindQuery}
+
+// grantObject parses <kind> name after ON: a query is named by its id.
+func (p *parser) grantObject() (object.Kind, *Name) {
+	k := p.acceptKind(grantKinds...)
+	if k == object.KindQuery {
+		id := p.queryID()
+		return k, &Name{Pos: id.Pos, Parts: []*Ident{id}}
+	}
+	return k, p.objectName(k)
+}
 
 func (p *parser) grant() Statement {
 	t := p.next()
@@ -776,6 +795,7 @@ func (p *parser) grant() Statement {
 		return g
 	}
 	g := &GrantPrivileges{Pos: t.Pos, Revoke: revoke}
+	var privToks []token
 	for {
 		pt := p.tok()
 		priv := object.Privilege(p.acceptAny(privilegeWords...))
@@ -794,6 +814,7 @@ func (p *parser) grant() Statement {
 			}
 		}
 		g.Privileges = append(g.Privileges, priv)
+		privToks = append(privToks, pt)
 		if !p.acceptPunct(",") {
 			break
 		}
@@ -801,13 +822,18 @@ func (p *parser) grant() Statement {
 	if !p.accept("ON") {
 		p.failExpected("',' or ON", ",", "ON")
 	}
-	g.OnKind = p.acceptKind(object.KindDatabase, object.KindSchema, object.KindStream, object.KindTable, object.KindShare, object.KindRecipient)
-	g.On = p.objectName(g.OnKind)
+	g.OnKind, g.On = p.grantObject()
 	p.expect(to)
 	kt := p.tok()
 	g.GranteeKind = p.acceptKind(object.KindRole, object.KindRecipient)
 	if g.GranteeKind == object.KindRecipient && (g.OnKind != object.KindShare || len(g.Privileges) != 1 || g.Privileges[0] != object.PrivSelect) {
 		p.failAt(kt, "only SELECT on a SHARE can be granted to a RECIPIENT")
+	}
+	for i, priv := range g.Privileges {
+		if g.GranteeKind == object.KindRole && !object.Applies(priv, g.OnKind) {
+			p.failAt(privToks[i], fmt.Sprintf("privilege %s does not apply to a %s: use %s", priv, g.OnKind.Keyword(),
+				orList(object.Names(object.Grantable(g.OnKind)))))
+		}
 	}
 	g.Grantee = p.ident(string(g.GranteeKind) + " name")
 	return g

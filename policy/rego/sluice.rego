@@ -40,9 +40,13 @@
 # Rules, in prose:
 #   - deny by default;
 #   - the admin role may do anything (operator deny rules still apply);
-#   - an action on the target node needs USAGE on every ancestor of the
-#     target and the action's privilege on the target: each is the check of
-#     one node;
+#   - the built-in securityadmin and useradmin roles may do what their
+#     section below says, whatever was granted;
+#   - an action on the target node needs USAGE on every namespace above the
+#     target (the database and schema, the first two nodes) and the action's
+#     privilege on the target: each is the check of one node; a deeper
+#     ancestor (a query's table, on [database, schema, table, query])
+#     needs nothing of its own;
 #   - a privilege granted on a node covers all its descendants, except USAGE,
 #     which covers only the node it is granted on;
 #   - OWNERSHIP covers every privilege, ALL every privilege but OWNERSHIP;
@@ -75,7 +79,18 @@ target := input.depth - 1 if input.action != "CREATE"
 # need: the privilege the checked node needs. USAGE on an ancestor of the
 # target, the action on the target, nothing ("") on the object a CREATE
 # makes. Undefined for a top-level CREATE (no parent to hold CREATE on).
-need := "USAGE" if input.node < target
+need := "USAGE" if {
+	input.node < target
+	input.node < 2
+}
+
+# Below the namespaces (database, schema) an ancestor is an object in its
+# own right: the table a query writes, on the query's path. It needs
+# nothing to pass; its grants inherit to the target as any ancestor's do.
+need := "" if {
+	input.node < target
+	input.node >= 2
+}
 
 need := input.action if input.node == target
 
@@ -146,6 +161,67 @@ allow if {
 allow if {
 	recipient_allow
 	count(deny) == 0
+}
+
+allow if {
+	not is_recipient
+	builtin_allow
+	count(deny) == 0
+}
+
+# ---- Built-in administration roles ----
+#
+# securityadmin manages access: it may GRANT (and REVOKE) every privilege
+# but OWNERSHIP, and every role but admin, on every object, DESCRIBE every
+# object (SHOW GRANTS), create roles and drop them, and pass USAGE on
+# recipients (to grant shares to them). It needs no grant on the path: each
+# node passes. It reads and changes no data and transfers no ownership.
+#
+# useradmin manages identities: it may create users and recipients; the
+# catalog makes it their owner, so OWNERSHIP lets it describe, rotate and
+# drop those (and only those: not the users admin owns).
+
+is_securityadmin if "securityadmin" in input.principal.roles
+
+is_useradmin if "useradmin" in input.principal.roles
+
+builtin_allow if {
+	is_securityadmin
+	input.action == "DESCRIBE"
+}
+
+builtin_allow if {
+	is_securityadmin
+	input.action == "GRANT"
+	input.path[target].kind != "role"
+}
+
+builtin_allow if {
+	is_securityadmin
+	input.action == "GRANT"
+	input.path[target].name != "admin"
+}
+
+builtin_allow if {
+	is_securityadmin
+	input.action in {"CREATE", "DROP"}
+	input.depth == 1
+	input.path[0].kind == "role"
+	input.path[0].name != "admin"
+}
+
+builtin_allow if {
+	is_securityadmin
+	input.action == "USAGE"
+	input.depth == 1
+	input.path[0].kind == "recipient"
+}
+
+builtin_allow if {
+	is_useradmin
+	input.action == "CREATE"
+	input.depth == 1
+	input.path[0].kind in {"user", "recipient"}
 }
 
 # ---- Share recipients (the Delta Sharing server) ----

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -166,6 +167,21 @@ type Sharing struct {
 	FileURLKey string `yaml:"file_url_key" env:"SLUICE_FILE_URL_KEY" help:"hex key (64 digits) signing local file URLs and page tokens, shared by servers behind one name (default: generated in data_dir)"`
 	// JWT accepts an identity provider's JWTs as recipient credentials.
 	JWT JWT `yaml:"jwt"`
+	// MaxTokenLifetime caps the lifetime of the recipient bearer tokens
+	// created or rotated: a longer token.ttl, or none, is cut to it.
+	MaxTokenLifetime time.Duration `yaml:"max_token_lifetime" env:"SLUICE_SHARING_MAX_TOKEN_LIFETIME" flag:"sharing-max-token-lifetime" help:"longest lifetime of a recipient bearer token created or rotated; a longer token.ttl, or none, is cut to it (1h to 8760h)"`
+	// TrustedProxies are the addresses (CIDRs or IPs) of the reverse
+	// proxies whose X-Forwarded-For gives a recipient's address for its
+	// ip_allow list; from any other peer the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"SLUICE_SHARING_TRUSTED_PROXIES" flag:"sharing-trusted-proxy" help:"CIDR or IP of a reverse proxy whose X-Forwarded-For is believed for recipients' ip_allow lists; the flag is repeatable, the variable comma-separated"`
+}
+
+// TrustedProxyPrefixes parses TrustedProxies (validated by Validate).
+func (s Sharing) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	if len(s.TrustedProxies) == 0 {
+		return nil, nil
+	}
+	return catalog.ParseIPAllow(strings.Join(s.TrustedProxies, ","))
 }
 
 // JWT is the sharing.jwt section; JWKSURL turns it on.
@@ -177,6 +193,10 @@ type JWT struct {
 	Skew           time.Duration `yaml:"skew" env:"SLUICE_JWT_SKEW" flag:"jwt-skew" help:"clock skew allowed on exp and nbf"`
 }
 
+// MaxTokenLifetime is the longest sharing.max_token_lifetime, and its
+// default: one year, as Databricks caps open-sharing tokens.
+const MaxTokenLifetime = 365 * 24 * time.Hour
+
 // Defaults returns the built-in settings.
 func Defaults() Config {
 	return Config{DataDir: "sluice-data", Addr: "127.0.0.1:8080", LogLevel: "info",
@@ -185,7 +205,7 @@ func Defaults() Config {
 			WriteIdleTimeout: time.Minute, MaxConnections: 1024, MaxConnectionsPerClient: 128, MaxInflight: 512, RetryAfter: 5 * time.Second},
 		Queries: Queries{StopTimeout: 30 * time.Second},
 		Upkeep:  Upkeep{Enabled: true, Interval: time.Minute},
-		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}}}
+		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}, MaxTokenLifetime: MaxTokenLifetime}}
 }
 
 // Source says where the setting at key (a dotted YAML path such as
@@ -564,6 +584,12 @@ func (c *Config) Validate() error {
 	}
 	if d := c.Sharing.URLLifetime; d < time.Minute || d > 7*24*time.Hour {
 		return bad("sharing.url_lifetime", d.String(), "want a duration from 1m to 168h")
+	}
+	if d := c.Sharing.MaxTokenLifetime; d < time.Hour || d > MaxTokenLifetime {
+		return bad("sharing.max_token_lifetime", d.String(), "want a duration from 1h to 8760h (one year)")
+	}
+	if _, err := c.Sharing.TrustedProxyPrefixes(); err != nil {
+		return bad("sharing.trusted_proxies", strings.Join(c.Sharing.TrustedProxies, ","), err.Error())
 	}
 	if j := c.Sharing.JWT; j.JWKSURL != "" && (j.Issuer == "" || j.Audience == "") {
 		return bad("sharing.jwt.jwks_url", j.JWKSURL, "JWT authentication needs sharing.jwt.issuer and sharing.jwt.audience too")

@@ -354,7 +354,7 @@ func supported(s sqlparse.Statement) bool {
 			object.KindTable, object.KindShare, object.KindRecipient:
 			return true
 		}
-	case *sqlparse.Describe, *sqlparse.RotateToken, *sqlparse.QueryControl:
+	case *sqlparse.Describe, *sqlparse.RotateToken, *sqlparse.QueryControl, *sqlparse.AlterRecipient:
 		return true
 	case *sqlparse.Show:
 		switch s.What {

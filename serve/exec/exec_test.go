@@ -495,6 +495,13 @@ GRANT USAGE ON DATABASE sales TO ROLE viewer; GRANT USAGE ON SCHEMA sales.eu TO 
 	if _, err := run("root", "GRANT CREATE ON SCHEMA sales.eu TO ROLE viewer"); err != nil {
 		t.Fatal(err)
 	}
+	// CREATE on the schema is not enough: the store's USAGE gives its topics.
+	if _, err = run("carol", "CREATE STREAM sales.eu.x (a INT) WITH ('store' = 'kafka1', 'topic' = 'x')"); !errors.As(err, &de) || de.Reason != "missing USAGE on store kafka1" {
+		t.Fatalf("carol CREATE STREAM without USAGE on the store: %v", err)
+	}
+	if _, err := run("root", "GRANT USAGE ON STORE kafka1 TO ROLE viewer"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := run("carol", "CREATE STREAM sales.eu.x (a INT) WITH ('store' = 'kafka1', 'topic' = 'x')"); err != nil {
 		t.Fatalf("carol CREATE STREAM with CREATE: %v", err)
 	}

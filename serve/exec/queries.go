@@ -61,12 +61,14 @@ func changesQueries(s sqlparse.Statement) bool {
 	return false
 }
 
-// queryTarget resolves query id to the policy path of the table it writes,
-// the path the statements on a query are decided on. A query that does not
-// exist is given as a bare query node, so the check still comes before
-// existence (and only the admin role passes it); one whose table was
-// dropped, as a bare table node under the table's schema (whatever table
-// has the name now).
+// queryTarget resolves query id to its policy path: the path of the table
+// it writes, then the query itself, [database, schema, table, query], so
+// that a privilege granted on the query, the table or above decides the
+// statements on the query (MONITOR, OPERATE, DESCRIBE, GRANT). A query
+// that does not exist is given as a bare query node, so the check still
+// comes before existence (and only the admin role passes it); one whose
+// table was dropped, under a bare table node under the table's schema
+// (whatever table has the name now).
 func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 	q, err := r.tx.GetQuery(id)
 	if errors.Is(err, catalog.ErrNotFound) {
@@ -91,7 +93,11 @@ func (r *run) queryTarget(id string) (catalog.Query, []policy.Node, error) {
 	if err == nil && !strings.EqualFold(rel.QueryID, q.ID) {
 		path[len(path)-1] = policy.Node{Kind: object.KindTable, Name: parts[2]}
 	}
-	return q, path, nil
+	self, err := r.tx.ResolvePath(object.KindQuery, q.ID)
+	if err != nil {
+		return catalog.Query{}, nil, err
+	}
+	return q, append(path, policyNode(self[0])), nil
 }
 
 // controls are the query-control statements: the state each asks for and

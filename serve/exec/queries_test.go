@@ -94,12 +94,12 @@ func TestQueryControl(t *testing.T) {
 		state    catalog.QueryState // the query's state afterwards
 		notified bool
 	}{
-		{who: "alice", sql: `PAUSE QUERY "$Q"`, denied: "missing OPERATE on table sales.eu.big", state: catalog.QueryRunning},
+		{who: "alice", sql: `PAUSE QUERY "$Q"`, denied: "missing OPERATE on query sales.eu.big.", state: catalog.QueryRunning},
 		{who: "alice", sql: `PAUSE QUERY nope`, denied: "missing OPERATE on query nope", state: catalog.QueryRunning},
 		{who: "root", sql: `PAUSE QUERY nope`, errIs: catalog.ErrNotFound, errText: "query nope does not exist: SHOW QUERIES lists the ids; a query id is a UUID", state: catalog.QueryRunning},
 		{who: "root", sql: `PAUSE QUERY 00000000-0000-4000-8000-000000000000`, errIs: catalog.ErrNotFound, errText: "does not exist: SHOW QUERIES lists the ids", state: catalog.QueryRunning},
 		// The id unquoted, single-quoted or upper-cased.
-		{who: "alice", sql: `PAUSE QUERY $Q`, denied: "missing OPERATE on table sales.eu.big", state: catalog.QueryRunning},
+		{who: "alice", sql: `PAUSE QUERY $Q`, denied: "missing OPERATE on query sales.eu.big.", state: catalog.QueryRunning},
 		{who: "bob", sql: `PAUSE QUERY $Q`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
 		{who: "bob", sql: `resume query '$Q'`, want: "resumed", state: catalog.QueryRunning, notified: true},
 		{who: "bob", sql: `PAUSE QUERY $UQ`, want: "(table sales.eu.big) paused", state: catalog.QueryPaused, notified: true},
@@ -206,7 +206,7 @@ GRANT USAGE ON DATABASE sales TO ROLE r1; GRANT USAGE ON SCHEMA sales.eu TO ROLE
 	}
 	for _, sql := range []string{"TERMINATE QUERY " + old, "PAUSE QUERY " + old} {
 		_, err = e.ex.Execute(context.Background(), user("alice"), sql)
-		checkDenied(t, err, "missing OPERATE on table sales.eu.big (or an ancestor)")
+		checkDenied(t, err, "missing OPERATE on query sales.eu.big."+old+" (or an ancestor)")
 	}
 	if _, err := e.ex.Execute(context.Background(), user("alice"), "PAUSE QUERY "+cur); err != nil {
 		t.Errorf("alice pauses the query of the new table: %v", err)

@@ -123,11 +123,33 @@ func (r *run) createSharing(k object.Kind, name string, s *sqlparse.CreateObject
 	if err != nil {
 		return Result{}, err
 	}
-	rc, token, err := r.tx.CreateRecipient(catalog.Recipient{Name: name, Properties: props})
+	owner, err := r.identityOwner()
+	if err != nil {
+		return Result{}, err
+	}
+	rc, token, err := r.tx.CreateRecipient(catalog.Recipient{Name: name, Properties: props, Owner: owner})
 	if err != nil {
 		return Result{}, err
 	}
 	return r.profileResult(rc.Name, token, tokenExpiry(rc, token), fmt.Sprintf("recipient %s created", rc.Name))
+}
+
+// alterRecipient is ALTER RECIPIENT r SET ('k' = v, ...): ALTER on the
+// recipient, then its properties (an empty value removes one).
+func (r *run) alterRecipient(s *sqlparse.AlterRecipient) (Result, error) {
+	p, err := r.authorizeOn(policy.ActionAlter, object.KindRecipient, oneName(s.Name.Name))
+	if err != nil {
+		return Result{}, err
+	}
+	props, err := properties(s.Set)
+	if err != nil {
+		return Result{}, err
+	}
+	rc, err := r.tx.SetRecipientProperties(p[0], props)
+	if err != nil {
+		return Result{}, err
+	}
+	return msg("recipient %s altered", rc.Name), nil
 }
 
 // rotateRecipientToken is ALTER RECIPIENT r ROTATE TOKEN [WITH ('grace' = '1h')].

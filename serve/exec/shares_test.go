@@ -186,12 +186,6 @@ func TestShareStatements(t *testing.T) {
 			audit:  []string{"user:alice GRANT acme deny"},
 		},
 		{
-			name:  "only USAGE, OWNERSHIP and ALL apply to a recipient",
-			who:   "root",
-			sql:   "GRANT SELECT ON RECIPIENT acme TO ROLE sharer",
-			errIs: catalog.ErrInvalid,
-		},
-		{
 			name:  "admin grants USAGE on the recipient, which SHOW GRANTS ON RECIPIENT lists",
 			who:   "root",
 			sql:   "GRANT USAGE ON RECIPIENT acme TO ROLE sharer; SHOW GRANTS ON RECIPIENT acme",

@@ -57,7 +57,7 @@ func TestShowStoresUsersRoles(t *testing.T) {
 		{"alice", "show users", nil, [][]string{{"bob", "", created, "admin"}}},
 		{"bob", "SHOW USERS", nil, [][]string{}},
 		{"root", "SHOW ROLES", []string{"name", "comment", "owner", "created"}, [][]string{
-			{"admin", "", "admin"}, {"analyst", "", "admin"}, {"reader", "", "admin"}}},
+			{"admin", "", "admin"}, {"analyst", "", "admin"}, {"reader", "", "admin"}, {"securityadmin", "", "admin"}, {"useradmin", "", "admin"}}},
 		{"alice", "SHOW ROLES", nil, [][]string{{"reader", "", "admin"}}},
 		{"bob", "SHOW ROLES", nil, [][]string{}},
 	}

@@ -84,6 +84,8 @@ func (r *run) exec() (Result, error) {
 		return r.alterTable(s)
 	case *sqlparse.RotateToken:
 		return r.rotateToken(s)
+	case *sqlparse.AlterRecipient:
+		return r.alterRecipient(s)
 	case *sqlparse.QueryControl:
 		return r.queryControl(s)
 	}
@@ -138,10 +140,15 @@ func shape(lv []object.Kind) string {
 }
 
 // path resolves the object kind k at parts to the policy's path, root first,
-// with the grants on each node and its owner as an OWNERSHIP grant. Missing
+// with the grants on each node and its owner as an OWNERSHIP grant (a
+// query's path is its table's and then itself, see queryTarget). Missing
 // nodes (the object or its parents do not exist) are given bare, so the
 // policy decides before existence is revealed.
 func (r *run) path(k object.Kind, parts []string) ([]policy.Node, error) {
+	if k == object.KindQuery {
+		_, path, err := r.queryTarget(parts[0])
+		return path, err
+	}
 	nodes, err := r.tx.ResolvePath(k, strings.Join(parts, "."))
 	if err == nil {
 		out := make([]policy.Node, len(nodes))
@@ -296,7 +303,11 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 		ro, err := r.tx.CreateRole(catalog.Role{Name: p[0]})
 		return msg("role %s created", ro.Name), err
 	case object.KindUser:
-		u, token, err := r.tx.CreateUser(catalog.User{Name: p[0]})
+		owner, err := r.identityOwner()
+		if err != nil {
+			return Result{}, err
+		}
+		u, token, err := r.tx.CreateUser(catalog.User{Name: p[0], Owner: owner})
 		if err != nil {
 			return Result{}, err
 		}
@@ -305,6 +316,20 @@ func (r *run) create(s *sqlparse.CreateObject) (Result, error) {
 		return r.createSharing(k, p[0], s)
 	}
 	return Result{}, &UnsupportedError{Statement: sqlparse.Excerpt(s)}
+}
+
+// identityOwner is the owner of a user or recipient the principal creates:
+// admin's, unless the principal holds useradmin and not admin, in which
+// case useradmin owns it, and so manages it (and only it) from then on.
+func (r *run) identityOwner() (string, error) {
+	roles, err := r.effectiveRoles()
+	if err != nil {
+		return "", err
+	}
+	if !containsFold(roles, catalog.AdminRole) && containsFold(roles, catalog.UserAdminRole) {
+		return catalog.UserAdminRole, nil
+	}
+	return "", nil
 }
 
 // exists reports whether the object kind k at p exists as that kind. An
@@ -634,6 +659,7 @@ func properties(with []*sqlparse.Property) (map[string]string, error) {
 }
 
 // createStream registers a stream: its columns, store, topic and format.
+// It needs CREATE on the schema and USAGE on the store.
 func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 	p, skip, err := r.authorizeCreate(object.KindStream, s.Name, s.IfNotExists)
 	if err != nil || skip {
@@ -647,6 +673,10 @@ func (r *run) createStream(s *sqlparse.CreateStream) (Result, error) {
 		Store: props["store"], Topic: props["topic"], ValueFormat: props["value.format"], Properties: props}
 	if rel.Store == "" || rel.Topic == "" {
 		return Result{}, invalid("stream %s needs WITH ('store' = ..., 'topic' = ...)", strings.Join(p, "."))
+	}
+	// Reading a Kafka cluster is the store's to give: USAGE on it.
+	if _, err := r.authorizeOn(policy.ActionUsage, object.KindStore, oneName(rel.Store)); err != nil {
+		return Result{}, err
 	}
 	store, err := r.tx.GetStore(rel.Store)
 	if err != nil {

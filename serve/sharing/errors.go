@@ -16,6 +16,7 @@ const (
 	codeMalformed     = "MALFORMED_REQUEST"
 	codeUnsupported   = "UNSUPPORTED_OPERATION"
 	codeUnauth        = "UNAUTHENTICATED"
+	codeForbidden     = "PERMISSION_DENIED"
 	codeInternal      = "INTERNAL_ERROR"
 	codeNotAllowed    = "METHOD_NOT_ALLOWED"
 	codeTooLarge      = "REQUEST_TOO_LARGE"

@@ -218,6 +218,10 @@ func (c *call) serve() int {
 	// a valid one learns nothing, not even which paths exist.
 	who, err := c.h.auth.Authenticate(c.r)
 	if err != nil {
+		if errors.Is(err, ErrForbidden) {
+			c.recipient = who // known, refused: audited under its name
+			return c.fail(&apiError{status: http.StatusForbidden, code: codeForbidden, msg: err.Error()})
+		}
 		if errors.Is(err, ErrUnauthenticated) {
 			return c.fail(&apiError{status: http.StatusUnauthorized, code: codeUnauth, msg: err.Error()})
 		}

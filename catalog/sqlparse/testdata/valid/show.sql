@@ -15,6 +15,8 @@ SHOW GRANTS ON TABLE sales.orders.paid;
 SHOW GRANTS ON SCHEMA sales.orders;
 SHOW GRANTS TO ROLE analyst;
 SHOW GRANTS TO USER alice;
+SHOW GRANTS ON STORE kafka1;
+SHOW GRANTS ON QUERY "0b7f2f4e-3c1d-4c39-9a5e-2f8e1c6d7a90";
 DESCRIBE sales.orders.paid;
 DESCRIBE DATABASE sales;
 DESCRIBE SCHEMA sales.orders;

@@ -1,0 +1,1 @@
+ALTER RECIPIENT acme SET 'ip_allow' = '10.0.0.0/8'

@@ -1,0 +1,2 @@
+GRANT
+  OPERATE ON STREAM d.s.raw TO ROLE r
