@@ -217,7 +217,7 @@ func TestServeConfigFile(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfg}, io.Discard, &stderr)
-	want := "sluice serve: " + cfg + `:2:1: unknown key "adress" at the top level (known keys: addr, bootstrap_token_file, data_dir, http, log_level, policy, public_url, queries, sharing, storage, tls)` + "\n"
+	want := "sluice serve: " + cfg + `:2:1: unknown key "adress" at the top level (known keys: addr, bootstrap_token_file, data_dir, http, log_level, policy, public_url, queries, sharing, storage, tls, upkeep)` + "\n"
 	if code != 1 || stderr.String() != want {
 		t.Fatalf("bad config: exit %d, stderr:\n%s\nwant:\n%s", code, stderr.String(), want)
 	}
