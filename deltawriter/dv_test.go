@@ -3,6 +3,7 @@ package deltawriter
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -290,6 +291,52 @@ func TestOptimizeKeepsColumnMapping(t *testing.T) {
 			}
 			sameRows(t, "after OPTIMIZE", "delta-rs", deltaRsRows(t, dir, after.Version), "delta-rs before", want)
 			sameRows(t, "after OPTIMIZE", "Sluice", sluiceRows(t, tbl, after), "delta-rs before", want)
+		})
+	}
+}
+
+// VACUUM with a minimum version (a share's promised history) keeps the
+// deletion vectors every version from that minimum references, not only the
+// live ones: a reader of that version still reads its rows. The golden
+// table gives each of versions 1, 2 and 3 its own deletion vector, each
+// removed by the next commit.
+func TestVacuumMinVersionKeepsHistoryDeletionVectors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		minVersion int64
+		deleted    int // deletion vector files vacuumed
+	}{
+		{0, 2}, // no promise: only the live one stays
+		{1, 0},
+		{2, 1}, // version 1's goes
+	} {
+		t.Run(fmt.Sprint("min=", tc.minVersion), func(t *testing.T) {
+			dir := copyGolden(t, "log-replay-dv-key-cases")
+			st, err := objstore.NewLocal(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tbl := New(st)
+			var want []any
+			if tc.minVersion > 0 {
+				want = deltaRsRows(t, dir, tc.minVersion)
+			}
+			res, err := tbl.Vacuum(ctx, VacuumOptions{Force: true, MinVersion: tc.minVersion})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var dvs []string
+			for _, k := range res.Files {
+				if strings.HasPrefix(k, "deletion_vector_") {
+					dvs = append(dvs, k)
+				}
+			}
+			if len(dvs) != tc.deleted {
+				t.Fatalf("vacuum deleted the deletion vectors %v, want %d", dvs, tc.deleted)
+			}
+			if tc.minVersion > 0 {
+				sameRows(t, "after VACUUM", "delta-rs", deltaRsRows(t, dir, tc.minVersion), "delta-rs before", want)
+			}
 		})
 	}
 }
