@@ -270,8 +270,14 @@ func (s *Spec) ApplyDefaults() {
 		s.Flush.MemoryLimit = DefaultMemoryLimit
 	}
 	if s.DeadLetter.Table == "" && s.Sink.Table != "" {
-		s.DeadLetter.Table = strings.TrimRight(s.Sink.Table, "/") + "_dead_letters"
+		s.DeadLetter.Table = DeadLetterTable(s.Sink.Table)
 	}
+}
+
+// DeadLetterTable is the default dead-letter table URI of the sink table
+// sink: "_dead_letters" appended to its last path element.
+func DeadLetterTable(sink string) string {
+	return strings.TrimRight(sink, "/") + "_dead_letters"
 }
 
 // maxInstanceID is the longest group.instance.id Kafka accepts.

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/ingest"
 	"github.com/sluice-io/sluice/serve/exec"
 	"github.com/sluice-io/sluice/serve/upkeep"
 )
@@ -25,7 +26,10 @@ const historySkew = time.Minute
 // every table a query writes and every registered table whose
 // sluice.upkeep property is true (exec.Upkept), with its catalog
 // properties and what its shares WITH HISTORY promise: every version
-// from the one it had when it was first added to such a share.
+// from the one it had when it was first added to such a share. A kept
+// query's table brings its dead-letter table (ingest.DeadLetterTable of
+// its location), with the default policy: it is in no catalog and no
+// share.
 type catalogTables struct {
 	cat *catalog.Catalog
 	log *slog.Logger
@@ -93,16 +97,30 @@ func (c *catalogTables) Tables(ctx context.Context) ([]upkeep.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upkeep: list the tables in the catalog: %w", err)
 	}
-	out := make([]upkeep.Target, 0, len(rels))
+	out := make([]upkeep.Target, 0, 2*len(rels))
+	uris := make(map[string]bool, len(rels))
 	for _, r := range rels {
 		tg := upkeep.Target{Name: r.Path(), URI: r.Location, Properties: r.Properties}
 		if t, ok := added[r.ID]; ok {
 			tg.MinVersion, tg.KeepAll = c.historyStart(ctx, r, t)
 		}
 		out = append(out, tg)
+		uris[r.Location] = true
+	}
+	for _, r := range rels {
+		// A registered table has no worker and so no dead letters; one
+		// registered at a dead-letter location is kept by its own entry.
+		if dl := ingest.DeadLetterTable(r.Location); !r.External && !uris[dl] {
+			out = append(out, upkeep.Target{Name: r.Path() + deadLetterSuffix, URI: dl})
+			uris[dl] = true
+		}
 	}
 	return out, nil
 }
+
+// deadLetterSuffix names a query's dead-letter table in the upkeep loop's
+// logs, metrics and status: the table's path and this.
+const deadLetterSuffix = " (dead letters)"
 
 // historyStart is the oldest version a share WITH HISTORY promises: the
 // latest committed when the table was added (less historySkew). Added

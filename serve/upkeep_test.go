@@ -207,11 +207,6 @@ CREATE RECIPIENT acme; GRANT SELECT ON SHARE partners TO RECIPIENT acme`)
 // then; a table without history keeps nothing extra.
 func TestCatalogTablesHistoryStart(t *testing.T) {
 	ctx := context.Background()
-	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
 	root := t.TempDir()
 	committed := filepath.Join(root, "committed")
 	st, err := objstore.NewLocal(committed)
@@ -251,6 +246,79 @@ func TestCatalogTablesHistoryStart(t *testing.T) {
 		{"registered", filepath.Join(root, "reg"), true, nil, false}, // not kept
 		{"off", filepath.Join(root, "off"), false, map[string]string{exec.UpkeepProperty: "false"}, false},
 	}
+	rels := make([]catalog.Relation, len(tables))
+	history := map[string]bool{}
+	for i, tb := range tables {
+		rels[i] = catalog.Relation{Name: tb.name, Location: "file://" + filepath.ToSlash(tb.location), External: tb.external, Properties: tb.props}
+		history[tb.name] = tb.history
+	}
+	tgs := catalogTargets(t, rels, history)
+	got := map[string]string{}
+	for _, tg := range tgs {
+		got[tg.Name] = fmt.Sprintf("min %d all %v", tg.MinVersion, tg.KeepAll)
+	}
+	dl := deadLetterSuffix // a query's dead-letter table is in no share
+	want := map[string]string{"d.s.empty": "min 0 all true", "d.s.late": "min 0 all true", "d.s.committed": "min 3 all false", "d.s.plain": "min 0 all false",
+		"d.s.empty" + dl: "min 0 all false", "d.s.late" + dl: "min 0 all false", "d.s.plain" + dl: "min 0 all false"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("targets %v, want %v", got, want)
+	}
+}
+
+// TestCatalogTablesDeadLetters: the dead-letter table the worker of a
+// kept query's table writes (issue #16) is an upkeep target too, at the
+// worker's default location and with the default policy (the query
+// table's properties are not its own); a registered table has none, a
+// query table with sluice.upkeep false keeps neither, and a dead-letter
+// location registered as a table of its own is listed once, by it.
+func TestCatalogTablesDeadLetters(t *testing.T) {
+	root := "file://" + filepath.ToSlash(t.TempDir())
+	tables := []struct {
+		name, location string
+		external       bool
+		props          map[string]string
+	}{
+		{"orders", root + "/orders", false, map[string]string{"sluice.compaction.minFiles": "2"}},
+		{"trailing", root + "/trailing/", false, nil},
+		{"off", root + "/off", false, map[string]string{exec.UpkeepProperty: "false"}},
+		{"registered", root + "/reg", true, map[string]string{exec.UpkeepProperty: "true"}},
+		{"mine", root + "/mine", false, nil},
+		{"mine_dlq", root + "/mine_dead_letters", true, map[string]string{exec.UpkeepProperty: "true"}},
+	}
+	rels := make([]catalog.Relation, len(tables))
+	for i, tb := range tables {
+		rels[i] = catalog.Relation{Name: tb.name, Location: tb.location, External: tb.external, Properties: tb.props}
+	}
+	tgs := catalogTargets(t, rels, nil)
+	got := map[string]string{}
+	for _, tg := range tgs {
+		got[tg.Name] = fmt.Sprintf("%s %v", tg.URI, tg.Properties)
+	}
+	want := map[string]string{
+		"d.s.orders":                      root + "/orders map[sluice.compaction.minFiles:2]",
+		"d.s.orders" + deadLetterSuffix:   root + "/orders_dead_letters map[]",
+		"d.s.trailing":                    root + "/trailing/ map[]",
+		"d.s.trailing" + deadLetterSuffix: root + "/trailing_dead_letters map[]",
+		"d.s.registered":                  root + "/reg map[sluice.upkeep:true]",
+		"d.s.mine":                        root + "/mine map[]",
+		"d.s.mine_dlq":                    root + "/mine_dead_letters map[sluice.upkeep:true]",
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("targets:\n got %v\nwant %v", got, want)
+	}
+}
+
+// catalogTargets is the upkeep targets of a catalog holding the tables
+// rels in d.s, each also in share p when history has its name (WITH
+// HISTORY when true).
+func catalogTargets(t *testing.T, rels []catalog.Relation, history map[string]bool) []upkeep.Target {
+	t.Helper()
+	ctx := context.Background()
+	cat, err := catalog.OpenSQLite(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
 	err = cat.Update(ctx, func(tx *catalog.Tx) error {
 		if _, err := tx.CreateDatabase(catalog.Database{Name: "d"}); err != nil {
 			return err
@@ -261,13 +329,15 @@ func TestCatalogTablesHistoryStart(t *testing.T) {
 		if _, err := tx.CreateShare(catalog.Share{Name: "p"}); err != nil {
 			return err
 		}
-		for _, tb := range tables {
-			if _, err := tx.CreateRelation(catalog.Relation{Database: "d", Schema: "s", Name: tb.name, Kind: "table",
-				Location: "file://" + filepath.ToSlash(tb.location), External: tb.external, Properties: tb.props}); err != nil {
+		for _, r := range rels {
+			r.Database, r.Schema, r.Kind = "d", "s", "table"
+			if _, err := tx.CreateRelation(r); err != nil {
 				return err
 			}
-			if _, err := tx.AddShareTable("p", catalog.ShareTable{Table: "d.s." + tb.name, WithHistory: tb.history}); err != nil {
-				return err
+			if h, ok := history[r.Name]; ok {
+				if _, err := tx.AddShareTable("p", catalog.ShareTable{Table: "d.s." + r.Name, WithHistory: h}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -279,12 +349,5 @@ func TestCatalogTablesHistoryStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
-	for _, tg := range tgs {
-		got[tg.Name] = fmt.Sprintf("min %d all %v", tg.MinVersion, tg.KeepAll)
-	}
-	want := map[string]string{"d.s.empty": "min 0 all true", "d.s.late": "min 0 all true", "d.s.committed": "min 3 all false", "d.s.plain": "min 0 all false"}
-	if !maps.Equal(got, want) {
-		t.Fatalf("targets %v, want %v", got, want)
-	}
+	return tgs
 }
