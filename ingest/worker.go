@@ -243,9 +243,7 @@ func (w *Worker) startWindow(ctx context.Context) error {
 	ws := snap
 	if len(w.extra) > 0 {
 		// Write with the evolved schema; the commit adds it to the metadata.
-		c := *snap
-		c.Schema = w.schema
-		ws = &c
+		ws = snap.WithSchema(w.schema)
 	}
 	bw, err := w.table.NewBatchWriter(ctx, ws)
 	if err != nil {

@@ -91,6 +91,19 @@ func (s *Snapshot) SortedFiles() []*Add {
 	return s.sorted
 }
 
+// WithSchema returns a copy of s whose Schema is schema (a writer's evolved
+// schema before the commit that adds it). The copy shares s's files and
+// their sorted order; copying a Snapshot by value would copy its sync.Once.
+func (s *Snapshot) WithSchema(schema *Schema) *Snapshot {
+	sorted := s.SortedFiles()
+	return &Snapshot{
+		Version: s.Version, Timestamp: s.Timestamp, Protocol: s.Protocol, Metadata: s.Metadata,
+		Schema: schema, CheckpointVersion: s.CheckpointVersion,
+		files: s.files, tombstones: s.tombstones, txns: s.txns, domains: s.domains,
+		commits: s.commits, features: s.features, sorted: sorted,
+	}
+}
+
 func sortByPath(files []*Add) {
 	slices.SortFunc(files, func(a, b *Add) int { return strings.Compare(a.Path, b.Path) })
 }

@@ -641,8 +641,14 @@ run_go_tests() {
 		pkgs=(./...)
 		race=${SLUICE_TEST_RACE:-1}
 	fi
-	log "go test ${flags[*]+${flags[*]} }${pkgs[*]}"
 	local rc=0
+	if [[ $race == 1 ]]; then
+		# go test runs only a few vet checks; the default run runs all of them
+		# (copylocks among them).
+		log "go vet ./..."
+		go vet ./... || rc=$?
+	fi
+	log "go test ${flags[*]+${flags[*]} }${pkgs[*]}"
 	go test "${flags[@]}" "${pkgs[@]}" || rc=$?
 	if [[ $race == 1 ]]; then
 		# The default run also runs the unit tests of the packages with
