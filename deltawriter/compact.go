@@ -22,7 +22,9 @@ import (
 // A partition's files are rewritten, whatever their age, when
 //   - its small files add up to at least MinBytes: all of them, packed into
 //     files of the target size; or
-//   - a tier holds at least MinFiles files: that tier's.
+//   - a tier holds at least MinFiles files: that tier's; and all of them
+//     when the files left after that would still be 2 × MinFiles or more,
+//     which bounds a partition's small files after a run below 2 × MinFiles.
 //
 // Otherwise, when at least two small files are left and the youngest is at
 // least MinAge old (by its add.modificationTime), the partition has gone
@@ -156,6 +158,17 @@ func dueFiles(small []*deltalog.Add, p CompactPolicy, now time.Time) [][]*deltal
 		}
 	}
 	if len(due) == 0 && youngest <= now.Add(-p.MinAge).UnixMilli() {
+		return [][]*deltalog.Add{small}
+	}
+	// The tiers alone would leave up to MinFiles-1 files in each of them
+	// (25 in a partition after a day of the demo's commits); when what
+	// they leave reaches 2 × MinFiles, all the small files are merged, so
+	// a partition keeps fewer than 2 × MinFiles small files after a run.
+	left := len(small)
+	for _, g := range due {
+		left -= len(g) - 1
+	}
+	if left >= 2*p.MinFiles {
 		return [][]*deltalog.Add{small}
 	}
 	return due
