@@ -200,4 +200,10 @@ func TestWithSchema(t *testing.T) {
 	if want := []string{"a.parquet", "b.parquet"}; !reflect.DeepEqual(got, want) || c.Version != snap.Version || c.NumFiles() != 2 {
 		t.Fatalf("copy: files %v version %d, want %v at %d", got, c.Version, want, snap.Version)
 	}
+	// Apart from the schema the copy is the snapshot, field by field: a
+	// field added to Snapshot and left out of WithSchema fails here.
+	c.Schema = old
+	if !reflect.DeepEqual(c, snap) {
+		t.Fatalf("copy differs from the snapshot beyond its schema:\n%+v\n%+v", c, snap)
+	}
 }

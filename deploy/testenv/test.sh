@@ -636,13 +636,14 @@ run_go_tests() {
 		*) flags+=("$a") ;;
 		esac
 	done
-	local race=
+	local race= all=
 	if [[ ${#pkgs[@]} -eq 0 ]]; then
 		pkgs=(./...)
 		race=${SLUICE_TEST_RACE:-1}
+		all=1
 	fi
 	local rc=0
-	if [[ $race == 1 ]]; then
+	if [[ $all == 1 ]]; then
 		# go test runs only a few vet checks; the default run runs all of them
 		# (copylocks among them).
 		log "go vet ./..."
