@@ -38,6 +38,8 @@ type BatchWriter struct {
 	dataIdx    []int // positions of data columns in the table schema
 	open       map[string]*openFile
 	adds       []deltalog.Add
+	addDirs    []string         // the partition directory of each add
+	pending    map[string]int64 // bytes of the completed files not yet taken, per partition directory
 	err        error
 	closed     bool
 	stats      WriteStats
@@ -97,7 +99,7 @@ func (t *Table) newBatchWriter(ctx context.Context, snap *deltalog.Snapshot, tar
 	if err != nil {
 		return nil, fmt.Errorf("write %s: %w", t.URI(), err)
 	}
-	w := &BatchWriter{t: t, ctx: ctx, schema: schema, arrowSch: arrowSch, open: map[string]*openFile{}, target: targetFileSize}
+	w := &BatchWriter{t: t, ctx: ctx, schema: schema, arrowSch: arrowSch, open: map[string]*openFile{}, pending: map[string]int64{}, target: targetFileSize}
 	isPart := map[int]bool{}
 	for _, c := range snap.Metadata.PartitionColumns {
 		found := false
@@ -147,23 +149,15 @@ func (w *BatchWriter) Write(rec arrow.Record) error {
 		return w.fail(w.writeTo(nil, cols, nil))
 	}
 	// Group rows by partition, keeping first-seen order.
-	n := int(rec.NumRows())
+	dirs, vals, err := w.partitionKeys(cols)
+	if err != nil {
+		return w.fail(err)
+	}
 	groups := map[string][]int64{}
 	var order []string
-	vals := map[string]map[string]*string{}
-	for r := 0; r < n; r++ {
-		pv := make(map[string]*string, len(w.partIdx))
-		for j, i := range w.partIdx {
-			v, err := partitionValue(cols[i], r, w.partTypes[j])
-			if err != nil {
-				return w.fail(fmt.Errorf("partition column %q: %w", w.partCols[j], err))
-			}
-			pv[w.partCols[j]] = v
-		}
-		dir := partitionDir(w.partCols, pv)
+	for r, dir := range dirs {
 		if _, ok := groups[dir]; !ok {
 			order = append(order, dir)
-			vals[dir] = pv
 		}
 		groups[dir] = append(groups[dir], int64(r))
 	}
@@ -180,6 +174,48 @@ func (w *BatchWriter) Write(rec arrow.Record) error {
 		}
 	}
 	return nil
+}
+
+// PartitionKeys returns the partition directory (e.g. "country=FR/") each
+// row of rec is written to: the key of PartitionSize and Take. Every row of
+// an unpartitioned table has the key "".
+func (w *BatchWriter) PartitionKeys(rec arrow.Record) ([]string, error) {
+	cols, err := w.align(rec)
+	if err != nil {
+		return nil, err
+	}
+	dirs, _, err := w.partitionKeys(cols)
+	return dirs, err
+}
+
+// partitionKeys returns each row's partition directory and the partition
+// values of each directory.
+func (w *BatchWriter) partitionKeys(cols []arrow.Array) ([]string, map[string]map[string]*string, error) {
+	n := 0
+	if len(cols) > 0 {
+		n = cols[0].Len()
+	}
+	dirs := make([]string, n)
+	vals := map[string]map[string]*string{}
+	if len(w.partIdx) == 0 {
+		return dirs, vals, nil
+	}
+	for r := 0; r < n; r++ {
+		pv := make(map[string]*string, len(w.partIdx))
+		for j, i := range w.partIdx {
+			v, err := partitionValue(cols[i], r, w.partTypes[j])
+			if err != nil {
+				return nil, nil, fmt.Errorf("partition column %q: %w", w.partCols[j], err)
+			}
+			pv[w.partCols[j]] = v
+		}
+		dir := partitionDir(w.partCols, pv)
+		if _, ok := vals[dir]; !ok {
+			vals[dir] = pv
+		}
+		dirs[r] = dir
+	}
+	return dirs, vals, nil
 }
 
 // align returns rec's columns in table-schema order, checking names, types
@@ -301,6 +337,9 @@ func (w *BatchWriter) finishFile(f *openFile) error {
 		return fmt.Errorf("stats of %s: %w", f.key, err)
 	}
 	size := f.count.n.Load()
+	dir := partitionDir(w.partCols, f.values)
+	w.addDirs = append(w.addDirs, dir)
+	w.pending[dir] += f.count.n.Load()
 	w.adds = append(w.adds, deltalog.Add{
 		Path: encodeAddPath(f.key), PartitionValues: f.values, Size: size,
 		ModificationTime: w.t.cfg.now().UnixMilli(), DataChange: true, Stats: string(stats),
@@ -338,14 +377,63 @@ func (w *BatchWriter) Close() ([]deltalog.Add, error) {
 	return w.adds, nil
 }
 
-// Size estimates the bytes written so far: completed files plus what the
-// open files have flushed and buffered.
+// Size estimates the bytes written and not yet taken: completed files
+// plus what the open files have flushed and buffered.
 func (w *BatchWriter) Size() int64 {
-	n := w.stats.Bytes
+	var n int64
+	for _, b := range w.pending {
+		n += b
+	}
 	for _, f := range w.open {
 		n += f.pw.BytesWritten()
 	}
 	return n
+}
+
+// PartitionSize is Size for the rows of one partition directory (a key of
+// PartitionKeys).
+func (w *BatchWriter) PartitionSize(dir string) int64 {
+	n := w.pending[dir]
+	if f := w.open[dir]; f != nil {
+		n += f.pw.BytesWritten()
+	}
+	return n
+}
+
+// Take finishes the open files of the partition directories dirs (every
+// directory when dirs is nil) and returns the add actions of their files,
+// which the writer then forgets: the caller commits them while the writer
+// keeps writing the other partitions. A streaming writer commits each
+// partition when it is due, not all of them at once.
+func (w *BatchWriter) Take(dirs map[string]bool) ([]deltalog.Add, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.closed {
+		return nil, errors.New("take after Close")
+	}
+	for dir, f := range w.open {
+		if dirs != nil && !dirs[dir] {
+			continue
+		}
+		delete(w.open, dir)
+		if err := w.finishFile(f); err != nil {
+			return nil, w.fail(err)
+		}
+	}
+	var taken, kept []deltalog.Add
+	var keptDirs []string
+	for i, a := range w.adds {
+		if dirs == nil || dirs[w.addDirs[i]] {
+			taken = append(taken, a)
+			delete(w.pending, w.addDirs[i])
+			continue
+		}
+		kept = append(kept, a)
+		keptDirs = append(keptDirs, w.addDirs[i])
+	}
+	w.adds, w.addDirs = kept, keptDirs
+	return taken, nil
 }
 
 // Stats reports what was written so far.

@@ -125,6 +125,28 @@ func (c *compiled) OutputSchema() *arrow.Schema { return c.out }
 // and returned as RowErrors, indexed in rec and sorted by row; a row that
 // fails in several places gets one RowError joining the causes.
 func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, []RowError, error) {
+	out, rowErrs, _, err := c.apply(ctx, rec)
+	return out, rowErrs, err
+}
+
+// ApplyWithSource is t.Apply that also returns, for each output row, the
+// row of rec it came from (nil: output row i is input row i). A streaming
+// writer needs it to know the Kafka offset behind every row it writes.
+func ApplyWithSource(ctx context.Context, t Transform, rec arrow.Record) (arrow.Record, []RowError, []int64, error) {
+	if c, ok := t.(*compiled); ok {
+		return c.apply(ctx, rec)
+	}
+	out, rowErrs, err := t.Apply(ctx, rec)
+	if err == nil && (len(rowErrs) > 0 || out.NumRows() != rec.NumRows()) {
+		out.Release()
+		return nil, nil, nil, fmt.Errorf("transform %T dropped rows but does not say which", t)
+	}
+	return out, rowErrs, nil, err
+}
+
+// apply is Apply with the source row of each output row (nil when every
+// input row is kept).
+func (c *compiled) apply(ctx context.Context, rec arrow.Record) (arrow.Record, []RowError, []int64, error) {
 	now := time.Now()
 	if c.now != nil {
 		now = c.now()
@@ -138,7 +160,7 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 		b := &Batch{Rec: in, Now: now, ctx: ctx}
 		mask, err := c.filter.Eval(ctx, b)
 		if err != nil {
-			return nil, nil, fmt.Errorf("filter: %w", err)
+			return nil, nil, nil, fmt.Errorf("filter: %w", err)
 		}
 		for _, f := range b.failed {
 			failed[f.Row] = append(failed[f.Row], fmt.Errorf("filter: %w", f.Err))
@@ -158,7 +180,7 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 		} else {
 			sel, err := takeRecord(ctx, in, rows)
 			if err != nil {
-				return nil, nil, fmt.Errorf("filter: %w", err)
+				return nil, nil, nil, fmt.Errorf("filter: %w", err)
 			}
 			in.Release()
 			in = sel
@@ -178,7 +200,7 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 		mark := len(b.failed)
 		a, err := ev.Eval(ctx, b)
 		if err != nil {
-			return nil, nil, fmt.Errorf("column %q: %w", c.out.Field(i).Name, err)
+			return nil, nil, nil, fmt.Errorf("column %q: %w", c.out.Field(i).Name, err)
 		}
 		cols[i] = a
 		for _, f := range b.failed[mark:] {
@@ -198,19 +220,27 @@ func (c *compiled) Apply(ctx context.Context, rec arrow.Record) (arrow.Record, [
 		for i, a := range cols {
 			t, err := takeRows(ctx, a, keep)
 			if err != nil {
-				return nil, nil, fmt.Errorf("column %q: dropping failed rows: %w", c.out.Field(i).Name, err)
+				return nil, nil, nil, fmt.Errorf("column %q: dropping failed rows: %w", c.out.Field(i).Name, err)
 			}
 			a.Release()
 			cols[i] = t
 		}
 		n = int64(len(keep))
+		src := make([]int64, len(keep))
+		for k, r := range keep {
+			src[k] = r
+			if rows != nil {
+				src[k] = rows[r]
+			}
+		}
+		rows = src
 	}
 	var rowErrs []RowError
 	for r, errs := range failed {
 		rowErrs = append(rowErrs, RowError{Row: r, Err: joinDistinct(errs)})
 	}
 	sort.Slice(rowErrs, func(i, j int) bool { return rowErrs[i].Row < rowErrs[j].Row })
-	return array.NewRecord(c.out, cols, n), rowErrs, nil
+	return array.NewRecord(c.out, cols, n), rowErrs, rows, nil
 }
 
 // joinDistinct joins errors, leaving out repeats of the same message (an
