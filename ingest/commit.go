@@ -18,24 +18,28 @@ import (
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 )
 
-// flush commits the window: dead letters first, then the data with the
-// offsets. On a conflict or a storage failure the window is dropped and
-// every partition re-reads from its committed offset, so nothing is lost or
-// written twice. Only errors that retrying cannot fix are returned.
-func (w *Worker) flush(ctx context.Context, why string) error {
+// flush commits the table partitions due (every one when due is nil), the
+// dead letters, and each Kafka partition's progress. On a conflict or a
+// storage failure the window is dropped and every partition re-reads from
+// its committed offset, so nothing is lost or written twice. Only errors
+// that retrying cannot fix are returned.
+func (w *Worker) flush(ctx context.Context, why string, due map[string]bool) error {
 	win := w.win
 	if win == nil || len(win.last) == 0 {
 		return nil
 	}
 	start := time.Now()
-	err := w.commitWindow(ctx)
+	err := w.commitWindow(ctx, due)
 	var ce *deltalog.ConflictError
 	switch {
 	case err == nil:
 		w.metrics.CommitLatency.Observe(time.Since(start).Seconds())
-		win.batch.Release()
-		win.dead.release()
-		w.win = nil
+		if len(win.buckets) == 0 && win.batch.Len() == 0 {
+			win.bw.Abort() // nothing open: the next rows start a window on a fresh snapshot
+			win.batch.Release()
+			win.dead.release()
+			w.win = nil
+		}
 		return nil
 	case errors.As(err, &ce) || errors.Is(err, errStaleBase):
 		w.metrics.CommitConflicts.Inc()
@@ -55,12 +59,24 @@ var (
 	errFatal     = errors.New("fatal")
 )
 
-func (w *Worker) commitWindow(ctx context.Context) error {
+// commitWindow commits the buckets due. Exactly once with partial flushes:
+// a Kafka partition's txn <query>-<p> (its base) is the offset below the
+// oldest row still buffered in a bucket left for later, so a restart
+// re-reads every uncommitted row; and a committed bucket whose rows of p go
+// past that base records how far in the txn <query>-<p>/<partition dir>
+// (a mark), so the re-read skips the rows it already holds.
+func (w *Worker) commitWindow(ctx context.Context, due map[string]bool) error {
 	win := w.win
 	if err := w.drain(ctx); err != nil {
 		return err
 	}
-	adds, err := win.bw.Close()
+	if due == nil {
+		due = make(map[string]bool, len(win.buckets))
+		for dir := range win.buckets {
+			due[dir] = true
+		}
+	}
+	adds, err := win.bw.Take(due)
 	if err != nil {
 		return err
 	}
@@ -74,18 +90,62 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 			return fmt.Errorf("partition %d: table at offset %d, worker at %d: %w", p, cur, w.base[p], errStaleBase)
 		}
 	}
-	now := time.Now().UnixMilli()
-	txns := make([]deltalog.Txn, 0, len(win.last))
+	newBase := make(map[int32]int64, len(win.last))
 	for p, off := range win.last {
-		txns = append(txns, deltalog.Txn{AppID: w.appID(p), Version: off, LastUpdated: &now})
+		newBase[p] = off
+	}
+	var rows int64
+	for dir, b := range win.buckets {
+		if due[dir] {
+			rows += b.rows
+			continue
+		}
+		for p, first := range b.first {
+			newBase[p] = min(newBase[p], first-1)
+		}
+	}
+	now := time.Now().UnixMilli()
+	var txns []deltalog.Txn
+	for p, off := range newBase {
+		if off != w.base[p] {
+			txns = append(txns, deltalog.Txn{AppID: w.appID(p), Version: off, LastUpdated: &now})
+		}
+	}
+	type mark struct {
+		p   int32
+		dir string
+		off int64
+	}
+	var marks []mark
+	for dir := range due {
+		b := win.buckets[dir]
+		if b == nil {
+			continue
+		}
+		for p, last := range b.last {
+			if last > newBase[p] {
+				marks = append(marks, mark{p, dir, last})
+				txns = append(txns, deltalog.Txn{AppID: w.markID(p, dir), Version: last, LastUpdated: &now})
+			}
+		}
 	}
 	if win.dead.n > 0 {
 		if err := w.publishDeadLetters(ctx, win.dead.msgs); err != nil {
 			return fmt.Errorf("dead-letter topic %s: %w", w.spec.DeadLetter.Topic, err)
 		}
-		if err := w.commitDeadLetters(ctx, txns); err != nil {
+		// Every record up to last was dead-lettered if it failed: the
+		// dead-letter table's txns are the consumed offsets.
+		dtxns := make([]deltalog.Txn, 0, len(win.last))
+		for p, off := range win.last {
+			dtxns = append(dtxns, deltalog.Txn{AppID: w.appID(p), Version: off, LastUpdated: &now})
+		}
+		if err := w.commitDeadLetters(ctx, dtxns); err != nil {
 			return fmt.Errorf("dead letters: %w", err)
 		}
+	}
+	win.progress = time.Time{}
+	if len(adds) == 0 && len(txns) == 0 {
+		return nil
 	}
 	acts := deltawriter.AppendActions(adds, txns, now)
 	if len(w.extra) > 0 {
@@ -104,22 +164,67 @@ func (w *Worker) commitWindow(ctx context.Context) error {
 		return err
 	}
 	w.extra = nil
-	for p, off := range win.last {
+	for p, off := range newBase {
 		w.base[p] = off
-		w.dlqBase[p] = max(w.dlqBase[p], off)
+		w.dlqBase[p] = max(w.dlqBase[p], win.last[p])
+		for dir, m := range w.marks[p] {
+			if m <= off {
+				delete(w.marks[p], dir) // below the base: never re-read
+			}
+		}
+		if off == win.last[p] {
+			delete(win.first, p)
+			delete(win.last, p)
+		}
 		w.metrics.CommittedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
 	}
-	st := win.bw.Stats()
+	for _, m := range marks {
+		w.setMark(m.p, m.dir, m.off)
+	}
+	for dir := range due {
+		delete(win.buckets, dir)
+	}
+	win.rows -= rows
+	var bytes int64
+	for _, a := range adds {
+		bytes += a.Size
+	}
 	w.metrics.Commits.Inc()
-	w.metrics.RecordsWritten.Add(float64(win.rows))
-	w.metrics.FilesWritten.Add(float64(st.Files))
-	w.metrics.BytesWritten.Add(float64(st.Bytes))
+	w.metrics.RecordsWritten.Add(float64(rows))
+	w.metrics.FilesWritten.Add(float64(len(adds)))
+	w.metrics.BytesWritten.Add(float64(bytes))
 	w.metrics.TableVersion.Set(float64(v))
-	w.metrics.BufferedBytes.Set(0)
-	w.log.Debug("committed", "version", v, "rows", win.rows, "files", st.Files, "deadLetters", win.dead.n)
+	w.metrics.BufferedBytes.Set(float64(win.bw.Size()))
+	w.log.Debug("committed", "version", v, "rows", rows, "files", len(adds), "partitionsLeft", len(win.buckets))
 	w.ready.Store(true)
-	w.commitGroupOffsets(ctx, win.last)
+	w.commitGroupOffsets(ctx, newBase)
+	if len(win.buckets) > 0 {
+		// The buckets left are committed later, on top of this version.
+		snap, err := w.table.Snapshot(ctx)
+		if err != nil {
+			return fmt.Errorf("re-read %s after commit %d: %w", w.table.URI(), v, err)
+		}
+		win.snap = snap
+	}
 	return nil
+}
+
+func (w *Worker) setMark(p int32, dir string, off int64) {
+	if w.marks[p] == nil {
+		w.marks[p] = map[string]int64{}
+	}
+	w.marks[p][dir] = off
+}
+
+// loadMarks reads partition p's marks above its base from snap.
+func (w *Worker) loadMarks(snap *deltalog.Snapshot, p int32) {
+	delete(w.marks, p)
+	prefix := w.appID(p) + "/"
+	for id, v := range snap.Txns() {
+		if dir, ok := strings.CutPrefix(id, prefix); ok && v > w.base[p] {
+			w.setMark(p, dir, v)
+		}
+	}
 }
 
 // commitGroupOffsets records progress in the consumer group for monitoring
@@ -157,6 +262,7 @@ func (w *Worker) abortWindow(ctx context.Context) {
 			if v, ok := snap.TxnVersion(w.appID(p)); ok {
 				w.base[p] = v
 			}
+			w.loadMarks(snap, p)
 		}
 		switch {
 		case w.base[p] >= 0:
@@ -166,6 +272,16 @@ func (w *Worker) abortWindow(ctx context.Context) {
 		}
 	}
 	w.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{w.spec.Source.Topic: seek})
+}
+
+// dropWindow forgets the window without committing it.
+func (w *Worker) dropWindow() {
+	if w.win != nil {
+		w.win.bw.Abort()
+		w.win.batch.Release()
+		w.win.dead.release()
+		w.win = nil
+	}
 }
 
 func hasKey(m map[int32]int64, k int32) bool { _, ok := m[k]; return ok }
@@ -192,6 +308,7 @@ func (w *Worker) adjustOffsets(ctx context.Context, assigned map[string]map[int3
 				w.base[p] = v
 				off = kgo.NewOffset().At(v + 1)
 			}
+			w.loadMarks(snap, p)
 			w.dlqBase[p] = -1
 			if v, ok := dsnap.TxnVersion(w.appID(p)); ok {
 				w.dlqBase[p] = v
@@ -220,11 +337,16 @@ func (w *Worker) startOffset() kgo.Offset {
 func (w *Worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.flush(ctx, "rebalance"); err != nil {
+	if w.skipFinalFlush {
+		w.dropWindow()
+		return
+	}
+	if err := w.flush(ctx, "rebalance", nil); err != nil {
 		w.log.Error("flush on revoke", "err", err)
 	}
 	for _, p := range revoked[w.spec.Source.Topic] {
 		delete(w.base, p)
+		delete(w.marks, p)
 	}
 }
 
@@ -232,18 +354,18 @@ func (w *Worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 func (w *Worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.win != nil {
-		w.win.bw.Abort()
-		w.win.batch.Release()
-		w.win.dead.release()
-		w.win = nil
-	}
+	w.dropWindow()
 	for _, p := range lost[w.spec.Source.Topic] {
 		delete(w.base, p)
+		delete(w.marks, p)
 	}
 }
 
 func (w *Worker) appID(p int32) string { return fmt.Sprintf("%s-%d", w.spec.Query, p) }
+
+// markID is the txn application id of partition p's progress in the table
+// partition directory dir (see commitWindow).
+func (w *Worker) markID(p int32, dir string) string { return w.appID(p) + "/" + dir }
 
 func partitionOf(appID string) int32 {
 	i := strings.LastIndexByte(appID, '-')

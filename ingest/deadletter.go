@@ -98,6 +98,9 @@ func (w *Worker) deadLetter(m *decode.Message, stage string, err error) {
 		return // dead-lettered by an earlier attempt of this window
 	}
 	w.win.dead.add(m, stage, err, w.spec.DeadLetter.Topic != "")
+	if w.win.progress.IsZero() {
+		w.win.progress = time.Now()
+	}
 	w.metrics.DeadLettered.WithLabelValues(stage).Inc()
 }
 

@@ -126,12 +126,17 @@ type DeadLetterSpec struct {
 	Topic string `yaml:"topic,omitempty" json:"topic"`
 }
 
-// FlushSpec is the flush policy: a Delta commit happens when any limit is hit.
+// FlushSpec is the flush policy. Each table partition's rows are committed
+// on their own, when the oldest is Interval old or they reach MaxBytes; the
+// worker's limits (MaxRows, MemoryLimit) commit every partition at once.
 type FlushSpec struct {
-	Interval Duration `yaml:"interval,omitempty" json:"interval"` // max latency, default 10s, at least 1s
-	MaxRows  int64    `yaml:"maxRows,omitempty" json:"maxRows"`   // default 1,000,000
-	// MaxBytes bounds the Parquet bytes of one commit (default: the
-	// target file size).
+	// Interval is the freshness bound: the maximum age of a buffered row
+	// in its table partition (default 10s, at least 1s).
+	Interval Duration `yaml:"interval,omitempty" json:"interval"`
+	MaxRows  int64    `yaml:"maxRows,omitempty" json:"maxRows"` // rows held in all partitions, default 1,000,000
+	// MaxBytes commits a table partition when it holds this much Parquet
+	// (default: the target file size), so a busy partition commits large
+	// files early while a quiet one waits for Interval.
 	MaxBytes ByteSize `yaml:"maxBytes,omitempty" json:"maxBytes"`
 	// MemoryLimit is the worker's memory budget (default 256 MiB): buffers
 	// are sized from it, a flush starts when buffered data reaches half of
@@ -209,6 +214,7 @@ const (
 	DefaultMaxRows       = 1_000_000
 	DefaultMemoryLimit   = 256 << 20
 	MinFlushInterval     = time.Second
+	MinFlushBytes        = 64 << 10
 )
 
 // LoadSpec reads a YAML (or JSON) spec file, applies defaults and validates
@@ -387,6 +393,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Flush.MaxRows < 0 {
 		bad("flush.maxRows", "must be positive")
+	}
+	if s.Flush.MaxBytes < MinFlushBytes {
+		bad("flush.maxBytes", "%d bytes is below the minimum of 64KiB (a table partition commits when it holds this much Parquet)", s.Flush.MaxBytes)
 	}
 	if s.Flush.MemoryLimit < 16<<20 {
 		bad("flush.memoryLimit", "must be at least 16MiB")

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/deltawriter"
+	"github.com/sluice-io/sluice/deltawriter/arrowutil"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/ingest/decode"
 	"github.com/sluice-io/sluice/ingest/transform"
@@ -43,25 +44,39 @@ type Worker struct {
 	ready    atomic.Bool
 	maddr    atomic.Pointer[string] // where /metrics is served, once it is
 
-	mu      sync.Mutex      // guards everything below; held while processing a poll or flushing
-	base    map[int32]int64 // table txn version per assigned partition (-1: none)
-	dlqBase map[int32]int64 // dead-letter table txn version per partition
+	mu      sync.Mutex                 // guards everything below; held while processing a poll or flushing
+	base    map[int32]int64            // table txn version per assigned partition (-1: none)
+	marks   map[int32]map[string]int64 // per partition, per table partition directory: last offset committed ahead of base
+	dlqBase map[int32]int64            // dead-letter table txn version per partition
 	win     *window
 	msg     decode.Message // reused for every record
+
+	skipFinalFlush bool // tests: stop like a killed process, without the final flush
 }
 
-// window is the data of the next commit.
+// window is what the worker holds and has not committed: the rows of each
+// table partition (a bucket, committed when it is due) and the progress of
+// each Kafka partition.
 type window struct {
 	snap     *deltalog.Snapshot
 	bw       *deltawriter.BatchWriter
 	batch    decode.Batch
 	src      []*kgo.Record // the record behind each row of batch
 	dead     *deadLetters
-	first    map[int32]int64 // first offset consumed per partition
+	first    map[int32]int64 // first offset consumed per partition since its base
 	last     map[int32]int64 // last offset consumed per partition
-	rows     int64           // rows written (after the filter)
-	filtered int64
-	started  time.Time
+	buckets  map[string]*bucket
+	rows     int64     // rows in the buckets
+	filtered int64     // records the filter dropped since the last commit
+	progress time.Time // when a record without a row (filtered, dead letter) first waited for a commit
+}
+
+// bucket is the rows of one table partition directory not yet committed.
+type bucket struct {
+	started time.Time       // when its oldest row was written
+	rows    int64           // rows written
+	first   map[int32]int64 // lowest offset per Kafka partition
+	last    map[int32]int64 // highest offset per Kafka partition
 }
 
 // Option configures a Worker.
@@ -79,7 +94,7 @@ func WithKafkaOptions(opts ...kgo.Opt) Option {
 // NewWorker validates the spec, opens the tables (creating them, or adding
 // new nullable columns, as needed) and connects to Kafka.
 func NewWorker(ctx context.Context, spec *Spec, opts ...Option) (*Worker, error) {
-	w := &Worker{spec: spec, log: slog.Default(), base: map[int32]int64{}, dlqBase: map[int32]int64{}}
+	w := &Worker{spec: spec, log: slog.Default(), base: map[int32]int64{}, marks: map[int32]map[string]int64{}, dlqBase: map[int32]int64{}}
 	for _, o := range opts {
 		o(w)
 	}
@@ -168,8 +183,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancel()
 		if ctx.Err() != nil {
 			w.cl.AllowRebalance()
+			if w.skipFinalFlush {
+				return nil
+			}
 			w.mu.Lock()
-			err := w.flush(context.WithoutCancel(ctx), "shutdown")
+			err := w.flush(context.WithoutCancel(ctx), "shutdown", nil)
 			w.mu.Unlock()
 			w.log.Info("worker stopped")
 			return err
@@ -199,8 +217,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		if err == nil && w.flushDue() {
-			err = w.flush(ctx, "policy")
+		if err == nil {
+			if due, ok := w.flushDue(ctx, time.Now()); ok {
+				err = w.flush(ctx, "policy", due)
+			}
 		}
 		w.mu.Unlock()
 		w.cl.AllowRebalance()
@@ -210,28 +230,86 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// untilFlush is how long a poll may wait before the latency limit forces a flush.
+// untilFlush is how long a poll may wait before a partition's max age
+// forces a flush.
 func (w *Worker) untilFlush() time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.win == nil || w.win.started.IsZero() {
-		return w.spec.Flush.Interval.Duration
+	age := w.spec.Flush.Interval.Duration
+	if w.win == nil {
+		return age
 	}
-	return max(time.Until(w.win.started.Add(w.spec.Flush.Interval.Duration)), time.Millisecond)
+	next := time.Now().Add(age)
+	for _, b := range w.win.buckets {
+		next = minTime(next, b.started.Add(age))
+	}
+	if !w.win.progress.IsZero() {
+		next = minTime(next, w.win.progress.Add(age))
+	}
+	return max(time.Until(next), time.Millisecond)
 }
 
-func (w *Worker) flushDue() bool {
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// flushDue says whether to commit now, and which table partitions: nil
+// means every one.
+func (w *Worker) flushDue(ctx context.Context, now time.Time) (map[string]bool, bool) {
 	win := w.win
 	if win == nil || len(win.last) == 0 {
-		return false
+		return nil, false
 	}
 	f := w.spec.Flush
 	buffered := win.bw.Size() + win.batch.SizeBytes() + win.dead.size
 	w.metrics.BufferedBytes.Set(float64(buffered))
-	return time.Since(win.started) >= f.Interval.Duration ||
-		win.rows+int64(win.batch.Len()) >= f.MaxRows ||
-		win.bw.Size() >= int64(f.MaxBytes) ||
-		buffered >= int64(f.MemoryLimit)/2
+	if win.rows+int64(win.batch.Len()) >= f.MaxRows || buffered >= int64(f.MemoryLimit)/2 {
+		return nil, true // the worker's limits: commit everything
+	}
+	if win.batch.Len() > 0 {
+		if err := w.drain(ctx); err != nil {
+			return nil, true // the commit reports it
+		}
+	}
+	sizes := make(map[string]partitionState, len(win.buckets))
+	for dir, b := range win.buckets {
+		sizes[dir] = partitionState{started: b.started, bytes: win.bw.PartitionSize(dir)}
+	}
+	due := duePartitions(sizes, now, Policy{MaxAge: f.Interval.Duration, MaxBytes: int64(f.MaxBytes)})
+	progress := !win.progress.IsZero() && now.Sub(win.progress) >= f.Interval.Duration
+	if len(due) == 0 && !progress {
+		return nil, false
+	}
+	return due, true
+}
+
+// Policy is when a table partition's buffered rows are committed: when the
+// oldest is MaxAge old (the freshness bound) or they are MaxBytes of
+// Parquet, whichever comes first.
+type Policy struct {
+	MaxAge   time.Duration
+	MaxBytes int64
+}
+
+// partitionState is what the policy looks at in one table partition.
+type partitionState struct {
+	started time.Time // when its oldest buffered row was written
+	bytes   int64     // Parquet bytes buffered
+}
+
+// duePartitions returns the table partitions the policy commits at now
+// (an empty, non-nil map when none is due).
+func duePartitions(parts map[string]partitionState, now time.Time, p Policy) map[string]bool {
+	due := map[string]bool{}
+	for dir, s := range parts {
+		if now.Sub(s.started) >= p.MaxAge || s.bytes >= p.MaxBytes {
+			due[dir] = true
+		}
+	}
+	return due
 }
 
 // startWindow opens the writers of the next commit.
@@ -252,6 +330,7 @@ func (w *Worker) startWindow(ctx context.Context) error {
 	w.win = &window{
 		snap: snap, bw: bw, batch: w.dec.NewBatch(memory.DefaultAllocator),
 		dead: newDeadLetters(w.spec.Query, w.dlqArrow), first: map[int32]int64{}, last: map[int32]int64{},
+		buckets: map[string]*bucket{},
 	}
 	return nil
 }
@@ -287,9 +366,6 @@ func (w *Worker) processPartition(ctx context.Context, p kgo.FetchTopicPartition
 		}
 	}
 	win := w.win
-	if win.started.IsZero() {
-		win.started = time.Now()
-	}
 	if _, ok := win.first[p.Partition]; !ok {
 		win.first[p.Partition] = recs[0].Offset
 	}
@@ -335,7 +411,9 @@ func message(r *kgo.Record) decode.Message {
 	return m
 }
 
-// drain transforms the decoded rows and writes them to the data files.
+// drain transforms the decoded rows and writes them to the data files of
+// their table partitions. A row whose table partition already committed its
+// offset (a window re-read after a crash or a failed commit) is skipped.
 func (w *Worker) drain(ctx context.Context) error {
 	win := w.win
 	if win.batch.Len() == 0 {
@@ -345,7 +423,7 @@ func (w *Worker) drain(ctx context.Context) error {
 	defer rec.Release()
 	src := win.src
 	win.src = win.src[:0]
-	out, rowErrs, err := w.xf.Apply(ctx, rec)
+	out, rowErrs, srcRows, err := transform.ApplyWithSource(ctx, w.xf, rec)
 	if err != nil {
 		return fmt.Errorf("transform: %w", err)
 	}
@@ -355,8 +433,12 @@ func (w *Worker) drain(ctx context.Context) error {
 		w.deadLetter(&m, "transform", re.Err)
 	}
 	kept := out.NumRows()
-	win.filtered += rec.NumRows() - kept - int64(len(rowErrs))
-	w.metrics.RecordsFiltered.Add(float64(rec.NumRows() - kept - int64(len(rowErrs))))
+	filtered := rec.NumRows() - kept - int64(len(rowErrs))
+	win.filtered += filtered
+	w.metrics.RecordsFiltered.Add(float64(filtered))
+	if filtered > 0 && win.progress.IsZero() {
+		win.progress = time.Now()
+	}
 	if kept == 0 {
 		return nil
 	}
@@ -365,9 +447,45 @@ func (w *Worker) drain(ctx context.Context) error {
 		return err
 	}
 	defer conformed.Release()
-	if err := win.bw.Write(conformed); err != nil {
+	dirs, err := win.bw.PartitionKeys(conformed)
+	if err != nil {
 		return fmt.Errorf("write %s: %w", w.table.URI(), err)
 	}
-	win.rows += kept
+	now := time.Now()
+	keep := make([]int64, 0, len(dirs))
+	for i, dir := range dirs {
+		r := src[i]
+		if srcRows != nil {
+			r = src[srcRows[i]]
+		}
+		if m, ok := w.marks[r.Partition][dir]; ok && r.Offset <= m {
+			continue // committed with its table partition before
+		}
+		keep = append(keep, int64(i))
+		b := win.buckets[dir]
+		if b == nil {
+			b = &bucket{started: now, first: map[int32]int64{}, last: map[int32]int64{}}
+			win.buckets[dir] = b
+		}
+		if _, ok := b.first[r.Partition]; !ok {
+			b.first[r.Partition] = r.Offset
+		}
+		b.last[r.Partition] = r.Offset
+		b.rows++
+	}
+	toWrite := conformed
+	if len(keep) < len(dirs) {
+		if len(keep) == 0 {
+			return nil
+		}
+		if toWrite, err = arrowutil.TakeRecord(ctx, conformed, keep); err != nil {
+			return fmt.Errorf("skip committed rows: %w", err)
+		}
+		defer toWrite.Release()
+	}
+	if err := win.bw.Write(toWrite); err != nil {
+		return fmt.Errorf("write %s: %w", w.table.URI(), err)
+	}
+	win.rows += int64(len(keep))
 	return nil
 }

@@ -36,12 +36,7 @@ func runUntil(t *testing.T, spec *Spec, cond func(w *Worker) bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w, err := NewWorker(ctx, spec, WithLogger(quietLogger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	w, done := startWorker(t, ctx, spec)
 	waitFor(t, "the worker", 30*time.Second, func() bool { return cond(w) })
 	cancel()
 	if err := <-done; err != nil {

@@ -42,7 +42,7 @@ type Stream struct {
 }
 
 // Table describes the target: its location and WITH properties
-// ('partitioned.by', 'flush.interval', 'target.file.size', 'kms.key', and
+// ('partitioned.by', 'flush.interval', 'flush.max.bytes', 'target.file.size', 'kms.key', and
 // 'location', which overrides Location).
 type Table struct {
 	Name     string
@@ -54,7 +54,7 @@ type Table struct {
 }
 
 // TableProps are the WITH properties CREATE TABLE ... AS SELECT accepts.
-var TableProps = []string{"flush.interval", "kms.key", "location", "partitioned.by", "target.file.size"}
+var TableProps = []string{"flush.interval", "flush.max.bytes", "kms.key", "location", "partitioned.by", "target.file.size"}
 
 // PropertyPositions maps each WITH property's key to its position.
 func PropertyPositions(with []*sqlparse.Property) map[string]sqlparse.Pos {
@@ -665,6 +665,16 @@ func (c *compiler) sink(spec *ingest.Spec, tbl Table, schema *deltalog.Schema) e
 			return &propError{"flush.interval", fmt.Sprintf("'flush.interval' %q: want at least %s", v, ingest.MinFlushInterval)}
 		}
 		spec.Flush.Interval.Duration = d
+	}
+	if v, ok := p["flush.max.bytes"]; ok {
+		n, err := ingest.ParseByteSize(v)
+		if err != nil {
+			return &propError{"flush.max.bytes", fmt.Sprintf("'flush.max.bytes': %v", err)}
+		}
+		if n < ingest.MinFlushBytes {
+			return &propError{"flush.max.bytes", fmt.Sprintf("'flush.max.bytes' %q: want at least 64KiB", v)}
+		}
+		spec.Flush.MaxBytes = ingest.ByteSize(n)
 	}
 	if v, ok := p["target.file.size"]; ok {
 		n, err := ingest.ParseByteSize(v)

@@ -44,7 +44,8 @@ Example spec:
     table: s3://lake/sales/orders_eu
     partitionBy: []
   flush:
-    interval: 10s              # max latency
+    interval: 10s              # max age of a row in its table partition (freshness)
+    maxBytes: 128MiB           # a table partition commits early at this much Parquet
     maxRows: 1000000
     memoryLimit: 256MiB
   metrics:
