@@ -172,8 +172,22 @@ func TestDuePartitions(t *testing.T) {
 		"k=young/": {started: now.Add(-9 * time.Second), bytes: 1<<20 - 1},
 	}
 	due := duePartitions(parts, now, p)
-	if len(due) != 2 || !due["k=old/"] || !due["k=big/"] {
-		t.Errorf("due %v: want k=old/ (max age) and k=big/ (max bytes)", due)
+	if len(due) != 3 || !due["k=old/"] || !due["k=big/"] || !due["k=young/"] {
+		t.Errorf("due %v: want k=old/ (max age), k=big/ (max bytes) and k=young/ (half way, joins)", due)
+	}
+	// Half way to a bound joins a commit but starts none.
+	halfway := map[string]partitionState{
+		"k=a/": {started: now.Add(-5 * time.Second), bytes: 10},
+		"k=b/": {started: now.Add(-time.Second), bytes: 1 << 19},
+	}
+	if due := duePartitions(halfway, now, p); len(due) != 0 {
+		t.Errorf("due %v: want none (no partition at a bound)", due)
+	}
+	halfway["k=c/"] = partitionState{started: now.Add(-11 * time.Second)}
+	halfway["k=d/"] = partitionState{started: now.Add(-4 * time.Second), bytes: 1<<19 - 1}
+	due = duePartitions(halfway, now, p)
+	if len(due) != 3 || !due["k=a/"] || !due["k=b/"] || !due["k=c/"] {
+		t.Errorf("due %v: want k=c/ (max age) joined by k=a/ (half the age) and k=b/ (half the bytes), not k=d/", due)
 	}
 }
 

@@ -309,6 +309,18 @@ func duePartitions(parts map[string]partitionState, now time.Time, p Policy) map
 			due[dir] = true
 		}
 	}
+	if len(due) == 0 {
+		return due
+	}
+	// Partitions at least half way to either bound join the commit: it
+	// costs them only freshness they had to spare, and it keeps busy
+	// partitions' clocks together, so a table commits about once per
+	// MaxAge, not once per partition per MaxAge.
+	for dir, s := range parts {
+		if 2*now.Sub(s.started) >= p.MaxAge || 2*s.bytes >= p.MaxBytes {
+			due[dir] = true
+		}
+	}
 	return due
 }
 
