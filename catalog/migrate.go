@@ -104,6 +104,10 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	// The per-recipient filter of a shared table (ShareTable.Filter).
+	{version: 3, stmts: []string{
+		`ALTER TABLE share_tables ADD COLUMN row_filter TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // migrate applies the migrations the database has not seen yet, holding

@@ -176,7 +176,10 @@ type ShareTable struct {
 	ShareSchema string // schema name inside the share
 	Alias       string // table name inside the share; the table's name if empty
 	WithHistory bool   // recipients may read the change data feed / time travel
-	Added       time.Time
+	// Filter is the per-recipient filter (package sharefilter), as
+	// canonical SQL: an AND of equalities on partition columns; "" for none.
+	Filter string
+	Added  time.Time
 }
 
 // Recipient is a Delta Sharing consumer. It authenticates with a bearer
@@ -187,8 +190,11 @@ type Recipient struct {
 	Name       string
 	Owner      string
 	Created    time.Time
-	Properties map[string]string `json:",omitempty"` // token.ttl and free-form properties
-	Tokens     []RecipientToken  `json:"-"`
+	Properties map[string]string `json:",omitempty"` // settings: token.ttl, ip_allow and free-form ones
+	// SharingProperties are the recipient properties of WITH PROPERTIES
+	// (...): what CURRENT_RECIPIENT('key') reads in share filters.
+	SharingProperties map[string]string `json:",omitempty"`
+	Tokens            []RecipientToken  `json:"-"`
 }
 
 // RecipientToken is one valid token of a recipient, by hash.

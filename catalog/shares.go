@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/catalog/object"
+	"github.com/sluice-io/sluice/catalog/sharefilter"
 )
 
 // ---- shares ----
@@ -60,7 +61,7 @@ func (t *Tx) ListShares() ([]Share, error) {
 func (t *Tx) DropShare(name string) error { return t.dropTop(object.KindShare, name) }
 
 func (t *Tx) shareTables(shareID string) ([]ShareTable, error) {
-	rows, err := t.query(`SELECT d.name || '.' || s.name || '.' || o.name, o.id, st.share_schema, st.alias, st.with_history, st.created
+	rows, err := t.query(`SELECT d.name || '.' || s.name || '.' || o.name, o.id, st.share_schema, st.alias, st.with_history, st.row_filter, st.created
 		FROM share_tables st
 		JOIN objects o ON o.id = st.relation_id
 		JOIN objects s ON s.id = o.parent_id
@@ -75,7 +76,7 @@ func (t *Tx) shareTables(shareID string) ([]ShareTable, error) {
 		var st ShareTable
 		var hist int
 		var created int64
-		if err := rows.Scan(&st.Table, &st.TableID, &st.ShareSchema, &st.Alias, &hist, &created); err != nil {
+		if err := rows.Scan(&st.Table, &st.TableID, &st.ShareSchema, &st.Alias, &hist, &st.Filter, &created); err != nil {
 			return nil, fmt.Errorf("catalog: list share tables: %w", err)
 		}
 		st.WithHistory, st.Added = hist != 0, time.Unix(0, created).UTC()
@@ -86,6 +87,8 @@ func (t *Tx) shareTables(shareID string) ([]ShareTable, error) {
 
 // AddShareTable adds the table st.Table (database.schema.table) to a share as
 // st.ShareSchema.st.Alias; they default to the table's schema and name.
+// st.Filter, if set, must parse as a share filter (package sharefilter;
+// the caller checks its columns against the table's partition columns).
 func (t *Tx) AddShareTable(share string, st ShareTable) (ShareTable, error) {
 	sh, err := t.mustFind(object.KindShare, "", share, share)
 	if err != nil {
@@ -108,6 +111,13 @@ func (t *Tx) AddShareTable(share string, st ShareTable) (ShareTable, error) {
 	if err := ValidateName("share table alias", st.Alias); err != nil {
 		return ShareTable{}, err
 	}
+	if st.Filter != "" {
+		f, err := sharefilter.Parse(st.Filter)
+		if err != nil {
+			return ShareTable{}, errorf(ErrInvalid, "table %s in share %s: %v", display, sh.name, err)
+		}
+		st.Filter = f.Text
+	}
 	var n int
 	if n, err = t.count(`SELECT COUNT(*) FROM share_tables WHERE share_id = ? AND relation_id = ?`, sh.id, o.id); err != nil {
 		return ShareTable{}, err
@@ -126,8 +136,8 @@ func (t *Tx) AddShareTable(share string, st ShareTable) (ShareTable, error) {
 	if st.WithHistory {
 		hist = 1
 	}
-	if _, err := t.exec(`INSERT INTO share_tables (share_id, relation_id, share_schema, alias, entry_key, with_history, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, sh.id, o.id, st.ShareSchema, st.Alias, key, hist, t.now.UnixNano()); err != nil {
+	if _, err := t.exec(`INSERT INTO share_tables (share_id, relation_id, share_schema, alias, entry_key, with_history, row_filter, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, sh.id, o.id, st.ShareSchema, st.Alias, key, hist, st.Filter, t.now.UnixNano()); err != nil {
 		return ShareTable{}, fmt.Errorf("catalog: add %s to share %s: %w", display, sh.name, err)
 	}
 	st.Table, st.TableID, st.Added = display, o.id, t.now
@@ -298,6 +308,9 @@ func (t *Tx) CreateRecipient(rc Recipient) (Recipient, string, error) {
 	if err := rc.checkProperties(); err != nil {
 		return Recipient{}, "", err
 	}
+	if err := checkSharingProperties(rc); err != nil {
+		return Recipient{}, "", err
+	}
 	ttl, err := t.tokenTTL(rc)
 	if err != nil {
 		return Recipient{}, "", err
@@ -385,6 +398,62 @@ func (t *Tx) SetRecipientProperties(name string, props map[string]string) (Recip
 		return Recipient{}, err
 	}
 	return t.GetRecipient(rc.Name)
+}
+
+// Limits of recipient properties (SharingProperties).
+const (
+	MaxRecipientProperties    = 64
+	MaxRecipientPropertyKey   = 128
+	MaxRecipientPropertyValue = 1024
+)
+
+// SetRecipientSharingProperties sets the recipient properties in set and
+// removes the keys in unset (a key it does not have is refused, naming it):
+// the values CURRENT_RECIPIENT reads in share filters, effective on the
+// recipient's next request.
+func (t *Tx) SetRecipientSharingProperties(name string, set map[string]string, unset []string) (Recipient, error) {
+	rc, err := t.GetRecipient(name)
+	if err != nil {
+		return Recipient{}, err
+	}
+	if rc.SharingProperties == nil {
+		rc.SharingProperties = map[string]string{}
+	}
+	for _, k := range unset {
+		if _, ok := rc.SharingProperties[k]; !ok {
+			return Recipient{}, errorf(ErrNotFound, "recipient %s has no property %q (DESCRIBE RECIPIENT %s lists them)", rc.Name, k, rc.Name)
+		}
+		delete(rc.SharingProperties, k)
+	}
+	for k, v := range set {
+		rc.SharingProperties[k] = v
+	}
+	if err := checkSharingProperties(rc); err != nil {
+		return Recipient{}, err
+	}
+	if len(rc.SharingProperties) == 0 {
+		rc.SharingProperties = nil
+	}
+	if err := t.updateBody(rc.ID, rc); err != nil {
+		return Recipient{}, err
+	}
+	return t.GetRecipient(rc.Name)
+}
+
+// checkSharingProperties bounds a recipient's properties.
+func checkSharingProperties(rc Recipient) error {
+	if len(rc.SharingProperties) > MaxRecipientProperties {
+		return errorf(ErrInvalid, "recipient %s: %d properties, at most %d", rc.Name, len(rc.SharingProperties), MaxRecipientProperties)
+	}
+	for k, v := range rc.SharingProperties {
+		switch {
+		case k == "" || len(k) > MaxRecipientPropertyKey:
+			return errorf(ErrInvalid, "recipient %s: property name %q must have 1 to %d bytes", rc.Name, k, MaxRecipientPropertyKey)
+		case len(v) > MaxRecipientPropertyValue:
+			return errorf(ErrInvalid, "recipient %s: property %q: value of %d bytes, at most %d", rc.Name, k, len(v), MaxRecipientPropertyValue)
+		}
+	}
+	return nil
 }
 
 // AuthenticateRecipient returns the recipient holding token, refusing

@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"crypto/sha256"
 	"encoding/binary"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -14,7 +16,7 @@ import (
 const DefaultCacheSize = 8192
 
 // cacheKey is a SHA-256 over everything the policy's input holds: the
-// principal (kind, name, roles in order), the action, and every node's kind,
+// principal (kind, name, roles in order, properties), the action, and every node's kind,
 // name and the grants passed to the policy (those to the principal's roles,
 // or all of them WithAllGrants; the nodes' qualified names and privilege
 // sets are functions of these). With the policy fixed (one cache per
@@ -51,6 +53,11 @@ func (e *Engine) key(r Request) cacheKey {
 	for _, role := range r.Principal.Roles {
 		b = appendStr(b, role)
 	}
+	b = binary.AppendUvarint(b, uint64(len(r.Principal.Properties)))
+	for _, k := range slices.Sorted(maps.Keys(r.Principal.Properties)) {
+		b = appendStr(b, k)
+		b = appendStr(b, r.Principal.Properties[k])
+	}
 	b = appendStr(b, string(r.Action))
 	b = binary.AppendUvarint(b, uint64(len(r.Path)))
 	held := roleFilter(r.Principal.Roles)
@@ -67,6 +74,7 @@ func (e *Engine) key(r Request) cacheKey {
 		b = append(b, 0)
 		b = appendList(b, n.Recipients)
 		b = appendList(b, n.Shares)
+		b = appendStr(b, n.Filter)
 	}
 	k := cacheKey(sha256.Sum256(b))
 	*bp = b

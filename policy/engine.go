@@ -456,6 +456,8 @@ var (
 	keyPrivileges = ast.StringTerm("privileges")
 	keyRecipients = ast.StringTerm("recipients")
 	keyShares     = ast.StringTerm("shares")
+	keyFilter     = ast.StringTerm("filter")
+	keyProperties = ast.StringTerm("properties")
 	keyInherited  = ast.StringTerm("inherited")
 	keyNode       = ast.StringTerm("node")
 	keyDepth      = ast.StringTerm("depth")
@@ -592,14 +594,25 @@ func (e *Engine) input(r Request, names []string) *requestInput {
 		if n.Shares != nil {
 			fields = append(fields, [2]*ast.Term{keyShares, stringSet(n.Shares)})
 		}
+		if n.Filter != "" {
+			fields = append(fields, [2]*ast.Term{keyFilter, ast.StringTerm(n.Filter)})
+		}
 		path[i] = ast.ObjectTerm(fields...)
 	}
+	principal := [][2]*ast.Term{
+		{keyKind, term(string(r.Principal.Kind))},
+		{keyName, ast.StringTerm(r.Principal.Name)},
+		{keyRoles, ast.ArrayTerm(roles...)},
+	}
+	if r.Principal.Properties != nil {
+		props := make([][2]*ast.Term, 0, len(r.Principal.Properties))
+		for k, v := range r.Principal.Properties {
+			props = append(props, [2]*ast.Term{ast.StringTerm(k), ast.StringTerm(v)})
+		}
+		principal = append(principal, [2]*ast.Term{keyProperties, ast.ObjectTerm(props...)})
+	}
 	return &requestInput{fields: [4][2]*ast.Term{
-		{keyPrincipal, ast.ObjectTerm(
-			[2]*ast.Term{keyKind, term(string(r.Principal.Kind))},
-			[2]*ast.Term{keyName, ast.StringTerm(r.Principal.Name)},
-			[2]*ast.Term{keyRoles, ast.ArrayTerm(roles...)},
-		)},
+		{keyPrincipal, ast.ObjectTerm(principal...)},
 		{keyAction, term(string(r.Action))},
 		{keyPath, ast.ArrayTerm(path...)},
 		{keyDepth, ast.InternedTerm(len(r.Path))},

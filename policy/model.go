@@ -31,6 +31,9 @@ type Principal struct {
 	// Roles are the principal's effective roles, already expanded through
 	// role-of-role grants (see ExpandRoles).
 	Roles []string
+	// Properties are a recipient's properties (CREATE RECIPIENT ... WITH
+	// PROPERTIES): the policy sees them as the object "properties".
+	Properties map[string]string
 }
 
 // Action is what the principal wants to do to the last node of a path: a
@@ -82,6 +85,11 @@ type Node struct {
 	// Shares, on a table node, are the shares the table is in (the set
 	// "shares"): a recipient reaches a table only through one of them.
 	Shares []string
+	// Filter, on a table node reached through a share, is the share's
+	// per-recipient filter of the table as canonical SQL (the string
+	// "filter"; absent without one). The sharing server enforces it on
+	// every file it lists; the policy may deny on it.
+	Filter string
 }
 
 // Request asks whether a principal may perform an action on the last node of

@@ -18,7 +18,7 @@ import (
 // the policy's work: the principal's kind, the action, the index of the
 // checked node and the path's length. Partially evaluating the decision with
 // those four known and everything else unknown (the path's nodes, the
-// principal's name and roles) gives a residual policy in which every rule
+// principal's name, roles and properties) gives a residual policy in which every rule
 // that depends only on them is already decided: which privilege the node
 // needs, which grants cover it, which reason to give. OPA does this
 // (rego.PreparedPartialQuery), and OPA evaluates the residual; no rule of
@@ -55,6 +55,7 @@ var shapeUnknowns = []*ast.Term{
 	ast.MustParseTerm("input.path"),
 	ast.MustParseTerm("input.principal.name"),
 	ast.MustParseTerm("input.principal.roles"),
+	ast.MustParseTerm("input.principal.properties"),
 }
 
 // shape is what a residual is specialised on.

@@ -57,12 +57,15 @@ type TypeName struct {
 // CreateObject is CREATE <kind> [IF NOT EXISTS] name [WITH (...)] for the
 // kinds that have no other clauses: DATABASE, SCHEMA, STORE, USER, ROLE,
 // SHARE and RECIPIENT. With is used by STORE and RECIPIENT only.
+// Properties is the WITH PROPERTIES (...) clause of a RECIPIENT: the
+// recipient properties CURRENT_RECIPIENT('key') reads in share filters.
 type CreateObject struct {
 	Pos
 	Kind        object.Kind
 	IfNotExists bool
 	Name        *Name
 	With        []*Property
+	Properties  []*Property
 }
 
 // Drop is DROP <kind> [IF EXISTS] name [CASCADE | PURGE]. Cascade applies to
@@ -167,12 +170,17 @@ type RotateToken struct {
 	With []*Property
 }
 
-// AlterRecipient is ALTER RECIPIENT r SET ('k' = v, ...): it changes the
-// recipient's properties (token.ttl, ip_allow, ...).
+// AlterRecipient is ALTER RECIPIENT r SET ('k' = v, ...), which changes
+// the recipient's settings (token.ttl, ip_allow, ...), or ALTER RECIPIENT r
+// SET PROPERTIES ('k' = v, ...) / UNSET PROPERTIES ('k', ...), which change
+// the recipient properties CURRENT_RECIPIENT reads. Exactly one of Set,
+// SetProperties and UnsetProperties is set.
 type AlterRecipient struct {
 	Pos
-	Name *Ident
-	Set  []*Property
+	Name            *Ident
+	Set             []*Property
+	SetProperties   []*Property
+	UnsetProperties []*Literal
 }
 
 // GrantRole is GRANT ROLE r TO ROLE|USER x, or with Revoke, REVOKE ROLE r
@@ -201,8 +209,10 @@ type GrantPrivileges struct {
 }
 
 // AlterShare is ALTER SHARE s ADD TABLE [IF NOT EXISTS] t [AS schema.name]
-// [WITH HISTORY] or ALTER SHARE s REMOVE TABLE t. Action is "ADD" or
-// "REMOVE"; IfNotExists makes adding a table already in the share a no-op.
+// [WITH HISTORY] [WHERE filter] or ALTER SHARE s REMOVE TABLE t. Action is
+// "ADD" or "REMOVE"; IfNotExists makes adding a table already in the share
+// a no-op. Where is the per-recipient filter (an AND of col = literal and
+// col = CURRENT_RECIPIENT('key'), checked by package sharefilter).
 type AlterShare struct {
 	Pos
 	Share       *Ident
@@ -211,6 +221,7 @@ type AlterShare struct {
 	Table       *Name
 	As          *Name
 	WithHistory bool
+	Where       Expr
 }
 
 // AlterTable is ALTER TABLE t SET TBLPROPERTIES ('key' = value, ...) or

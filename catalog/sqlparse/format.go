@@ -71,7 +71,11 @@ func ifNotExists(b bool) string {
 
 // String renders the statement.
 func (n *CreateObject) String() string {
-	return "CREATE " + n.Kind.Keyword() + ifNotExists(n.IfNotExists) + " " + n.Name.String() + with(n.With)
+	s := "CREATE " + n.Kind.Keyword() + ifNotExists(n.IfNotExists) + " " + n.Name.String() + with(n.With)
+	if len(n.Properties) > 0 {
+		s += " WITH PROPERTIES " + propList(n.Properties)
+	}
+	return s
 }
 
 // String renders the statement.
@@ -179,7 +183,23 @@ func (n *RotateToken) String() string {
 
 // String renders the statement.
 func (n *AlterRecipient) String() string {
-	return "ALTER RECIPIENT " + n.Name.String() + " SET" + strings.TrimPrefix(with(n.Set), " WITH")
+	s := "ALTER RECIPIENT " + n.Name.String()
+	switch {
+	case n.SetProperties != nil:
+		return s + " SET PROPERTIES " + propList(n.SetProperties)
+	case n.UnsetProperties != nil:
+		return s + " UNSET PROPERTIES " + keyList(n.UnsetProperties)
+	}
+	return s + " SET " + propList(n.Set)
+}
+
+// keyList renders ('key', ...).
+func keyList(keys []*Literal) string {
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = k.String()
+	}
+	return "(" + strings.Join(s, ", ") + ")"
 }
 
 // grantWords returns GRANT/TO or REVOKE/FROM.
@@ -216,6 +236,9 @@ func (n *AlterShare) String() string {
 	if n.WithHistory {
 		s += " WITH HISTORY"
 	}
+	if n.Where != nil {
+		s += " WHERE " + n.Where.String()
+	}
 	return s
 }
 
@@ -225,16 +248,12 @@ func (n *AlterTable) String() string {
 	if n.Unset == nil {
 		return s + " SET TBLPROPERTIES " + propList(n.Set)
 	}
-	keys := make([]string, len(n.Unset))
-	for i, k := range n.Unset {
-		keys[i] = k.String()
-	}
 	if n.IfExists {
 		s += " UNSET TBLPROPERTIES IF EXISTS"
 	} else {
 		s += " UNSET TBLPROPERTIES"
 	}
-	return s + " (" + strings.Join(keys, ", ") + ")"
+	return s + " " + keyList(n.Unset)
 }
 
 // Precedence levels, loosest first.

@@ -359,7 +359,14 @@ func (p *parser) create() Statement {
 		p.expect("WITH")
 		c.With = p.properties()
 	case kind == object.KindRecipient && p.accept("WITH"):
-		c.With = p.properties()
+		if !p.accept("PROPERTIES") {
+			c.With = p.properties()
+			if !p.accept("WITH") {
+				break
+			}
+			p.expect("PROPERTIES")
+		}
+		c.Properties = p.properties()
 	}
 	return c
 }
@@ -683,12 +690,21 @@ func (p *parser) alter() Statement {
 		return p.alterTable(pos)
 	}
 	name := p.ident(string(kind) + " name")
-	if kind == object.KindRecipient && p.accept("SET") {
-		return &AlterRecipient{Pos: pos, Name: name, Set: p.properties()}
+	if kind == object.KindRecipient {
+		switch p.acceptAny("SET", "UNSET") {
+		case "SET":
+			if p.accept("PROPERTIES") {
+				return &AlterRecipient{Pos: pos, Name: name, SetProperties: p.properties()}
+			}
+			return &AlterRecipient{Pos: pos, Name: name, Set: p.properties()}
+		case "UNSET":
+			p.expect("PROPERTIES")
+			return &AlterRecipient{Pos: pos, Name: name, UnsetProperties: p.propertyKeys()}
+		}
 	}
 	if kind != object.KindShare {
 		if kind == object.KindRecipient && !p.tok().is("ROTATE") {
-			p.failExpected("ROTATE or SET", "ROTATE", "SET")
+			p.failExpected("ROTATE, SET or UNSET", "ROTATE", "SET", "UNSET")
 		}
 		p.expect("ROTATE")
 		p.expect("TOKEN")
@@ -714,6 +730,9 @@ func (p *parser) alter() Statement {
 		if p.accept("WITH") {
 			p.expect("HISTORY")
 			a.WithHistory = true
+		}
+		if p.accept("WHERE") {
+			a.Where = p.expr()
 		}
 	}
 	return a

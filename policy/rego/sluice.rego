@@ -19,6 +19,12 @@
 #     "depth": 3    # count(input.path)
 #   }
 #
+# On the paths of the sharing server, a table node may also carry "filter"
+# (the share's per-recipient filter of the table, canonical SQL, enforced
+# by the server on every file) and a recipient principal "properties" (its
+# recipient properties, an object); the rules below do not read them,
+# operator deny rules may.
+#
 # A node's "privileges" is the set of privileges granted on it to one of the
 # principal's roles, and "inherited" the union of its ancestors'
 # "privileges"; the engine computes both from the grants (whatever

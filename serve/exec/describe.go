@@ -38,6 +38,8 @@ const SecretPlaceholder = "********"
 //	table      table, its name in a share ("with history" in detail)
 //	recipient  recipient name: who may read a share
 //	share      share name: the shares a recipient may read
+//	recipient property  key, value, "CURRENT_RECIPIENT('key')": what share
+//	           filters read (WITH PROPERTIES)
 //	token      "token N", created, expiry ("never"): a recipient's tokens
 //	           (their hashes are never shown)
 var DescribeColumns = []string{"section", "name", "value", "detail"}
@@ -386,6 +388,9 @@ func (r *run) describeShare(d *description, name string) error {
 		if t.WithHistory {
 			hist = "with history"
 		}
+		if t.Filter != "" {
+			hist = strings.TrimSpace(hist + " where " + t.Filter)
+		}
 		d.add("table", t.Table, t.ShareSchema+"."+alias, hist)
 	}
 	return r.shareGrants(d, func(g catalog.ShareGrant) (string, string) { return g.Share, g.Recipient }, sh.Name, "recipient")
@@ -413,6 +418,9 @@ func (r *run) describeRecipient(d *description, name string) error {
 	}
 	d.object(object.KindRecipient, rc.Name, rc.Owner, ts(rc.Created))
 	d.properties(rc.Properties, "token.ttl")
+	for _, k := range slices.Sorted(maps.Keys(rc.SharingProperties)) {
+		d.add("recipient property", k, rc.SharingProperties[k], "CURRENT_RECIPIENT('"+k+"')")
+	}
 	d.info("tokens", strconv.Itoa(len(rc.Tokens)))
 	// Oldest first; of tokens made together, the one expiring first
 	// (never expiring last).

@@ -32,11 +32,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sluice-io/sluice/catalog"
 	"github.com/sluice-io/sluice/catalog/object"
+	"github.com/sluice-io/sluice/catalog/sharefilter"
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
 )
@@ -127,7 +130,14 @@ func (r *run) createSharing(k object.Kind, name string, s *sqlparse.CreateObject
 	if err != nil {
 		return Result{}, err
 	}
-	rc, token, err := r.tx.CreateRecipient(catalog.Recipient{Name: name, Properties: props, Owner: owner})
+	sharing, err := properties(s.Properties)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(sharing) == 0 {
+		sharing = nil
+	}
+	rc, token, err := r.tx.CreateRecipient(catalog.Recipient{Name: name, Properties: props, SharingProperties: sharing, Owner: owner})
 	if err != nil {
 		return Result{}, err
 	}
@@ -140,6 +150,21 @@ func (r *run) alterRecipient(s *sqlparse.AlterRecipient) (Result, error) {
 	p, err := r.authorizeOn(policy.ActionAlter, object.KindRecipient, oneName(s.Name.Name))
 	if err != nil {
 		return Result{}, err
+	}
+	if s.SetProperties != nil || s.UnsetProperties != nil {
+		set, err := properties(s.SetProperties)
+		if err != nil {
+			return Result{}, err
+		}
+		unset := make([]string, len(s.UnsetProperties))
+		for i, k := range s.UnsetProperties {
+			unset[i] = k.Value
+		}
+		rc, err := r.tx.SetRecipientSharingProperties(p[0], set, unset)
+		if err != nil {
+			return Result{}, err
+		}
+		return msg("properties of recipient %s altered (%d set)", rc.Name, len(rc.SharingProperties)), nil
 	}
 	props, err := properties(s.Set)
 	if err != nil {
@@ -212,6 +237,11 @@ func (r *run) alterShare(s *sqlparse.AlterShare) (Result, error) {
 		return Result{}, err
 	}
 	st := catalog.ShareTable{Table: strings.Join(t, "."), WithHistory: s.WithHistory}
+	if s.Where != nil {
+		if st.Filter, err = r.shareFilter(s.Where, t); err != nil {
+			return Result{}, err
+		}
+	}
 	if s.As != nil {
 		as := s.As.Parts
 		st.Alias = as[len(as)-1].Name
@@ -231,7 +261,42 @@ func (r *run) alterShare(s *sqlparse.AlterShare) (Result, error) {
 	if added.WithHistory {
 		hist = " with history"
 	}
+	if added.Filter != "" {
+		hist += " where " + added.Filter
+	}
 	return msg("table %s added to share %s as %s.%s%s", added.Table, share, added.ShareSchema, added.Alias, hist), nil
+}
+
+// shareFilter checks the WHERE filter of ALTER SHARE ... ADD TABLE t: its
+// shape (package sharefilter) and that it names only partition columns of
+// t, which are its 'partitioned.by' for a table Sluice writes and those of
+// its Delta log (read by prepare) for one registered with LOCATION.
+func (r *run) shareFilter(where sqlparse.Expr, t []string) (string, error) {
+	f, err := sharefilter.Compile(where)
+	if err != nil {
+		return "", invalid("%v", err)
+	}
+	rel, err := r.tx.GetRelation(t[0], t[1], t[2])
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	switch {
+	case r.pre != nil && r.pre.snap != nil:
+		parts = r.pre.snap.PartitionColumns()
+	case rel.External:
+		return "", &catalog.Error{Class: catalog.ErrInUse, Msg: fmt.Sprintf("table %s changed while its location was read: run the statement again", rel.Path())}
+	default:
+		for _, c := range strings.Split(rel.Properties["partitioned.by"], ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				parts = append(parts, c)
+			}
+		}
+	}
+	if err := f.Check(rel.Path(), parts); err != nil {
+		return "", invalid("%v", err)
+	}
+	return f.Text, nil
 }
 
 // grantShare is GRANT|REVOKE SELECT ON SHARE s TO|FROM RECIPIENT r.
@@ -275,6 +340,9 @@ func (r *run) showShares() (Result, error) {
 		tables := make([]string, len(sh.Tables))
 		for i, t := range sh.Tables {
 			tables[i] = t.ShareSchema + "." + t.Alias + "=" + t.Table
+			if t.Filter != "" {
+				tables[i] += " WHERE " + t.Filter
+			}
 		}
 		res.Rows = append(res.Rows, []string{sh.Name, strings.Join(tables, ", "), sh.Owner, ts(sh.Created)})
 	}
@@ -289,7 +357,7 @@ func (r *run) showRecipients() (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Columns: []string{"name", "tokens", "expires", "owner", "created"}, Rows: [][]string{}}
+	res := Result{Columns: []string{"name", "tokens", "expires", "properties", "owner", "created"}, Rows: [][]string{}}
 	for _, rc := range rcs {
 		ok, err := r.usable(object.KindRecipient, []string{rc.Name})
 		if err != nil {
@@ -298,10 +366,19 @@ func (r *run) showRecipients() (Result, error) {
 		if !ok {
 			continue
 		}
-		res.Rows = append(res.Rows, []string{rc.Name, fmt.Sprint(len(rc.Tokens)), lastExpiry(rc.Tokens), rc.Owner, ts(rc.Created)})
+		res.Rows = append(res.Rows, []string{rc.Name, fmt.Sprint(len(rc.Tokens)), lastExpiry(rc.Tokens), propertyList(rc.SharingProperties), rc.Owner, ts(rc.Created)})
 	}
 	res.Message = fmt.Sprintf("%d recipients", len(res.Rows))
 	return res, nil
+}
+
+// propertyList renders recipient properties as k=v, by key.
+func propertyList(props map[string]string) string {
+	keys := slices.Sorted(maps.Keys(props))
+	for i, k := range keys {
+		keys[i] = k + "=" + props[k]
+	}
+	return strings.Join(keys, ", ")
 }
 
 // lastExpiry is when the last of the tokens expires: "never" if one does

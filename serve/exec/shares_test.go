@@ -220,7 +220,7 @@ func TestShareStatements(t *testing.T) {
 			who:   "root",
 			sql:   "SHOW RECIPIENTS",
 			want:  []string{"1 recipients"},
-			rows:  [][]string{{"acme", "1", "2026-12-22T12:00:00Z"}},
+			rows:  [][]string{{"acme", "1", "2026-12-22T12:00:00Z", ""}},
 			audit: []string{"user:root USAGE acme allow"},
 		},
 		{

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/deltawriter/deltalog"
 	"github.com/sluice-io/sluice/deltawriter/objstore"
+	"github.com/sluice-io/sluice/policy"
 )
 
 // StorageTimeout bounds what one statement does in object storage: reading
@@ -56,6 +57,9 @@ func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statem
 	if reg := e.prefetchColumns(ctx, s); reg != nil {
 		return &prepared{registry: reg}, nil
 	}
+	if as, ok := s.(*sqlparse.AlterShare); ok {
+		return e.prepareShareFilter(ctx, who, as)
+	}
 	ct, ok := s.(*sqlparse.CreateTable)
 	if !ok || ct.Location == nil {
 		return nil, nil
@@ -89,6 +93,43 @@ func (e *Executor) prepare(ctx context.Context, who Principal, s sqlparse.Statem
 		location = loc.String() // a plain path is kept as the file:// URI it means
 	}
 	return &prepared{snap: snap, location: location}, nil
+}
+
+// prepareShareFilter reads the Delta log of a table registered with
+// LOCATION that ALTER SHARE ... ADD TABLE ... WHERE shares, for its
+// partition columns, after authorizing the statement in a read transaction
+// (ALTER on the share, SELECT on the table).
+func (e *Executor) prepareShareFilter(ctx context.Context, who Principal, s *sqlparse.AlterShare) (*prepared, error) {
+	if s.Where == nil || s.Action != "ADD" {
+		return nil, nil
+	}
+	var rel catalog.Relation
+	err := e.cat.View(ctx, func(tx *catalog.Tx) error {
+		r := &run{e: e, ctx: ctx, tx: tx, who: who, stmt: s}
+		if _, err := r.authorizeOn(policy.ActionAlter, object.KindShare, oneName(s.Share.Name)); err != nil {
+			return err
+		}
+		t, err := r.authorizeOn(policy.ActionSelect, object.KindTable, s.Table)
+		if err != nil {
+			return err
+		}
+		rel, err = tx.GetRelation(t[0], t[1], t[2])
+		return err
+	})
+	if err != nil || !rel.External {
+		return nil, err
+	}
+	loc, err := checkLocation(rel.Location)
+	if err != nil {
+		return nil, invalid("table %s: %v", rel.Path(), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, StorageTimeout)
+	defer cancel()
+	snap, err := e.loadTable(ctx, loc)
+	if err != nil {
+		return nil, invalid("table %s: %v", rel.Path(), err)
+	}
+	return &prepared{snap: snap, location: rel.Location}, nil
 }
 
 // checkLocation checks the URI of an existing table and returns it parsed:

@@ -208,7 +208,11 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 	// The changes in order; of those, the page from offset, cut before
 	// the file after maxFiles files.
 	idx, files, next := 0, 0, ""
+	keep := t.filter.keeper(first.cols)
 	aerr = c.eachChange(t, st, w, end, times, func(ch change) (bool, *apiError) {
+		if ch.file != nil && !keep(ch.file.partitionValues()) {
+			return true, nil // outside the recipient's filter: not even counted
+		}
 		i := idx
 		idx++
 		switch {

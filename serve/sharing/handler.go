@@ -169,8 +169,9 @@ type call struct {
 	r         *http.Request
 	start     time.Time
 	recipient string
-	name      string // request name, e.g. "query"
-	path      string // share[.schema[.table]]
+	props     map[string]string // the recipient's properties, read with its first decision
+	name      string            // request name, e.g. "query"
+	path      string            // share[.schema[.table]]
 	version   *int64
 	files     *int
 	bytes     *int64

@@ -301,6 +301,97 @@ func TestPythonConnector(t *testing.T) {
 	if queries < 9 || files == 0 {
 		t.Errorf("audit: %d queries, %d files", queries, files)
 	}
+
+	// Per-recipient filters: share geo holds orders filtered by the
+	// recipient's region property, for r_eu, r_us and r_none (without it).
+	geoTokens := map[string]string{}
+	err = cat.Update(ctx, func(tx *catalog.Tx) error {
+		if _, err := tx.CreateShare(catalog.Share{Name: "geo"}); err != nil {
+			return err
+		}
+		if _, err := tx.AddShareTable("geo", catalog.ShareTable{Table: "sales.eu.orders", WithHistory: true,
+			Filter: "region = CURRENT_RECIPIENT('region')"}); err != nil {
+			return err
+		}
+		for name, region := range map[string]string{"r_eu": "eu", "r_us": "us", "r_none": ""} {
+			rc := catalog.Recipient{Name: name}
+			if region != "" {
+				rc.SharingProperties = map[string]string{"region": region}
+			}
+			_, tok, err := tx.CreateRecipient(rc)
+			if err != nil {
+				return err
+			}
+			geoTokens[name] = tok
+			if _, err := tx.GrantShare("geo", name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRegion := func(rows []any, region string) []any {
+		return where(rows, func(r map[string]any) bool { return region != "" && r["region"] == region })
+	}
+	for name, region := range map[string]string{"r_eu": "eu", "r_us": "us", "r_none": ""} {
+		t.Run("recipient filter "+name, func(t *testing.T) {
+			prof := filepath.Join(t.TempDir(), name+".share")
+			pb, _ := json.Marshal(map[string]any{"shareCredentialsVersion": 1, "endpoint": srv.URL + DefaultPrefix, "bearerToken": geoTokens[name]})
+			if err := os.WriteFile(prof, pb, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			other := "us"
+			if region == "us" {
+				other = "eu"
+			}
+			gops := []map[string]any{
+				{"op": "load", "table": "geo.eu.orders"},
+				{"op": "load", "table": "geo.eu.orders", "jsonPredicateHints": pred("region", "equal", "string", other)},
+				{"op": "load", "table": "geo.eu.orders", "jsonPredicateHints": pred("region", "equal", "string", region)},
+				{"op": "load", "table": "geo.eu.orders", "version": 2},
+				{"op": "changes", "table": "geo.eu.orders", "starting_version": 0},
+				{"op": "paged_files", "table": "geo.eu.orders", "max_files": 1},
+			}
+			res := runConnector(t, prof, gops)
+			gotRows := func(i int) []any {
+				t.Helper()
+				if res[i].Error != "" {
+					t.Fatalf("op %d %v: %s", i, gops[i], res[i].Error)
+				}
+				rows, err := testenv.SortRows(res[i].Rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rows
+			}
+			check := func(i int, want []any) {
+				t.Helper()
+				if got := gotRows(i); len(got) != len(want) || len(want) > 0 && !reflect.DeepEqual(got, want) {
+					t.Errorf("op %d %v:\n got %v\nwant %v", i, gops[i], got, want)
+				}
+			}
+			check(0, inRegion(latest, region))
+			check(1, nil)
+			check(2, inRegion(latest, region))
+			check(3, inRegion(ordersAt[2], region))
+			changes := gotRows(4)
+			for _, r := range changes {
+				delete(r.(map[string]any), "_commit_timestamp")
+			}
+			changes, _ = testenv.SortRows(changes)
+			if want := inRegion(changesOf(ordersAt, 0, 3), region); len(changes) != len(want) || len(want) > 0 && !reflect.DeepEqual(changes, want) {
+				t.Errorf("changes:\n got %v\nwant %v", changes, want)
+			}
+			// Pages of one file: as many pages as the recipient has files
+			// (one file per append and region), and at least one page.
+			wantFiles := map[string]int{"eu": 2, "us": 2, "": 0}[region]
+			if res[5].Error != "" || len(res[5].Files) != wantFiles || res[5].Pages != max(wantFiles, 1) {
+				t.Errorf("paged files: %+v, want %d files", res[5], wantFiles)
+			}
+		})
+	}
 }
 
 // changesOf is the change data feed of an append-only table from the rows

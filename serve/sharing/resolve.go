@@ -18,6 +18,7 @@ type sharedTable struct {
 	share    catalog.Share
 	entry    catalog.ShareTable
 	location string
+	filter   *recipientFilter // the entry's filter for this recipient; nil: none
 }
 
 // key is the table's identity within the share, for page tokens.
@@ -31,8 +32,18 @@ func (t sharedTable) label() string {
 // allowed asks the policy whether the recipient may SELECT the last node of
 // path. A denial is no error; a failed decision is.
 func (c *call) allowed(tx *catalog.Tx, path []policy.Node) (bool, error) {
+	if c.props == nil {
+		rc, err := tx.GetRecipient(c.recipient)
+		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+			return false, fmt.Errorf("sharing: recipient %s: %w", c.recipient, err)
+		}
+		c.props = rc.SharingProperties
+		if c.props == nil {
+			c.props = map[string]string{}
+		}
+	}
 	d, err := c.h.pol.Decide(c.ctx, policy.Request{
-		Principal: policy.Principal{Kind: policy.PrincipalRecipient, Name: c.recipient},
+		Principal: policy.Principal{Kind: policy.PrincipalRecipient, Name: c.recipient, Properties: c.props},
 		Action:    policy.ActionSelect,
 		Path:      path,
 	})
@@ -103,7 +114,7 @@ func (c *call) tablePath(tx *catalog.Tx, s catalog.Share, st catalog.ShareTable)
 		shareNode(s, c.recipient),
 		{Kind: object.KindDatabase, Name: nodes[0].Name},
 		{Kind: object.KindSchema, Name: nodes[1].Name},
-		{Kind: object.KindTable, Name: nodes[2].Name, Shares: []string{s.Name}},
+		{Kind: object.KindTable, Name: nodes[2].Name, Shares: []string{s.Name}, Filter: st.Filter},
 	}
 	return path, rel, nil
 }
@@ -125,7 +136,7 @@ func (c *call) visibleTables(tx *catalog.Tx, s catalog.Share) ([]sharedTable, er
 			return nil, err
 		}
 		if ok {
-			out = append(out, sharedTable{share: s, entry: st, location: rel.Location})
+			out = append(out, sharedTable{share: s, entry: st, location: rel.Location, filter: bindFilter(st, c.props)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -163,7 +174,7 @@ func (c *call) table(segs []string) (sharedTable, *apiError) {
 				return err
 			}
 			if ok {
-				out = sharedTable{share: s, entry: st, location: rel.Location}
+				out = sharedTable{share: s, entry: st, location: rel.Location, filter: bindFilter(st, c.props)}
 				return nil
 			}
 			break

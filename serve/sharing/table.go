@@ -284,7 +284,7 @@ func (c *call) metadata(segs []string) (int, *apiError) {
 	}
 	out := c.stream(format, snap.Version, false)
 	out.protocol(snap.Protocol)
-	size, n := ts.size, int64(len(ts.files))
+	size, n := t.filteredSize(ts)
 	out.metadata(snap.Metadata, at, &size, &n)
 	c.version = &snap.Version
 	return out.finish()
@@ -401,6 +401,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	if aerr != nil {
 		return 0, aerr
 	}
+	keep := t.filter.keeper(ts.cols)
 	filter := hintsFilter(q, ts.cols)
 	var stats []*fileStats
 	if filter != nil {
@@ -416,7 +417,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	end := caps.endStream || paged || refresh
 	out := c.stream(format, snap.Version, end)
 	out.protocol(snap.Protocol)
-	size, n := ts.size, int64(len(ts.files))
+	size, n := t.filteredSize(ts)
 	out.metadata(snap.Metadata, vp, &size, &n)
 	// The files in path order that pass the hints, then the limit; of
 	// those, the page from offset.
@@ -428,7 +429,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 		if stats != nil {
 			fs = stats[i]
 		}
-		if filter != nil && filter(f, fs) == no {
+		if !keep(f.PartitionValues) || filter != nil && filter(f, fs) == no {
 			continue
 		}
 		if !lim.keep(f, fs) {
@@ -464,6 +465,23 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 	}
 	c.version = &snap.Version
 	return out.finish()
+}
+
+// filteredSize is the size and count of the files of ts the recipient's
+// filter keeps (all of them without a filter): metadata tells no more.
+func (t sharedTable) filteredSize(ts *tableState) (int64, int64) {
+	if t.filter == nil {
+		return ts.size, int64(len(ts.files))
+	}
+	keep := t.filter.keeper(ts.cols)
+	var size, n int64
+	for _, f := range ts.files {
+		if keep(f.PartitionValues) {
+			size += f.Size
+			n++
+		}
+	}
+	return size, n
 }
 
 // limiter keeps files, in order, until their live rows (numRecords from

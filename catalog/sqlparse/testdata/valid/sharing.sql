@@ -23,3 +23,11 @@ GRANT OWNERSHIP ON RECIPIENT acme TO ROLE sharing_admin;
 REVOKE usage ON recipient acme FROM ROLE sharing_admin
 ;
 SHOW GRANTS ON RECIPIENT acme
+;
+CREATE RECIPIENT emea WITH PROPERTIES ('country' = 'DE', 'tier' = 'gold');
+CREATE RECIPIENT IF NOT EXISTS apac WITH ('token.ttl' = '30d') WITH PROPERTIES ('country' = 'JP');
+ALTER RECIPIENT emea SET PROPERTIES ('country' = 'FR');
+ALTER RECIPIENT emea UNSET PROPERTIES ('country', 'tier');
+ALTER SHARE partners ADD TABLE sales.orders.paid WHERE country = CURRENT_RECIPIENT('country');
+ALTER SHARE partners ADD TABLE IF NOT EXISTS sales.orders.big AS orders.big WITH HISTORY
+  WHERE region = 'eu' AND CURRENT_RECIPIENT('tier') = tier AND year = 2024

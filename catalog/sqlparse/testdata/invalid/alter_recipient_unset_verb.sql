@@ -1,0 +1,1 @@
+ALTER RECIPIENT acme UNSET ('country')

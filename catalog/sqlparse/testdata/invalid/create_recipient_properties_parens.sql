@@ -1,0 +1,1 @@
+CREATE RECIPIENT acme WITH PROPERTIES 'country' = 'DE'

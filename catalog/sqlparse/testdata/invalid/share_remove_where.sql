@@ -1,0 +1,1 @@
+ALTER SHARE partners REMOVE TABLE sales.orders.paid WHERE country = 'DE'

@@ -1,0 +1,1 @@
+ALTER SHARE partners ADD TABLE sales.orders.paid WHERE
