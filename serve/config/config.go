@@ -623,6 +623,16 @@ func (c *Config) validateCatalog(bad func(key, val, want string) error) error {
 			return bad("catalog.password", p, "is for a PostgreSQL catalog: set catalog.url too, or remove it")
 		}
 	}
+	if c.Catalog.URL != "" {
+		// Replicas share the catalog: what one writes or signs, the
+		// others must reach and verify.
+		if c.Storage.Warehouse == "" {
+			return bad("storage.warehouse", "", "a PostgreSQL catalog is shared by replicas, and the default warehouse (in this server's data directory) is not: set storage.warehouse (--warehouse) to s3://bucket/prefix or a file:// directory every replica reaches")
+		}
+		if c.Sharing.FileURLKey == "" {
+			return bad("sharing.file_url_key", "", "a PostgreSQL catalog is shared by replicas, which must sign page tokens and file URLs with one key: set SLUICE_FILE_URL_KEY to the same 64 hex digits on every replica (e.g. openssl rand -hex 32)")
+		}
+	}
 	return nil
 }
 
