@@ -76,7 +76,7 @@ type Config struct {
 type Catalog struct {
 	// URL is empty for SQLite (<data_dir>/catalog.db), or
 	// postgres://user@host:port/database?sslmode=... without a password.
-	URL string `yaml:"url" env:"SLUICE_CATALOG_URL" flag:"catalog" help:"catalog database: empty for SQLite in <data_dir>/catalog.db, or postgres://user@host:5432/database?sslmode=verify-full (no password in it: see catalog.password)"`
+	URL string `yaml:"url" env:"SLUICE_CATALOG_URL" flag:"catalog" help:"catalog database: empty for SQLite in <data_dir>/catalog.db, or postgres://user@host:5432/database?sslmode=verify-full (no password in it: see catalog.password), which replicas share (they need one storage.warehouse and SLUICE_FILE_URL_KEY; one of them leads, docs/operations.md)"`
 	// Password is a reference to the PostgreSQL password, never the
 	// password: env:NAME or file:/path. Empty: pgx's defaults (PGPASSWORD,
 	// ~/.pgpass, or none for certificate or trust authentication).
