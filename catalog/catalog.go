@@ -29,7 +29,9 @@ type Catalog struct {
 
 	// writeMu runs this process's write transactions one at a time: DDL is
 	// rare, and queuing here is cheaper than contending for the database
-	// lock. Other processes are handled by the backend (busy timeout).
+	// lock. It orders nothing across processes and needs not: other
+	// servers' transactions are the backend's to order (SQLite's busy
+	// timeout; PostgreSQL's SERIALIZABLE, whose conflicts Update retries).
 	writeMu sync.Mutex
 
 	stmtMu sync.Mutex
@@ -162,6 +164,13 @@ func (c *Catalog) run(ctx context.Context, write bool, fn func(tx *Tx) error) (e
 		if err != nil {
 			stx.Rollback()
 			return
+		}
+		if n, ok := c.b.(changeNotifier); ok && write && !t.migrating {
+			if err = n.notifyChange(ctx, stx); err != nil {
+				stx.Rollback()
+				err = fmt.Errorf("catalog: notify the change: %w", err)
+				return
+			}
 		}
 		if cerr := stx.Commit(); cerr != nil {
 			err = fmt.Errorf("catalog: commit: %w", cerr)

@@ -37,7 +37,8 @@ const migrationLockKey int64 = 0x736c75696365
 // transactions are REPEATABLE READ READ ONLY: one snapshot, and they never
 // fail on a conflict.
 type postgresBackend struct {
-	db *sql.DB
+	db  *sql.DB
+	cfg *pgx.ConnConfig // for connections of their own (Dial)
 }
 
 // OpenPostgres opens the catalog in the PostgreSQL database at connURL
@@ -108,7 +109,7 @@ func openPostgresBackend(ctx context.Context, connURL, password string) (*postgr
 		slog.Warn("the catalog database does not use the C collation: listings sort by its collation, not bytewise as with SQLite (create it with LC_COLLATE 'C')",
 			"catalog", shown, "collation", collate)
 	}
-	return &postgresBackend{db: db}, nil
+	return &postgresBackend{db: db, cfg: cfg}, nil
 }
 
 func (b *postgresBackend) Begin(ctx context.Context, write bool) (*sql.Tx, error) {
@@ -183,3 +184,25 @@ func (b *postgresBackend) LockMigrations(ctx context.Context) (func() error, err
 }
 
 func (b *postgresBackend) Close() error { return b.db.Close() }
+
+// ChangesChannel is the PostgreSQL notification channel on which every
+// committed write transaction of the catalog notifies (LISTEN/NOTIFY), so
+// that the servers sharing the catalog learn of a change at once.
+const ChangesChannel = "sluice_catalog"
+
+// notifyChange queues the notification of this transaction's change; it
+// is delivered when (and only if) the transaction commits.
+func (b *postgresBackend) notifyChange(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, ChangesChannel)
+	return err
+}
+
+// dial opens a connection of its own to the catalog's database, outside
+// the pool.
+func (b *postgresBackend) dial(ctx context.Context) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, b.cfg.Copy())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: connect: %w", err)
+	}
+	return c, nil
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-io/sluice/catalog/sqlparse"
 	"github.com/sluice-io/sluice/policy"
 	"github.com/sluice-io/sluice/serve/exec"
+	"github.com/sluice-io/sluice/serve/leader"
 	"github.com/sluice-io/sluice/serve/sharing"
 )
 
@@ -35,8 +36,9 @@ type api struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  prometheus.Histogram
-	extra    []route      // see mountSharing
-	sharing  http.Handler // the Delta Sharing handler, nil until mountSharing
+	extra    []route        // see mountSharing
+	sharing  http.Handler   // the Delta Sharing handler, nil until mountSharing
+	role     *leader.Status // nil: always the leader (tests)
 }
 
 // newAPI returns the handler of the statements API over the catalog and
@@ -64,11 +66,33 @@ func (s *api) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/statements", s.statements)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	for _, r := range s.extra {
 		mux.Handle(r.pattern, r.h)
 	}
 	return s.guard(mux)
+}
+
+// readyzTimeout bounds /readyz's look at the catalog.
+const readyzTimeout = 2 * time.Second
+
+// readyz answers 200 "ready: leader" or "ready: follower" when the catalog
+// answers (every replica serves statements and sharing requests, leader or
+// not), else 503 saying so.
+func (s *api) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), readyzTimeout)
+	defer cancel()
+	if err := s.cat.View(ctx, func(*catalog.Tx) error { return nil }); err != nil {
+		s.log.Warn("readyz: the catalog does not answer", "err", err)
+		http.Error(w, "not ready: the catalog does not answer (see the server log)", http.StatusServiceUnavailable)
+		return
+	}
+	role := leader.Leading
+	if s.role != nil {
+		role = s.role.State()
+	}
+	fmt.Fprintf(w, "ready: %s\n", role)
 }
 
 // guard sends every request whose path, as sent or cleaned, is under

@@ -48,6 +48,8 @@ func TestCatalogChoice(t *testing.T) {
 			dir := t.TempDir()
 			cfg := configIn(dir)
 			cfg.Catalog = config.Catalog{URL: u.String(), Password: tc.ref}
+			cfg.Storage.Warehouse = "file://" + filepath.Join(dir, "shared-warehouse")
+			cfg.Sharing.FileURLKey = strings.Repeat("ab", 32)
 			var logs bytes.Buffer
 			s, err := New(context.Background(), cfg, WithLogOutput(&logs))
 			if strings.Contains(logs.String(), password) || (err != nil && strings.Contains(err.Error(), password)) {

@@ -27,6 +27,7 @@ import (
 	"github.com/sluice-io/sluice/serve/config"
 	"github.com/sluice-io/sluice/serve/exec"
 	"github.com/sluice-io/sluice/serve/httplimit"
+	"github.com/sluice-io/sluice/serve/leader"
 	"github.com/sluice-io/sluice/serve/supervisor"
 	"github.com/sluice-io/sluice/serve/tlsreload"
 	"github.com/sluice-io/sluice/serve/upkeep"
@@ -43,6 +44,8 @@ type Server struct {
 	cat       *catalog.Catalog
 	audit     *policy.JSONLSink
 	sup       *supervisor.Supervisor
+	elector   leader.Elector // who runs the supervisor and upkeep
+	role      *leader.Status
 	upkeep    *upkeep.Loop // nil with upkeep.enabled false
 	ln        net.Listener
 	http      *http.Server
@@ -135,14 +138,20 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (_ *Server, err
 	if err != nil {
 		return nil, err
 	}
-	exOpts := []exec.Option{exec.WithWarehouse(warehouse), exec.WithPublicURL(s.publicURL), exec.WithQueryMonitor(queryMonitor{s.sup})}
+	s.role = &leader.Status{}
+	s.elector = leader.Single{}
+	if s.cat.Shared() {
+		s.elector = &leader.Postgres{Dial: s.cat.Dial, Log: s.log.With("component", "leader")}
+	}
+	exOpts := []exec.Option{exec.WithWarehouse(warehouse), exec.WithPublicURL(s.publicURL), exec.WithQueryMonitor(queryMonitor{s.sup, s.role})}
 	if cfg.Upkeep.Enabled {
 		s.upkeep = upkeep.New(newCatalogTables(s.cat, s.log), upkeep.WithInterval(cfg.Upkeep.Interval), upkeep.WithLogger(s.log.With("component", "upkeep")))
 		exOpts = append(exOpts, exec.WithTableMonitor(tableMonitor{s.upkeep}))
 	}
 	ex := exec.New(s.cat, pol, exOpts...)
 	a := newAPI(s.cat, ex, s.log)
-	a.reg.MustRegister(s.sup, pol, limits)
+	a.role = s.role
+	a.reg.MustRegister(s.sup, pol, limits, s.role)
 	if s.upkeep != nil {
 		a.reg.MustRegister(s.upkeep)
 	}
@@ -275,7 +284,7 @@ func warehouseURI(cfg config.Config) (string, error) {
 func httpLimits(c config.HTTP) *httplimit.Limits {
 	return httplimit.New(httplimit.Config{BodyTimeout: c.BodyTimeout, WriteIdleTimeout: c.WriteIdleTimeout,
 		MaxConnections: c.MaxConnections, MaxConnectionsPerClient: c.MaxConnectionsPerClient,
-		MaxInflight: c.MaxInflight, RetryAfter: c.RetryAfter, Exempt: []string{"/healthz", "/metrics"}})
+		MaxInflight: c.MaxInflight, RetryAfter: c.RetryAfter, Exempt: []string{"/healthz", "/readyz", "/metrics"}})
 }
 
 // PublicURL is where recipients reach the server: public_url, or derived
@@ -290,13 +299,16 @@ func (s *Server) ListenURL() string { return s.scheme + "://" + s.ln.Addr().Stri
 func (s *Server) IssuedToken() string { return s.issued }
 
 // Run serves until ctx ends or a part fails, as one actor group
-// (oklog/run): the HTTP server, the query supervisor, the table upkeep
-// loop (unless upkeep.enabled is false), the ready hook and ctx. When the
-// first of them returns, they are stopped in that order: the HTTP server
-// shuts down (requests in flight get ShutdownTimeout), then the workers
-// are stopped (each commits what it holds), then upkeep; then the
-// catalog, the audit log and the lock are closed. Run returns the first
-// error: of the part that failed, or of stopping one.
+// (oklog/run): the HTTP server, the leader's work (the query supervisor
+// and, unless upkeep.enabled is false, the table upkeep loop: on SQLite
+// always, on a shared PostgreSQL catalog while this replica holds the
+// leader lock, see package leader), the catalog change watch (PostgreSQL),
+// the ready hook and ctx. When the first of them returns, they are stopped
+// in that order: the HTTP server shuts down (requests in flight get
+// ShutdownTimeout), then the workers are stopped (each commits what it
+// holds) and upkeep, then leadership is given up; then the catalog, the
+// audit log and the lock are closed. Run returns the first error: of the
+// part that failed, or of stopping one.
 func (s *Server) Run(ctx context.Context) error {
 	var g run.Group
 	var shutdownErr, supErr error
@@ -313,23 +325,24 @@ func (s *Server) Run(ctx context.Context) error {
 		shutdownErr = shutdownHTTP(s.http)
 	})
 
-	// The workers outlive the HTTP server by a little: they are stopped
-	// (and commit) after it has shut down.
-	supCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	// The leader's work: the query supervisor and table upkeep, on one
+	// replica of a shared catalog at a time (on SQLite, this server always
+	// leads). It outlives the HTTP server by a little: it is stopped (the
+	// workers commit) after that has shut down.
+	leadCtx, stopLeading := context.WithCancel(context.WithoutCancel(ctx))
 	g.Add(func() error {
-		supErr = s.sup.Run(supCtx)
+		supErr = leader.Run(leadCtx, s.elector, s.lead, s.role, s.log.With("component", "leader"))
 		return supErr
-	}, func(error) { stopWorkers() })
+	}, func(error) { stopLeading() })
 
-	// Table upkeep is one actor, so that it can run on one replica only.
-	// Stopped, a round in flight fails its current step (a file written
-	// but not committed is left for VACUUM) and ends.
-	if s.upkeep != nil {
-		upkeepCtx, stopUpkeep := context.WithCancel(ctx)
+	// Every replica hears of the changes the others make to the catalog:
+	// the leader's supervisor reconciles at once when a statement through
+	// another replica changed the queries.
+	if s.cat.Shared() {
+		watchCtx, stopWatch := context.WithCancel(ctx)
 		g.Add(func() error {
-			s.upkeep.Run(upkeepCtx)
-			return nil
-		}, func(error) { stopUpkeep() })
+			return s.cat.WatchChanges(watchCtx, s.sup.Notify, s.log.With("component", "catalog"))
+		}, func(error) { stopWatch() })
 	}
 
 	hookCtx, stopHook := context.WithCancel(ctx)
@@ -349,12 +362,41 @@ func (s *Server) Run(ctx context.Context) error {
 	}, func(error) { stopHook() })
 
 	err := g.Run()
-	stopWorkers()
+	stopLeading()
 	stopHook()
 	if err == nil {
 		err = errors.Join(shutdownErr, supErr)
 	}
 	return errors.Join(err, s.Close())
+}
+
+// lead is one term of leadership: the supervisor and, unless off, the
+// upkeep loop, until ctx ends. A term lost (cause leader.ErrLost) kills
+// the workers at once (supervisor.ErrStopNow): another replica may lead
+// already. Stopped, an upkeep round in flight fails its current step (a
+// file written but not committed is left for VACUUM) and ends.
+func (s *Server) lead(ctx context.Context) error {
+	supCtx, stopSup := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopSup(nil)
+	go func() {
+		<-ctx.Done()
+		if errors.Is(context.Cause(ctx), leader.ErrLost) {
+			stopSup(supervisor.ErrStopNow)
+		}
+		stopSup(nil)
+	}()
+	var wg sync.WaitGroup
+	if s.upkeep != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.upkeep.Run(ctx)
+		}()
+	}
+	err := s.sup.Run(supCtx)
+	stopSup(nil)
+	wg.Wait()
+	return err
 }
 
 // Close closes the listener, the catalog, the audit log and the lock. Run
@@ -446,10 +488,21 @@ func derivePublicURL(scheme string, addr *net.TCPAddr) string {
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
+// StateOnLeader is the worker state SHOW QUERIES shows on a replica that
+// does not lead: the leader runs the workers, and its SHOW QUERIES tells
+// theirs.
+const StateOnLeader = "on leader"
+
 // queryMonitor shows the supervisor to the executor.
-type queryMonitor struct{ *supervisor.Supervisor }
+type queryMonitor struct {
+	*supervisor.Supervisor
+	role *leader.Status
+}
 
 func (m queryMonitor) QueryStatus(id string) (exec.QueryStatus, bool) {
+	if m.role.State() != leader.Leading {
+		return exec.QueryStatus{State: StateOnLeader, Lag: -1}, true
+	}
 	st, ok := m.Status(id)
 	return exec.QueryStatus{State: st.State, PID: st.PID, MetricsAddr: st.MetricsAddr, Restarts: st.Restarts, LastError: st.LastError,
 		Started: st.Started, Lag: st.Lag, CredentialsExpire: st.CredentialsExpire}, ok

@@ -76,7 +76,7 @@ type Config struct {
 type Catalog struct {
 	// URL is empty for SQLite (<data_dir>/catalog.db), or
 	// postgres://user@host:port/database?sslmode=... without a password.
-	URL string `yaml:"url" env:"SLUICE_CATALOG_URL" flag:"catalog" help:"catalog database: empty for SQLite in <data_dir>/catalog.db, or postgres://user@host:5432/database?sslmode=verify-full (no password in it: see catalog.password)"`
+	URL string `yaml:"url" env:"SLUICE_CATALOG_URL" flag:"catalog" help:"catalog database: empty for SQLite in <data_dir>/catalog.db, or postgres://user@host:5432/database?sslmode=verify-full (no password in it: see catalog.password), which replicas share (they need one storage.warehouse and SLUICE_FILE_URL_KEY; one of them leads, docs/operations.md)"`
 	// Password is a reference to the PostgreSQL password, never the
 	// password: env:NAME or file:/path. Empty: pgx's defaults (PGPASSWORD,
 	// ~/.pgpass, or none for certificate or trust authentication).
@@ -621,6 +621,16 @@ func (c *Config) validateCatalog(bad func(key, val, want string) error) error {
 		}
 		if c.Catalog.URL == "" {
 			return bad("catalog.password", p, "is for a PostgreSQL catalog: set catalog.url too, or remove it")
+		}
+	}
+	if c.Catalog.URL != "" {
+		// Replicas share the catalog: what one writes or signs, the
+		// others must reach and verify.
+		if c.Storage.Warehouse == "" {
+			return bad("storage.warehouse", "", "a PostgreSQL catalog is shared by replicas, and the default warehouse (in this server's data directory) is not: set storage.warehouse (--warehouse) to s3://bucket/prefix or a file:// directory every replica reaches")
+		}
+		if c.Sharing.FileURLKey == "" {
+			return bad("sharing.file_url_key", "", "a PostgreSQL catalog is shared by replicas, which must sign page tokens and file URLs with one key: set SLUICE_FILE_URL_KEY to the same 64 hex digits on every replica (e.g. openssl rand -hex 32)")
 		}
 	}
 	return nil

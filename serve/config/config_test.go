@@ -40,7 +40,7 @@ func TestGoodFileValues(t *testing.T) {
 			MaxConnections: 2000, MaxConnectionsPerClient: 50, MaxInflight: 300, RetryAfter: 3 * time.Second},
 		Queries: Queries{StopTimeout: 45 * time.Second},
 		Upkeep:  Upkeep{Enabled: false, Interval: 5 * time.Minute},
-		Sharing: Sharing{URLLifetime: 10 * time.Minute, JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
+		Sharing: Sharing{URLLifetime: 10 * time.Minute, FileURLKey: strings.Repeat("cd", 32), JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
 			Issuer: "https://idp.example.com/", Audience: "sluice-sharing", RecipientClaim: "sharing_recipient", Skew: 30 * time.Second},
 			MaxTokenLifetime: 90 * 24 * time.Hour, TrustedProxies: []string{"10.0.0.0/24", "192.0.2.7"}}}
 	c.sources = nil

@@ -107,6 +107,11 @@ func (s *Supervisor) startProcess(ctx context.Context, id string, raw json.RawMe
 // stop asks the worker to exit (SIGTERM: it flushes and commits), and kills
 // it after timeout.
 func (p *process) stop(timeout time.Duration) {
+	if timeout <= 0 { // at once: no SIGTERM, which would start a last commit
+		kill(p.cmd.Process)
+		<-p.exited
+		return
+	}
 	terminate(p.cmd.Process)
 	t := time.NewTimer(timeout)
 	defer t.Stop()

@@ -134,7 +134,11 @@ func (s *Supervisor) runLoop(ctx context.Context, q *query, spec json.RawMessage
 		case <-ctx.Done():
 			stopScrape()
 			q.update(func(st *Status) { st.State = StateStopping })
-			p.stop(s.stopTimeout)
+			grace := s.stopTimeout
+			if errors.Is(context.Cause(ctx), ErrStopNow) {
+				grace = 0 // no commit: another server may run this query already
+			}
+			p.stop(grace)
 			s.log.Info("worker stopped", "query", q.id, "table", q.table, "exit", p.exitStatus())
 			return
 		case <-refresh:

@@ -244,8 +244,16 @@ func (s *Supervisor) Notify() {
 	}
 }
 
+// ErrStopNow, as the cause of the cancellation of Run's context
+// (context.WithCancelCause), has Run kill its workers at once (SIGKILL to
+// each process group) instead of stopping them gracefully: this server lost
+// leadership, another may already run the queries, and a worker's last
+// window is better re-read by the new one than committed beside it.
+var ErrStopNow = errors.New("supervisor: stop the workers at once")
+
 // Run reconciles until ctx is canceled, then stops every worker (each gets
-// WithStopTimeout to exit) and returns. A failed reconcile is logged and
+// WithStopTimeout to exit; none with cause ErrStopNow) and returns. Run may
+// be called again after it returned (a replica that leads again). A failed reconcile is logged and
 // retried; Run returns an error only when the first one fails, so a server
 // does not start without its queries.
 func (s *Supervisor) Run(ctx context.Context) error {

@@ -671,3 +671,47 @@ func TestRunStoppedBeforeFirstReconcile(t *testing.T) {
 		t.Fatalf("Run on a canceled context: %v", err)
 	}
 }
+
+// TestStopNow: a Run canceled with cause ErrStopNow (the server lost
+// leadership) kills its workers at once, long stop timeout or not, without
+// the SIGTERM that would have them commit; canceled plainly, it stops them
+// gracefully. Run again (leading again), the supervisor starts them anew.
+func TestStopNow(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cause    error
+		graceful bool
+	}{
+		{"leadership lost", ErrStopNow, false},
+		{"server stops", context.Canceled, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, WithStopTimeout(time.Minute))
+			id := f.addQuery("q", fake(t, "steady", nil))
+			for term := 1; term <= 2; term++ {
+				ctx, cancel := context.WithCancelCause(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- f.sup.Run(ctx) }()
+				st := f.wait(id, "running", func(s Status) bool { return s.State == StateRunning && s.Lag == 7 })
+				start := time.Now()
+				cancel(tc.cause)
+				if err := <-done; err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				if alive(st.PID) {
+					t.Fatalf("term %d: worker %d outlived Run", term, st.PID)
+				}
+				stopped := strings.Contains(f.file(id, "stopped"), strconv.Itoa(st.PID))
+				if stopped != tc.graceful {
+					t.Errorf("term %d: worker %d stopped gracefully: %v, want %v", term, st.PID, stopped, tc.graceful)
+				}
+				if d := time.Since(start); !tc.graceful && d > 5*time.Second {
+					t.Errorf("term %d: killing the workers took %v", term, d)
+				}
+			}
+			if n := len(strings.Split(strings.TrimSpace(f.file(id, "starts")), "\n")); n != 2 {
+				t.Errorf("%d worker starts over two terms, want 2", n)
+			}
+		})
+	}
+}
