@@ -176,6 +176,7 @@ type call struct {
 	bytes     *int64
 	minExp    *int64 // the earliest expiry of the URLs handed out
 	reason    string // the error answered, for the audit record
+	idScheme  string // the fileidhash asked for ("": the default ids)
 	abort     bool   // the answer was cut short after its first bytes
 }
 

@@ -30,7 +30,30 @@ type queryRequest struct {
 	PageToken           *string   `json:"pageToken,omitempty"`
 	IncludeRefreshToken *bool     `json:"includeRefreshToken,omitempty"`
 	RefreshToken        *string   `json:"refreshToken,omitempty"`
-	IdempotencyKey      *string   `json:"idempotency_key,omitempty"`
+	// IncludeHistoricalProtocol: with startingVersion, the protocol
+	// actions of later versions, in the delta format.
+	IncludeHistoricalProtocol *bool `json:"includeHistoricalProtocol,omitempty"`
+	// IdempotencyKey (the protocol's idempotencyKey; the reference
+	// client sends idempotency_key, also accepted) names an asynchronous
+	// query across retries.
+	IdempotencyKey    *string `json:"idempotencyKey,omitempty"`
+	IdempotencyKeyAlt *string `json:"idempotency_key,omitempty"`
+}
+
+// idempotencyKey is the key of either spelling, "" without one.
+func (q queryRequest) idempotencyKey() string {
+	switch {
+	case q.IdempotencyKey != nil:
+		return *q.IdempotencyKey
+	case q.IdempotencyKeyAlt != nil:
+		return *q.IdempotencyKeyAlt
+	}
+	return ""
+}
+
+// historicalProtocol reports whether includeHistoricalProtocol is true.
+func (q queryRequest) historicalProtocol() bool {
+	return q.IncludeHistoricalProtocol != nil && *q.IncludeHistoricalProtocol
 }
 
 // hintText is jsonPredicateHints: a string holding the predicate's JSON,
@@ -54,7 +77,11 @@ func (h *hintText) UnmarshalJSON(b []byte) error {
 
 // pageParams are the parameters a page token is bound to.
 func (q queryRequest) pageParams() string {
-	return paramsHash([]any{q.PredicateHints, q.JSONPredicateHints, q.LimitHint, q.Version, q.Timestamp, q.StartingVersion, q.EndingVersion})
+	p := []any{q.PredicateHints, q.JSONPredicateHints, q.LimitHint, q.Version, q.Timestamp, q.StartingVersion, q.EndingVersion}
+	if q.historicalProtocol() { // only when set: tokens issued before it existed stay valid
+		p = append(p, true)
+	}
+	return paramsHash(p)
 }
 
 func decodeQuery(r *http.Request) (queryRequest, *apiError) {
@@ -348,6 +375,9 @@ func (c *call) query(segs []string) (int, *apiError) {
 	if aerr := q.validate(); aerr != nil {
 		return 0, aerr
 	}
+	if c.idScheme, aerr = parseFileIDHash(c.r); aerr != nil {
+		return 0, aerr
+	}
 	caps := parseCapabilities(c.r.Header.Get(capsHeader))
 	st, aerr := c.open(t)
 	if aerr != nil {
@@ -357,8 +387,8 @@ func (c *call) query(segs []string) (int, *apiError) {
 		if aerr := needHistory(t, "reading table changes from startingVersion"); aerr != nil {
 			return 0, aerr
 		}
-		w := changeRequest{start: *q.StartingVersion, end: q.EndingVersion, historical: true, maxFiles: q.MaxFiles, pageToken: q.PageToken,
-			params: q.pageParams()}
+		w := changeRequest{start: *q.StartingVersion, end: q.EndingVersion, historical: true, historicalProtocol: q.historicalProtocol(),
+			maxFiles: q.MaxFiles, pageToken: q.PageToken, params: q.pageParams()}
 		return c.serveChanges(t, st, caps, w)
 	}
 	return c.snapshotQuery(t, st, caps, q)
