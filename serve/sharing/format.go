@@ -27,6 +27,7 @@ type capabilities struct {
 	formats   []string // as asked, in order; default parquet
 	features  []string // readerfeatures, lower-cased
 	endStream bool
+	async     bool // asyncquery=true
 }
 
 // splitList splits a comma-separated header value.
@@ -56,6 +57,8 @@ func parseCapabilities(h string) capabilities {
 			c.features = splitList(v)
 		case "includeendstreamaction":
 			c.endStream = strings.TrimSpace(v) == "true"
+		case "asyncquery":
+			c.async = strings.TrimSpace(v) == "true"
 		}
 	}
 	return c

@@ -86,24 +86,31 @@ func (q queryRequest) pageParams() string {
 
 func decodeQuery(r *http.Request) (queryRequest, *apiError) {
 	var q queryRequest
+	return q, decodeBody(r, &q, "a query request (a JSON object with predicateHints, limitHint, version, ...)")
+}
+
+// decodeBody decodes a request body of at most maxQueryBody bytes, one
+// JSON object, into v; an empty body leaves v as it is. what names the
+// object in the error.
+func decodeBody(r *http.Request, v any, what string) *apiError {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
 	if err != nil {
-		return q, malformed("read the request body: %v", err)
+		return malformed("read the request body: %v", err)
 	}
 	if len(b) > maxQueryBody {
-		return q, &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxQueryBody)}
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxQueryBody)}
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return q, nil // the protocol asks for {}, but nothing means the same
+		return nil // the protocol asks for {}, but nothing means the same
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&q); err != nil {
-		return q, malformed("the body is not a valid query request (a JSON object with predicateHints, limitHint, version, ...): %v", err)
+	if err := dec.Decode(v); err != nil {
+		return malformed("the body is not a valid %s: %v", what, err)
 	}
 	if dec.More() {
-		return q, malformed("the body holds more than one JSON value")
+		return malformed("the body holds more than one JSON value")
 	}
-	return q, nil
+	return nil
 }
 
 // validate checks the combinations the protocol allows.
@@ -397,7 +404,6 @@ func (c *call) query(segs []string) (int, *apiError) {
 func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities, q queryRequest) (int, *apiError) {
 	var at *int64
 	offset := 0
-	versioned := q.Version != nil || q.Timestamp != nil
 	switch {
 	case q.PageToken != nil:
 		tok, aerr := c.h.tokens.open(*q.PageToken, kindFiles, c.recipient, t.scope())
@@ -421,11 +427,24 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 		if at, aerr = c.timeTravel(t, st, q.Version, q.Timestamp); aerr != nil {
 			return 0, aerr
 		}
+		if caps.async {
+			if status, aerr, done := c.submitAsync(t, st, q, at); done {
+				return status, aerr
+			}
+		}
 	}
 	ts, aerr := c.loadAt(t, st, at)
 	if aerr != nil {
 		return 0, aerr
 	}
+	return c.serveSnapshot(t, st, caps, q, ts, offset, q.pageParams())
+}
+
+// serveSnapshot streams the files of the table state ts that pass q's
+// hints and limit, from offset, in pages of q.MaxFiles; page tokens carry
+// params. The synchronous query and the result of an asynchronous one
+// both answer through it.
+func (c *call) serveSnapshot(t sharedTable, st objstore.Store, caps capabilities, q queryRequest, ts *tableState, offset int, params string) (int, *apiError) {
 	snap := ts.snap
 	format, aerr := caps.chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
@@ -437,7 +456,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 		stats = ts.fileStats()
 	}
 	var vp, tsp *int64
-	if versioned {
+	if q.Version != nil || q.Timestamp != nil {
 		v, ms := snap.Version, snap.Timestamp.UnixMilli()
 		vp, tsp = &v, &ms
 	}
@@ -470,7 +489,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 			continue
 		}
 		if q.MaxFiles != nil && emitted == *q.MaxFiles {
-			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: q.pageParams(),
+			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: params,
 				Version: snap.Version, Offset: idx, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
 			break
 		}
