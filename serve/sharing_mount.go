@@ -74,6 +74,7 @@ func (s *api) mountSharing(cat *catalog.Catalog, pol *policy.Engine, cfg config.
 	if d := cfg.Sharing.URLLifetime; d > 0 {
 		opts = append(opts, sharing.WithURLLifetime(d))
 	}
+	opts = append(opts, sharing.WithAsyncThreshold(cfg.Sharing.AsyncThreshold))
 	if audit != nil {
 		opts = append(opts, sharing.WithAuditSink(audit))
 	}

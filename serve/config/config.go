@@ -173,6 +173,9 @@ type Sharing struct {
 	// TrustedProxies are the addresses (CIDRs or IPs) of the reverse
 	// proxies whose X-Forwarded-For gives a recipient's address for its
 	// ip_allow list; from any other peer the header is ignored.
+	// AsyncThreshold is the number of files above which a query whose
+	// client allows it (asyncquery=true) is answered asynchronously.
+	AsyncThreshold int      `yaml:"async_threshold" env:"SLUICE_SHARING_ASYNC_THRESHOLD" flag:"sharing-async-threshold" help:"files above which a Delta Sharing query whose client sends asyncquery=true is answered with a query id to poll (0: always, negative: never)"`
 	TrustedProxies []string `yaml:"trusted_proxies" env:"SLUICE_SHARING_TRUSTED_PROXIES" flag:"sharing-trusted-proxy" help:"CIDR or IP of a reverse proxy whose X-Forwarded-For is believed for recipients' ip_allow lists; the flag is repeatable, the variable comma-separated"`
 }
 
@@ -205,7 +208,8 @@ func Defaults() Config {
 			WriteIdleTimeout: time.Minute, MaxConnections: 1024, MaxConnectionsPerClient: 128, MaxInflight: 512, RetryAfter: 5 * time.Second},
 		Queries: Queries{StopTimeout: 30 * time.Second},
 		Upkeep:  Upkeep{Enabled: true, Interval: time.Minute},
-		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}, MaxTokenLifetime: MaxTokenLifetime}}
+		Sharing: Sharing{URLLifetime: 15 * time.Minute, JWT: JWT{RecipientClaim: "sub", Skew: time.Minute}, MaxTokenLifetime: MaxTokenLifetime,
+			AsyncThreshold: 10000}} // sharing.DefaultAsyncThreshold
 }
 
 // Source says where the setting at key (a dotted YAML path such as

@@ -42,7 +42,7 @@ func TestGoodFileValues(t *testing.T) {
 		Upkeep:  Upkeep{Enabled: false, Interval: 5 * time.Minute},
 		Sharing: Sharing{URLLifetime: 10 * time.Minute, FileURLKey: strings.Repeat("cd", 32), JWT: JWT{JWKSURL: "https://idp.example.com/.well-known/jwks.json",
 			Issuer: "https://idp.example.com/", Audience: "sluice-sharing", RecipientClaim: "sharing_recipient", Skew: 30 * time.Second},
-			MaxTokenLifetime: 90 * 24 * time.Hour, TrustedProxies: []string{"10.0.0.0/24", "192.0.2.7"}}}
+			MaxTokenLifetime: 90 * 24 * time.Hour, AsyncThreshold: 5000, TrustedProxies: []string{"10.0.0.0/24", "192.0.2.7"}}}
 	c.sources = nil
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)

@@ -15,10 +15,13 @@ type changeRequest struct {
 	start      int64
 	end        *int64 // nil: the latest version
 	historical bool   // include metaData lines of later versions
-	cdf        bool   // the changes endpoint: cdc files when a commit has them
-	maxFiles   *int
-	pageToken  *string
-	params     string // hash of the parameters a page token is bound to
+	// historicalProtocol: include the protocol lines of later versions,
+	// each protocol line with its version (delta format only)
+	historicalProtocol bool
+	cdf                bool // the changes endpoint: cdc files when a commit has them
+	maxFiles           *int
+	pageToken          *string
+	params             string // hash of the parameters a page token is bound to
 
 	includeRefresh bool    // hand out a refresh token (changes endpoint)
 	refreshToken   *string // the window of an earlier request, new URLs
@@ -27,9 +30,10 @@ type changeRequest struct {
 // change is one line after the header of a changes response: a file, or a
 // table's metadata as of a later version.
 type change struct {
-	file *fileAction
-	meta *deltalog.Metadata
-	ver  int64
+	file  *fileAction
+	meta  *deltalog.Metadata
+	proto *deltalog.Protocol
+	ver   int64
 }
 
 func (c *call) changes(segs []string) (int, *apiError) {
@@ -38,6 +42,9 @@ func (c *call) changes(segs []string) (int, *apiError) {
 		return 0, aerr
 	}
 	if aerr := needHistory(t, "reading the change data feed"); aerr != nil {
+		return 0, aerr
+	}
+	if c.idScheme, aerr = parseFileIDHash(c.r); aerr != nil {
 		return 0, aerr
 	}
 	q := c.r.URL.Query()
@@ -56,6 +63,7 @@ func (c *call) changes(segs []string) (int, *apiError) {
 	}
 	w := changeRequest{cdf: true}
 	w.historical, _ = strconv.ParseBool(q.Get("includeHistoricalMetadata"))
+	w.historicalProtocol, _ = strconv.ParseBool(q.Get("includeHistoricalProtocol"))
 	if v, ok := get("maxFiles"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
@@ -76,7 +84,11 @@ func (c *call) changes(segs []string) (int, *apiError) {
 	case w.includeRefresh && w.pageToken != nil:
 		return 0, badParam("includeRefreshToken must be used in the first page request")
 	}
-	w.params = paramsHash([]any{sv, sts, ev, ets, w.historical})
+	params := []any{sv, sts, ev, ets, w.historical}
+	if w.historicalProtocol { // only when set: tokens issued before it existed stay valid
+		params = append(params, true)
+	}
+	w.params = paramsHash(params)
 	st, aerr := c.open(t)
 	if aerr != nil {
 		return 0, aerr
@@ -202,7 +214,14 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 	refresh := w.includeRefresh || w.refreshToken != nil
 	endStreamLine := caps.endStream || paged || refresh
 	out := c.stream(format, w.start, endStreamLine)
-	out.protocol(changesProtocol(snap.Protocol, w.cdf))
+	// includeHistoricalProtocol affects the delta format only; there
+	// every protocol line carries its version.
+	w.historicalProtocol = w.historicalProtocol && format == formatDelta
+	var protoVersion *int64
+	if w.historicalProtocol {
+		protoVersion = &w.start
+	}
+	out.protocolAt(changesProtocol(snap.Protocol, w.cdf), protoVersion)
 	start := w.start
 	out.metadata(changesMetadata(snap.Metadata, w.cdf), &start, nil, nil)
 	// The changes in order; of those, the page from offset, cut before
@@ -221,6 +240,10 @@ func (c *call) serveChanges(t sharedTable, st objstore.Store, caps capabilities,
 		case ch.meta != nil:
 			v := ch.ver
 			out.metadata(changesMetadata(*ch.meta, w.cdf), &v, nil, nil)
+			return true, nil
+		case ch.proto != nil:
+			v := ch.ver
+			out.protocolAt(changesProtocol(*ch.proto, w.cdf), &v)
 			return true, nil
 		case w.maxFiles != nil && files == *w.maxFiles:
 			next = c.h.tokens.seal(token{Kind: kind, Recipient: c.recipient, Scope: t.scope(), Params: w.params,
@@ -291,7 +314,7 @@ func changesProtocol(p deltalog.Protocol, cdf bool) deltalog.Protocol {
 // files if it has any and the request is for the change data feed,
 // otherwise its adds (inserted rows) and removes (deleted rows) that
 // change data; and, with historical, the metadata of later commits that
-// change it.
+// change it (with historicalProtocol, their protocol too, first).
 func (c *call) eachChange(t sharedTable, st objstore.Store, w changeRequest, end int64, times map[int64]int64, fn func(change) (bool, *apiError)) *apiError {
 	for v := w.start; v <= end; v++ {
 		ms, ok := times[v]
@@ -313,6 +336,10 @@ func (c *call) eachChange(t sharedTable, st objstore.Store, w changeRequest, end
 		var metas, cdcs, data []change
 		for _, a := range acts {
 			switch {
+			case a.Protocol != nil && v > w.start && w.historicalProtocol:
+				// Before the commit's metadata: a reader checks it can
+				// read the version before reading anything of it.
+				metas = append([]change{{proto: a.Protocol, ver: v}}, metas...)
 			case a.MetaData != nil && v > w.start && w.historical:
 				metas = append(metas, change{meta: a.MetaData, ver: v})
 			case a.CDC != nil:

@@ -20,6 +20,7 @@ const (
 	codeInternal      = "INTERNAL_ERROR"
 	codeNotAllowed    = "METHOD_NOT_ALLOWED"
 	codeTooLarge      = "REQUEST_TOO_LARGE"
+	codeTooMany       = "RESOURCE_EXHAUSTED"
 	defaultMaxResults = 500
 	maxMaxResults     = 1000
 )

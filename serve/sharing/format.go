@@ -27,6 +27,7 @@ type capabilities struct {
 	formats   []string // as asked, in order; default parquet
 	features  []string // readerfeatures, lower-cased
 	endStream bool
+	async     bool // asyncquery=true
 }
 
 // splitList splits a comma-separated header value.
@@ -56,6 +57,8 @@ func parseCapabilities(h string) capabilities {
 			c.features = splitList(v)
 		case "includeendstreamaction":
 			c.endStream = strings.TrimSpace(v) == "true"
+		case "asyncquery":
+			c.async = strings.TrimSpace(v) == "true"
 		}
 	}
 	return c
@@ -126,6 +129,28 @@ func responseCapabilities(format string, endStream bool) string {
 	return s
 }
 
+// The fileidhash request header picks the scheme of file ids (query and
+// changes); the server echoes it, lower-cased.
+const (
+	fileIDHashHeader = "fileidhash"
+	fileIDParquet    = "parquet"
+	fileIDDelta      = "delta"
+)
+
+// parseFileIDHash reads the fileidhash header: "" when absent, else
+// parquet or delta; any other value is refused, as the protocol says.
+func parseFileIDHash(r *http.Request) (string, *apiError) {
+	v, ok := r.Header[http.CanonicalHeaderKey(fileIDHashHeader)]
+	if !ok {
+		return "", nil
+	}
+	s := strings.ToLower(strings.TrimSpace(strings.Join(v, ",")))
+	if s != fileIDParquet && s != fileIDDelta {
+		return "", badParam("fileidhash %q is not supported: use parquet or delta (or leave the header out)", strings.Join(v, ","))
+	}
+	return s, nil
+}
+
 // fileID is the stable id of a data file in a table: the same across
 // requests, for client caches.
 func fileID(path string) string {
@@ -157,9 +182,17 @@ type deltaMetadataWrapper struct {
 	NumFiles      *int64            `json:"numFiles,omitempty"`
 }
 
-func (l *answer) protocol(p deltalog.Protocol) {
+func (l *answer) protocol(p deltalog.Protocol) { l.protocolAt(p, nil) }
+
+// protocolAt adds a protocol line; in the delta format with a version
+// (includeHistoricalProtocol), the line names the version it is of.
+func (l *answer) protocolAt(p deltalog.Protocol, version *int64) {
 	if l.format == formatDelta {
-		l.value(map[string]any{"protocol": map[string]any{"deltaProtocol": p}})
+		line := map[string]any{"deltaProtocol": p}
+		if version != nil {
+			line["version"] = *version
+		}
+		l.value(map[string]any{"protocol": line})
 		return
 	}
 	l.value(map[string]any{"protocol": map[string]int{"minReaderVersion": 1}})

@@ -51,9 +51,11 @@ type Handler struct {
 	mu     sync.Mutex
 	stores map[string]objstore.Store
 
-	snapshotN int
-	snapshots *snapshotCache // nil: off
-	latest    *latestCache
+	snapshotN      int
+	asyncThreshold int
+	async          asyncQueries
+	snapshots      *snapshotCache // nil: off
+	latest         *latestCache
 
 	requests *prometheus.CounterVec
 	files    prometheus.Counter
@@ -112,6 +114,7 @@ func NewHandler(cat *catalog.Catalog, pol *policy.Engine, opts ...Option) (*Hand
 	h := &Handler{
 		cat: cat, pol: pol, urlTTL: DefaultURLLifetime, tokenTTL: DefaultTokenLifetime, prefix: DefaultPrefix,
 		log: slog.Default(), now: time.Now, stores: map[string]objstore.Store{}, snapshotN: DefaultSnapshotCache,
+		asyncThreshold: DefaultAsyncThreshold, async: asyncQueries{byID: map[string]*asyncQuery{}, byKey: map[string]*asyncQuery{}},
 		open: func(ctx context.Context, uri string) (objstore.Store, error) { return objstore.Open(ctx, uri) },
 	}
 	h.auth = BearerTokens{Tokens: cat}
@@ -177,6 +180,7 @@ type call struct {
 	bytes     *int64
 	minExp    *int64 // the earliest expiry of the URLs handed out
 	reason    string // the error answered, for the audit record
+	idScheme  string // the fileidhash asked for ("": the default ids)
 	abort     bool   // the answer was cut short after its first bytes
 }
 
@@ -340,6 +344,8 @@ func match(s []string) (route, string, *apiError) {
 			case "changes":
 				return route{"changes", (*call).changes}, http.MethodGet, nil
 			}
+		case n == 8 && s[2] == "schemas" && s[4] == "tables" && s[6] == "queries":
+			return route{"query_info", (*call).queryInfo}, http.MethodPost, nil
 		}
 	}
 	return route{}, "", &apiError{status: http.StatusNotFound, code: codeNotFound, msg: "not a Delta Sharing endpoint"}

@@ -1,6 +1,7 @@
 package sharing
 
 import (
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -79,6 +80,9 @@ func (w *answer) send() {
 		h.Set("Content-Type", "application/x-ndjson; charset=utf-8")
 		h.Set("Delta-Table-Version", strconv.FormatInt(w.version, 10))
 		h.Set(capsHeader, responseCapabilities(w.format, w.endStream))
+		if w.c.idScheme != "" {
+			h.Set(fileIDHashHeader, w.c.idScheme)
+		}
 		w.c.w.WriteHeader(http.StatusOK)
 		w.sent = true
 	}
@@ -112,7 +116,7 @@ func (w *answer) fail(e *apiError) (int, *apiError) {
 // file adds the line of a signed file; snapshot says it is a file of a
 // table snapshot ("file" in the parquet format) rather than a change.
 func (w *answer) file(s signed, snapshot bool) {
-	w.buf = appendFileLine(w.buf, w.format, s, snapshot)
+	w.buf = appendFileLine(w.buf, w.format, w.c.idScheme, s, snapshot)
 	switch {
 	case !w.sent:
 		w.flush() // the first file leaves at once
@@ -124,11 +128,11 @@ func (w *answer) file(s signed, snapshot bool) {
 // appendFileLine appends the NDJSON line of a signed file: byte for byte
 // what encoding/json makes of the protocol's objects, without building
 // them.
-func appendFileLine(b []byte, format string, s signed, snapshot bool) []byte {
+func appendFileLine(b []byte, format, idScheme string, s signed, snapshot bool) []byte {
 	f := s.f
 	if format == formatDelta {
 		b = append(b, `{"file":{"id":`...)
-		b = appendFileID(b, f.path())
+		b = appendFileID(b, f.path(), idScheme)
 		b = appendVersionTS(b, f)
 		b = append(b, `,"expirationTimestamp":`...)
 		b = strconv.AppendInt(b, s.expires, 10)
@@ -158,7 +162,7 @@ func appendFileLine(b []byte, format string, s signed, snapshot bool) []byte {
 	b = append(append(append(b, `{"`...), key...), `":{"url":`...)
 	b = appendString(b, s.url)
 	b = append(b, `,"id":`...)
-	b = appendFileID(b, f.path())
+	b = appendFileID(b, f.path(), idScheme)
 	b = append(b, `,"partitionValues":`...)
 	b = appendPartitionValues(b, f.partitionValues())
 	b = append(b, `,"size":`...)
@@ -249,11 +253,23 @@ func appendPartitionValues(b []byte, pv map[string]*string) []byte {
 	return append(b, '}')
 }
 
-// appendFileID appends the quoted fileID of path without allocating.
-func appendFileID(b []byte, path string) []byte {
-	sum := sha256.Sum256([]byte(path))
+// appendFileID appends the quoted id of the file at path in the scheme
+// the client asked for in the fileidhash header: "delta", the SHA-256 of
+// the path; "parquet", its MD5 (the reference server's two schemes);
+// none, the first 16 bytes of its SHA-256 (fileID).
+func appendFileID(b []byte, path, scheme string) []byte {
 	b = append(b, '"')
-	b = hex.AppendEncode(b, sum[:16])
+	switch scheme {
+	case fileIDDelta:
+		sum := sha256.Sum256([]byte(path))
+		b = hex.AppendEncode(b, sum[:])
+	case fileIDParquet:
+		sum := md5.Sum([]byte(path))
+		b = hex.AppendEncode(b, sum[:])
+	default:
+		sum := sha256.Sum256([]byte(path))
+		b = hex.AppendEncode(b, sum[:16])
+	}
 	return append(b, '"')
 }
 

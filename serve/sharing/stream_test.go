@@ -334,7 +334,7 @@ func TestAppendFileLineMatchesJSON(t *testing.T) {
 		}
 		for _, format := range []string{formatParquet, formatDelta} {
 			for _, snapshot := range []bool{true, false} {
-				if got, want := string(appendFileLine(nil, format, s, snapshot)), refLine(format, s, snapshot); got != want {
+				if got, want := string(appendFileLine(nil, format, "", s, snapshot)), refLine(format, s, snapshot); got != want {
 					t.Fatalf("%s snapshot=%v:\n got %s\nwant %s", format, snapshot, got, want)
 				}
 			}

@@ -30,7 +30,30 @@ type queryRequest struct {
 	PageToken           *string   `json:"pageToken,omitempty"`
 	IncludeRefreshToken *bool     `json:"includeRefreshToken,omitempty"`
 	RefreshToken        *string   `json:"refreshToken,omitempty"`
-	IdempotencyKey      *string   `json:"idempotency_key,omitempty"`
+	// IncludeHistoricalProtocol: with startingVersion, the protocol
+	// actions of later versions, in the delta format.
+	IncludeHistoricalProtocol *bool `json:"includeHistoricalProtocol,omitempty"`
+	// IdempotencyKey (the protocol's idempotencyKey; the reference
+	// client sends idempotency_key, also accepted) names an asynchronous
+	// query across retries.
+	IdempotencyKey    *string `json:"idempotencyKey,omitempty"`
+	IdempotencyKeyAlt *string `json:"idempotency_key,omitempty"`
+}
+
+// idempotencyKey is the key of either spelling, "" without one.
+func (q queryRequest) idempotencyKey() string {
+	switch {
+	case q.IdempotencyKey != nil:
+		return *q.IdempotencyKey
+	case q.IdempotencyKeyAlt != nil:
+		return *q.IdempotencyKeyAlt
+	}
+	return ""
+}
+
+// historicalProtocol reports whether includeHistoricalProtocol is true.
+func (q queryRequest) historicalProtocol() bool {
+	return q.IncludeHistoricalProtocol != nil && *q.IncludeHistoricalProtocol
 }
 
 // hintText is jsonPredicateHints: a string holding the predicate's JSON,
@@ -54,29 +77,40 @@ func (h *hintText) UnmarshalJSON(b []byte) error {
 
 // pageParams are the parameters a page token is bound to.
 func (q queryRequest) pageParams() string {
-	return paramsHash([]any{q.PredicateHints, q.JSONPredicateHints, q.LimitHint, q.Version, q.Timestamp, q.StartingVersion, q.EndingVersion})
+	p := []any{q.PredicateHints, q.JSONPredicateHints, q.LimitHint, q.Version, q.Timestamp, q.StartingVersion, q.EndingVersion}
+	if q.historicalProtocol() { // only when set: tokens issued before it existed stay valid
+		p = append(p, true)
+	}
+	return paramsHash(p)
 }
 
 func decodeQuery(r *http.Request) (queryRequest, *apiError) {
 	var q queryRequest
+	return q, decodeBody(r, &q, "a query request (a JSON object with predicateHints, limitHint, version, ...)")
+}
+
+// decodeBody decodes a request body of at most maxQueryBody bytes, one
+// JSON object, into v; an empty body leaves v as it is. what names the
+// object in the error.
+func decodeBody(r *http.Request, v any, what string) *apiError {
 	b, err := io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
 	if err != nil {
-		return q, malformed("read the request body: %v", err)
+		return malformed("read the request body: %v", err)
 	}
 	if len(b) > maxQueryBody {
-		return q, &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxQueryBody)}
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeTooLarge, msg: fmt.Sprintf("request body larger than %d bytes", maxQueryBody)}
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return q, nil // the protocol asks for {}, but nothing means the same
+		return nil // the protocol asks for {}, but nothing means the same
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&q); err != nil {
-		return q, malformed("the body is not a valid query request (a JSON object with predicateHints, limitHint, version, ...): %v", err)
+	if err := dec.Decode(v); err != nil {
+		return malformed("the body is not a valid %s: %v", what, err)
 	}
 	if dec.More() {
-		return q, malformed("the body holds more than one JSON value")
+		return malformed("the body holds more than one JSON value")
 	}
-	return q, nil
+	return nil
 }
 
 // validate checks the combinations the protocol allows.
@@ -348,6 +382,9 @@ func (c *call) query(segs []string) (int, *apiError) {
 	if aerr := q.validate(); aerr != nil {
 		return 0, aerr
 	}
+	if c.idScheme, aerr = parseFileIDHash(c.r); aerr != nil {
+		return 0, aerr
+	}
 	caps := parseCapabilities(c.r.Header.Get(capsHeader))
 	st, aerr := c.open(t)
 	if aerr != nil {
@@ -357,8 +394,8 @@ func (c *call) query(segs []string) (int, *apiError) {
 		if aerr := needHistory(t, "reading table changes from startingVersion"); aerr != nil {
 			return 0, aerr
 		}
-		w := changeRequest{start: *q.StartingVersion, end: q.EndingVersion, historical: true, maxFiles: q.MaxFiles, pageToken: q.PageToken,
-			params: q.pageParams()}
+		w := changeRequest{start: *q.StartingVersion, end: q.EndingVersion, historical: true, historicalProtocol: q.historicalProtocol(),
+			maxFiles: q.MaxFiles, pageToken: q.PageToken, params: q.pageParams()}
 		return c.serveChanges(t, st, caps, w)
 	}
 	return c.snapshotQuery(t, st, caps, q)
@@ -367,7 +404,6 @@ func (c *call) query(segs []string) (int, *apiError) {
 func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities, q queryRequest) (int, *apiError) {
 	var at *int64
 	offset := 0
-	versioned := q.Version != nil || q.Timestamp != nil
 	switch {
 	case q.PageToken != nil:
 		tok, aerr := c.h.tokens.open(*q.PageToken, kindFiles, c.recipient, t.scope())
@@ -391,11 +427,24 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 		if at, aerr = c.timeTravel(t, st, q.Version, q.Timestamp); aerr != nil {
 			return 0, aerr
 		}
+		if caps.async {
+			if status, aerr, done := c.submitAsync(t, st, q, at); done {
+				return status, aerr
+			}
+		}
 	}
 	ts, aerr := c.loadAt(t, st, at)
 	if aerr != nil {
 		return 0, aerr
 	}
+	return c.serveSnapshot(t, st, caps, q, ts, offset, q.pageParams())
+}
+
+// serveSnapshot streams the files of the table state ts that pass q's
+// hints and limit, from offset, in pages of q.MaxFiles; page tokens carry
+// params. The synchronous query and the result of an asynchronous one
+// both answer through it.
+func (c *call) serveSnapshot(t sharedTable, st objstore.Store, caps capabilities, q queryRequest, ts *tableState, offset int, params string) (int, *apiError) {
 	snap := ts.snap
 	format, aerr := caps.chooseFormat(t, snap.Protocol, snap.Metadata)
 	if aerr != nil {
@@ -408,7 +457,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 		stats = ts.fileStats()
 	}
 	var vp, tsp *int64
-	if versioned {
+	if q.Version != nil || q.Timestamp != nil {
 		v, ms := snap.Version, snap.Timestamp.UnixMilli()
 		vp, tsp = &v, &ms
 	}
@@ -441,7 +490,7 @@ func (c *call) snapshotQuery(t sharedTable, st objstore.Store, caps capabilities
 			continue
 		}
 		if q.MaxFiles != nil && emitted == *q.MaxFiles {
-			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: q.pageParams(),
+			next = c.h.tokens.seal(token{Kind: kindFiles, Recipient: c.recipient, Scope: t.scope(), Params: params,
 				Version: snap.Version, Offset: idx, Expires: c.h.now().Add(c.h.tokenTTL).UnixMilli()})
 			break
 		}
