@@ -30,22 +30,12 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
 		kgo.OnPartitionsRevoked(w.onRevoked),
 		kgo.OnPartitionsLost(w.onLost),
-		// Memory: the client buffers at most one fetch per broker until
-		// polled, and polling stops while a flush blocks on storage. Run
-		// takes whole fetches, so the client fetches the next one while
-		// this one is processed: two fetches are in memory. A fetch grows
-		// several times in memory (decompressed batches plus a ~180-byte
-		// Record per record: 32 MiB fetched held ~240 MiB), so each gets
-		// 1/64 of the budget.
-		kgo.FetchMaxBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/64, 8<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(int64(w.spec.Flush.MemoryLimit)/128, 4<<20))),
-		kgo.MaxConcurrentFetches(1),
 	}
+	opts = append(opts, fetchOptions(w.spec.Flush.MemoryLimit)...)
 	if s.TLS != nil {
 		cfg, err := tlsConfig(s.TLS)
 		if err != nil {
@@ -69,6 +59,25 @@ func (w *Worker) newClient() (*kgo.Client, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	return cl, nil
+}
+
+// fetchOptions are the worker's fetch sizes and isolation level for a
+// memory budget (flush.memoryLimit); the ingest benchmark's consume-only
+// baseline uses them too, so both read the topic the same way.
+//
+// Memory: the client buffers at most one fetch per broker until polled,
+// and polling stops while a flush blocks on storage. Run takes whole
+// fetches, so the client fetches the next one while this one is processed:
+// two fetches are in memory. A fetch grows several times in memory
+// (decompressed batches plus a ~180-byte Record per record: 32 MiB fetched
+// held ~240 MiB), so each gets 1/64 of the budget.
+func fetchOptions(memoryLimit ByteSize) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxBytes(int32(min(int64(memoryLimit)/64, 8<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(int64(memoryLimit)/128, 4<<20))),
+		kgo.MaxConcurrentFetches(1),
+	}
 }
 
 func tlsConfig(t *TLSSpec) (*tls.Config, error) {
