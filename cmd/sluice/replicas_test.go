@@ -142,12 +142,7 @@ func TestReplicasEndToEnd(t *testing.T) {
 	profiles := t.TempDir()
 	issue := func(r *replica, name, stmts string) string {
 		t.Helper()
-		path := filepath.Join(profiles, name+".share")
-		var o, errb syncBuffer
-		if code := run(t.Context(), []string{"sql", "--server", r.url, "--token", e.token, "--profile-out", path, "-e", stmts}, &o, &errb); code != 0 {
-			t.Fatalf("sluice sql: exit %d\n%s\n%s", code, o.String(), errb.String())
-		}
-		return path
+		return issueProfile(t, r.url, e.token, filepath.Join(profiles, name+".share"), stmts)
 	}
 	acme := issue(a, "acme", `CREATE SHARE partners; ALTER SHARE partners ADD TABLE sales.eu.big_orders;
 CREATE RECIPIENT acme; GRANT SELECT ON SHARE partners TO RECIPIENT acme`)

@@ -338,12 +338,7 @@ func TestSharingEndToEnd(t *testing.T) {
 	profiles := t.TempDir()
 	issue := func(name, stmts string) string {
 		t.Helper()
-		path := filepath.Join(profiles, name+".share")
-		var o, errb syncBuffer
-		if code := run(context.Background(), []string{"sql", "--server", e.url, "--token", e.token, "--profile-out", path, "-e", stmts}, &o, &errb); code != 0 {
-			t.Fatalf("sluice sql: exit %d\n%s\n%s", code, o.String(), errb.String())
-		}
-		return path
+		return issueProfile(t, e.url, e.token, filepath.Join(profiles, name+".share"), stmts)
 	}
 	acme := issue("acme", fmt.Sprintf(shareSQL, strings.ReplaceAll(golden, "'", "''")))
 	globex := issue("globex", "CREATE RECIPIENT globex; GRANT SELECT ON SHARE partners TO RECIPIENT globex")
@@ -631,4 +626,15 @@ func TestLeakCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// issueProfile runs stmts through `sluice sql` against server and returns
+// path, where the recipient profile the statements made was written.
+func issueProfile(t *testing.T, server, token, path, stmts string) string {
+	t.Helper()
+	var o, errb syncBuffer
+	if code := run(t.Context(), []string{"sql", "--server", server, "--token", token, "--profile-out", path, "-e", stmts}, &o, &errb); code != 0 {
+		t.Fatalf("sluice sql: exit %d\n%s\n%s", code, o.String(), errb.String())
+	}
+	return path
 }
